@@ -1,0 +1,430 @@
+//! A typed model of the spec's operations: what the server emitter needs, and
+//! nothing it cannot generate.
+//!
+//! Building the model is where unsupported constructs are rejected, each with
+//! the JSON pointer of the construct and what to change.
+
+use openapiv3::{
+    OpenAPI, Operation as SpecOperation, Parameter, ParameterSchemaOrContent, ReferenceOr,
+    RequestBody, Schema, SecurityScheme, StatusCode,
+};
+
+use super::spec::{SpecError, escape_segment};
+
+/// Media type of every request and response body the generator supports.
+const JSON: &str = "application/json";
+
+/// Extension that names an operation's JSON-RPC method.
+const JSONRPC_EXTENSION: &str = "x-jsonrpc-method";
+
+/// One operation of the spec.
+#[derive(Debug)]
+pub struct Operation {
+    /// The `operationId`, a snake_case Rust identifier.
+    pub name: String,
+    /// HTTP method in upper case, such as `POST`.
+    pub method: String,
+    /// Path template with `{name}` parameters, as written in the spec.
+    pub path: String,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    pub jsonrpc_method: Option<String>,
+    pub path_params: Vec<PathParam>,
+    /// Header that carries the API key, when the operation requires one.
+    pub api_key_header: Option<String>,
+    pub body: Option<Body>,
+    /// Documented responses, ordered by status.
+    pub responses: Vec<DocumentedResponse>,
+    /// JSON pointer of the operation.
+    pub pointer: String,
+}
+
+/// A path parameter; the generator supports string parameters only.
+#[derive(Debug)]
+pub struct PathParam {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// A JSON request body.
+#[derive(Debug)]
+pub struct Body {
+    pub schema: ReferenceOr<Schema>,
+    pub required: bool,
+    pub pointer: String,
+}
+
+/// A documented response status and its JSON body schema, if any.
+#[derive(Debug)]
+pub struct DocumentedResponse {
+    pub status: u16,
+    pub description: String,
+    pub schema: Option<ReferenceOr<Schema>>,
+    pub pointer: String,
+}
+
+/// Builds the model of every operation, in path and method order.
+pub fn operations(api: &OpenAPI) -> Result<Vec<Operation>, SpecError> {
+    let mut operations = Vec::new();
+    for (path, item) in api.paths.iter() {
+        let item_pointer = format!("/paths/{}", escape_segment(path));
+        let item = match item {
+            ReferenceOr::Item(item) => item,
+            ReferenceOr::Reference { .. } => {
+                return Err(SpecError::new(
+                    item_pointer,
+                    "a $ref path item is not supported; write the path item in place",
+                ));
+            }
+        };
+        if !item.parameters.is_empty() {
+            return Err(SpecError::new(
+                format!("{item_pointer}/parameters"),
+                "path-level parameters are not supported; declare them on each operation",
+            ));
+        }
+        for (method, operation) in item.iter() {
+            let pointer = format!("{item_pointer}/{method}");
+            operations.push(operation_model(api, path, method, operation, pointer)?);
+        }
+    }
+    Ok(operations)
+}
+
+fn operation_model(
+    api: &OpenAPI,
+    path: &str,
+    method: &str,
+    operation: &SpecOperation,
+    pointer: String,
+) -> Result<Operation, SpecError> {
+    let name = operation
+        .operation_id
+        .clone()
+        .ok_or_else(|| SpecError::new(&pointer, "the operation has no operationId; add one"))?;
+    if !is_snake_case_identifier(&name) {
+        return Err(SpecError::new(
+            format!("{pointer}/operationId"),
+            format!("operationId `{name}` is not a snake_case identifier such as `mark_terminate`"),
+        ));
+    }
+
+    let jsonrpc_method = match operation.extensions.get(JSONRPC_EXTENSION) {
+        None => None,
+        Some(serde_json::Value::String(method)) => Some(method.clone()),
+        Some(_) => {
+            return Err(SpecError::new(
+                format!("{pointer}/{JSONRPC_EXTENSION}"),
+                "the JSON-RPC method name must be a string",
+            ));
+        }
+    };
+
+    let path_params = path_params(api, operation, &pointer)?;
+    check_path_template(path, &path_params, &pointer)?;
+
+    let responses = responses(api, operation, &pointer)?;
+    let api_key_header = api_key_header(api, operation, &pointer)?;
+    let body = match &operation.request_body {
+        Some(body) => Some(body_model(api, body, &format!("{pointer}/requestBody"))?),
+        None => None,
+    };
+
+    let has_input = body.is_some() || !path_params.is_empty();
+    require_status(
+        &responses,
+        has_input,
+        400,
+        "requests that cannot be decoded",
+        &pointer,
+    )?;
+    require_status(
+        &responses,
+        api_key_header.is_some(),
+        401,
+        "rejected API keys",
+        &pointer,
+    )?;
+
+    Ok(Operation {
+        name,
+        method: method.to_ascii_uppercase(),
+        path: path.to_string(),
+        summary: operation.summary.clone(),
+        description: operation.description.clone(),
+        jsonrpc_method,
+        path_params,
+        api_key_header,
+        body,
+        responses,
+        pointer,
+    })
+}
+
+fn is_snake_case_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some('a'..='z' | '_'))
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn path_params(
+    api: &OpenAPI,
+    operation: &SpecOperation,
+    pointer: &str,
+) -> Result<Vec<PathParam>, SpecError> {
+    let mut params = Vec::new();
+    for (index, parameter) in operation.parameters.iter().enumerate() {
+        let parameter_pointer = format!("{pointer}/parameters/{index}");
+        let parameter = resolve(api, parameter, &parameter_pointer, |components, name| {
+            components.parameters.get(name)
+        })?;
+        let data = match parameter {
+            Parameter::Path { parameter_data, .. } => parameter_data,
+            Parameter::Query { .. } | Parameter::Header { .. } | Parameter::Cookie { .. } => {
+                return Err(SpecError::new(
+                    parameter_pointer,
+                    "only path parameters are supported; move other inputs into the JSON body",
+                ));
+            }
+        };
+        let is_string = match &data.format {
+            ParameterSchemaOrContent::Schema(ReferenceOr::Item(schema)) => matches!(
+                &schema.schema_kind,
+                openapiv3::SchemaKind::Type(openapiv3::Type::String(_))
+            ),
+            _ => false,
+        };
+        if !is_string {
+            return Err(SpecError::new(
+                format!("{parameter_pointer}/schema"),
+                "path parameters must have an inline schema of type string",
+            ));
+        }
+        params.push(PathParam {
+            name: data.name.clone(),
+            description: data.description.clone(),
+        });
+    }
+    Ok(params)
+}
+
+/// Checks that the path template names exactly the declared path parameters.
+fn check_path_template(path: &str, params: &[PathParam], pointer: &str) -> Result<(), SpecError> {
+    let mut in_template = Vec::new();
+    for segment in path.split('/') {
+        if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            in_template.push(name);
+        } else if segment.contains(['{', '}']) {
+            return Err(SpecError::new(
+                pointer,
+                format!("path segment `{segment}` mixes text and a parameter; use whole segments"),
+            ));
+        }
+    }
+    let mut declared: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+    in_template.sort_unstable();
+    declared.sort_unstable();
+    if in_template != declared {
+        return Err(SpecError::new(
+            format!("{pointer}/parameters"),
+            format!(
+                "the path template has parameters {in_template:?} but the operation declares {declared:?}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn body_model(
+    api: &OpenAPI,
+    body: &ReferenceOr<RequestBody>,
+    pointer: &str,
+) -> Result<Body, SpecError> {
+    let body = resolve(api, body, pointer, |components, name| {
+        components.request_bodies.get(name)
+    })?;
+    let schema = json_schema(&body.content, &format!("{pointer}/content"))?.ok_or_else(|| {
+        SpecError::new(pointer, "the request body needs an application/json schema")
+    })?;
+    Ok(Body {
+        schema,
+        required: body.required,
+        pointer: pointer.to_string(),
+    })
+}
+
+fn responses(
+    api: &OpenAPI,
+    operation: &SpecOperation,
+    pointer: &str,
+) -> Result<Vec<DocumentedResponse>, SpecError> {
+    let responses_pointer = format!("{pointer}/responses");
+    if operation.responses.default.is_some() {
+        return Err(SpecError::new(
+            format!("{responses_pointer}/default"),
+            "a default response is not supported; document each status",
+        ));
+    }
+    let mut documented = Vec::new();
+    for (status, response) in &operation.responses.responses {
+        let response_pointer = format!("{responses_pointer}/{status}");
+        let status = match status {
+            StatusCode::Code(code) => *code,
+            StatusCode::Range(_) => {
+                return Err(SpecError::new(
+                    response_pointer,
+                    "status ranges such as 4XX are not supported; document each status",
+                ));
+            }
+        };
+        if !(200..=599).contains(&status) {
+            return Err(SpecError::new(
+                response_pointer,
+                format!("status {status} is not a final HTTP status between 200 and 599"),
+            ));
+        }
+        let response = resolve(api, response, &response_pointer, |components, name| {
+            components.responses.get(name)
+        })?;
+        let schema = json_schema(&response.content, &format!("{response_pointer}/content"))?;
+        documented.push(DocumentedResponse {
+            status,
+            description: response.description.clone(),
+            schema,
+            pointer: response_pointer,
+        });
+    }
+    documented.sort_by_key(|response| response.status);
+    Ok(documented)
+}
+
+/// Returns the schema of the only media type, which must be `application/json`.
+fn json_schema(
+    content: &indexmap::IndexMap<String, openapiv3::MediaType>,
+    pointer: &str,
+) -> Result<Option<ReferenceOr<Schema>>, SpecError> {
+    let mut media_types = content.iter();
+    let Some((media_type, body)) = media_types.next() else {
+        return Ok(None);
+    };
+    if media_type != JSON || media_types.next().is_some() {
+        return Err(SpecError::new(
+            pointer,
+            format!("only a single {JSON} media type is supported, found `{media_type}`"),
+        ));
+    }
+    let schema = body.schema.clone().ok_or_else(|| {
+        SpecError::new(
+            format!("{pointer}/{}", escape_segment(media_type)),
+            "the media type has no schema",
+        )
+    })?;
+    Ok(Some(schema))
+}
+
+fn require_status(
+    responses: &[DocumentedResponse],
+    needed: bool,
+    status: u16,
+    purpose: &str,
+    pointer: &str,
+) -> Result<(), SpecError> {
+    if needed && !responses.iter().any(|response| response.status == status) {
+        return Err(SpecError::new(
+            format!("{pointer}/responses"),
+            format!("document a {status} response: the router answers it for {purpose}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Returns the header of the operation's API key scheme, if it requires one.
+fn api_key_header(
+    api: &OpenAPI,
+    operation: &SpecOperation,
+    pointer: &str,
+) -> Result<Option<String>, SpecError> {
+    let (requirements, requirements_pointer) = match &operation.security {
+        Some(requirements) => (requirements, format!("{pointer}/security")),
+        None => match &api.security {
+            Some(requirements) => (requirements, "/security".to_string()),
+            None => return Ok(None),
+        },
+    };
+    let mut header = None;
+    for (index, requirement) in requirements.iter().enumerate() {
+        for scheme_name in requirement.keys() {
+            let scheme_pointer = format!(
+                "/components/securitySchemes/{}",
+                escape_segment(scheme_name)
+            );
+            let scheme = api
+                .components
+                .as_ref()
+                .and_then(|components| components.security_schemes.get(scheme_name))
+                .ok_or_else(|| {
+                    SpecError::new(
+                        format!("{requirements_pointer}/{index}"),
+                        format!("security scheme `{scheme_name}` is not defined"),
+                    )
+                })?;
+            let name = match scheme {
+                ReferenceOr::Item(SecurityScheme::APIKey {
+                    location: openapiv3::APIKeyLocation::Header,
+                    name,
+                    ..
+                }) => name,
+                _ => {
+                    return Err(SpecError::new(
+                        scheme_pointer,
+                        "only an apiKey scheme in a header is supported",
+                    ));
+                }
+            };
+            if header
+                .replace(name.clone())
+                .is_some_and(|previous| &previous != name)
+            {
+                return Err(SpecError::new(
+                    requirements_pointer,
+                    "more than one API key header is not supported",
+                ));
+            }
+        }
+    }
+    Ok(header)
+}
+
+/// Resolves a local `#/components/<kind>/<name>` reference with `lookup`.
+fn resolve<'a, T>(
+    api: &'a OpenAPI,
+    item: &'a ReferenceOr<T>,
+    pointer: &str,
+    lookup: impl Fn(&'a openapiv3::Components, &str) -> Option<&'a ReferenceOr<T>>,
+) -> Result<&'a T, SpecError> {
+    let reference = match item {
+        ReferenceOr::Item(item) => return Ok(item),
+        ReferenceOr::Reference { reference } => reference,
+    };
+    let name = reference
+        .strip_prefix("#/components/")
+        .and_then(|rest| rest.split_once('/'))
+        .map(|(_, name)| name)
+        .ok_or_else(|| {
+            SpecError::new(
+                pointer,
+                format!("$ref `{reference}` is not a local #/components/ reference"),
+            )
+        })?;
+    match api.components.as_ref().and_then(|c| lookup(c, name)) {
+        Some(ReferenceOr::Item(item)) => Ok(item),
+        Some(ReferenceOr::Reference { .. }) => Err(SpecError::new(
+            pointer,
+            format!("$ref `{reference}` points to another $ref; point to the definition"),
+        )),
+        None => Err(SpecError::new(
+            pointer,
+            format!("$ref `{reference}` does not resolve"),
+        )),
+    }
+}

@@ -1,0 +1,147 @@
+//! Rust types for the spec's schemas, built with typify as progenitor does, so
+//! that the client and the server stubs share one definition of each type.
+
+use std::collections::BTreeMap;
+
+use openapiv3::{OpenAPI, ReferenceOr, Schema};
+use proc_macro2::TokenStream;
+use serde_json::Value;
+use typify::{TypeSpace, TypeSpaceSettings};
+
+use super::spec::{SpecError, escape_segment};
+
+/// Map type of free-form objects: ordered, so serialised output is stable.
+pub const MAP_TYPE: &str = "::std::collections::BTreeMap";
+
+const SCHEMA_REF_PREFIX: &str = "#/components/schemas/";
+
+/// The typify type space of the spec, with `#/components/schemas` loaded.
+pub struct Types {
+    space: TypeSpace,
+}
+
+impl Types {
+    /// Converts every component schema and adds it to a new type space.
+    pub fn new(api: &OpenAPI) -> Result<Self, SpecError> {
+        let mut settings = TypeSpaceSettings::default();
+        settings
+            .with_type_mod("types")
+            .with_struct_builder(true)
+            .with_map_type(MAP_TYPE);
+        let mut space = TypeSpace::new(&settings);
+
+        let mut definitions = BTreeMap::new();
+        if let Some(components) = &api.components {
+            for (name, schema) in &components.schemas {
+                let pointer = format!("/components/schemas/{}", escape_segment(name));
+                definitions.insert(name.clone(), to_json_schema(schema, &pointer)?);
+            }
+        }
+        space
+            .add_ref_types(definitions)
+            .map_err(|error| SpecError::new("/components/schemas", error.to_string()))?;
+        Ok(Types { space })
+    }
+
+    /// Returns the Rust type of `schema`, adding it under `name` when it is
+    /// an inline schema that needs a type of its own.
+    pub fn type_of(
+        &mut self,
+        schema: &ReferenceOr<Schema>,
+        name: &str,
+        pointer: &str,
+    ) -> Result<TokenStream, SpecError> {
+        let json_schema = to_json_schema(schema, pointer)?;
+        let id = self
+            .space
+            .add_type_with_name(&json_schema, Some(name.to_string()))
+            .map_err(|error| SpecError::new(pointer, error.to_string()))?;
+        let typ = self
+            .space
+            .get_type(&id)
+            .map_err(|error| SpecError::new(pointer, error.to_string()))?;
+        Ok(typ.ident())
+    }
+
+    /// Emits the definitions of every type, for the `types` module.
+    pub fn to_stream(&self) -> TokenStream {
+        self.space.to_stream()
+    }
+}
+
+/// Converts an OpenAPI 3.0 schema into the JSON Schema that typify reads:
+/// `nullable: true` becomes a `null` member of `type`, and only local
+/// `#/components/schemas/` references are accepted.
+fn to_json_schema(
+    schema: &ReferenceOr<Schema>,
+    pointer: &str,
+) -> Result<schemars::schema::Schema, SpecError> {
+    let mut value = serde_json::to_value(schema)
+        .map_err(|error| SpecError::new(pointer, format!("cannot read schema: {error}")))?;
+    convert(&mut value, pointer)?;
+    serde_json::from_value(value)
+        .map_err(|error| SpecError::new(pointer, format!("unsupported schema: {error}")))
+}
+
+fn convert(value: &mut Value, pointer: &str) -> Result<(), SpecError> {
+    let Value::Object(object) = value else {
+        return Ok(());
+    };
+
+    if let Some(reference) = object.get("$ref") {
+        let reference = reference.as_str().unwrap_or_default();
+        if !reference.starts_with(SCHEMA_REF_PREFIX) {
+            return Err(SpecError::new(
+                pointer,
+                format!("$ref `{reference}` is not a local {SCHEMA_REF_PREFIX} reference"),
+            ));
+        }
+        return Ok(());
+    }
+
+    // OpenAPI-only keywords that JSON Schema does not define.
+    for keyword in ["example", "xml", "externalDocs"] {
+        object.remove(keyword);
+    }
+    if object.remove("nullable") == Some(Value::Bool(true)) {
+        match object.get_mut("type") {
+            Some(Value::String(typ)) => {
+                let typ = std::mem::take(typ);
+                object.insert("type".into(), Value::from(vec![typ, "null".into()]));
+            }
+            _ => {
+                return Err(SpecError::new(
+                    format!("{pointer}/nullable"),
+                    "nullable is supported only beside a `type`",
+                ));
+            }
+        }
+        if let Some(Value::Array(members)) = object.get_mut("enum") {
+            if !members.contains(&Value::Null) {
+                members.push(Value::Null);
+            }
+        }
+    }
+
+    for keyword in ["properties"] {
+        if let Some(Value::Object(properties)) = object.get_mut(keyword) {
+            for (name, property) in properties.iter_mut() {
+                let child = format!("{pointer}/{keyword}/{}", escape_segment(name));
+                convert(property, &child)?;
+            }
+        }
+    }
+    for keyword in ["items", "additionalProperties", "not"] {
+        if let Some(child) = object.get_mut(keyword) {
+            convert(child, &format!("{pointer}/{keyword}"))?;
+        }
+    }
+    for keyword in ["allOf", "oneOf", "anyOf"] {
+        if let Some(Value::Array(members)) = object.get_mut(keyword) {
+            for (index, member) in members.iter_mut().enumerate() {
+                convert(member, &format!("{pointer}/{keyword}/{index}"))?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! Workspace tasks: `cargo xtask gen [--check]` and `cargo xtask test`.
+
+mod codegen;
+mod test_suite;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Workspace tasks of the system services testbed"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate the client and the server stubs in `generated/` from `spec/openapi.yaml`.
+    Gen {
+        /// Write nothing; fail and name each file in `generated/` that differs from what the
+        /// spec produces.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Run every check CI runs: rustfmt, clippy, the generated-code drift check, the OpenAPI
+    /// validator and all tests.
+    Test,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let root = workspace_root();
+    if let Err(error) = std::env::set_current_dir(&root) {
+        eprintln!(
+            "error: cannot enter the workspace root {}: {error}",
+            root.display()
+        );
+        return ExitCode::FAILURE;
+    }
+
+    let result = match cli.command {
+        Command::Gen { check } => codegen::run(if check {
+            codegen::Mode::Check
+        } else {
+            codegen::Mode::Write
+        }),
+        Command::Test => test_suite::run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Returns the workspace root: the parent of this crate's directory.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}

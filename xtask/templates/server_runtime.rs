@@ -1,0 +1,397 @@
+//! Request decoding and error bodies shared by the generated handlers.
+//!
+//! Every request the router cannot decode becomes a [`Rejection`], which is
+//! written in the API's documented error body:
+//! `{"error": {"message": "...", "data": {"<field>": "<message>"}}}`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
+use axum::http::header::{ALLOW, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, request::Parts};
+use axum::response::{IntoResponse, Response};
+use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+/// Maximum size of a request body, in bytes; a larger body gets a 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Details of a request beyond its typed fields.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// Socket address of the client, when the server was started with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`.
+    pub peer: Option<SocketAddr>,
+    /// Every request header, for example `X-Forwarded-For`.
+    pub headers: HeaderMap,
+}
+
+impl RequestContext {
+    pub fn from_parts(parts: &Parts) -> Self {
+        RequestContext {
+            peer: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(address)| *address),
+            headers: parts.headers.clone(),
+        }
+    }
+}
+
+/// The API key header of a request. `Debug` never prints the key.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ApiKey {
+    /// The header is absent.
+    Missing,
+    /// The header appears once with a visible-ASCII value.
+    Key(String),
+    /// The header appears more than once.
+    Repeated,
+    /// The header value is empty or not visible ASCII.
+    Invalid,
+}
+
+impl ApiKey {
+    /// Reads the header `name`, telling an absent header from a repeated one.
+    pub fn from_headers(headers: &HeaderMap, name: &str) -> Self {
+        let mut values = headers.get_all(name).iter();
+        let Some(value) = values.next() else {
+            return ApiKey::Missing;
+        };
+        if values.next().is_some() {
+            return ApiKey::Repeated;
+        }
+        match value.to_str() {
+            Ok(key) if !key.trim().is_empty() => ApiKey::Key(key.trim().to_string()),
+            _ => ApiKey::Invalid,
+        }
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiKey::Missing => f.write_str("Missing"),
+            ApiKey::Key(_) => f.write_str("Key(<redacted>)"),
+            ApiKey::Repeated => f.write_str("Repeated"),
+            ApiKey::Invalid => f.write_str("Invalid"),
+        }
+    }
+}
+
+/// A request that the router rejects before it reaches the implementation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub status: StatusCode,
+    pub message: String,
+    /// Invalid fields mapped to what is wrong with each.
+    pub data: BTreeMap<String, String>,
+    /// Methods the path allows, sent in the `Allow` header of a 405.
+    pub allow: Vec<Method>,
+}
+
+impl Rejection {
+    /// A 400 naming one invalid field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut data = BTreeMap::new();
+        data.insert(field.into(), message.into());
+        Rejection {
+            status: StatusCode::BAD_REQUEST,
+            message: "Invalid request".to_string(),
+            data,
+            allow: Vec::new(),
+        }
+    }
+
+    fn with_status(status: StatusCode, field: &str, message: String) -> Self {
+        let mut rejection = Rejection::invalid(field, message.clone());
+        rejection.status = status;
+        rejection.message = message;
+        rejection
+    }
+
+    /// A 404 for a path that no operation serves.
+    pub fn unknown_path(uri: &Uri) -> Self {
+        Rejection::with_status(
+            StatusCode::NOT_FOUND,
+            "path",
+            format!("No operation is served at {}", uri.path()),
+        )
+    }
+
+    /// A 405 for a known path called with another method.
+    pub fn method_not_allowed(method: &Method, allow: Vec<Method>) -> Self {
+        let allowed: Vec<&str> = allow.iter().map(Method::as_str).collect();
+        let mut rejection = Rejection::with_status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method",
+            format!(
+                "Method {method} is not allowed here; use {}",
+                allowed.join(", ")
+            ),
+        );
+        rejection.allow = allow;
+        rejection
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": { "message": self.message, "data": self.data }
+        });
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if !self.allow.is_empty() {
+            let allowed: Vec<&str> = self.allow.iter().map(Method::as_str).collect();
+            if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
+                response.headers_mut().insert(ALLOW, value);
+            }
+        }
+        response
+    }
+}
+
+/// Path parameters of a matched route, percent-decoded.
+pub struct PathParams(Vec<(String, String)>);
+
+impl PathParams {
+    /// Reads the route's parameters; a value that is not UTF-8 after
+    /// percent-decoding is a 400.
+    pub async fn from_parts(parts: &mut Parts) -> Result<Self, Rejection> {
+        let raw = RawPathParams::from_request_parts(parts, &())
+            .await
+            .map_err(|error| Rejection::invalid("path", error.body_text()))?;
+        let params = raw
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        Ok(PathParams(params))
+    }
+
+    /// Returns the parameter `name`; an empty value is a 400.
+    pub fn get(&self, name: &str) -> Result<String, Rejection> {
+        match self.0.iter().find(|(param, _)| param == name) {
+            Some((_, value)) if !value.is_empty() => Ok(value.clone()),
+            _ => Err(Rejection::invalid(name, "Empty value is not allowed")),
+        }
+    }
+}
+
+/// Shape of a JSON body that the router checks before typed decoding.
+pub struct BodyShape {
+    /// Properties of the body object.
+    pub fields: &'static [&'static str],
+    /// Whether properties not in `fields` are rejected (`additionalProperties: false`).
+    pub closed: bool,
+}
+
+/// Reads and decodes a required JSON request body.
+///
+/// Checks, in order: the media type (415), the size (413), presence, JSON
+/// syntax with duplicate keys rejected, the object shape, then each field's
+/// type. Every failure names the offending field in the 400's `data`.
+pub async fn json_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+    shape: &BodyShape,
+) -> Result<T, Rejection> {
+    let bytes = read_body(headers, body).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Rejection::invalid("body", "Request body is required"));
+    }
+    let value = parse_strict_json(&bytes)?;
+
+    let Value::Object(object) = &value else {
+        return Err(Rejection::invalid(
+            "body",
+            format!("Expected a JSON object, found {}", json_type(&value)),
+        ));
+    };
+    if shape.closed {
+        let mut rejection: Option<Rejection> = None;
+        for key in object.keys().filter(|key| !shape.fields.contains(&key.as_str())) {
+            let message = format!(
+                "Unknown field; allowed fields: {}",
+                shape.fields.join(", ")
+            );
+            match &mut rejection {
+                Some(rejection) => {
+                    rejection.data.insert(key.clone(), message);
+                }
+                None => rejection = Some(Rejection::invalid(key.clone(), message)),
+            }
+        }
+        if let Some(rejection) = rejection {
+            return Err(rejection);
+        }
+    }
+
+    serde_path_to_error::deserialize(&value).map_err(|error| {
+        let field = match error.path().to_string() {
+            path if path == "." => "body".to_string(),
+            path => path,
+        };
+        let found = lookup(&value, &field);
+        Rejection::invalid(field, field_message(error.inner(), found))
+    })
+}
+
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, Rejection> {
+    if let Some(content_type) = headers.get(CONTENT_TYPE) {
+        let content_type = content_type.to_str().unwrap_or_default();
+        if !is_json_media_type(content_type) {
+            return Err(Rejection::with_status(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "content-type",
+                format!("Content-Type `{content_type}` is not supported; send application/json"),
+            ));
+        }
+    }
+    axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
+        Rejection::with_status(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body",
+            format!("Request body is larger than {MAX_BODY_BYTES} bytes"),
+        )
+    })
+}
+
+/// Accepts `application/json` and `application/<suffix>+json`, with an
+/// optional UTF-8 charset.
+fn is_json_media_type(content_type: &str) -> bool {
+    let mut parts = content_type.split(';');
+    let essence = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+    let json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    let utf8 = parts.all(|parameter| match parameter.split_once('=') {
+        Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+            value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+        }
+        _ => true,
+    });
+    json && utf8
+}
+
+/// Parses JSON text, rejecting duplicate object keys and trailing data.
+fn parse_strict_json(bytes: &[u8]) -> Result<Value, Rejection> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed = de::Deserialize::deserialize(&mut deserializer)
+        .and_then(|StrictValue(value)| deserializer.end().map(|()| value));
+    parsed.map_err(|error| Rejection::invalid("body", format!("Invalid JSON: {error}")))
+}
+
+struct StrictValue(Value);
+
+impl<'de> de::Deserialize<'de> for StrictValue {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_string()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
+            }
+            let StrictValue(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Finds the value at a `serde_path_to_error` path such as `a.b[0]`.
+fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut current = value;
+    for segment in path.split('.') {
+        let (key, indexes) = segment.split_once('[').unwrap_or((segment, ""));
+        if !key.is_empty() {
+            current = current.get(key)?;
+        }
+        for index in indexes.split('[').filter(|s| !s.is_empty()) {
+            current = current.get(index.trim_end_matches(']').parse::<usize>().ok()?)?;
+        }
+    }
+    Some(current)
+}
+
+/// Words a field's decoding error for a client. An empty string that the
+/// schema forbids gets the API's own message.
+fn field_message(error: &serde_json::Error, found: Option<&Value>) -> String {
+    // NOTE: typify words a `minLength` failure "shorter than N characters";
+    // an empty string is the only value that fails `minLength: 1`.
+    if found == Some(&Value::String(String::new())) {
+        return "Empty value is not allowed".to_string();
+    }
+    let message = error.to_string();
+    match found {
+        Some(value) if message.starts_with("invalid type") => {
+            let expected = message
+                .split_once(", expected ")
+                .map(|(_, expected)| expected)
+                .unwrap_or("another type");
+            format!("Expected {expected}, found {}", json_type(value))
+        }
+        _ => message,
+    }
+}
