@@ -1,5 +1,134 @@
-//! `cargo xtask test`: every check that CI runs.
+//! `cargo xtask test`: every check that CI runs, in order, stopping at the first failure.
+//!
+//! Each step prints `==> <command>` before it runs, so a failure can be reproduced by running
+//! that line from the workspace root. The caller has already made the workspace root the
+//! current directory.
 
+use std::ffi::OsString;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::Context;
+
+const SPEC: &str = "spec/openapi.yaml";
+const VENV: &str = ".venv";
+const REQUIREMENTS: &str = "xtask/validator-requirements.txt";
+/// Copy of the requirements file that was last installed into the virtual environment.
+const REQUIREMENTS_STAMP: &str = ".venv/.validator-requirements";
+
+/// Runs the checks: rustfmt, the generated-code drift check, the OpenAPI validator, clippy,
+/// the tests and rustdoc.
 pub fn run() -> anyhow::Result<()> {
-    anyhow::bail!("not built yet")
+    cargo(&["fmt", "--all", "--check"]).run()?;
+    cargo(&[
+        "run",
+        "--quiet",
+        "--package",
+        "xtask",
+        "--",
+        "gen",
+        "--check",
+    ])
+    .run()?;
+    install_validator()?;
+    Step::new(format!("{VENV}/bin/openapi-spec-validator"), &[SPEC]).run()?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ])
+    .run()?;
+    cargo(&["test", "--workspace", "--locked"]).run()?;
+    cargo(&["doc", "--workspace", "--no-deps", "--locked"])
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .run()?;
+    println!("==> all checks passed");
+    Ok(())
+}
+
+/// Creates `.venv` if it has no pip, and installs the pinned validator into it unless the
+/// stamp shows that the current requirements file is already installed.
+fn install_validator() -> anyhow::Result<()> {
+    if !Path::new(VENV).join("bin/pip").exists() {
+        Step::new("python3", &["-m", "venv", VENV]).run()?;
+    }
+    let requirements =
+        fs::read(REQUIREMENTS).with_context(|| format!("cannot read {REQUIREMENTS}"))?;
+    let installed = fs::read(REQUIREMENTS_STAMP).ok();
+    let validator = Path::new(VENV).join("bin/openapi-spec-validator");
+    if installed.as_deref() == Some(requirements.as_slice()) && validator.exists() {
+        return Ok(());
+    }
+    Step::new(
+        format!("{VENV}/bin/pip"),
+        &["install", "--quiet", "-r", REQUIREMENTS],
+    )
+    .run()?;
+    fs::write(REQUIREMENTS_STAMP, &requirements)
+        .with_context(|| format!("cannot write {REQUIREMENTS_STAMP}"))
+}
+
+/// One child process of the suite, shown to the user as `display_program args…`.
+struct Step {
+    program: OsString,
+    display_program: String,
+    args: Vec<String>,
+    env: Vec<(&'static str, &'static str)>,
+}
+
+/// Returns a cargo step. It runs the cargo that started this process (cargo sets `CARGO` for
+/// `cargo run`), falling back to `cargo` on `PATH`.
+fn cargo(args: &[&str]) -> Step {
+    let mut step = Step::new("cargo", args);
+    if let Some(program) = std::env::var_os("CARGO") {
+        step.program = program;
+    }
+    step
+}
+
+impl Step {
+    fn new(program: impl Into<String>, args: &[&str]) -> Self {
+        let program = program.into();
+        Self {
+            program: OsString::from(&program),
+            display_program: program,
+            args: args.iter().map(|arg| arg.to_string()).collect(),
+            env: Vec::new(),
+        }
+    }
+
+    fn env(mut self, key: &'static str, value: &'static str) -> Self {
+        self.env.push((key, value));
+        self
+    }
+
+    /// Returns the command line as a user would type it in a POSIX shell.
+    fn command_line(&self) -> String {
+        let env = self
+            .env
+            .iter()
+            .map(|(key, value)| format!("{key}=\"{value}\""));
+        let command = std::iter::once(self.display_program.clone()).chain(self.args.clone());
+        env.chain(command).collect::<Vec<_>>().join(" ")
+    }
+
+    /// Prints the header, runs the command with inherited stdio and fails on a non-zero exit.
+    fn run(&self) -> anyhow::Result<()> {
+        let command_line = self.command_line();
+        println!("==> {command_line}");
+        let status = Command::new(&self.program)
+            .args(&self.args)
+            .envs(self.env.iter().copied())
+            .status()
+            .with_context(|| format!("step failed: {command_line}: cannot start the command"))?;
+        if !status.success() {
+            anyhow::bail!("step failed: {command_line} ({status})");
+        }
+        Ok(())
+    }
 }

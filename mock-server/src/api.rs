@@ -1,0 +1,125 @@
+//! The mock's implementation of the generated `Api` trait.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use system_services_server::types::{Error, ErrorBody, ErrorData};
+use system_services_server::{
+    Api, ApiKey, MarkTerminateRequest, MarkTerminateResponse, RequestContext,
+};
+
+use crate::state::{ClusterState, TerminateError};
+
+/// Error code of every rejected API key.
+pub const AUTH_FAILED_CODE: &str = "utoken-auth-failed";
+
+/// Error code of a 404.
+pub const NOT_FOUND_CODE: &str = "not_found";
+
+/// Error code of the 422 for a terminate call on the Tasks Scheduler.
+pub const SCHEDULER_ITSELF_CODE: &str = "system_services-scheduler-self-terminate";
+
+/// The mock API: cluster state behind a lock, and the accepted API keys.
+pub struct MockApi {
+    state: Mutex<ClusterState>,
+    api_keys: Vec<String>,
+}
+
+impl MockApi {
+    pub fn new(state: ClusterState, api_keys: Vec<String>) -> Self {
+        MockApi {
+            state: Mutex::new(state),
+            api_keys,
+        }
+    }
+
+    /// Runs `read` on the current state.
+    pub fn with_state<T>(&self, read: impl FnOnce(&ClusterState) -> T) -> T {
+        read(&self.lock_state())
+    }
+
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, ClusterState> {
+        // A panic while the lock was held cannot leave a half-applied change:
+        // every change is a single loop over plain flags.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Api for MockApi {
+    fn authenticate(&self, _context: &RequestContext, api_key: &ApiKey) -> Result<(), Error> {
+        let reason = match api_key {
+            ApiKey::Key(key) if self.api_keys.iter().any(|known| known == key) => return Ok(()),
+            ApiKey::Key(_) => "unknown API key",
+            ApiKey::Missing => "missing X-Api-Key header",
+            ApiKey::Repeated => "more than one X-Api-Key header",
+            ApiKey::Invalid => "X-Api-Key header is empty or not visible ASCII",
+        };
+        tracing::info!(reason, "API key rejected");
+        Err(coded_error(
+            AUTH_FAILED_CODE,
+            &format!("Authentication Failed: {reason}"),
+        ))
+    }
+
+    async fn mark_terminate(
+        &self,
+        _context: RequestContext,
+        request: MarkTerminateRequest,
+    ) -> MarkTerminateResponse {
+        let node = request.body.nodes_id.as_ref().map(|node| node.as_str());
+        let result = self
+            .lock_state()
+            .mark_terminate(&request.system_services_id, node);
+        match result {
+            Ok(affected) => MarkTerminateResponse::Ok(affected),
+            Err(TerminateError::UnknownService(id)) => {
+                MarkTerminateResponse::NotFound(not_found("system_services", &id))
+            }
+            Err(TerminateError::UnknownNode(id)) => {
+                MarkTerminateResponse::NotFound(not_found("nodes", &id))
+            }
+            Err(TerminateError::SchedulerItself(_)) => {
+                MarkTerminateResponse::UnprocessableEntity(coded_error(
+                    SCHEDULER_ITSELF_CODE,
+                    "The Tasks Scheduler processes termination flags and cannot flag itself",
+                ))
+            }
+        }
+    }
+}
+
+/// Builds an error whose `message` is `<code>: <message>`.
+fn coded_error(code: &str, message: &str) -> Error {
+    error_body(
+        format!("{code}: {message}"),
+        ErrorData {
+            code: Some(code.to_string()),
+            message: Some(message.to_string()),
+            object_id: None,
+            object_name: None,
+            extra: BTreeMap::new(),
+        },
+    )
+}
+
+/// Builds the 404 for the object `object_name(object_id)`.
+fn not_found(object_name: &str, object_id: &str) -> Error {
+    let message = format!("Object \"{object_name}({object_id})\" was not found!");
+    let mut error = coded_error(NOT_FOUND_CODE, &message);
+    if let Some(data) = &mut error.error.data {
+        data.object_name = Some(object_name.to_string());
+        data.object_id = Some(object_id.to_string());
+    }
+    error
+}
+
+fn error_body(message: String, data: ErrorData) -> Error {
+    Error {
+        error: ErrorBody {
+            message,
+            data: Some(data),
+        },
+    }
+}
