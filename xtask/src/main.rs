@@ -44,11 +44,14 @@ fn main() -> ExitCode {
     }
 
     let result = match cli.command {
-        Command::Gen { check } => codegen::run(if check {
-            codegen::Mode::Check
-        } else {
-            codegen::Mode::Write
-        }),
+        Command::Gen { check } => {
+            let mode = if check {
+                codegen::Mode::Check
+            } else {
+                codegen::Mode::Write
+            };
+            codegen::run(&root, mode)
+        }
         Command::Test => test_suite::run(),
     };
     match result {
@@ -61,7 +64,7 @@ fn main() -> ExitCode {
 }
 
 /// Returns the workspace root: the parent of this crate's directory.
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives one level below the workspace root")

@@ -61,7 +61,7 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub object_name: ::std::option::Option<::std::string::String>,
         #[serde(flatten)]
-        pub extra: ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+        pub extra: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
     }
 
     impl ErrorData {
@@ -281,7 +281,7 @@ pub mod types {
                 ::std::string::String,
             >,
             extra: ::std::result::Result<
-                ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+                ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
                 ::std::string::String,
             >,
         }
@@ -346,7 +346,7 @@ pub mod types {
             pub fn extra<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                        ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+                        ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
                     >,
                 T::Error: ::std::fmt::Display,
             {

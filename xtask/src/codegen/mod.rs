@@ -12,13 +12,38 @@ mod server;
 mod spec;
 mod types;
 
-pub use files::Mode;
+use std::path::Path;
 
-/// Generates every file under `generated/` and writes or checks them.
-pub fn run(mode: Mode) -> anyhow::Result<()> {
-    let api = spec::load()?;
-    let mut generated = Vec::new();
-    generated.extend(client::emit(&api)?);
-    generated.extend(server::emit(&api)?);
-    files::sync(&generated, mode)
+use openapiv3::OpenAPI;
+
+pub use files::{GeneratedFile, Mode};
+
+/// Generates every file under `generated/` from the spec under `root`, and
+/// writes them or checks them for drift.
+pub fn run(root: &Path, mode: Mode) -> anyhow::Result<()> {
+    let api = spec::load(root)?;
+    files::sync(root, &generate(&api)?, mode)
 }
+
+/// Generates the contents of every file under `generated/`.
+///
+/// The server comes first: building its model rejects unsupported
+/// constructs with their location, before progenitor can panic on them.
+/// Fails when the server's types differ from the client's, because both
+/// sides must serialise every schema the same way.
+pub fn generate(api: &OpenAPI) -> anyhow::Result<Vec<GeneratedFile>> {
+    let server = server::emit(api)?;
+    let client = client::emit(api)?;
+    if client.types != server.types {
+        anyhow::bail!(
+            "the server's types differ from the client's; \
+             the schema conversion in xtask/src/codegen/types.rs must match progenitor's"
+        );
+    }
+    let mut generated = client.files;
+    generated.extend(server.files);
+    Ok(generated)
+}
+
+#[cfg(test)]
+mod tests;

@@ -35,8 +35,6 @@ pub struct Operation {
     pub body: Option<Body>,
     /// Documented responses, ordered by status.
     pub responses: Vec<DocumentedResponse>,
-    /// JSON pointer of the operation.
-    pub pointer: String,
 }
 
 /// A path parameter; the generator supports string parameters only.
@@ -157,7 +155,6 @@ fn operation_model(
         api_key_header,
         body,
         responses,
-        pointer,
     })
 }
 

@@ -20,8 +20,15 @@ use super::types::Types;
 /// Source of the request-decoding runtime, copied into the server crate.
 const RUNTIME: &str = include_str!("../../templates/server_runtime.rs");
 
+/// The server crate's files, and its type definitions as a token string for
+/// comparison with the client's.
+pub struct Server {
+    pub files: Vec<GeneratedFile>,
+    pub types: String,
+}
+
 /// Generates `lib.rs`, `types.rs` and `runtime.rs` of the server crate.
-pub fn emit(api: &OpenAPI) -> anyhow::Result<Vec<GeneratedFile>> {
+pub fn emit(api: &OpenAPI) -> anyhow::Result<Server> {
     let operations = model::operations(api)?;
     let mut types = Types::new(api)?;
     let mut items = Vec::new();
@@ -43,7 +50,7 @@ pub fn emit(api: &OpenAPI) -> anyhow::Result<Vec<GeneratedFile>> {
     .context("formatting types.rs")?;
     let runtime = format!("{RUST_HEADER}\n{}", format::rustfmt(RUNTIME)?);
 
-    Ok(vec![
+    let files = vec![
         GeneratedFile {
             path: "generated/server/src/lib.rs".into(),
             contents: lib,
@@ -56,7 +63,11 @@ pub fn emit(api: &OpenAPI) -> anyhow::Result<Vec<GeneratedFile>> {
             path: "generated/server/src/runtime.rs".into(),
             contents: runtime,
         },
-    ])
+    ];
+    Ok(Server {
+        files,
+        types: types_tokens.to_string(),
+    })
 }
 
 /// The pieces of one operation that the emitter places in `lib.rs`.

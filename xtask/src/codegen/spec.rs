@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::fs;
+use std::path::Path;
 
 use anyhow::Context;
 use openapiv3::OpenAPI;
@@ -36,9 +37,11 @@ pub fn escape_segment(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
 
-/// Reads and parses the OpenAPI document; a syntax error names its line and column.
-pub fn load() -> anyhow::Result<OpenAPI> {
-    let text = fs::read_to_string(SPEC_PATH).with_context(|| format!("cannot read {SPEC_PATH}"))?;
+/// Reads and parses the OpenAPI document under `root`; a syntax error names
+/// its line and column.
+pub fn load(root: &Path) -> anyhow::Result<OpenAPI> {
+    let text = fs::read_to_string(root.join(SPEC_PATH))
+        .with_context(|| format!("cannot read {SPEC_PATH}"))?;
     parse(&text)
 }
 
