@@ -192,10 +192,10 @@ impl ClusterState {
         if !self.services.iter().any(|service| service.id == service_id) {
             return Err(TerminateError::UnknownService(service_id.to_string()));
         }
-        if let Some(node_id) = node_id {
-            if !self.nodes.iter().any(|node| node.id == node_id) {
-                return Err(TerminateError::UnknownNode(node_id.to_string()));
-            }
+        if let Some(node_id) = node_id
+            && !self.nodes.iter().any(|node| node.id == node_id)
+        {
+            return Err(TerminateError::UnknownNode(node_id.to_string()));
         }
         if service_id == self.scheduler_service {
             return Err(TerminateError::SchedulerItself(service_id.to_string()));

@@ -30,9 +30,8 @@ pub mod types {
     pub struct ErrorBody {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<ErrorData>,
-        /**Human-readable message. For errors with a code it is
-        `<code>: <data.message>`.
-        */
+        /// Human-readable message. For errors with a code it is
+        /// `<code>: <data.message>`.
         pub message: ::std::string::String,
     }
 
@@ -42,10 +41,9 @@ pub mod types {
         }
     }
 
-    /**Details of the error. A 400 maps each invalid field to its message.
-    A 401 and a 422 carry `code` and `message`. A 404 also carries
-    `object_name` and `object_id`, naming the object that was not found.
-    */
+    /// Details of the error. A 400 maps each invalid field to its message.
+    /// A 401 and a 422 carry `code` and `message`. A 404 also carries
+    /// `object_name` and `object_id`, naming the object that was not found.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ErrorData {
         ///Stable machine-readable error code.
@@ -74,9 +72,8 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[serde(deny_unknown_fields)]
     pub struct TerminateRequest {
-        /**Cluster node ID to which the operation is applied. When it is
-        null or absent, all nodes are processed.
-        */
+        /// Cluster node ID to which the operation is applied. When it is
+        /// null or absent, all nodes are processed.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub nodes_id: ::std::option::Option<TerminateRequestNodesId>,
     }
@@ -87,9 +84,8 @@ pub mod types {
         }
     }
 
-    /**Cluster node ID to which the operation is applied. When it is
-    null or absent, all nodes are processed.
-    */
+    /// Cluster node ID to which the operation is applied. When it is
+    /// null or absent, all nodes are processed.
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct TerminateRequestNodesId(::std::string::String);
@@ -469,16 +465,16 @@ pub mod types {
 }
 
 #[derive(Clone, Debug)]
-/**Client for System services API
-
-Control of the system services that run on the nodes of a cluster.
-
-Every operation is available over REST and over JSON-RPC 2.0. The
-`x-jsonrpc-method` extension on an operation names its JSON-RPC method;
-the JSON-RPC params are the REST path parameters and body fields, by name.
-
-
-Version: 1.0.0*/
+/// Client for System services API
+///
+/// Control of the system services that run on the nodes of a cluster.
+///
+/// Every operation is available over REST and over JSON-RPC 2.0. The
+/// `x-jsonrpc-method` extension on an operation names its JSON-RPC method;
+/// the JSON-RPC params are the REST path parameters and body fields, by name.
+///
+///
+/// Version: 1.0.0
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -539,35 +535,35 @@ impl ClientInfo<()> for Client {
 impl ClientHooks<()> for &Client {}
 
 impl Client {
-    /**Set the termination flag on a system service
-
-    Sets the termination flag on the active processes of a system service,
-    on every node of the cluster or on one node.
-
-    The call returns at once and stops nothing itself. The "Tasks
-    Scheduler" system service processes flagged processes on its next
-    run, typically within one minute, and sends each of them SIGTERM. A
-    process that hung and became a zombie may not react to SIGTERM: it
-    then stays active and flagged, and only a shell on its node can kill
-    it.
-
-    The result is the number of affected rows: the active processes whose
-    flag this call changed from unset to set. A process that was already
-    flagged is not counted, so repeating a call returns 0.
-
-
-    Sends a `POST` request to `/system/services/active/{system_services_id}/terminate`
-
-    Arguments:
-    - `system_services_id`: System service ID.
-    - `body`
-    ```ignore
-    let response = client.mark_terminate()
-        .system_services_id(system_services_id)
-        .body(body)
-        .send()
-        .await;
-    ```*/
+    /// Set the termination flag on a system service
+    ///
+    /// Sets the termination flag on the active processes of a system service,
+    /// on every node of the cluster or on one node.
+    ///
+    /// The call returns at once and stops nothing itself. The "Tasks
+    /// Scheduler" system service processes flagged processes on its next
+    /// run, typically within one minute, and sends each of them SIGTERM. A
+    /// process that hung and became a zombie may not react to SIGTERM: it
+    /// then stays active and flagged, and only a shell on its node can kill
+    /// it.
+    ///
+    /// The result is the number of affected rows: the active processes whose
+    /// flag this call changed from unset to set. A process that was already
+    /// flagged is not counted, so repeating a call returns 0.
+    ///
+    ///
+    /// Sends a `POST` request to `/system/services/active/{system_services_id}/terminate`
+    ///
+    /// Arguments:
+    /// - `system_services_id`: System service ID.
+    /// - `body`
+    /// ```ignore
+    /// let response = client.mark_terminate()
+    /// .system_services_id(system_services_id)
+    /// .body(body)
+    /// .send()
+    /// .await;
+    /// ```
     pub fn mark_terminate(&self) -> builder::MarkTerminate<'_> {
         builder::MarkTerminate::new(self)
     }
@@ -584,9 +580,9 @@ pub mod builder {
         ResponseValue, encode_path,
     };
 
-    /**Builder for [`Client::mark_terminate`]
-
-    [`Client::mark_terminate`]: super::Client::mark_terminate*/
+    /// Builder for [`Client::mark_terminate`]
+    ///
+    /// [`Client::mark_terminate`]: super::Client::mark_terminate
     #[derive(Debug, Clone)]
     pub struct MarkTerminate<'a> {
         client: &'a super::Client,

@@ -21,9 +21,8 @@ impl Error {
 pub struct ErrorBody {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub data: ::std::option::Option<ErrorData>,
-    /**Human-readable message. For errors with a code it is
-    `<code>: <data.message>`.
-    */
+    /// Human-readable message. For errors with a code it is
+    /// `<code>: <data.message>`.
     pub message: ::std::string::String,
 }
 
@@ -33,10 +32,9 @@ impl ErrorBody {
     }
 }
 
-/**Details of the error. A 400 maps each invalid field to its message.
-A 401 and a 422 carry `code` and `message`. A 404 also carries
-`object_name` and `object_id`, naming the object that was not found.
-*/
+/// Details of the error. A 400 maps each invalid field to its message.
+/// A 401 and a 422 carry `code` and `message`. A 404 also carries
+/// `object_name` and `object_id`, naming the object that was not found.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ErrorData {
     ///Stable machine-readable error code.
@@ -65,9 +63,8 @@ impl ErrorData {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct TerminateRequest {
-    /**Cluster node ID to which the operation is applied. When it is
-    null or absent, all nodes are processed.
-    */
+    /// Cluster node ID to which the operation is applied. When it is
+    /// null or absent, all nodes are processed.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub nodes_id: ::std::option::Option<TerminateRequestNodesId>,
 }
@@ -78,9 +75,8 @@ impl TerminateRequest {
     }
 }
 
-/**Cluster node ID to which the operation is applied. When it is
-null or absent, all nodes are processed.
-*/
+/// Cluster node ID to which the operation is applied. When it is
+/// null or absent, all nodes are processed.
 #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[serde(transparent)]
 pub struct TerminateRequestNodesId(::std::string::String);

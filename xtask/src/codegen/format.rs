@@ -11,7 +11,7 @@ use proc_macro2::TokenStream;
 pub fn rust_file(header: &str, tokens: TokenStream) -> anyhow::Result<String> {
     let file: syn::File =
         syn::parse2(tokens).context("the generator produced tokens that are not a Rust file")?;
-    let pretty = space_out_items(&prettyplease::unparse(&file));
+    let pretty = space_out_items(&line_doc_comments(&prettyplease::unparse(&file)));
     let formatted = rustfmt(&pretty)?;
     Ok(format!("{header}\n{formatted}"))
 }
@@ -70,7 +70,8 @@ fn space_out_items(source: &str) -> String {
     for line in source.lines() {
         let trimmed = line.trim_start();
         let opens_item = ITEM_STARTS.iter().any(|start| trimmed.starts_with(start));
-        let after_item = previous.ends_with('}') || previous.ends_with(';');
+        let after_item = (previous.ends_with('}') || previous.ends_with(';'))
+            && !previous.trim_start().starts_with("//");
         let same_kind = trimmed.starts_with("use ") && previous.trim_start().starts_with("use ");
         if opens_item && after_item && !same_kind {
             spaced.push('\n');
@@ -80,4 +81,45 @@ fn space_out_items(source: &str) -> String {
         previous = line;
     }
     spaced
+}
+
+/// Rewrites the `/** .. */` and `/*! .. */` doc blocks that prettyplease
+/// prints for multi-line docs as `///` and `//!` lines.
+///
+/// prettyplease indents every line of a block but the first, and rustdoc
+/// then reads the indented lines as a code block and runs them as doctests.
+fn line_doc_comments(source: &str) -> String {
+    let mut converted = String::with_capacity(source.len());
+    let mut lines = source.lines();
+    while let Some(line) = lines.next() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        let marker = match () {
+            _ if trimmed.starts_with("/**") => "///",
+            _ if trimmed.starts_with("/*!") => "//!",
+            _ => {
+                converted.push_str(line);
+                converted.push('\n');
+                continue;
+            }
+        };
+
+        let mut text = trimmed[3..].to_string();
+        while !text.trim_end().ends_with("*/") {
+            let Some(next) = lines.next() else { break };
+            text.push('\n');
+            text.push_str(next.strip_prefix(indent).unwrap_or(next));
+        }
+        let text = text.trim_end().trim_end_matches("*/").trim_end();
+        for doc_line in text.lines() {
+            converted.push_str(indent);
+            converted.push_str(marker);
+            if !doc_line.is_empty() {
+                converted.push(' ');
+                converted.push_str(doc_line);
+            }
+            converted.push('\n');
+        }
+    }
+    converted
 }

@@ -116,10 +116,10 @@ fn convert(value: &mut Value, pointer: &str) -> Result<(), SpecError> {
                 ));
             }
         }
-        if let Some(Value::Array(members)) = object.get_mut("enum") {
-            if !members.contains(&Value::Null) {
-                members.push(Value::Null);
-            }
+        if let Some(Value::Array(members)) = object.get_mut("enum")
+            && !members.contains(&Value::Null)
+        {
+            members.push(Value::Null);
         }
     }
 
