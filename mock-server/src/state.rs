@@ -70,7 +70,7 @@ pub enum FixtureError {
     Invalid { field: String, message: String },
 }
 
-/// Why a terminate call is rejected.
+/// Reason a terminate call is rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TerminateError {
     #[error("system service `{0}` was not found")]

@@ -3,7 +3,7 @@
 //! Axum server stubs of the system services API.
 //!
 //! Implement [`Api`] and serve [`router`]. The router decodes every
-//! request into its typed form and answers malformed ones with the
+//! request into its typed form and rejects malformed ones with the
 //! documented 400 body, so an implementation sees valid input only and
 //! can return documented responses only.
 #![allow(clippy::result_large_err)]
@@ -49,8 +49,8 @@ pub trait Api: Send + Sync + 'static {
     ) -> impl Future<Output = MarkTerminateResponse> + Send;
 }
 
-/// Builds the router of every operation. Unknown paths and methods
-/// are answered with the documented error body too.
+/// Builds the router of every operation. A request to an unknown
+/// path or with another method gets the documented error body too.
 pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
     axum::Router::new()
         .route(
