@@ -11,6 +11,10 @@ pub mod types;
 
 mod runtime;
 
+pub mod jsonrpc;
+
+pub use jsonrpc::{CallError, JsonRpcMethods, MAX_BATCH_LEN};
+
 pub use runtime::{ApiKey, BodyShape, MAX_BODY_BYTES, PathParams, Rejection, RequestContext};
 
 use axum::extract::{Request, State};
@@ -62,6 +66,15 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
                     Rejection::method_not_allowed(&method, allow).into_response()
                 }),
         )
+        .route(
+            "/jsonrpc",
+            axum::routing::MethodRouter::new()
+                .post(handle_jsonrpc::<A>)
+                .fallback(|method: axum::http::Method| async move {
+                    let allow = vec![axum::http::Method::POST];
+                    Rejection::method_not_allowed(&method, allow).into_response()
+                }),
+        )
         .fallback(unknown_path)
         .with_state(api)
 }
@@ -92,6 +105,10 @@ pub enum MarkTerminateResponse {
     Unauthorized(types::Error),
     /// 404: The requested object was not found.
     NotFound(types::Error),
+    /// 413: The request body is larger than the server accepts.
+    PayloadTooLarge(types::Error),
+    /// 415: The request body is not JSON.
+    UnsupportedMediaType(types::Error),
     /// 422: A logical error occurred, making the request unprocessable.
     UnprocessableEntity(types::Error),
     /// 500: An unexpected error occurred.
@@ -113,6 +130,14 @@ impl IntoResponse for MarkTerminateResponse {
             MarkTerminateResponse::NotFound(body) => {
                 (axum::http::StatusCode::NOT_FOUND, axum::Json(body)).into_response()
             }
+            MarkTerminateResponse::PayloadTooLarge(body) => {
+                (axum::http::StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
+            }
+            MarkTerminateResponse::UnsupportedMediaType(body) => (
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                axum::Json(body),
+            )
+                .into_response(),
             MarkTerminateResponse::UnprocessableEntity(body) => (
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                 axum::Json(body),
@@ -162,4 +187,88 @@ async fn handle_mark_terminate<A: Api>(State(api): State<Arc<A>>, request: Reque
         body,
     };
     api.mark_terminate(context, request).await.into_response()
+}
+
+/// JSON-RPC methods of the API, each calling one method of [`Api`].
+pub const JSONRPC_METHODS: &[&str] = &["system.services.active.mark_terminate"];
+
+async fn handle_jsonrpc<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let context = RequestContext::from_parts(&parts);
+    let api = &*api;
+    let context = &context;
+    jsonrpc::serve(
+        &parts.headers,
+        body,
+        jsonrpc_http_error_code,
+        |method, params| call_jsonrpc(api, context, method, params),
+    )
+    .await
+}
+
+/// Maps the HTTP status of a rejected JSON-RPC request to its code.
+fn jsonrpc_http_error_code(status: axum::http::StatusCode) -> i64 {
+    match status.as_u16() {
+        413 => -32013,
+        415 => -32015,
+        _ => jsonrpc::INVALID_REQUEST,
+    }
+}
+
+async fn call_jsonrpc<A: Api>(
+    api: &A,
+    context: &RequestContext,
+    method: String,
+    params: Option<serde_json::Value>,
+) -> Result<serde_json::Value, jsonrpc::CallError> {
+    match method.as_str() {
+        "system.services.active.mark_terminate" => {
+            let api_key = ApiKey::from_headers(&context.headers, "X-Api-Key");
+            if let Err(error) = api.authenticate(context, &api_key) {
+                return Err(jsonrpc::CallError::from_rest(-32001, &error));
+            }
+
+            #[allow(unused_mut)]
+            let mut params =
+                jsonrpc::Params::new(params, &["system_services_id", "nodes_id"], -32602)?;
+            let system_services_id = params.take_string("system_services_id", -32602)?;
+            let body = params.into_body::<types::TerminateRequest>(
+                &BodyShape {
+                    fields: &["nodes_id"],
+                    closed: true,
+                },
+                -32602,
+            )?;
+            let request = MarkTerminateRequest {
+                api_key,
+                system_services_id,
+                body,
+            };
+            match api.mark_terminate(context.clone(), request).await {
+                MarkTerminateResponse::Ok(body) => jsonrpc::result(&body),
+                MarkTerminateResponse::BadRequest(body) => {
+                    Err(jsonrpc::CallError::from_rest(-32602, &body))
+                }
+                MarkTerminateResponse::Unauthorized(body) => {
+                    Err(jsonrpc::CallError::from_rest(-32001, &body))
+                }
+                MarkTerminateResponse::NotFound(body) => {
+                    Err(jsonrpc::CallError::from_rest(-32004, &body))
+                }
+                MarkTerminateResponse::PayloadTooLarge(body) => {
+                    Err(jsonrpc::CallError::from_rest(-32013, &body))
+                }
+                MarkTerminateResponse::UnsupportedMediaType(body) => {
+                    Err(jsonrpc::CallError::from_rest(-32015, &body))
+                }
+                MarkTerminateResponse::UnprocessableEntity(body) => {
+                    Err(jsonrpc::CallError::from_rest(-32022, &body))
+                }
+                MarkTerminateResponse::InternalServerError(body) => {
+                    Err(jsonrpc::CallError::from_rest(-32603, &body))
+                }
+            }
+        }
+        _ => Err(jsonrpc::CallError::method_not_found(&method)),
+    }
 }

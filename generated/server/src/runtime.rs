@@ -205,7 +205,15 @@ pub async fn json_body<T: DeserializeOwned>(
         return Err(Rejection::invalid("body", "Request body is required"));
     }
     let value = parse_strict_json(&bytes)?;
+    decode_body(value, shape)
+}
 
+/// Decodes a parsed JSON body: checks the object shape, then each field's
+/// type, naming the offending field in the 400's `data`.
+pub(crate) fn decode_body<T: DeserializeOwned>(
+    value: Value,
+    shape: &BodyShape,
+) -> Result<T, Rejection> {
     let Value::Object(object) = &value else {
         return Err(Rejection::invalid(
             "body",
@@ -241,7 +249,7 @@ pub async fn json_body<T: DeserializeOwned>(
     })
 }
 
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, Rejection> {
+pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, Rejection> {
     if let Some(content_type) = headers.get(CONTENT_TYPE) {
         let content_type = content_type.to_str().unwrap_or_default();
         if !is_json_media_type(content_type) {
@@ -280,7 +288,7 @@ fn is_json_media_type(content_type: &str) -> bool {
 }
 
 /// Parses JSON text, rejecting duplicate object keys and trailing data.
-fn parse_strict_json(bytes: &[u8]) -> Result<Value, Rejection> {
+pub(crate) fn parse_strict_json(bytes: &[u8]) -> Result<Value, Rejection> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let parsed = de::Deserialize::deserialize(&mut deserializer)
         .and_then(|StrictValue(value)| deserializer.end().map(|()| value));

@@ -59,6 +59,216 @@ impl ErrorData {
     }
 }
 
+///`JsonRpcError`
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct JsonRpcError {
+    ///Error code; see the table of the `/jsonrpc` operation.
+    pub code: i64,
+    ///The REST error's `data`, or details of an envelope error.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub data: ::std::option::Option<::serde_json::Value>,
+    pub message: ::std::string::String,
+}
+
+impl JsonRpcError {
+    pub fn builder() -> builder::JsonRpcError {
+        Default::default()
+    }
+}
+
+///A JSON-RPC 2.0 request, or a batch of them.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(untagged)]
+pub enum JsonRpcPayload {
+    JsonRpcRequest(JsonRpcRequest),
+    Array(::std::vec::Vec<JsonRpcRequest>),
+}
+
+impl ::std::convert::From<JsonRpcRequest> for JsonRpcPayload {
+    fn from(value: JsonRpcRequest) -> Self {
+        Self::JsonRpcRequest(value)
+    }
+}
+
+impl ::std::convert::From<::std::vec::Vec<JsonRpcRequest>> for JsonRpcPayload {
+    fn from(value: ::std::vec::Vec<JsonRpcRequest>) -> Self {
+        Self::Array(value)
+    }
+}
+
+///A JSON-RPC 2.0 response, or the responses of a batch.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(untagged)]
+pub enum JsonRpcReply {
+    JsonRpcResponse(JsonRpcResponse),
+    Array(::std::vec::Vec<JsonRpcResponse>),
+}
+
+impl ::std::convert::From<JsonRpcResponse> for JsonRpcReply {
+    fn from(value: JsonRpcResponse) -> Self {
+        Self::JsonRpcResponse(value)
+    }
+}
+
+impl ::std::convert::From<::std::vec::Vec<JsonRpcResponse>> for JsonRpcReply {
+    fn from(value: ::std::vec::Vec<JsonRpcResponse>) -> Self {
+        Self::Array(value)
+    }
+}
+
+///`JsonRpcRequest`
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct JsonRpcRequest {
+    /// A string, a number or null, echoed in the response. A request
+    /// without `id` is a notification and gets no response.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub id: ::std::option::Option<::serde_json::Value>,
+    pub jsonrpc: JsonRpcRequestJsonrpc,
+    ///Method name, such as `system.services.active.mark_terminate`.
+    pub method: ::std::string::String,
+    ///Params by name (an object) or by position (an array).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub params: ::std::option::Option<::serde_json::Value>,
+}
+
+impl JsonRpcRequest {
+    pub fn builder() -> builder::JsonRpcRequest {
+        Default::default()
+    }
+}
+
+///`JsonRpcRequestJsonrpc`
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+)]
+pub enum JsonRpcRequestJsonrpc {
+    #[serde(rename = "2.0")]
+    X20,
+}
+
+impl ::std::fmt::Display for JsonRpcRequestJsonrpc {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::X20 => f.write_str("2.0"),
+        }
+    }
+}
+
+impl ::std::str::FromStr for JsonRpcRequestJsonrpc {
+    type Err = self::error::ConversionError;
+
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "2.0" => Ok(Self::X20),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+
+impl ::std::convert::TryFrom<&str> for JsonRpcRequestJsonrpc {
+    type Error = self::error::ConversionError;
+
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+
+impl ::std::convert::TryFrom<::std::string::String> for JsonRpcRequestJsonrpc {
+    type Error = self::error::ConversionError;
+
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+
+///`JsonRpcResponse`
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct JsonRpcResponse {
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub error: ::std::option::Option<JsonRpcError>,
+    ///The request's id, or null when it could not be read.
+    pub id: ::serde_json::Value,
+    pub jsonrpc: JsonRpcResponseJsonrpc,
+    ///The method's result, present on success.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub result: ::std::option::Option<::serde_json::Value>,
+}
+
+impl JsonRpcResponse {
+    pub fn builder() -> builder::JsonRpcResponse {
+        Default::default()
+    }
+}
+
+///`JsonRpcResponseJsonrpc`
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+)]
+pub enum JsonRpcResponseJsonrpc {
+    #[serde(rename = "2.0")]
+    X20,
+}
+
+impl ::std::fmt::Display for JsonRpcResponseJsonrpc {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::X20 => f.write_str("2.0"),
+        }
+    }
+}
+
+impl ::std::str::FromStr for JsonRpcResponseJsonrpc {
+    type Err = self::error::ConversionError;
+
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "2.0" => Ok(Self::X20),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+
+impl ::std::convert::TryFrom<&str> for JsonRpcResponseJsonrpc {
+    type Error = self::error::ConversionError;
+
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+
+impl ::std::convert::TryFrom<::std::string::String> for JsonRpcResponseJsonrpc {
+    type Error = self::error::ConversionError;
+
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+
 ///`TerminateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[serde(deny_unknown_fields)]
@@ -363,6 +573,279 @@ pub mod builder {
                 object_id: Ok(value.object_id),
                 object_name: Ok(value.object_name),
                 extra: Ok(value.extra),
+            }
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    pub struct JsonRpcError {
+        code: ::std::result::Result<i64, ::std::string::String>,
+        data: ::std::result::Result<
+            ::std::option::Option<::serde_json::Value>,
+            ::std::string::String,
+        >,
+        message: ::std::result::Result<::std::string::String, ::std::string::String>,
+    }
+
+    impl ::std::default::Default for JsonRpcError {
+        fn default() -> Self {
+            Self {
+                code: Err("no value supplied for code".to_string()),
+                data: Ok(Default::default()),
+                message: Err("no value supplied for message".to_string()),
+            }
+        }
+    }
+
+    impl JsonRpcError {
+        pub fn code<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<i64>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.code = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for code: {e}"));
+            self
+        }
+
+        pub fn data<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.data = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for data: {e}"));
+            self
+        }
+
+        pub fn message<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::string::String>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.message = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for message: {e}"));
+            self
+        }
+    }
+
+    impl ::std::convert::TryFrom<JsonRpcError> for super::JsonRpcError {
+        type Error = super::error::ConversionError;
+
+        fn try_from(
+            value: JsonRpcError,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                code: value.code?,
+                data: value.data?,
+                message: value.message?,
+            })
+        }
+    }
+
+    impl ::std::convert::From<super::JsonRpcError> for JsonRpcError {
+        fn from(value: super::JsonRpcError) -> Self {
+            Self {
+                code: Ok(value.code),
+                data: Ok(value.data),
+                message: Ok(value.message),
+            }
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    pub struct JsonRpcRequest {
+        id: ::std::result::Result<
+            ::std::option::Option<::serde_json::Value>,
+            ::std::string::String,
+        >,
+        jsonrpc: ::std::result::Result<super::JsonRpcRequestJsonrpc, ::std::string::String>,
+        method: ::std::result::Result<::std::string::String, ::std::string::String>,
+        params: ::std::result::Result<
+            ::std::option::Option<::serde_json::Value>,
+            ::std::string::String,
+        >,
+    }
+
+    impl ::std::default::Default for JsonRpcRequest {
+        fn default() -> Self {
+            Self {
+                id: Ok(Default::default()),
+                jsonrpc: Err("no value supplied for jsonrpc".to_string()),
+                method: Err("no value supplied for method".to_string()),
+                params: Ok(Default::default()),
+            }
+        }
+    }
+
+    impl JsonRpcRequest {
+        pub fn id<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for id: {e}"));
+            self
+        }
+
+        pub fn jsonrpc<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::JsonRpcRequestJsonrpc>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.jsonrpc = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for jsonrpc: {e}"));
+            self
+        }
+
+        pub fn method<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::string::String>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.method = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for method: {e}"));
+            self
+        }
+
+        pub fn params<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.params = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for params: {e}"));
+            self
+        }
+    }
+
+    impl ::std::convert::TryFrom<JsonRpcRequest> for super::JsonRpcRequest {
+        type Error = super::error::ConversionError;
+
+        fn try_from(
+            value: JsonRpcRequest,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                id: value.id?,
+                jsonrpc: value.jsonrpc?,
+                method: value.method?,
+                params: value.params?,
+            })
+        }
+    }
+
+    impl ::std::convert::From<super::JsonRpcRequest> for JsonRpcRequest {
+        fn from(value: super::JsonRpcRequest) -> Self {
+            Self {
+                id: Ok(value.id),
+                jsonrpc: Ok(value.jsonrpc),
+                method: Ok(value.method),
+                params: Ok(value.params),
+            }
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    pub struct JsonRpcResponse {
+        error: ::std::result::Result<
+            ::std::option::Option<super::JsonRpcError>,
+            ::std::string::String,
+        >,
+        id: ::std::result::Result<::serde_json::Value, ::std::string::String>,
+        jsonrpc: ::std::result::Result<super::JsonRpcResponseJsonrpc, ::std::string::String>,
+        result: ::std::result::Result<
+            ::std::option::Option<::serde_json::Value>,
+            ::std::string::String,
+        >,
+    }
+
+    impl ::std::default::Default for JsonRpcResponse {
+        fn default() -> Self {
+            Self {
+                error: Ok(Default::default()),
+                id: Err("no value supplied for id".to_string()),
+                jsonrpc: Err("no value supplied for jsonrpc".to_string()),
+                result: Ok(Default::default()),
+            }
+        }
+    }
+
+    impl JsonRpcResponse {
+        pub fn error<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::JsonRpcError>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.error = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for error: {e}"));
+            self
+        }
+
+        pub fn id<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::serde_json::Value>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for id: {e}"));
+            self
+        }
+
+        pub fn jsonrpc<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::JsonRpcResponseJsonrpc>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.jsonrpc = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for jsonrpc: {e}"));
+            self
+        }
+
+        pub fn result<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.result = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for result: {e}"));
+            self
+        }
+    }
+
+    impl ::std::convert::TryFrom<JsonRpcResponse> for super::JsonRpcResponse {
+        type Error = super::error::ConversionError;
+
+        fn try_from(
+            value: JsonRpcResponse,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                error: value.error?,
+                id: value.id?,
+                jsonrpc: value.jsonrpc?,
+                result: value.result?,
+            })
+        }
+    }
+
+    impl ::std::convert::From<super::JsonRpcResponse> for JsonRpcResponse {
+        fn from(value: super::JsonRpcResponse) -> Self {
+            Self {
+                error: Ok(value.error),
+                id: Ok(value.id),
+                jsonrpc: Ok(value.jsonrpc),
+                result: Ok(value.result),
             }
         }
     }

@@ -7,6 +7,7 @@ use quote::quote;
 
 use super::files::{GeneratedFile, RUST_HEADER};
 use super::format;
+use super::model;
 use super::types::MAP_TYPE;
 
 /// The client crate's files, and its type definitions as a token string for
@@ -22,6 +23,17 @@ pub fn emit(api: &OpenAPI) -> anyhow::Result<Client> {
     settings
         .with_interface(InterfaceStyle::Builder)
         .with_map_type(MAP_TYPE);
+    // The JSON-RPC endpoint is served by the generated server only: its
+    // 200 and 204 responses differ in kind, which progenitor does not support.
+    let mut api = api.clone();
+    api.paths.paths.retain(|_, item| {
+        item.as_item().is_none_or(|item| {
+            !item
+                .iter()
+                .any(|(_, operation)| model::is_jsonrpc_endpoint(operation))
+        })
+    });
+    let api = &api;
     let mut generator = Generator::new(&settings);
     // progenitor panics on some constructs the model accepts; report those
     // as errors too.

@@ -7,6 +7,7 @@
 mod client;
 mod files;
 mod format;
+mod jsonrpc;
 mod model;
 mod server;
 mod spec;

@@ -4,6 +4,8 @@
 //! Building the model is where unsupported constructs are rejected, each with
 //! the JSON pointer of the construct and what to change.
 
+use std::collections::BTreeMap;
+
 use openapiv3::{
     OpenAPI, Operation as SpecOperation, Parameter, ParameterSchemaOrContent, ReferenceOr,
     RequestBody, Schema, SecurityScheme, StatusCode,
@@ -16,6 +18,27 @@ const JSON: &str = "application/json";
 
 /// Extension that names an operation's JSON-RPC method.
 const JSONRPC_EXTENSION: &str = "x-jsonrpc-method";
+
+/// Extension that marks the operation serving JSON-RPC 2.0.
+const JSONRPC_ENDPOINT_EXTENSION: &str = "x-jsonrpc-endpoint";
+
+/// Extension of the endpoint mapping REST statuses to JSON-RPC error codes.
+const JSONRPC_CODES_EXTENSION: &str = "x-jsonrpc-error-codes";
+
+/// The operations of the spec and its JSON-RPC endpoint, if any.
+#[derive(Debug)]
+pub struct Model {
+    pub operations: Vec<Operation>,
+    pub jsonrpc: Option<JsonRpcEndpoint>,
+}
+
+/// The operation marked `x-jsonrpc-endpoint: true`.
+#[derive(Debug)]
+pub struct JsonRpcEndpoint {
+    pub path: String,
+    /// JSON-RPC error code of each REST status.
+    pub error_codes: BTreeMap<u16, i64>,
+}
 
 /// One operation of the spec.
 #[derive(Debug)]
@@ -35,6 +58,8 @@ pub struct Operation {
     pub body: Option<Body>,
     /// Documented responses, ordered by status.
     pub responses: Vec<DocumentedResponse>,
+    /// JSON pointer of the operation.
+    pub pointer: String,
 }
 
 /// A path parameter; the generator supports string parameters only.
@@ -50,6 +75,12 @@ pub struct Body {
     pub schema: ReferenceOr<Schema>,
     pub required: bool,
     pub pointer: String,
+    /// Properties of an object schema, in the spec's order.
+    pub fields: Vec<String>,
+    /// Whether the schema is an object that forbids other properties.
+    pub closed: bool,
+    /// Whether the schema is an object, so its fields can be JSON-RPC params.
+    pub is_object: bool,
 }
 
 /// A documented response status and its JSON body schema, if any.
@@ -61,9 +92,16 @@ pub struct DocumentedResponse {
     pub pointer: String,
 }
 
-/// Builds the model of every operation, in path and method order.
-pub fn operations(api: &OpenAPI) -> Result<Vec<Operation>, SpecError> {
+/// Returns whether `operation` is the JSON-RPC endpoint.
+pub fn is_jsonrpc_endpoint(operation: &SpecOperation) -> bool {
+    operation.extensions.get(JSONRPC_ENDPOINT_EXTENSION) == Some(&serde_json::Value::Bool(true))
+}
+
+/// Builds the model: every operation, in path and method order, and the
+/// JSON-RPC endpoint, which must exist when an operation names a method.
+pub fn build(api: &OpenAPI) -> Result<Model, SpecError> {
     let mut operations = Vec::new();
+    let mut jsonrpc = None;
     for (path, item) in api.paths.iter() {
         let item_pointer = format!("/paths/{}", escape_segment(path));
         let item = match item {
@@ -83,10 +121,101 @@ pub fn operations(api: &OpenAPI) -> Result<Vec<Operation>, SpecError> {
         }
         for (method, operation) in item.iter() {
             let pointer = format!("{item_pointer}/{method}");
-            operations.push(operation_model(api, path, method, operation, pointer)?);
+            if !is_jsonrpc_endpoint(operation) {
+                operations.push(operation_model(api, path, method, operation, pointer)?);
+                continue;
+            }
+            if method != "post" {
+                return Err(SpecError::new(
+                    pointer,
+                    "the JSON-RPC endpoint must be a POST",
+                ));
+            }
+            if jsonrpc.is_some() {
+                return Err(SpecError::new(
+                    pointer,
+                    "the spec has a second JSON-RPC endpoint",
+                ));
+            }
+            jsonrpc = Some(JsonRpcEndpoint {
+                path: path.clone(),
+                error_codes: error_codes(operation, &pointer)?,
+            });
         }
     }
-    Ok(operations)
+    check_jsonrpc_methods(&operations, jsonrpc.as_ref())?;
+    Ok(Model {
+        operations,
+        jsonrpc,
+    })
+}
+
+fn error_codes(operation: &SpecOperation, pointer: &str) -> Result<BTreeMap<u16, i64>, SpecError> {
+    let codes_pointer = format!("{pointer}/{JSONRPC_CODES_EXTENSION}");
+    let Some(serde_json::Value::Object(table)) = operation.extensions.get(JSONRPC_CODES_EXTENSION)
+    else {
+        return Err(SpecError::new(
+            codes_pointer,
+            "the JSON-RPC endpoint needs a map from REST status to JSON-RPC error code",
+        ));
+    };
+    let mut codes = BTreeMap::new();
+    for (status, code) in table {
+        let (Ok(status), Some(code)) = (status.parse::<u16>(), code.as_i64()) else {
+            return Err(SpecError::new(
+                format!("{codes_pointer}/{}", escape_segment(status)),
+                "expected an HTTP status mapped to an integer code",
+            ));
+        };
+        codes.insert(status, code);
+    }
+    Ok(codes)
+}
+
+/// Checks that every JSON-RPC method is unique, has an endpoint, takes an
+/// object body, and has a code for each documented error status.
+fn check_jsonrpc_methods(
+    operations: &[Operation],
+    endpoint: Option<&JsonRpcEndpoint>,
+) -> Result<(), SpecError> {
+    let mut seen = BTreeMap::new();
+    for operation in operations {
+        let Some(method) = &operation.jsonrpc_method else {
+            continue;
+        };
+        let pointer = &operation.pointer;
+        let extension_pointer = format!("{pointer}/{JSONRPC_EXTENSION}");
+        if let Some(first) = seen.insert(method.clone(), pointer.clone()) {
+            return Err(SpecError::new(
+                extension_pointer,
+                format!("JSON-RPC method `{method}` is also the method of {first}"),
+            ));
+        }
+        let Some(endpoint) = endpoint else {
+            return Err(SpecError::new(
+                extension_pointer,
+                format!("add an operation with `{JSONRPC_ENDPOINT_EXTENSION}: true` to serve it"),
+            ));
+        };
+        if operation.body.as_ref().is_some_and(|body| !body.is_object) {
+            return Err(SpecError::new(
+                extension_pointer,
+                "a JSON-RPC method needs an object request body, whose fields become params",
+            ));
+        }
+        for response in operation.responses.iter().filter(|r| r.status >= 400) {
+            if !endpoint.error_codes.contains_key(&response.status) {
+                return Err(SpecError::new(
+                    &response.pointer,
+                    format!(
+                        "status {} has no JSON-RPC error code in {JSONRPC_CODES_EXTENSION}",
+                        response.status
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn operation_model(
@@ -155,6 +284,7 @@ fn operation_model(
         api_key_header,
         body,
         responses,
+        pointer,
     })
 }
 
@@ -243,10 +373,31 @@ fn body_model(
     let schema = json_schema(&body.content, &format!("{pointer}/content"))?.ok_or_else(|| {
         SpecError::new(pointer, "the request body needs an application/json schema")
     })?;
+    let resolved = match &schema {
+        ReferenceOr::Item(schema) => Some(schema),
+        ReferenceOr::Reference { reference } => reference
+            .strip_prefix("#/components/schemas/")
+            .and_then(|name| api.components.as_ref()?.schemas.get(name))
+            .and_then(ReferenceOr::as_item),
+    };
+    let (fields, closed, is_object) = match resolved.map(|schema| &schema.schema_kind) {
+        Some(openapiv3::SchemaKind::Type(openapiv3::Type::Object(object))) => (
+            object.properties.keys().cloned().collect(),
+            matches!(
+                object.additional_properties,
+                Some(openapiv3::AdditionalProperties::Any(false))
+            ),
+            true,
+        ),
+        _ => (Vec::new(), false, false),
+    };
     Ok(Body {
         schema,
         required: body.required,
         pointer: pointer.to_string(),
+        fields,
+        closed,
+        is_object,
     })
 }
 

@@ -7,18 +7,23 @@
 
 use anyhow::Context;
 use heck::{ToShoutySnakeCase, ToUpperCamelCase};
-use openapiv3::{OpenAPI, ReferenceOr, Schema, SchemaKind, Type};
+use openapiv3::OpenAPI;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use super::files::{GeneratedFile, RUST_HEADER};
 use super::format;
-use super::model::{self, Operation};
+use super::jsonrpc;
+use super::model::{self, DocumentedResponse, Operation};
 use super::spec::SpecError;
 use super::types::Types;
 
 /// Source of the request-decoding runtime, copied into the server crate.
 const RUNTIME: &str = include_str!("../../templates/server_runtime.rs");
+
+/// Source of the JSON-RPC envelope runtime, copied into the server crate
+/// when the spec has a JSON-RPC endpoint.
+const JSONRPC_RUNTIME: &str = include_str!("../../templates/jsonrpc_runtime.rs");
 
 /// The server crate's files, and its type definitions as a token string for
 /// comparison with the client's.
@@ -29,14 +34,25 @@ pub struct Server {
 
 /// Generates `lib.rs`, `types.rs` and `runtime.rs` of the server crate.
 pub fn emit(api: &OpenAPI) -> anyhow::Result<Server> {
-    let operations = model::operations(api)?;
+    let model = model::build(api)?;
     let mut types = Types::new(api)?;
     let mut items = Vec::new();
-    for operation in &operations {
-        items.push(OperationItems::new(api, operation, &mut types)?);
+    for operation in &model.operations {
+        items.push(OperationItems::new(operation, &mut types)?);
+    }
+    if let Some(endpoint) = &model.jsonrpc {
+        let operations: Vec<_> = model
+            .operations
+            .iter()
+            .zip(&items)
+            .map(|(operation, item)| (operation, item.body_type.clone()))
+            .collect();
+        items.push(jsonrpc::endpoint_items(endpoint, &operations)?);
     }
 
-    let lib = format::rust_file(RUST_HEADER, lib_tokens(&items)).context("formatting lib.rs")?;
+    let has_jsonrpc = model.jsonrpc.is_some();
+    let lib = format::rust_file(RUST_HEADER, lib_tokens(&items, has_jsonrpc))
+        .context("formatting lib.rs")?;
     let types_tokens = types.to_stream();
     let types_file = format::rust_file(
         RUST_HEADER,
@@ -50,7 +66,7 @@ pub fn emit(api: &OpenAPI) -> anyhow::Result<Server> {
     .context("formatting types.rs")?;
     let runtime = format!("{RUST_HEADER}\n{}", format::rustfmt(RUNTIME)?);
 
-    let files = vec![
+    let mut files = vec![
         GeneratedFile {
             path: "generated/server/src/lib.rs".into(),
             contents: lib,
@@ -64,23 +80,31 @@ pub fn emit(api: &OpenAPI) -> anyhow::Result<Server> {
             contents: runtime,
         },
     ];
+    if has_jsonrpc {
+        files.push(GeneratedFile {
+            path: "generated/server/src/jsonrpc.rs".into(),
+            contents: format!("{RUST_HEADER}\n{}", format::rustfmt(JSONRPC_RUNTIME)?),
+        });
+    }
     Ok(Server {
         files,
         types: types_tokens.to_string(),
     })
 }
 
-/// The pieces of one operation that the emitter places in `lib.rs`.
-struct OperationItems {
-    definitions: TokenStream,
-    trait_method: TokenStream,
-    path: String,
-    method: String,
-    handler: Ident,
+/// The pieces of one route that the emitter places in `lib.rs`.
+pub struct OperationItems {
+    pub definitions: TokenStream,
+    pub trait_method: TokenStream,
+    pub path: String,
+    pub method: String,
+    pub handler: Ident,
+    /// Rust type of the request body, if the operation has one.
+    pub body_type: Option<TokenStream>,
 }
 
 impl OperationItems {
-    fn new(api: &OpenAPI, operation: &Operation, types: &mut Types) -> Result<Self, SpecError> {
+    fn new(operation: &Operation, types: &mut Types) -> Result<Self, SpecError> {
         let camel = operation.name.to_upper_camel_case();
         let method_name = format_ident!("{}", operation.name);
         let request_type = format_ident!("{camel}Request");
@@ -98,7 +122,6 @@ impl OperationItems {
         let response = response_enum(operation, types, &response_type)?;
         let doc = operation_doc(operation);
         let handler_fn = handler_fn(
-            api,
             operation,
             body_type.as_ref(),
             &handler,
@@ -123,14 +146,21 @@ impl OperationItems {
             path: operation.path.clone(),
             method: operation.method.clone(),
             handler,
+            body_type,
         })
     }
 }
 
-fn lib_tokens(items: &[OperationItems]) -> TokenStream {
+fn lib_tokens(items: &[OperationItems], has_jsonrpc: bool) -> TokenStream {
     let definitions = items.iter().map(|item| &item.definitions);
     let trait_methods = items.iter().map(|item| &item.trait_method);
     let routes = routes(items);
+    let jsonrpc_module = has_jsonrpc.then(|| {
+        quote! {
+            pub mod jsonrpc;
+            pub use jsonrpc::{CallError, JsonRpcMethods, MAX_BATCH_LEN};
+        }
+    });
     quote! {
         //! Axum server stubs of the system services API.
         //!
@@ -144,6 +174,7 @@ fn lib_tokens(items: &[OperationItems]) -> TokenStream {
 
         pub mod types;
         mod runtime;
+        #jsonrpc_module
 
         pub use runtime::{ApiKey, BodyShape, MAX_BODY_BYTES, PathParams, Rejection, RequestContext};
 
@@ -287,18 +318,10 @@ fn response_enum(
     let mut variants = Vec::new();
     let mut arms = Vec::new();
     for response in &operation.responses {
-        let status = http::StatusCode::from_u16(response.status)
-            .map_err(|_| SpecError::new(&response.pointer, "not a valid HTTP status"))?;
-        let reason = status.canonical_reason().ok_or_else(|| {
-            SpecError::new(
-                &response.pointer,
-                "the status has no standard reason phrase",
-            )
-        })?;
-        let variant = format_ident!("{}", reason.to_upper_camel_case());
+        let variant = status_variant(response)?;
         let code = response.status;
         let doc = format!(" {code}: {}", response.description.trim_end());
-        let constant = format_ident!("{}", reason.to_shouty_snake_case());
+        let constant = format_ident!("{}", status_reason(response)?.to_shouty_snake_case());
         let status_tokens = quote! { axum::http::StatusCode::#constant };
         match &response.schema {
             Some(schema) => {
@@ -338,8 +361,28 @@ fn response_enum(
     })
 }
 
+/// Returns the response enum variant of a status: its reason phrase in
+/// UpperCamelCase, such as `NotFound`.
+pub fn status_variant(response: &DocumentedResponse) -> Result<Ident, SpecError> {
+    Ok(format_ident!(
+        "{}",
+        status_reason(response)?.to_upper_camel_case()
+    ))
+}
+
+fn status_reason(response: &DocumentedResponse) -> Result<&'static str, SpecError> {
+    http::StatusCode::from_u16(response.status)
+        .ok()
+        .and_then(|status| status.canonical_reason())
+        .ok_or_else(|| {
+            SpecError::new(
+                &response.pointer,
+                "the status has no standard reason phrase",
+            )
+        })
+}
+
 fn handler_fn(
-    api: &OpenAPI,
     operation: &Operation,
     body_type: Option<&TokenStream>,
     handler: &Ident,
@@ -381,7 +424,8 @@ fn handler_fn(
     }
 
     if let (Some(body), Some(typ)) = (&operation.body, body_type) {
-        let (property_names, closed) = body_shape(api, &body.schema);
+        let property_names = &body.fields;
+        let closed = body.closed;
         let decode = quote! {
             runtime::json_body::<#typ>(
                 &parts.headers,
@@ -410,29 +454,6 @@ fn handler_fn(
             let request = #request_type { #(#fields)* };
             api.#method_name(context, request).await.into_response()
         }
-    }
-}
-
-/// Returns the property names of an object body schema and whether it
-/// forbids other properties.
-fn body_shape(api: &OpenAPI, schema: &ReferenceOr<Schema>) -> (Vec<String>, bool) {
-    let schema = match schema {
-        ReferenceOr::Item(schema) => Some(schema),
-        ReferenceOr::Reference { reference } => reference
-            .strip_prefix("#/components/schemas/")
-            .and_then(|name| api.components.as_ref()?.schemas.get(name))
-            .and_then(ReferenceOr::as_item),
-    };
-    match schema.map(|schema| &schema.schema_kind) {
-        Some(SchemaKind::Type(Type::Object(object))) => {
-            let names = object.properties.keys().cloned().collect();
-            let closed = matches!(
-                object.additional_properties,
-                Some(openapiv3::AdditionalProperties::Any(false))
-            );
-            (names, closed)
-        }
-        _ => (Vec::new(), false),
     }
 }
 

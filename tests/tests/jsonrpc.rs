@@ -1,0 +1,326 @@
+//! JSON-RPC 2.0 over a real socket: the terminate method, the REST error
+//! mapping, and the envelope rules of the specification.
+
+use contract_tests::MockServer;
+use mock_server::DEFAULT_API_KEY;
+use serde_json::{Value, json};
+
+const METHOD: &str = "system.services.active.mark_terminate";
+
+/// Posts `body` to `/jsonrpc` with the default key; returns the status and
+/// the parsed body, or `None` for an empty body.
+async fn post(mock: &MockServer, body: &str) -> (u16, Option<Value>) {
+    post_with(mock, body, Some(DEFAULT_API_KEY), "application/json").await
+}
+
+async fn post_with(
+    mock: &MockServer,
+    body: &str,
+    api_key: Option<&str>,
+    content_type: &str,
+) -> (u16, Option<Value>) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/jsonrpc", mock.base_url()))
+        .header("Content-Type", content_type)
+        .body(body.to_string());
+    if let Some(key) = api_key {
+        request = request.header("X-Api-Key", key);
+    }
+    let response = request.send().await.expect("the mock answers");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("read the body");
+    let parsed = (!text.is_empty()).then(|| serde_json::from_str(&text).expect("JSON body"));
+    (status, parsed)
+}
+
+/// Posts one call and returns its response object.
+async fn call(mock: &MockServer, params: Value, id: Value) -> Value {
+    let request = json!({"jsonrpc": "2.0", "method": METHOD, "params": params, "id": id});
+    let (status, body) = post(mock, &request.to_string()).await;
+    assert_eq!(status, 200);
+    body.expect("a call with an id gets a response")
+}
+
+fn error_code(response: &Value) -> i64 {
+    response["error"]["code"]
+        .as_i64()
+        .expect("an error object with a code")
+}
+
+#[tokio::test]
+async fn params_by_name_return_count() {
+    let mock = MockServer::start().await;
+    let params = json!({"system_services_id": "web_server", "nodes_id": null});
+    let first = call(&mock, params.clone(), json!(1)).await;
+    assert_eq!(first, json!({"jsonrpc": "2.0", "result": 3, "id": 1}));
+
+    let second = call(&mock, params, json!(2)).await;
+    assert_eq!(second["result"], 0);
+}
+
+#[tokio::test]
+async fn params_by_position_return_count() {
+    let mock = MockServer::start().await;
+    let one_node = call(&mock, json!(["cron", "node-2"]), json!("a")).await;
+    assert_eq!(one_node["result"], 1);
+
+    let all_nodes = call(&mock, json!(["cron"]), json!("b")).await;
+    assert_eq!(all_nodes["result"], 1);
+}
+
+#[tokio::test]
+async fn ids_are_echoed_exactly() {
+    let mock = MockServer::start().await;
+    for id in [
+        json!("req-7"),
+        json!(42),
+        json!(-3),
+        json!(1.5),
+        json!(null),
+    ] {
+        let response = call(&mock, json!(["backup"]), id.clone()).await;
+        assert_eq!(response["id"], id, "id {id}");
+        assert_eq!(response["result"], 0);
+    }
+}
+
+#[tokio::test]
+async fn rest_errors_keep_message_and_data() {
+    let mock = MockServer::start().await;
+
+    let unknown_service = call(&mock, json!(["mailer"]), json!(1)).await;
+    assert_eq!(error_code(&unknown_service), -32004);
+    assert_eq!(
+        unknown_service["error"]["message"],
+        "not_found: Object \"system_services(mailer)\" was not found!"
+    );
+    assert_eq!(
+        unknown_service["error"]["data"]["object_name"],
+        "system_services"
+    );
+    assert_eq!(unknown_service["error"]["data"]["object_id"], "mailer");
+
+    let unknown_node = call(&mock, json!(["cron", "node-9"]), json!(2)).await;
+    assert_eq!(error_code(&unknown_node), -32004);
+    assert_eq!(unknown_node["error"]["data"]["object_name"], "nodes");
+
+    let scheduler = call(&mock, json!(["tasks_scheduler"]), json!(3)).await;
+    assert_eq!(error_code(&scheduler), -32022);
+    assert_eq!(
+        scheduler["error"]["data"]["code"],
+        "system_services-scheduler-self-terminate"
+    );
+}
+
+#[tokio::test]
+async fn invalid_params_name_the_field() {
+    let mock = MockServer::start().await;
+    let cases = [
+        (
+            json!({"system_services_id": "cron", "nodes_id": 5}),
+            "nodes_id",
+        ),
+        (
+            json!({"system_services_id": "cron", "nodes_id": ""}),
+            "nodes_id",
+        ),
+        (json!({"nodes_id": null}), "system_services_id"),
+        (json!({"system_services_id": ""}), "system_services_id"),
+        (json!({"system_services_id": 7}), "system_services_id"),
+        (json!({"system_services_id": "cron", "node": "x"}), "node"),
+        (json!(["cron", null, "extra"]), "params"),
+    ];
+    for (params, field) in cases {
+        let response = call(&mock, params.clone(), json!(1)).await;
+        assert_eq!(error_code(&response), -32602, "params {params}");
+        assert_eq!(
+            response["error"]["message"], "Invalid request",
+            "params {params}"
+        );
+        assert!(
+            response["error"]["data"][field].is_string(),
+            "params {params} name {field}: {response}"
+        );
+    }
+
+    let empty = call(&mock, json!(["cron", ""]), json!(1)).await;
+    assert_eq!(
+        empty["error"]["data"]["nodes_id"],
+        "Empty value is not allowed"
+    );
+}
+
+#[tokio::test]
+async fn missing_key_is_unauthorized() {
+    let mock = MockServer::start().await;
+    let request = json!({"jsonrpc": "2.0", "method": METHOD, "params": ["cron"], "id": 1});
+    let (status, body) = post_with(&mock, &request.to_string(), None, "application/json").await;
+    assert_eq!(status, 200);
+    let body = body.expect("a response");
+    assert_eq!(error_code(&body), -32001);
+    assert_eq!(body["error"]["data"]["code"], "utoken-auth-failed");
+}
+
+#[tokio::test]
+async fn parse_error_has_null_id() {
+    let mock = MockServer::start().await;
+    let (status, body) = post(
+        &mock,
+        r#"{"jsonrpc": "2.0", "method": "foobar, "params": "bar", "baz]"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let body = body.expect("a response");
+    assert_eq!(error_code(&body), -32700);
+    assert_eq!(body["error"]["message"], "Parse error");
+    assert_eq!(body["id"], Value::Null);
+}
+
+#[tokio::test]
+async fn invalid_request_object_is_rejected() {
+    let mock = MockServer::start().await;
+    let cases = [
+        r#"{"jsonrpc": "2.0", "method": 1, "params": "bar"}"#,
+        r#"{"method": "system.services.active.mark_terminate", "id": 1}"#,
+        r#"{"jsonrpc": "1.0", "method": "x", "id": 1}"#,
+        r#"{"jsonrpc": "2.0", "method": "x", "id": {"a": 1}}"#,
+        r#"{"jsonrpc": "2.0", "method": "x", "param": [], "id": 1}"#,
+        r#""a string""#,
+    ];
+    for case in cases {
+        let (status, body) = post(&mock, case).await;
+        assert_eq!(status, 200, "{case}");
+        let body = body.expect("a response");
+        assert_eq!(error_code(&body), -32600, "{case}");
+        assert_eq!(body["error"]["message"], "Invalid Request", "{case}");
+    }
+}
+
+#[tokio::test]
+async fn invalid_request_echoes_valid_id() {
+    let mock = MockServer::start().await;
+    let (_, body) = post(&mock, r#"{"jsonrpc": "1.0", "method": "x", "id": 9}"#).await;
+    assert_eq!(body.expect("a response")["id"], 9);
+}
+
+#[tokio::test]
+async fn unknown_method_is_not_found() {
+    let mock = MockServer::start().await;
+    let (_, body) = post(
+        &mock,
+        r#"{"jsonrpc": "2.0", "method": "foobar", "id": "1"}"#,
+    )
+    .await;
+    let body = body.expect("a response");
+    assert_eq!(error_code(&body), -32601);
+    assert_eq!(body["id"], "1");
+}
+
+#[tokio::test]
+async fn notification_gets_no_content() {
+    let mock = MockServer::start().await;
+    let notification = json!({"jsonrpc": "2.0", "method": METHOD, "params": ["web_server"]});
+    let (status, body) = post(&mock, &notification.to_string()).await;
+    assert_eq!(status, 204);
+    assert_eq!(body, None);
+
+    // The notification ran: every web_server process is already flagged.
+    let response = call(&mock, json!(["web_server"]), json!(1)).await;
+    assert_eq!(response["result"], 0);
+}
+
+#[tokio::test]
+async fn empty_batch_is_one_error() {
+    let mock = MockServer::start().await;
+    let (status, body) = post(&mock, "[]").await;
+    assert_eq!(status, 200);
+    let body = body.expect("a response");
+    assert!(body.is_object(), "{body}");
+    assert_eq!(error_code(&body), -32600);
+    assert_eq!(body["id"], Value::Null);
+}
+
+#[tokio::test]
+async fn invalid_batch_members_each_fail() {
+    let mock = MockServer::start().await;
+    for (batch, count) in [("[1]", 1), ("[1,2,3]", 3)] {
+        let (_, body) = post(&mock, batch).await;
+        let responses = body.expect("a response");
+        let responses = responses.as_array().expect("an array of responses");
+        assert_eq!(responses.len(), count, "{batch}");
+        for response in responses {
+            assert_eq!(error_code(response), -32600, "{batch}");
+            assert_eq!(response["id"], Value::Null, "{batch}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn batch_parse_error_is_single() {
+    let mock = MockServer::start().await;
+    let batch = r#"[{"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"},{"jsonrpc": "2.0", "method""#;
+    let (_, body) = post(&mock, batch).await;
+    let body = body.expect("a response");
+    assert_eq!(error_code(&body), -32700);
+}
+
+#[tokio::test]
+async fn mixed_batch_skips_notifications() {
+    let mock = MockServer::start().await;
+    let batch = json!([
+        {"jsonrpc": "2.0", "method": METHOD, "params": ["cron"], "id": "1"},
+        {"jsonrpc": "2.0", "method": METHOD, "params": ["web_server"]},
+        {"foo": "boo"},
+        {"jsonrpc": "2.0", "method": "foo.get", "params": {"name": "myself"}, "id": "5"},
+        {"jsonrpc": "2.0", "method": METHOD, "params": ["cron"], "id": 9},
+    ]);
+    let (status, body) = post(&mock, &batch.to_string()).await;
+    assert_eq!(status, 200);
+    let body = body.expect("a response");
+    let responses = body.as_array().expect("an array of responses");
+    assert_eq!(responses.len(), 4);
+
+    assert_eq!(
+        responses[0],
+        json!({"jsonrpc": "2.0", "result": 2, "id": "1"})
+    );
+    assert_eq!(error_code(&responses[1]), -32600);
+    assert_eq!(responses[1]["id"], Value::Null);
+    assert_eq!(error_code(&responses[2]), -32601);
+    assert_eq!(responses[2]["id"], "5");
+    assert_eq!(responses[3]["result"], 0);
+    assert_eq!(responses[3]["id"], 9);
+}
+
+#[tokio::test]
+async fn all_notifications_get_no_content() {
+    let mock = MockServer::start().await;
+    let batch = json!([
+        {"jsonrpc": "2.0", "method": METHOD, "params": ["cron"]},
+        {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]},
+    ]);
+    let (status, body) = post(&mock, &batch.to_string()).await;
+    assert_eq!(status, 204);
+    assert_eq!(body, None);
+}
+
+#[tokio::test]
+async fn oversized_batch_is_rejected() {
+    let mock = MockServer::start().await;
+    let one = json!({"jsonrpc": "2.0", "method": METHOD, "params": ["backup"], "id": 1});
+    let batch = Value::Array(vec![one; system_services_server::MAX_BATCH_LEN + 1]);
+    let (status, body) = post(&mock, &batch.to_string()).await;
+    assert_eq!(status, 200);
+    assert_eq!(error_code(&body.expect("a response")), -32600);
+}
+
+#[tokio::test]
+async fn wrong_media_type_is_415_envelope() {
+    let mock = MockServer::start().await;
+    let (status, body) = post_with(&mock, "{}", Some(DEFAULT_API_KEY), "text/plain").await;
+    assert_eq!(status, 415);
+    let body = body.expect("a response");
+    assert_eq!(error_code(&body), -32015);
+    assert_eq!(body["jsonrpc"], "2.0");
+    assert_eq!(body["id"], Value::Null);
+}

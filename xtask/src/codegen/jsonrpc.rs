@@ -1,0 +1,193 @@
+//! Emits the JSON-RPC 2.0 dispatcher of the server crate: each operation's
+//! `x-jsonrpc-method` calls the same `Api` method as its REST route.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+
+use super::model::{JsonRpcEndpoint, Operation};
+use super::server::{OperationItems, status_variant};
+use super::spec::SpecError;
+
+/// Builds the endpoint's handler, its dispatcher over `operations`, and the
+/// list of method names.
+pub fn endpoint_items(
+    endpoint: &JsonRpcEndpoint,
+    operations: &[(&Operation, Option<TokenStream>)],
+) -> Result<OperationItems, SpecError> {
+    let code = |status: u16| {
+        endpoint
+            .error_codes
+            .get(&status)
+            .copied()
+            .map(Literal::i64_unsuffixed)
+    };
+    let invalid_params = code(400).unwrap_or(Literal::i64_unsuffixed(-32602));
+
+    let mut names = Vec::new();
+    let mut arms = Vec::new();
+    for (operation, body_type) in operations {
+        let Some(method) = &operation.jsonrpc_method else {
+            continue;
+        };
+        names.push(method.clone());
+        let call = call_operation(operation, body_type.as_ref(), &invalid_params, &code)?;
+        arms.push(quote! { #method => { #call } });
+    }
+
+    let http_codes = [413u16, 415].into_iter().filter_map(|status| {
+        let literal = Literal::u16_unsuffixed(status);
+        code(status).map(|code| quote! { #literal => #code, })
+    });
+    let definitions = quote! {
+        /// JSON-RPC methods of the API, each calling one method of [`Api`].
+        pub const JSONRPC_METHODS: &[&str] = &[#(#names),*];
+
+        async fn handle_jsonrpc<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+            let (parts, body) = request.into_parts();
+            let context = RequestContext::from_parts(&parts);
+            let api = &*api;
+            let context = &context;
+            jsonrpc::serve(&parts.headers, body, jsonrpc_http_error_code, |method, params| {
+                call_jsonrpc(api, context, method, params)
+            })
+            .await
+        }
+
+        /// Maps the HTTP status of a rejected JSON-RPC request to its code.
+        fn jsonrpc_http_error_code(status: axum::http::StatusCode) -> i64 {
+            match status.as_u16() {
+                #(#http_codes)*
+                _ => jsonrpc::INVALID_REQUEST,
+            }
+        }
+
+        async fn call_jsonrpc<A: Api>(
+            api: &A,
+            context: &RequestContext,
+            method: String,
+            params: Option<serde_json::Value>,
+        ) -> Result<serde_json::Value, jsonrpc::CallError> {
+            match method.as_str() {
+                #(#arms)*
+                _ => Err(jsonrpc::CallError::method_not_found(&method)),
+            }
+        }
+    };
+    Ok(OperationItems {
+        definitions,
+        trait_method: TokenStream::new(),
+        path: endpoint.path.clone(),
+        method: "POST".to_string(),
+        handler: format_ident!("handle_jsonrpc"),
+        body_type: None,
+    })
+}
+
+/// Emits the body of one dispatcher arm: authenticate, decode params into the
+/// operation's typed request, call the operation, map its response.
+fn call_operation(
+    operation: &Operation,
+    body_type: Option<&TokenStream>,
+    invalid_params: &Literal,
+    code: &impl Fn(u16) -> Option<Literal>,
+) -> Result<TokenStream, SpecError> {
+    let camel = heck::ToUpperCamelCase::to_upper_camel_case(operation.name.as_str());
+    let request_type = format_ident!("{camel}Request");
+    let response_type = format_ident!("{camel}Response");
+    let method_name = format_ident!("{}", operation.name);
+
+    let mut steps = Vec::new();
+    let mut fields = Vec::new();
+    if let Some(header) = &operation.api_key_header {
+        let unauthorized = code(401).unwrap_or(Literal::i64_unsuffixed(-32001));
+        steps.push(quote! {
+            let api_key = ApiKey::from_headers(&context.headers, #header);
+            if let Err(error) = api.authenticate(context, &api_key) {
+                return Err(jsonrpc::CallError::from_rest(#unauthorized, &error));
+            }
+        });
+        fields.push(quote! { api_key, });
+    }
+
+    let mut param_names: Vec<&str> = operation
+        .path_params
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    if let Some(body) = &operation.body {
+        param_names.extend(body.fields.iter().map(String::as_str));
+    }
+    steps.push(quote! {
+        #[allow(unused_mut)]
+        let mut params = jsonrpc::Params::new(params, &[#(#param_names),*], #invalid_params)?;
+    });
+    for param in &operation.path_params {
+        let ident = format_ident!("{}", heck::ToSnakeCase::to_snake_case(param.name.as_str()));
+        let name = &param.name;
+        steps.push(quote! {
+            let #ident = params.take_string(#name, #invalid_params)?;
+        });
+        fields.push(quote! { #ident, });
+    }
+    match (&operation.body, body_type) {
+        (Some(body), Some(typ)) => {
+            let names = &body.fields;
+            let closed = body.closed;
+            let decode = quote! {
+                params.into_body::<#typ>(
+                    &BodyShape { fields: &[#(#names),*], closed: #closed },
+                    #invalid_params,
+                )?
+            };
+            let value = if body.required {
+                decode
+            } else {
+                quote! { Some(#decode) }
+            };
+            steps.push(quote! { let body = #value; });
+            fields.push(quote! { body, });
+        }
+        _ => steps.push(quote! { params.finish(#invalid_params)?; }),
+    }
+
+    let mut arms = Vec::new();
+    for response in &operation.responses {
+        let variant = status_variant(response)?;
+        let arm = match (response.status, response.schema.is_some()) {
+            (200..=299, true) => quote! {
+                #response_type::#variant(body) => jsonrpc::result(&body),
+            },
+            (200..=299, false) => quote! {
+                #response_type::#variant => Ok(serde_json::Value::Null),
+            },
+            (status, has_body) => {
+                let error_code = code(status).ok_or_else(|| {
+                    SpecError::new(&response.pointer, "the status has no JSON-RPC error code")
+                })?;
+                if has_body {
+                    quote! {
+                        #response_type::#variant(body) => {
+                            Err(jsonrpc::CallError::from_rest(#error_code, &body))
+                        }
+                    }
+                } else {
+                    let message = response.description.trim().to_string();
+                    quote! {
+                        #response_type::#variant => {
+                            Err(jsonrpc::CallError::new(#error_code, #message, None))
+                        }
+                    }
+                }
+            }
+        };
+        arms.push(arm);
+    }
+
+    Ok(quote! {
+        #(#steps)*
+        let request = #request_type { #(#fields)* };
+        match api.#method_name(context.clone(), request).await {
+            #(#arms)*
+        }
+    })
+}

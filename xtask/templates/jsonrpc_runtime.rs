@@ -1,0 +1,333 @@
+//! The JSON-RPC 2.0 envelope: parsing, batches, notifications, ids, and
+//! error objects. The generated dispatcher maps each method to an operation.
+
+use std::future::Future;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::runtime::{self, BodyShape, Rejection};
+
+/// Code of a body that is not JSON.
+pub const PARSE_ERROR: i64 = -32700;
+/// Code of a request object that breaks the envelope rules.
+pub const INVALID_REQUEST: i64 = -32600;
+/// Code of an unknown method.
+pub const METHOD_NOT_FOUND: i64 = -32601;
+/// Code of params that do not decode.
+pub const INVALID_PARAMS: i64 = -32602;
+
+/// Members a request object may have.
+const REQUEST_MEMBERS: [&str; 4] = ["jsonrpc", "method", "params", "id"];
+
+/// Maximum number of requests in one batch.
+pub const MAX_BATCH_LEN: usize = 100;
+
+/// Names of the methods that a request called, attached to the HTTP response
+/// as an extension so that request logging can show them.
+#[derive(Debug, Clone, Default)]
+pub struct JsonRpcMethods(pub Vec<String>);
+
+/// A JSON-RPC error object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallError {
+    pub code: i64,
+    pub message: String,
+    pub data: Option<Value>,
+}
+
+impl CallError {
+    pub fn new(code: i64, message: impl Into<String>, data: Option<Value>) -> Self {
+        CallError {
+            code,
+            message: message.into(),
+            data,
+        }
+    }
+
+    /// Converts a documented REST error body `{"error": {"message", "data"}}`
+    /// into an error object with `code` and the same message and data.
+    pub fn from_rest<E: Serialize>(code: i64, body: &E) -> Self {
+        let value = serde_json::to_value(body).unwrap_or(Value::Null);
+        let error = value.get("error");
+        let message = error
+            .and_then(|error| error.get("message"))
+            .and_then(Value::as_str)
+            .unwrap_or("Server error")
+            .to_string();
+        let data = error.and_then(|error| error.get("data")).cloned();
+        CallError::new(code, message, data)
+    }
+
+    /// Converts a rejected request into an error object with `code`.
+    pub fn from_rejection(code: i64, rejection: Rejection) -> Self {
+        CallError::new(code, rejection.message, Some(json!(rejection.data)))
+    }
+
+    fn invalid_request(data: Value) -> Self {
+        CallError::new(INVALID_REQUEST, "Invalid Request", Some(data))
+    }
+
+    pub fn method_not_found(method: &str) -> Self {
+        CallError::new(
+            METHOD_NOT_FOUND,
+            "Method not found",
+            Some(json!({ "method": format!("Unknown method `{method}`") })),
+        )
+    }
+
+    fn to_value(&self) -> Value {
+        let mut error = Map::new();
+        error.insert("code".into(), self.code.into());
+        error.insert("message".into(), self.message.clone().into());
+        if let Some(data) = &self.data {
+            error.insert("data".into(), data.clone());
+        }
+        Value::Object(error)
+    }
+}
+
+/// The params of one call, as an object keyed by parameter name.
+pub struct Params {
+    object: Map<String, Value>,
+}
+
+impl Params {
+    /// Reads params by name (an object) or by position (an array, mapped to
+    /// `names` in order). Absent params are an empty object.
+    pub fn new(params: Option<Value>, names: &[&str], code: i64) -> Result<Self, CallError> {
+        let object = match params {
+            None => Map::new(),
+            Some(Value::Object(object)) => object,
+            Some(Value::Array(items)) => {
+                if items.len() > names.len() {
+                    let message = format!(
+                        "Expected at most {} params ({}), found {}",
+                        names.len(),
+                        names.join(", "),
+                        items.len()
+                    );
+                    return Err(CallError::from_rejection(
+                        code,
+                        Rejection::invalid("params", message),
+                    ));
+                }
+                names
+                    .iter()
+                    .map(|name| name.to_string())
+                    .zip(items)
+                    .collect()
+            }
+            Some(_) => unreachable!("the envelope check accepts only objects and arrays"),
+        };
+        Ok(Params { object })
+    }
+
+    /// Takes out the string parameter `name`, which must be present and
+    /// not empty.
+    pub fn take_string(&mut self, name: &str, code: i64) -> Result<String, CallError> {
+        let invalid = |message: &str| {
+            CallError::from_rejection(code, Rejection::invalid(name, message))
+        };
+        match self.object.remove(name) {
+            Some(Value::String(value)) if !value.is_empty() => Ok(value),
+            Some(Value::String(_)) => Err(invalid("Empty value is not allowed")),
+            Some(_) => Err(invalid("Expected a string")),
+            None => Err(invalid("Missing required parameter")),
+        }
+    }
+
+    /// Rejects params left over after the operation took its own.
+    pub fn finish(self, code: i64) -> Result<(), CallError> {
+        let Some(name) = self.object.keys().next() else {
+            return Ok(());
+        };
+        Err(CallError::from_rejection(
+            code,
+            Rejection::invalid(name.clone(), "Unknown parameter"),
+        ))
+    }
+
+    /// Decodes the remaining params as the operation's JSON body.
+    pub fn into_body<T: serde::de::DeserializeOwned>(
+        self,
+        shape: &BodyShape,
+        code: i64,
+    ) -> Result<T, CallError> {
+        runtime::decode_body(Value::Object(self.object), shape)
+            .map_err(|rejection| CallError::from_rejection(code, rejection))
+    }
+}
+
+/// Serves one HTTP request to the JSON-RPC endpoint: reads the body, runs
+/// each call through `call(method, params)`, and writes the response.
+///
+/// `http_error_code` maps an HTTP status of the whole request (413, 415) to
+/// its JSON-RPC code.
+pub async fn serve<F, Fut>(
+    headers: &HeaderMap,
+    body: Body,
+    http_error_code: impl Fn(StatusCode) -> i64,
+    call: F,
+) -> Response
+where
+    F: Fn(String, Option<Value>) -> Fut,
+    Fut: Future<Output = Result<Value, CallError>>,
+{
+    let bytes = match runtime::read_body(headers, body).await {
+        Ok(bytes) => bytes,
+        Err(rejection) => {
+            let status = rejection.status;
+            let error = CallError::from_rejection(http_error_code(status), rejection);
+            return (status, axum::Json(response(Value::Null, Err(error)))).into_response();
+        }
+    };
+    let payload = match runtime::parse_strict_json(&bytes) {
+        Ok(payload) => payload,
+        Err(rejection) => {
+            let error = CallError::from_rejection(PARSE_ERROR, rejection);
+            let error = CallError::new(PARSE_ERROR, "Parse error", error.data);
+            return reply(Some(response(Value::Null, Err(error))), Vec::new());
+        }
+    };
+
+    let mut methods = Vec::new();
+    match payload {
+        Value::Array(items) if items.is_empty() => {
+            let error = CallError::invalid_request(json!({ "batch": "Empty batch" }));
+            reply(Some(response(Value::Null, Err(error))), methods)
+        }
+        Value::Array(items) if items.len() > MAX_BATCH_LEN => {
+            let message = format!("Batch of {} requests; the limit is {MAX_BATCH_LEN}", items.len());
+            let error = CallError::invalid_request(json!({ "batch": message }));
+            reply(Some(response(Value::Null, Err(error))), methods)
+        }
+        Value::Array(items) => {
+            let mut responses = Vec::new();
+            for item in items {
+                if let Some(response) = handle_one(item, &call, &mut methods).await {
+                    responses.push(response);
+                }
+            }
+            let body = (!responses.is_empty()).then_some(Value::Array(responses));
+            reply(body, methods)
+        }
+        single => {
+            let body = handle_one(single, &call, &mut methods).await;
+            reply(body, methods)
+        }
+    }
+}
+
+/// Runs one request object; returns its response, or `None` for a
+/// notification.
+async fn handle_one<F, Fut>(item: Value, call: &F, methods: &mut Vec<String>) -> Option<Value>
+where
+    F: Fn(String, Option<Value>) -> Fut,
+    Fut: Future<Output = Result<Value, CallError>>,
+{
+    let request = match Request::parse(item) {
+        Ok(request) => request,
+        Err((id, error)) => return Some(response(id, Err(error))),
+    };
+    methods.push(request.method.clone());
+    let outcome = call(request.method, request.params).await;
+    request.id.map(|id| response(id, outcome))
+}
+
+/// A request object that passed the envelope rules.
+struct Request {
+    method: String,
+    params: Option<Value>,
+    /// `None` for a notification.
+    id: Option<Value>,
+}
+
+impl Request {
+    /// Checks the envelope rules. An invalid request gets a response with
+    /// its id when the id itself is valid, and null otherwise.
+    fn parse(item: Value) -> Result<Request, (Value, CallError)> {
+        let Value::Object(mut object) = item else {
+            let error = CallError::invalid_request(json!({
+                "request": "Expected a request object"
+            }));
+            return Err((Value::Null, error));
+        };
+
+        let id = object.remove("id");
+        let id_valid = matches!(
+            id,
+            None | Some(Value::Null | Value::String(_) | Value::Number(_))
+        );
+        let reply_id = if id_valid {
+            id.clone().unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
+
+        let mut problems = Map::new();
+        if !id_valid {
+            problems.insert("id".into(), "Expected a string, a number or null".into());
+        }
+        if object.get("jsonrpc") != Some(&Value::from("2.0")) {
+            problems.insert("jsonrpc".into(), "Expected \"2.0\"".into());
+        }
+        if !matches!(object.get("method"), Some(Value::String(_))) {
+            problems.insert("method".into(), "Expected a method name string".into());
+        }
+        if !matches!(
+            object.get("params"),
+            None | Some(Value::Object(_) | Value::Array(_))
+        ) {
+            problems.insert("params".into(), "Expected an object or an array".into());
+        }
+        for key in object.keys() {
+            if !REQUEST_MEMBERS.contains(&key.as_str()) {
+                let message = format!("Unknown member; allowed members: {}", REQUEST_MEMBERS.join(", "));
+                problems.insert(key.clone(), message.into());
+            }
+        }
+        if !problems.is_empty() {
+            return Err((reply_id, CallError::invalid_request(Value::Object(problems))));
+        }
+
+        let Some(Value::String(method)) = object.remove("method") else {
+            unreachable!("the method was checked above");
+        };
+        Ok(Request {
+            method,
+            params: object.remove("params"),
+            id: id.map(|_| reply_id),
+        })
+    }
+}
+
+/// Serialises an operation's result.
+pub fn result<T: Serialize>(body: &T) -> Result<Value, CallError> {
+    serde_json::to_value(body)
+        .map_err(|error| CallError::new(-32603, "Internal error", Some(json!(error.to_string()))))
+}
+
+fn response(id: Value, outcome: Result<Value, CallError>) -> Value {
+    let mut object = Map::new();
+    object.insert("jsonrpc".into(), "2.0".into());
+    match outcome {
+        Ok(result) => object.insert("result".into(), result),
+        Err(error) => object.insert("error".into(), error.to_value()),
+    };
+    object.insert("id".into(), id);
+    Value::Object(object)
+}
+
+/// Writes 200 with the body, or 204 when every request was a notification.
+fn reply(body: Option<Value>, methods: Vec<String>) -> Response {
+    let mut response = match body {
+        Some(body) => (StatusCode::OK, axum::Json(body)).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    };
+    response.extensions_mut().insert(JsonRpcMethods(methods));
+    response
+}
