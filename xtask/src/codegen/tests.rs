@@ -155,3 +155,84 @@ fn stale_file_is_named() {
     run(&root, Mode::Check).expect("a fresh tree passes the check");
     std::fs::remove_dir_all(&root).expect("remove scratch dir");
 }
+
+/// A JSON-RPC endpoint with `codes` as its error code table.
+fn jsonrpc_endpoint(codes: &str) -> String {
+    format!(
+        r##"
+  /rpc:
+    post:
+      operationId: rpc
+      x-jsonrpc-endpoint: true
+      x-jsonrpc-error-codes: {codes}
+      requestBody:
+        content:
+          application/json:
+            schema: {{}}
+      responses:
+        "200":
+          description: ok
+components:"##
+    )
+}
+
+#[test]
+fn jsonrpc_method_needs_endpoint() {
+    let error = error_with(
+        "operationId: touch_item",
+        "operationId: touch_item\n      x-jsonrpc-method: items.touch",
+    );
+    assert!(
+        error.contains("#/paths/~1items~1{item_id}/post/x-jsonrpc-method:"),
+        "{error}"
+    );
+    assert!(error.contains("x-jsonrpc-endpoint: true"), "{error}");
+}
+
+#[test]
+fn jsonrpc_status_needs_code() {
+    let text = BASE
+        .replace(
+            "operationId: touch_item",
+            "operationId: touch_item\n      x-jsonrpc-method: items.touch",
+        )
+        .replace("\ncomponents:", &jsonrpc_endpoint("{\"401\": -32001}"));
+    let error = match spec::parse(&text).and_then(|api| generate(&api)) {
+        Ok(_) => panic!("a status without a code must fail"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(error.contains("/post/responses/400:"), "{error}");
+    assert!(
+        error.contains("status 400 has no JSON-RPC error code"),
+        "{error}"
+    );
+}
+
+#[test]
+fn jsonrpc_endpoint_generates_dispatcher() {
+    let text = BASE
+        .replace(
+            "operationId: touch_item",
+            "operationId: touch_item\n      x-jsonrpc-method: items.touch",
+        )
+        .replace("\ncomponents:", &jsonrpc_endpoint("{\"400\": -32602}"));
+    let api = spec::parse(&text).expect("spec parses");
+    let files = generate(&api).expect("spec generates");
+    let lib = files
+        .iter()
+        .find(|file| file.path.ends_with("server/src/lib.rs"))
+        .expect("server lib.rs is generated");
+    assert!(
+        lib.contents.contains("\"items.touch\" =>"),
+        "dispatcher arm"
+    );
+    assert!(lib.contents.contains("\"/rpc\""), "endpoint route");
+    let client = files
+        .iter()
+        .find(|file| file.path.ends_with("client/src/lib.rs"))
+        .expect("client lib.rs is generated");
+    assert!(
+        !client.contents.contains("fn rpc("),
+        "the client skips the endpoint"
+    );
+}
