@@ -1,0 +1,228 @@
+//! REST requests that the router rejects, over a real socket: every one is
+//! answered in the documented body `{"error": {"message", "data"}}`.
+
+use contract_tests::MockServer;
+use mock_server::DEFAULT_API_KEY;
+use serde_json::Value;
+
+const TERMINATE: &str = "/system/services/active/cron/terminate";
+
+struct Reply {
+    status: u16,
+    allow: Option<String>,
+    body: Value,
+}
+
+async fn send(
+    mock: &MockServer,
+    method: reqwest::Method,
+    path: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> Reply {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}{path}", mock.base_url()))
+        .header("X-Api-Key", DEFAULT_API_KEY)
+        .body(body);
+    if let Some(content_type) = content_type {
+        request = request.header("Content-Type", content_type);
+    }
+    let response = request.send().await.expect("the mock answers");
+    let status = response.status().as_u16();
+    let allow = response
+        .headers()
+        .get("allow")
+        .map(|value| value.to_str().expect("ASCII Allow").to_string());
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|value| value.to_str().expect("ASCII content type").to_string());
+    assert_eq!(
+        content_type.as_deref(),
+        Some("application/json"),
+        "status {status}"
+    );
+    let body = response.json().await.expect("a JSON body");
+    Reply {
+        status,
+        allow,
+        body,
+    }
+}
+
+async fn terminate(mock: &MockServer, body: &str) -> Reply {
+    send(
+        mock,
+        reqwest::Method::POST,
+        TERMINATE,
+        Some("application/json"),
+        body.as_bytes().to_vec(),
+    )
+    .await
+}
+
+/// Asserts a documented 400 whose `data` names `field`; returns its message.
+fn field_error(reply: &Reply, field: &str) -> String {
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(reply.body["error"]["message"], "Invalid request");
+    reply.body["error"]["data"][field]
+        .as_str()
+        .unwrap_or_else(|| panic!("data names {field}: {}", reply.body))
+        .to_string()
+}
+
+#[tokio::test]
+async fn malformed_bodies_name_the_field() {
+    let mock = MockServer::start().await;
+    let cases = [
+        ("not json", "body", "Invalid JSON"),
+        ("{} trailing", "body", "trailing characters"),
+        ("", "body", "Request body is required"),
+        ("   ", "body", "Request body is required"),
+        ("[]", "body", "Expected a JSON object, found an array"),
+        ("\"cron\"", "body", "Expected a JSON object, found a string"),
+        ("null", "body", "Expected a JSON object, found null"),
+        (
+            r#"{"nodes_id": 5}"#,
+            "nodes_id",
+            "Expected a string, found a number",
+        ),
+        (r#"{"nodes_id": true}"#, "nodes_id", "found a boolean"),
+        (r#"{"nodes_id": ["a"]}"#, "nodes_id", "found an array"),
+        (
+            r#"{"nodes_id": ""}"#,
+            "nodes_id",
+            "Empty value is not allowed",
+        ),
+        (
+            r#"{"nodes_id": null, "nodes_id": "node-1"}"#,
+            "body",
+            "duplicate key `nodes_id`",
+        ),
+        (
+            r#"{"node_id": "node-1"}"#,
+            "node_id",
+            "Unknown field; allowed fields: nodes_id",
+        ),
+    ];
+    for (body, field, expected) in cases {
+        let reply = terminate(&mock, body).await;
+        let message = field_error(&reply, field);
+        assert!(
+            message.contains(expected),
+            "body {body:?}: {message:?} lacks {expected:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_unknown_field_is_named() {
+    let mock = MockServer::start().await;
+    let reply = terminate(&mock, r#"{"a": 1, "b": 2, "nodes_id": null}"#).await;
+    field_error(&reply, "a");
+    field_error(&reply, "b");
+}
+
+#[tokio::test]
+async fn malformed_body_changes_nothing() {
+    let mock = MockServer::start().await;
+    terminate(&mock, r#"{"nodes_id": 5}"#).await;
+    let reply = terminate(&mock, r#"{"nodes_id": null}"#).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body, 2);
+}
+
+#[tokio::test]
+async fn unknown_path_is_404() {
+    let mock = MockServer::start().await;
+    let reply = send(&mock, reqwest::Method::GET, "/nope", None, Vec::new()).await;
+    assert_eq!(reply.status, 404);
+    assert!(reply.body["error"]["message"].is_string());
+    assert_eq!(
+        reply.body["error"]["data"]["path"],
+        "No operation is served at /nope"
+    );
+}
+
+#[tokio::test]
+async fn wrong_method_is_405_with_allow() {
+    let mock = MockServer::start().await;
+    for method in [
+        reqwest::Method::GET,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+    ] {
+        let reply = send(&mock, method.clone(), TERMINATE, None, Vec::new()).await;
+        assert_eq!(reply.status, 405, "{method}");
+        assert_eq!(reply.allow.as_deref(), Some("POST"), "{method}");
+        assert!(
+            reply.body["error"]["data"]["method"].is_string(),
+            "{method}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn wrong_media_type_is_415() {
+    let mock = MockServer::start().await;
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/json; charset=latin1",
+    ] {
+        let reply = send(
+            &mock,
+            reqwest::Method::POST,
+            TERMINATE,
+            Some(content_type),
+            b"{}".to_vec(),
+        )
+        .await;
+        assert_eq!(reply.status, 415, "{content_type}");
+        assert!(reply.body["error"]["data"]["content-type"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn json_media_type_variants_are_accepted() {
+    let mock = MockServer::start().await;
+    for content_type in [
+        "application/json; charset=utf-8",
+        "application/merge+json",
+        "Application/JSON",
+    ] {
+        let reply = send(
+            &mock,
+            reqwest::Method::POST,
+            "/system/services/active/backup/terminate",
+            Some(content_type),
+            b"{}".to_vec(),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{content_type}: {}", reply.body);
+    }
+}
+
+#[tokio::test]
+async fn oversized_body_is_413() {
+    let mock = MockServer::start().await;
+    let padding = " ".repeat(system_services_server::MAX_BODY_BYTES);
+    let reply = terminate(&mock, &format!("{{}}{padding}")).await;
+    assert_eq!(reply.status, 413);
+    assert!(reply.body["error"]["data"]["body"].is_string());
+}
+
+#[tokio::test]
+async fn percent_encoded_id_is_decoded() {
+    let mock = MockServer::start().await;
+    let reply = send(
+        &mock,
+        reqwest::Method::POST,
+        "/system/services/active/mail%20er/terminate",
+        Some("application/json"),
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.body["error"]["data"]["object_id"], "mail er");
+}
