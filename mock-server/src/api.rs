@@ -1,14 +1,16 @@
 //! The mock's implementation of the generated `Api` trait.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use system_services_server::types::{Error, ErrorBody, ErrorData};
 use system_services_server::{
     Api, ApiKey, MarkTerminateRequest, MarkTerminateResponse, RequestContext,
 };
 
-use crate::state::{ClusterState, TerminateError};
+use crate::clock::{Clock, SystemClock};
+use crate::events::Event;
+use crate::state::{ClusterState, Process, ProcessError, SchedulerRun, TerminateError};
 
 /// Error code of every rejected API key.
 pub const AUTH_FAILED_CODE: &str = "utoken-auth-failed";
@@ -19,18 +21,51 @@ pub const NOT_FOUND_CODE: &str = "not_found";
 /// Error code of the 422 for a terminate call on the Tasks Scheduler.
 pub const SCHEDULER_ITSELF_CODE: &str = "system_services-scheduler-self-terminate";
 
-/// The mock API: cluster state behind a lock, and the accepted API keys.
+/// The mock API: cluster state behind a lock, the accepted API keys, and
+/// the clock that times scheduler runs and kills.
 pub struct MockApi {
     state: Mutex<ClusterState>,
     api_keys: Vec<String>,
+    clock: Arc<dyn Clock>,
 }
 
 impl MockApi {
+    /// Creates the API on the system clock.
     pub fn new(state: ClusterState, api_keys: Vec<String>) -> Self {
         MockApi {
             state: Mutex::new(state),
             api_keys,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Replaces the clock, for example with a `ManualClock` in tests.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Runs the Tasks Scheduler once, at the clock's current time.
+    pub fn run_scheduler(&self) -> SchedulerRun {
+        let now = self.clock.now();
+        self.lock_state().run_scheduler(now)
+    }
+
+    /// Marks a process as hung, as [`ClusterState::hang`] does.
+    pub fn hang(&self, service_id: &str, node_id: &str) -> Result<(), ProcessError> {
+        self.lock_state().hang(service_id, node_id)
+    }
+
+    /// Kills a process from a shell on its node, as [`ClusterState::kill`]
+    /// does, at the clock's current time.
+    pub fn kill(&self, service_id: &str, node_id: &str) -> Result<Process, ProcessError> {
+        let now = self.clock.now();
+        self.lock_state().kill(service_id, node_id, now)
+    }
+
+    /// Returns a copy of the event log, oldest event first.
+    pub fn events(&self) -> Vec<Event> {
+        self.with_state(|state| state.events().iter().cloned().collect())
     }
 
     /// Runs `read` on the current state.
@@ -39,8 +74,9 @@ impl MockApi {
     }
 
     fn lock_state(&self) -> std::sync::MutexGuard<'_, ClusterState> {
-        // A panic while the lock was held cannot leave a half-applied change:
-        // every change is a single loop over plain flags.
+        // A poisoned lock still holds a consistent state, because no update
+        // panics part-way: updates flip flags, remove processes and rebuild
+        // the index right after, and append events.
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -12,6 +12,9 @@
 //! ```
 
 mod api;
+pub mod clock;
+pub mod events;
+pub mod scheduler;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -29,6 +32,15 @@ pub fn app(api: Arc<MockApi>) -> axum::Router {
 
 /// Serves the API on `listener` until the process stops.
 pub async fn serve(listener: tokio::net::TcpListener, api: MockApi) -> std::io::Result<()> {
-    let app = app(Arc::new(api)).into_make_service_with_connect_info::<SocketAddr>();
+    serve_shared(listener, Arc::new(api)).await
+}
+
+/// Serves the API on `listener` until the process stops, sharing `api` with
+/// the caller, for example with the Tasks Scheduler task.
+pub async fn serve_shared(
+    listener: tokio::net::TcpListener,
+    api: Arc<MockApi>,
+) -> std::io::Result<()> {
+    let app = app(api).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).await
 }

@@ -2,9 +2,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use mock_server::scheduler::{DEFAULT_INTERVAL, MAX_INTERVAL_SECS, Scheduler};
 use mock_server::state::ClusterState;
 use mock_server::{DEFAULT_API_KEY, MockApi};
 
@@ -23,6 +26,16 @@ struct Options {
     /// API key that requests must send in X-Api-Key; repeat the option for several keys.
     #[arg(long = "api-key", env = "MOCK_API_KEYS", value_delimiter = ',', default_value = DEFAULT_API_KEY)]
     api_keys: Vec<String>,
+
+    /// Seconds between two runs of the Tasks Scheduler, at most 86400. 0 turns the runs off.
+    #[arg(
+        long,
+        env = "MOCK_SCHEDULER_INTERVAL",
+        value_name = "SECONDS",
+        default_value_t = DEFAULT_INTERVAL.as_secs(),
+        value_parser = clap::value_parser!(u64).range(..=MAX_INTERVAL_SECS)
+    )]
+    scheduler_interval: u64,
 }
 
 #[tokio::main]
@@ -62,6 +75,9 @@ async fn main() -> anyhow::Result<()> {
     );
     tracing::info!(%address, "mock server started");
 
-    mock_server::serve(listener, MockApi::new(state, options.api_keys)).await?;
+    let api = Arc::new(MockApi::new(state, options.api_keys));
+    let interval = Duration::from_secs(options.scheduler_interval);
+    Scheduler::new(api.clone(), interval).spawn();
+    mock_server::serve_shared(listener, api).await?;
     Ok(())
 }

@@ -17,6 +17,7 @@
 //! ```
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use mock_server::state::ClusterState;
 use mock_server::{DEFAULT_API_KEY, MockApi};
@@ -25,6 +26,9 @@ use reqwest::header::{HeaderMap, HeaderValue};
 /// A mock server on 127.0.0.1 with the default state, stopped on drop.
 pub struct MockServer {
     pub address: SocketAddr,
+    /// The served API, for running the Tasks Scheduler and reading the event
+    /// log. The server starts no background scheduler task.
+    pub api: Arc<MockApi>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -36,17 +40,23 @@ impl MockServer {
 
     /// Starts a mock server on `state`, accepting [`DEFAULT_API_KEY`].
     pub async fn start_with(state: ClusterState) -> Self {
+        Self::start_with_api(MockApi::new(state, vec![DEFAULT_API_KEY.to_string()])).await
+    }
+
+    /// Starts a mock server on `api`, for example one with a manual clock.
+    pub async fn start_with_api(api: MockApi) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind an ephemeral loopback port");
         let address = listener.local_addr().expect("read the bound address");
-        let api = MockApi::new(state, vec![DEFAULT_API_KEY.to_string()]);
+        let api = Arc::new(api);
+        let served = api.clone();
         let task = tokio::spawn(async move {
-            mock_server::serve(listener, api)
+            mock_server::serve_shared(listener, served)
                 .await
                 .expect("serve the mock");
         });
-        MockServer { address, task }
+        MockServer { address, api, task }
     }
 
     pub fn base_url(&self) -> String {
