@@ -151,14 +151,32 @@ async fn invalid_params_name_the_field() {
 }
 
 #[tokio::test]
-async fn missing_key_is_unauthorized() {
+async fn missing_key_is_http_401() {
     let mock = MockServer::start().await;
     let request = json!({"jsonrpc": "2.0", "method": METHOD, "params": ["cron"], "id": 1});
     let (status, body) = post_with(&mock, &request.to_string(), None, "application/json").await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 401);
     let body = body.expect("a response");
     assert_eq!(error_code(&body), -32001);
     assert_eq!(body["error"]["data"]["code"], "utoken-auth-failed");
+    assert_eq!(body["id"], Value::Null);
+}
+
+#[tokio::test]
+async fn unknown_key_runs_no_call() {
+    let mock = MockServer::start().await;
+    let request = json!({"jsonrpc": "2.0", "method": METHOD, "params": ["cron"], "id": 1});
+    let (status, _) = post_with(
+        &mock,
+        &request.to_string(),
+        Some("wrong"),
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    let response = call(&mock, json!(["cron"]), json!(2)).await;
+    assert_eq!(response["result"], 2, "the rejected call flagged nothing");
 }
 
 #[tokio::test]
@@ -169,7 +187,7 @@ async fn parse_error_has_null_id() {
         r#"{"jsonrpc": "2.0", "method": "foobar, "params": "bar", "baz]"#,
     )
     .await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 400);
     let body = body.expect("a response");
     assert_eq!(error_code(&body), -32700);
     assert_eq!(body["error"]["message"], "Parse error");
@@ -189,7 +207,7 @@ async fn invalid_request_object_is_rejected() {
     ];
     for case in cases {
         let (status, body) = post(&mock, case).await;
-        assert_eq!(status, 200, "{case}");
+        assert_eq!(status, 400, "{case}");
         let body = body.expect("a response");
         assert_eq!(error_code(&body), -32600, "{case}");
         assert_eq!(body["error"]["message"], "Invalid Request", "{case}");
@@ -233,7 +251,7 @@ async fn notification_gets_no_content() {
 async fn empty_batch_is_one_error() {
     let mock = MockServer::start().await;
     let (status, body) = post(&mock, "[]").await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 400);
     let body = body.expect("a response");
     assert!(body.is_object(), "{body}");
     assert_eq!(error_code(&body), -32600);
@@ -244,7 +262,8 @@ async fn empty_batch_is_one_error() {
 async fn invalid_batch_members_each_fail() {
     let mock = MockServer::start().await;
     for (batch, count) in [("[1]", 1), ("[1,2,3]", 3)] {
-        let (_, body) = post(&mock, batch).await;
+        let (status, body) = post(&mock, batch).await;
+        assert_eq!(status, 400, "{batch}");
         let responses = body.expect("a response");
         let responses = responses.as_array().expect("an array of responses");
         assert_eq!(responses.len(), count, "{batch}");
@@ -259,8 +278,10 @@ async fn invalid_batch_members_each_fail() {
 async fn batch_parse_error_is_single() {
     let mock = MockServer::start().await;
     let batch = r#"[{"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"},{"jsonrpc": "2.0", "method""#;
-    let (_, body) = post(&mock, batch).await;
+    let (status, body) = post(&mock, batch).await;
+    assert_eq!(status, 400);
     let body = body.expect("a response");
+    assert!(body.is_object(), "one response, not an array: {body}");
     assert_eq!(error_code(&body), -32700);
 }
 
@@ -275,7 +296,7 @@ async fn mixed_batch_skips_notifications() {
         {"jsonrpc": "2.0", "method": METHOD, "params": ["cron"], "id": 9},
     ]);
     let (status, body) = post(&mock, &batch.to_string()).await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 400, "one member is an invalid request");
     let body = body.expect("a response");
     let responses = body.as_array().expect("an array of responses");
     assert_eq!(responses.len(), 4);
@@ -290,6 +311,21 @@ async fn mixed_batch_skips_notifications() {
     assert_eq!(responses[2]["id"], "5");
     assert_eq!(responses[3]["result"], 0);
     assert_eq!(responses[3]["id"], 9);
+}
+
+#[tokio::test]
+async fn valid_batch_with_errors_is_200() {
+    let mock = MockServer::start().await;
+    let batch = json!([
+        {"jsonrpc": "2.0", "method": METHOD, "params": ["mailer"], "id": 1},
+        {"jsonrpc": "2.0", "method": "x.y", "id": 2},
+    ]);
+    let (status, body) = post(&mock, &batch.to_string()).await;
+    assert_eq!(status, 200, "call errors keep the envelope valid");
+    let body = body.expect("a response");
+    let responses = body.as_array().expect("an array of responses");
+    assert_eq!(error_code(&responses[0]), -32004);
+    assert_eq!(error_code(&responses[1]), -32601);
 }
 
 #[tokio::test]
@@ -310,7 +346,7 @@ async fn oversized_batch_is_rejected() {
     let one = json!({"jsonrpc": "2.0", "method": METHOD, "params": ["backup"], "id": 1});
     let batch = Value::Array(vec![one; system_services_server::MAX_BATCH_LEN + 1]);
     let (status, body) = post(&mock, &batch.to_string()).await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 400);
     assert_eq!(error_code(&body.expect("a response")), -32600);
 }
 

@@ -6,16 +6,23 @@
 
 use std::ffi::OsString;
 use std::fs;
-use std::path::Path;
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 
 use anyhow::Context;
 
 const SPEC: &str = "spec/openapi.yaml";
 const VENV: &str = ".venv";
-const REQUIREMENTS: &str = "xtask/validator-requirements.txt";
+const REQUIREMENTS: &str = "xtask/python-requirements.txt";
 /// Copy of the requirements file that was last installed into the virtual environment.
-const REQUIREMENTS_STAMP: &str = ".venv/.validator-requirements";
+const REQUIREMENTS_STAMP: &str = ".venv/.python-requirements";
+
+/// Key of the mock server that Schemathesis sends; the mock's built-in default.
+const MOCK_API_KEY: &str = "mock-api-key";
+
+/// Fixed Schemathesis seed, so a CI failure reproduces with the printed command.
+const SCHEMATHESIS_SEED: &str = "20261204";
 
 /// Runs the checks: rustfmt, the generated-code drift check, the OpenAPI validator, clippy,
 /// the tests and rustdoc.
@@ -31,7 +38,7 @@ pub fn run() -> anyhow::Result<()> {
         "--check",
     ])
     .run()?;
-    install_validator()?;
+    install_python_tools()?;
     Step::new(format!("{VENV}/bin/openapi-spec-validator"), &[SPEC]).run()?;
     cargo(&[
         "clippy",
@@ -44,6 +51,7 @@ pub fn run() -> anyhow::Result<()> {
     ])
     .run()?;
     cargo(&["test", "--workspace", "--locked"]).run()?;
+    run_schemathesis()?;
     cargo(&["doc", "--workspace", "--no-deps", "--locked"])
         .env("RUSTDOCFLAGS", "-D warnings")
         .run()?;
@@ -51,9 +59,9 @@ pub fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates `.venv` if it has no pip, and installs the pinned validator into it unless the
+/// Creates `.venv` if it has no pip, and installs the pinned Python tools into it unless the
 /// stamp shows that the current requirements file is already installed.
-fn install_validator() -> anyhow::Result<()> {
+fn install_python_tools() -> anyhow::Result<()> {
     if !Path::new(VENV).join("bin/pip").exists() {
         Step::new("python3", &["-m", "venv", VENV]).run()?;
     }
@@ -61,7 +69,9 @@ fn install_validator() -> anyhow::Result<()> {
         fs::read(REQUIREMENTS).with_context(|| format!("cannot read {REQUIREMENTS}"))?;
     let installed = fs::read(REQUIREMENTS_STAMP).ok();
     let validator = Path::new(VENV).join("bin/openapi-spec-validator");
-    if installed.as_deref() == Some(requirements.as_slice()) && validator.exists() {
+    let schemathesis = Path::new(VENV).join("bin/schemathesis");
+    let present = validator.exists() && schemathesis.exists();
+    if installed.as_deref() == Some(requirements.as_slice()) && present {
         return Ok(());
     }
     Step::new(
@@ -71,6 +81,88 @@ fn install_validator() -> anyhow::Result<()> {
     .run()?;
     fs::write(REQUIREMENTS_STAMP, &requirements)
         .with_context(|| format!("cannot write {REQUIREMENTS_STAMP}"))
+}
+
+/// Starts the mock server on a free loopback port and runs every Schemathesis
+/// check against it, negative data and authentication included.
+fn run_schemathesis() -> anyhow::Result<()> {
+    cargo(&["build", "--quiet", "--locked", "--package", "mock-server"]).run()?;
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    let binary = target.join("debug/mock-server");
+    let mut server = MockProcess::start(&binary)?;
+    let url = server.base_url()?;
+    let header = format!("X-Api-Key: {MOCK_API_KEY}");
+    Step::new(
+        format!("{VENV}/bin/schemathesis"),
+        &[
+            "run",
+            SPEC,
+            "--url",
+            &url,
+            "--header",
+            &header,
+            "--checks",
+            "all",
+            "--max-examples",
+            "100",
+            "--seed",
+            SCHEMATHESIS_SEED,
+        ],
+    )
+    .run()
+}
+
+/// A mock server child process, killed when dropped.
+struct MockProcess {
+    child: Child,
+}
+
+impl MockProcess {
+    fn start(binary: &Path) -> anyhow::Result<Self> {
+        println!(
+            "==> {} --listen 127.0.0.1:0 --scheduler-interval 0",
+            binary.display()
+        );
+        let child = Command::new(binary)
+            .args(["--listen", "127.0.0.1:0", "--scheduler-interval", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        Ok(MockProcess { child })
+    }
+
+    /// Reads the server's start-up lines until one names its `http://` address,
+    /// then keeps draining its output so that the server never writes to a
+    /// closed pipe.
+    fn base_url(&mut self) -> anyhow::Result<String> {
+        let stdout = self
+            .child
+            .stdout
+            .take()
+            .context("the mock's stdout is piped")?;
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
+            let line = line.context("cannot read the mock's output")?;
+            let url = line
+                .split_whitespace()
+                .find(|word| word.starts_with("http://"));
+            if let Some(url) = url {
+                let url = url.to_string();
+                std::thread::spawn(move || lines.for_each(drop));
+                return Ok(url);
+            }
+        }
+        anyhow::bail!("the mock server exited before printing its address")
+    }
+}
+
+impl Drop for MockProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// One child process of the suite, shown to the user as `display_program args…`.

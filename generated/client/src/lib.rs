@@ -86,7 +86,7 @@ pub mod types {
         }
     }
 
-    ///A JSON-RPC 2.0 request, or a batch of them.
+    ///A JSON-RPC 2.0 request, or a batch of 1 to 100 of them.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
     pub enum JsonRpcPayload {
@@ -130,21 +130,43 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
     pub struct JsonRpcRequest {
-        /// A string, a number or null, echoed in the response. A request
-        /// without `id` is a notification and gets no response.
+        ///A string, a number or null, echoed in the response.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub id: ::std::option::Option<::serde_json::Value>,
+        pub id: ::std::option::Option<JsonRpcRequestId>,
         pub jsonrpc: JsonRpcRequestJsonrpc,
         ///Method name, such as `system.services.active.mark_terminate`.
         pub method: ::std::string::String,
         ///Params by name (an object) or by position (an array).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub params: ::std::option::Option<::serde_json::Value>,
+        pub params: ::std::option::Option<JsonRpcRequestParams>,
     }
 
     impl JsonRpcRequest {
         pub fn builder() -> builder::JsonRpcRequest {
             Default::default()
+        }
+    }
+
+    ///`JsonRpcRequestId`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JsonRpcRequestId {
+        String(::std::string::String),
+        Number(f64),
+    }
+
+    impl ::std::fmt::Display for JsonRpcRequestId {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Number(x) => x.fmt(f),
+            }
+        }
+    }
+
+    impl ::std::convert::From<f64> for JsonRpcRequestId {
+        fn from(value: f64) -> Self {
+            Self::Number(value)
         }
     }
 
@@ -203,14 +225,37 @@ pub mod types {
         }
     }
 
+    ///Params by name (an object) or by position (an array).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JsonRpcRequestParams {
+        Object(::serde_json::Map<::std::string::String, ::serde_json::Value>),
+        Array(::std::vec::Vec<::serde_json::Value>),
+    }
+
+    impl ::std::convert::From<::serde_json::Map<::std::string::String, ::serde_json::Value>>
+        for JsonRpcRequestParams
+    {
+        fn from(value: ::serde_json::Map<::std::string::String, ::serde_json::Value>) -> Self {
+            Self::Object(value)
+        }
+    }
+
+    impl ::std::convert::From<::std::vec::Vec<::serde_json::Value>> for JsonRpcRequestParams {
+        fn from(value: ::std::vec::Vec<::serde_json::Value>) -> Self {
+            Self::Array(value)
+        }
+    }
+
     ///`JsonRpcResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
     pub struct JsonRpcResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<JsonRpcError>,
-        ///The request's id, or null when it could not be read.
-        pub id: ::serde_json::Value,
+        ///A string, a number or null, echoed in the response.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub id: ::std::option::Option<JsonRpcResponseId>,
         pub jsonrpc: JsonRpcResponseJsonrpc,
         ///The method's result, present on success.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -220,6 +265,29 @@ pub mod types {
     impl JsonRpcResponse {
         pub fn builder() -> builder::JsonRpcResponse {
             Default::default()
+        }
+    }
+
+    ///`JsonRpcResponseId`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JsonRpcResponseId {
+        String(::std::string::String),
+        Number(f64),
+    }
+
+    impl ::std::fmt::Display for JsonRpcResponseId {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Number(x) => x.fmt(f),
+            }
+        }
+    }
+
+    impl ::std::convert::From<f64> for JsonRpcResponseId {
+        fn from(value: f64) -> Self {
+            Self::Number(value)
         }
     }
 
@@ -673,13 +741,13 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct JsonRpcRequest {
             id: ::std::result::Result<
-                ::std::option::Option<::serde_json::Value>,
+                ::std::option::Option<super::JsonRpcRequestId>,
                 ::std::string::String,
             >,
             jsonrpc: ::std::result::Result<super::JsonRpcRequestJsonrpc, ::std::string::String>,
             method: ::std::result::Result<::std::string::String, ::std::string::String>,
             params: ::std::result::Result<
-                ::std::option::Option<::serde_json::Value>,
+                ::std::option::Option<super::JsonRpcRequestParams>,
                 ::std::string::String,
             >,
         }
@@ -698,7 +766,7 @@ pub mod types {
         impl JsonRpcRequest {
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T: ::std::convert::TryInto<::std::option::Option<super::JsonRpcRequestId>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -731,7 +799,7 @@ pub mod types {
 
             pub fn params<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T: ::std::convert::TryInto<::std::option::Option<super::JsonRpcRequestParams>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.params = value
@@ -773,7 +841,10 @@ pub mod types {
                 ::std::option::Option<super::JsonRpcError>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<::serde_json::Value, ::std::string::String>,
+            id: ::std::result::Result<
+                ::std::option::Option<super::JsonRpcResponseId>,
+                ::std::string::String,
+            >,
             jsonrpc: ::std::result::Result<super::JsonRpcResponseJsonrpc, ::std::string::String>,
             result: ::std::result::Result<
                 ::std::option::Option<::serde_json::Value>,
@@ -806,7 +877,7 @@ pub mod types {
 
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::serde_json::Value>,
+                T: ::std::convert::TryInto<::std::option::Option<super::JsonRpcResponseId>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value

@@ -2,6 +2,13 @@
 
 //! The JSON-RPC 2.0 envelope: parsing, batches, notifications, ids, and
 //! error objects. The generated dispatcher maps each method to an operation.
+//!
+//! The HTTP status tells whether the payload followed the envelope rules:
+//! 200 (or 204 for notifications only) when it did, whatever the calls
+//! returned, and 400 when the body is not JSON, is an empty or oversized
+//! batch, or holds an invalid request object. The body is the JSON-RPC
+//! response either way, so a batch with one invalid member still carries
+//! the results of the others.
 
 use std::future::Future;
 
@@ -182,24 +189,28 @@ where
         Ok(bytes) => bytes,
         Err(rejection) => {
             let status = rejection.status;
-            let error = CallError::from_rejection(http_error_code(status), rejection);
-            return (status, axum::Json(response(Value::Null, Err(error)))).into_response();
+            return reject(
+                status,
+                CallError::from_rejection(http_error_code(status), rejection),
+            );
         }
     };
     let payload = match runtime::parse_strict_json(&bytes) {
         Ok(payload) => payload,
         Err(rejection) => {
-            let error = CallError::from_rejection(PARSE_ERROR, rejection);
-            let error = CallError::new(PARSE_ERROR, "Parse error", error.data);
-            return reply(Some(response(Value::Null, Err(error))), Vec::new());
+            let data = CallError::from_rejection(PARSE_ERROR, rejection).data;
+            return reject(
+                StatusCode::BAD_REQUEST,
+                CallError::new(PARSE_ERROR, "Parse error", data),
+            );
         }
     };
 
-    let mut methods = Vec::new();
+    let mut outcome = Outcome::default();
     match payload {
         Value::Array(items) if items.is_empty() => {
             let error = CallError::invalid_request(json!({ "batch": "Empty batch" }));
-            reply(Some(response(Value::Null, Err(error))), methods)
+            reject(StatusCode::BAD_REQUEST, error)
         }
         Value::Array(items) if items.len() > MAX_BATCH_LEN => {
             let message = format!(
@@ -207,37 +218,53 @@ where
                 items.len()
             );
             let error = CallError::invalid_request(json!({ "batch": message }));
-            reply(Some(response(Value::Null, Err(error))), methods)
+            reject(StatusCode::BAD_REQUEST, error)
         }
         Value::Array(items) => {
             let mut responses = Vec::new();
             for item in items {
-                if let Some(response) = handle_one(item, &call, &mut methods).await {
+                if let Some(response) = handle_one(item, &call, &mut outcome).await {
                     responses.push(response);
                 }
             }
             let body = (!responses.is_empty()).then_some(Value::Array(responses));
-            reply(body, methods)
+            reply(body, outcome)
         }
         single => {
-            let body = handle_one(single, &call, &mut methods).await;
-            reply(body, methods)
+            let body = handle_one(single, &call, &mut outcome).await;
+            reply(body, outcome)
         }
     }
 }
 
+/// What the calls of one HTTP request did, for its status and logging.
+#[derive(Default)]
+struct Outcome {
+    methods: Vec<String>,
+    /// Whether a request object broke the envelope rules.
+    invalid: bool,
+}
+
+/// Writes a single error response with a null id and the HTTP `status`.
+pub fn reject(status: StatusCode, error: CallError) -> Response {
+    (status, axum::Json(response(Value::Null, Err(error)))).into_response()
+}
+
 /// Runs one request object; returns its response, or `None` for a
 /// notification.
-async fn handle_one<F, Fut>(item: Value, call: &F, methods: &mut Vec<String>) -> Option<Value>
+async fn handle_one<F, Fut>(item: Value, call: &F, outcome: &mut Outcome) -> Option<Value>
 where
     F: Fn(String, Option<Value>) -> Fut,
     Fut: Future<Output = Result<Value, CallError>>,
 {
     let request = match Request::parse(item) {
         Ok(request) => request,
-        Err((id, error)) => return Some(response(id, Err(error))),
+        Err((id, error)) => {
+            outcome.invalid = true;
+            return Some(response(id, Err(error)));
+        }
     };
-    methods.push(request.method.clone());
+    outcome.methods.push(request.method.clone());
     let outcome = call(request.method, request.params).await;
     request.id.map(|id| response(id, outcome))
 }
@@ -332,12 +359,20 @@ fn response(id: Value, outcome: Result<Value, CallError>) -> Value {
     Value::Object(object)
 }
 
-/// Writes 200 with the body, or 204 when every request was a notification.
-fn reply(body: Option<Value>, methods: Vec<String>) -> Response {
+/// Writes the body with 200, or 400 when a request object was invalid, or
+/// 204 when every request was a notification.
+fn reply(body: Option<Value>, outcome: Outcome) -> Response {
+    let status = if outcome.invalid {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     let mut response = match body {
-        Some(body) => (StatusCode::OK, axum::Json(body)).into_response(),
+        Some(body) => (status, axum::Json(body)).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     };
-    response.extensions_mut().insert(JsonRpcMethods(methods));
+    response
+        .extensions_mut()
+        .insert(JsonRpcMethods(outcome.methods));
     response
 }

@@ -197,6 +197,11 @@ async fn handle_jsonrpc<A: Api>(State(api): State<Arc<A>>, request: Request) -> 
     let context = RequestContext::from_parts(&parts);
     let api = &*api;
     let context = &context;
+    let api_key = ApiKey::from_headers(&parts.headers, "X-Api-Key");
+    if let Err(error) = api.authenticate(context, &api_key) {
+        let error = jsonrpc::CallError::from_rest(-32001, &error);
+        return jsonrpc::reject(axum::http::StatusCode::UNAUTHORIZED, error);
+    }
     jsonrpc::serve(
         &parts.headers,
         body,

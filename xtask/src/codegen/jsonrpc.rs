@@ -38,6 +38,19 @@ pub fn endpoint_items(
         let literal = Literal::u16_unsuffixed(status);
         code(status).map(|code| quote! { #literal => #code, })
     });
+    let authenticate = match &endpoint.api_key_header {
+        Some(header) => {
+            let unauthorized = code(401).unwrap_or(Literal::i64_unsuffixed(-32001));
+            quote! {
+                let api_key = ApiKey::from_headers(&parts.headers, #header);
+                if let Err(error) = api.authenticate(context, &api_key) {
+                    let error = jsonrpc::CallError::from_rest(#unauthorized, &error);
+                    return jsonrpc::reject(axum::http::StatusCode::UNAUTHORIZED, error);
+                }
+            }
+        }
+        None => TokenStream::new(),
+    };
     let definitions = quote! {
         /// JSON-RPC methods of the API, each calling one method of [`Api`].
         pub const JSONRPC_METHODS: &[&str] = &[#(#names),*];
@@ -47,6 +60,7 @@ pub fn endpoint_items(
             let context = RequestContext::from_parts(&parts);
             let api = &*api;
             let context = &context;
+            #authenticate
             jsonrpc::serve(&parts.headers, body, jsonrpc_http_error_code, |method, params| {
                 call_jsonrpc(api, context, method, params)
             })

@@ -36,6 +36,8 @@ pub struct Model {
 #[derive(Debug)]
 pub struct JsonRpcEndpoint {
     pub path: String,
+    /// Header that carries the API key, checked once per HTTP request.
+    pub api_key_header: Option<String>,
     /// JSON-RPC error code of each REST status.
     pub error_codes: BTreeMap<u16, i64>,
 }
@@ -139,6 +141,7 @@ pub fn build(api: &OpenAPI) -> Result<Model, SpecError> {
             }
             jsonrpc = Some(JsonRpcEndpoint {
                 path: path.clone(),
+                api_key_header: api_key_header(api, operation, &pointer)?,
                 error_codes: error_codes(operation, &pointer)?,
             });
         }

@@ -103,7 +103,13 @@ fn convert(value: &mut Value, pointer: &str) -> Result<(), SpecError> {
     for keyword in ["example", "xml", "externalDocs"] {
         object.remove(keyword);
     }
-    if object.remove("nullable") == Some(Value::Bool(true)) {
+    let nullable = object.remove("nullable") == Some(Value::Bool(true));
+    if nullable && !object.contains_key("type") {
+        convert_children(object, pointer)?;
+        wrap_nullable(object);
+        return Ok(());
+    }
+    if nullable {
         match object.get_mut("type") {
             Some(Value::String(typ)) => {
                 let typ = std::mem::take(typ);
@@ -111,8 +117,8 @@ fn convert(value: &mut Value, pointer: &str) -> Result<(), SpecError> {
             }
             _ => {
                 return Err(SpecError::new(
-                    format!("{pointer}/nullable"),
-                    "nullable is supported only beside a `type`",
+                    format!("{pointer}/type"),
+                    "the type of a nullable schema must be a single string",
                 ));
             }
         }
@@ -123,6 +129,43 @@ fn convert(value: &mut Value, pointer: &str) -> Result<(), SpecError> {
         }
     }
 
+    convert_children(object, pointer)
+}
+
+/// Rewrites a nullable schema without `type` as `oneOf: [null, schema]`,
+/// with its annotations on the outer schema, as progenitor does.
+fn wrap_nullable(object: &mut serde_json::Map<String, Value>) {
+    const ANNOTATIONS: [&str; 6] = [
+        "title",
+        "description",
+        "default",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+    ];
+    let mut outer = serde_json::Map::new();
+    let keys: Vec<String> = object.keys().cloned().collect();
+    for key in keys {
+        if ANNOTATIONS.contains(&key.as_str()) || key.starts_with("x-") {
+            let value = object.remove(&key).expect("the key was just listed");
+            outer.insert(key, value);
+        }
+    }
+    let inner = std::mem::take(object);
+    outer.insert(
+        "oneOf".into(),
+        Value::from(vec![
+            serde_json::json!({"type": "null"}),
+            Value::Object(inner),
+        ]),
+    );
+    *object = outer;
+}
+
+fn convert_children(
+    object: &mut serde_json::Map<String, Value>,
+    pointer: &str,
+) -> Result<(), SpecError> {
     for keyword in ["properties"] {
         if let Some(Value::Object(properties)) = object.get_mut(keyword) {
             for (name, property) in properties.iter_mut() {
