@@ -53,7 +53,7 @@ pub fn emit(api: &OpenAPI) -> anyhow::Result<Server> {
     let has_jsonrpc = model.jsonrpc.is_some();
     let lib = format::rust_file(RUST_HEADER, lib_tokens(&items, has_jsonrpc))
         .context("formatting lib.rs")?;
-    let types_tokens = types.to_stream();
+    let types_tokens = types.to_stream()?;
     let types_file = format::rust_file(
         RUST_HEADER,
         quote! {

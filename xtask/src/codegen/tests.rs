@@ -236,3 +236,13 @@ fn jsonrpc_endpoint_generates_dispatcher() {
         "the client skips the endpoint"
     );
 }
+
+#[test]
+fn duplicate_type_name_is_located() {
+    let error = error_with(
+        "    Touch:\n      type: object",
+        "    Id:\n      nullable: true\n      oneOf: [{type: string}, {type: number}]\n    Touch:\n      type: object",
+    );
+    assert!(error.contains("#/components/schemas/Id:"), "{error}");
+    assert!(error.contains("two types named `Id`"), "{error}");
+}

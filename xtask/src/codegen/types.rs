@@ -64,8 +64,32 @@ impl Types {
     }
 
     /// Emits the definitions of every type, for the `types` module.
-    pub fn to_stream(&self) -> TokenStream {
-        self.space.to_stream()
+    ///
+    /// Fails when two definitions share a name, which typify 0.8 produces
+    /// for a named schema that is `nullable` without a `type`.
+    pub fn to_stream(&self) -> Result<TokenStream, SpecError> {
+        let tokens = self.space.to_stream();
+        let file: syn::File = syn::parse2(tokens.clone())
+            .map_err(|error| SpecError::new("/components/schemas", error.to_string()))?;
+        let mut names = std::collections::BTreeSet::new();
+        for item in &file.items {
+            let name = match item {
+                syn::Item::Struct(item) => &item.ident,
+                syn::Item::Enum(item) => &item.ident,
+                syn::Item::Type(item) => &item.ident,
+                _ => continue,
+            };
+            if !names.insert(name.to_string()) {
+                return Err(SpecError::new(
+                    format!("/components/schemas/{}", escape_segment(&name.to_string())),
+                    format!(
+                        "typify generates two types named `{name}`; \
+                         give a nullable schema a `type`, or write it inline where it is used"
+                    ),
+                ));
+            }
+        }
+        Ok(tokens)
     }
 }
 
