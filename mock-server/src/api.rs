@@ -8,6 +8,7 @@ use system_services_server::{
     Api, ApiKey, MarkTerminateRequest, MarkTerminateResponse, RequestContext,
 };
 
+use crate::auth::AuthPolicy;
 use crate::clock::{Clock, SystemClock};
 use crate::events::Event;
 use crate::state::{ClusterState, Process, ProcessError, SchedulerRun, TerminateError};
@@ -25,16 +26,16 @@ pub const SCHEDULER_ITSELF_CODE: &str = "system_services-scheduler-self-terminat
 /// the clock that times scheduler runs and kills.
 pub struct MockApi {
     state: Mutex<ClusterState>,
-    api_keys: Vec<String>,
+    auth: AuthPolicy,
     clock: Arc<dyn Clock>,
 }
 
 impl MockApi {
     /// Creates the API on the system clock.
-    pub fn new(state: ClusterState, api_keys: Vec<String>) -> Self {
+    pub fn new(state: ClusterState, auth: impl Into<AuthPolicy>) -> Self {
         MockApi {
             state: Mutex::new(state),
-            api_keys,
+            auth: auth.into(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -84,15 +85,12 @@ impl MockApi {
 }
 
 impl Api for MockApi {
-    fn authenticate(&self, _context: &RequestContext, api_key: &ApiKey) -> Result<(), Error> {
-        let reason = match api_key {
-            ApiKey::Key(key) if self.api_keys.iter().any(|known| known == key) => return Ok(()),
-            ApiKey::Key(_) => "unknown API key",
-            ApiKey::Missing => "missing X-Api-Key header",
-            ApiKey::Repeated => "more than one X-Api-Key header",
-            ApiKey::Invalid => "X-Api-Key header is empty or not visible ASCII",
+    fn authenticate(&self, context: &RequestContext, api_key: &ApiKey) -> Result<(), Error> {
+        let peer = context.peer.map(|address| address.ip());
+        let Err(reason) = self.auth.check(api_key, peer, &context.headers) else {
+            return Ok(());
         };
-        tracing::info!(reason, "API key rejected");
+        tracing::info!(%reason, peer = peer.map(tracing::field::display), "API key rejected");
         Err(coded_error(
             AUTH_FAILED_CODE,
             &format!("Authentication Failed: {reason}"),

@@ -12,22 +12,37 @@
 //! ```
 
 mod api;
+pub mod auth;
 pub mod clock;
 pub mod events;
+mod internal_error;
 pub mod scheduler;
 pub mod state;
+pub mod telemetry;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use api::{AUTH_FAILED_CODE, MockApi, NOT_FOUND_CODE, SCHEDULER_ITSELF_CODE};
+pub use internal_error::{INTERNAL_ERROR_MESSAGE, internal_error};
 
 /// API key accepted when none is configured.
 pub const DEFAULT_API_KEY: &str = "mock-api-key";
 
-/// Builds the router of the API on `api`.
+/// Builds the router of the API on `api`, with [`with_middleware`].
 pub fn app(api: Arc<MockApi>) -> axum::Router {
-    system_services_server::router(api)
+    with_middleware(system_services_server::router(api))
+}
+
+/// Adds the middleware to every route and the fallback of `router`. The
+/// outer layer gives each request an id and logs it
+/// ([`telemetry::log_request`]), and the inner one turns a handler panic
+/// into the documented 500 response. Call it after the last route is added.
+pub fn with_middleware(router: axum::Router) -> axum::Router {
+    router
+        .layer(axum::middleware::from_fn(internal_error::catch_panic))
+        .layer(axum::middleware::from_fn(telemetry::log_request))
 }
 
 /// Serves the API on `listener` until the process stops.
@@ -41,6 +56,18 @@ pub async fn serve_shared(
     listener: tokio::net::TcpListener,
     api: Arc<MockApi>,
 ) -> std::io::Result<()> {
+    serve_until(listener, api, std::future::pending()).await
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then stops
+/// accepting connections and returns once the open connections are closed.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    api: Arc<MockApi>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let app = app(api).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

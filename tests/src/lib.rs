@@ -19,6 +19,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use mock_server::auth::AuthPolicy;
 use mock_server::state::ClusterState;
 use mock_server::{DEFAULT_API_KEY, MockApi};
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -36,6 +37,12 @@ impl MockServer {
     /// Starts a mock server on the embedded default state.
     pub async fn start() -> Self {
         Self::start_with(ClusterState::default_state()).await
+    }
+
+    /// Starts a mock server on the embedded default state that accepts the
+    /// keys of `auth`, for example keys limited to client networks.
+    pub async fn start_with_auth(auth: AuthPolicy) -> Self {
+        Self::start_with_api(MockApi::new(ClusterState::default_state(), auth)).await
     }
 
     /// Starts a mock server on `state`, accepting [`DEFAULT_API_KEY`].

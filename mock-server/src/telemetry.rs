@@ -1,0 +1,204 @@
+//! Logging with `tracing`: the subscriber, request ids and one line per request.
+
+use std::hash::BuildHasher;
+use std::io::IsTerminal;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use system_services_server::JsonRpcMethods;
+use tracing::Instrument;
+use tracing_subscriber::EnvFilter;
+
+/// Response header that carries the request id.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Format of log lines on standard output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable text, one line per event.
+    #[default]
+    Pretty,
+    /// One JSON object per line, with the event's fields at the top level.
+    Json,
+}
+
+/// Installs the global subscriber, which writes to standard output.
+/// `RUST_LOG` sets the filter (default `info`). Pretty lines are coloured
+/// only when standard output is a terminal.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Pretty => builder.with_ansi(std::io::stdout().is_terminal()).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
+/// Id of a request, in the request's extensions and its `X-Request-Id`
+/// response header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+/// Returns a new id of 16 hex digits, unique within the process and
+/// different in each run.
+pub fn new_id() -> String {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = *SEED.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0));
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:016x}", mix(seed.wrapping_add(count)))
+}
+
+/// SplitMix64's output function, a bijection on `u64`, so distinct inputs
+/// give distinct ids.
+fn mix(value: u64) -> u64 {
+    let mut z = value;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Middleware that gives each request an id, runs it in a `request` span
+/// and logs one line when the response head is ready. The line has the
+/// JSON-RPC method names as `rpc_methods`, comma-separated, when the
+/// response carries a [`JsonRpcMethods`] extension. No header value is
+/// logged, so the API key never is.
+pub async fn log_request(mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = new_id();
+    let method = request.method().clone();
+    let route = route_of(&request);
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
+
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let mut response = next.run(request).instrument(span).await;
+
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(X_REQUEST_ID, value);
+    }
+    log_completed(&request_id, &method, &route, &response, started.elapsed());
+    response
+}
+
+/// Returns the route template that matched, such as
+/// `/system/services/active/{system_services_id}/terminate`, or the raw
+/// path when no route matched.
+fn route_of(request: &Request) -> String {
+    match request.extensions().get::<MatchedPath>() {
+        Some(matched) => matched.as_str().to_string(),
+        None => request.uri().path().to_string(),
+    }
+}
+
+fn log_completed(
+    request_id: &str,
+    method: &Method,
+    route: &str,
+    response: &Response,
+    latency: Duration,
+) {
+    let rpc_methods = response
+        .extensions()
+        .get::<JsonRpcMethods>()
+        .map(|JsonRpcMethods(names)| names.join(","));
+    tracing::info!(
+        request_id,
+        method = %method,
+        route,
+        status = response.status().as_u16(),
+        latency_ms = latency.as_micros() as f64 / 1000.0,
+        rpc_methods = rpc_methods.as_deref(),
+        "request completed"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+
+    use super::*;
+
+    /// Log output collected in memory.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Logs the request line of `response` and returns the output.
+    fn request_line(response: &Response) -> String {
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let latency = Duration::from_micros(1500);
+            log_completed("abc", &Method::POST, "/jsonrpc", response, latency);
+        });
+        String::from_utf8(capture.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn request_line_has_request_fields() {
+        let line = request_line(&StatusCode::UNAUTHORIZED.into_response());
+        assert!(line.contains("request completed"), "{line}");
+        assert!(line.contains("request_id=\"abc\""), "{line}");
+        assert!(line.contains("method=POST"), "{line}");
+        assert!(line.contains("route=\"/jsonrpc\""), "{line}");
+        assert!(line.contains("status=401"), "{line}");
+        assert!(line.contains("latency_ms=1.5"), "{line}");
+        assert!(!line.contains("rpc_methods"), "{line}");
+    }
+
+    #[test]
+    fn request_line_names_rpc_methods() {
+        let mut response = StatusCode::OK.into_response();
+        let names = vec![
+            "system.services.active.mark_terminate".to_string(),
+            "x.y".into(),
+        ];
+        response.extensions_mut().insert(JsonRpcMethods(names));
+        let line = request_line(&response);
+        assert!(
+            line.contains("rpc_methods=\"system.services.active.mark_terminate,x.y\""),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn new_id_is_sixteen_hex_digits() {
+        let id = new_id();
+        assert_eq!(id.len(), 16, "{id}");
+        assert!(id.bytes().all(|byte| byte.is_ascii_hexdigit()), "{id}");
+    }
+
+    #[test]
+    fn new_id_differs_each_call() {
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| new_id()).collect();
+        assert_eq!(ids.len(), 1000);
+    }
+}
