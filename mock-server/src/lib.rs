@@ -19,6 +19,7 @@ mod internal_error;
 pub mod scheduler;
 pub mod state;
 pub mod telemetry;
+mod yaml_location;
 
 use std::future::Future;
 use std::net::SocketAddr;

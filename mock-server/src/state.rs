@@ -89,8 +89,20 @@ impl Process {
 pub enum FixtureError {
     #[error("invalid state fixture: {0}")]
     Syntax(#[from] serde_yaml::Error),
-    #[error("invalid state fixture: {field}: {message}")]
-    Invalid { field: String, message: String },
+    #[error("invalid state fixture: {field}: {message}{}", at_line(.location))]
+    Invalid {
+        field: String,
+        message: String,
+        /// Line and column of the field in the fixture text, when known.
+        location: Option<(usize, usize)>,
+    },
+}
+
+fn at_line(location: &Option<(usize, usize)>) -> String {
+    match location {
+        Some((line, column)) => format!(" at line {line} column {column}"),
+        None => String::new(),
+    }
 }
 
 /// Reason a terminate call is rejected.
@@ -164,13 +176,24 @@ impl ClusterState {
     /// Parses and checks a fixture in YAML or JSON (JSON is valid YAML).
     pub fn from_yaml(text: &str) -> Result<Self, FixtureError> {
         let fixture: Fixture = serde_yaml::from_str(text)?;
-        Self::from_fixture(fixture)
+        Self::from_fixture(fixture).map_err(|error| match error {
+            FixtureError::Invalid { field, message, .. } => FixtureError::Invalid {
+                location: crate::yaml_location::locate(text, &field),
+                field,
+                message,
+            },
+            syntax => syntax,
+        })
     }
 
     /// Checks that IDs are unique and that every process names a known
     /// service and node.
     pub fn from_fixture(fixture: Fixture) -> Result<Self, FixtureError> {
-        let invalid = |field: String, message: String| FixtureError::Invalid { field, message };
+        let invalid = |field: String, message: String| FixtureError::Invalid {
+            field,
+            message,
+            location: None,
+        };
 
         let mut node_ids = HashSet::new();
         for (index, node) in fixture.nodes.iter().enumerate() {
@@ -684,6 +707,7 @@ mod tests {
         let error = ClusterState::from_yaml(fixture).unwrap_err().to_string();
         assert!(error.contains("processes[0].node"), "{error}");
         assert!(error.contains("unknown node `b`"), "{error}");
+        assert!(error.contains("at line 3 column"), "{error}");
     }
 
     #[test]
