@@ -133,3 +133,54 @@ async fn unknown_key_rejected() {
     assert_eq!(status, 401);
     assert_eq!(body, auth_failed("unknown API key"));
 }
+
+/// Sends a JSON-RPC terminate call with `headers`; returns status and body.
+async fn terminate_jsonrpc(mock: &MockServer, headers: &[(&str, &str)]) -> (u16, Value) {
+    let call = json!({
+        "jsonrpc": "2.0",
+        "method": "system.services.active.mark_terminate",
+        "params": ["cron"],
+        "id": 1,
+    });
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/jsonrpc", mock.base_url()))
+        .json(&call);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("the mock answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON body"))
+}
+
+#[tokio::test]
+async fn jsonrpc_key_outside_network_rejected() {
+    let mock = start(&["net-key@10.0.0.0/8"], &[]).await;
+    let (status, body) = terminate_jsonrpc(&mock, &[("X-Api-Key", "net-key")]).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], -32001);
+    let rest = auth_failed("IP 127.0.0.1 is not allowed");
+    assert_eq!(body["error"]["message"], rest["error"]["message"]);
+    assert_eq!(body["error"]["data"], rest["error"]["data"]);
+}
+
+#[tokio::test]
+async fn jsonrpc_forwarded_for_from_trusted_proxy() {
+    let mock = start(&["net-key@10.0.0.0/8"], &["127.0.0.1"]).await;
+    let headers = [("X-Api-Key", "net-key"), ("X-Forwarded-For", "10.1.2.3")];
+    let (status, body) = terminate_jsonrpc(&mock, &headers).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"], 2);
+}
+
+#[tokio::test]
+async fn jsonrpc_repeated_key_rejected() {
+    let mock = start(&["a-key"], &[]).await;
+    let headers = [("X-Api-Key", "a-key"), ("X-Api-Key", "a-key")];
+    let (status, body) = terminate_jsonrpc(&mock, &headers).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        body["error"]["data"]["message"],
+        "Authentication Failed: more than one X-Api-Key header"
+    );
+}
