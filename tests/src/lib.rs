@@ -16,6 +16,8 @@
 //! # }
 //! ```
 
+pub mod checker;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
