@@ -166,7 +166,6 @@ async fn jsonrpc_batch_200_passes() {
 }
 
 #[tokio::test]
-#[ignore = "JsonRpcResponse.id sets nullable without type, so under OpenAPI 3.0.3 it admits no null id"]
 async fn jsonrpc_parse_error_400_passes() {
     let mock = MockServer::start().await;
     let request = post(&mock.base_url(), JSONRPC)
@@ -184,7 +183,6 @@ async fn jsonrpc_invalid_request_400_passes() {
 }
 
 #[tokio::test]
-#[ignore = "JsonRpcResponse.id sets nullable without type, so under OpenAPI 3.0.3 it admits no null id"]
 async fn jsonrpc_missing_key_401_passes() {
     let mock = MockServer::start().await;
     let request = RecordedRequest::new(Method::POST, &mock.base_url(), JSONRPC)
@@ -201,7 +199,6 @@ async fn jsonrpc_notification_204_passes() {
 }
 
 #[tokio::test]
-#[ignore = "JsonRpcResponse.id sets nullable without type, so under OpenAPI 3.0.3 it admits no null id"]
 async fn jsonrpc_oversized_413_passes() {
     let mock = MockServer::start().await;
     let padding = " ".repeat(system_services_server::MAX_BODY_BYTES);
@@ -212,7 +209,6 @@ async fn jsonrpc_oversized_413_passes() {
 }
 
 #[tokio::test]
-#[ignore = "JsonRpcResponse.id sets nullable without type, so under OpenAPI 3.0.3 it admits no null id"]
 async fn jsonrpc_text_plain_415_passes() {
     let mock = MockServer::start().await;
     let request = post(&mock.base_url(), JSONRPC)
@@ -248,7 +244,6 @@ fn terminate_examples_pass_check() {
 }
 
 #[test]
-#[ignore = "JsonRpcResponse.id sets nullable without type, so under OpenAPI 3.0.3 it admits no null id"]
 fn jsonrpc_examples_pass_check() {
     assert_examples_pass("jsonrpc", JSONRPC);
 }

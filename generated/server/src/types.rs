@@ -138,26 +138,23 @@ impl JsonRpcRequest {
     }
 }
 
-///`JsonRpcRequestId`
+///A string, a number or null, echoed in the response.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum JsonRpcRequestId {
-    String(::std::string::String),
-    Number(f64),
+    Variant0(::std::option::Option<::std::string::String>),
+    Variant1(f64),
 }
 
-impl ::std::fmt::Display for JsonRpcRequestId {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        match self {
-            Self::String(x) => x.fmt(f),
-            Self::Number(x) => x.fmt(f),
-        }
+impl ::std::convert::From<::std::option::Option<::std::string::String>> for JsonRpcRequestId {
+    fn from(value: ::std::option::Option<::std::string::String>) -> Self {
+        Self::Variant0(value)
     }
 }
 
 impl ::std::convert::From<f64> for JsonRpcRequestId {
     fn from(value: f64) -> Self {
-        Self::Number(value)
+        Self::Variant1(value)
     }
 }
 
@@ -238,51 +235,48 @@ impl ::std::convert::From<::std::vec::Vec<::serde_json::Value>> for JsonRpcReque
     }
 }
 
-///`JsonRpcResponse`
+///A JSON-RPC 2.0 response, with either `result` or `error`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct JsonRpcResponse {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub error: ::std::option::Option<JsonRpcError>,
-    ///A string, a number or null, echoed in the response.
-    #[serde(deserialize_with = "::std::option::Option::deserialize")]
-    pub id: ::std::option::Option<JsonRpcResponseId>,
-    pub jsonrpc: JsonRpcResponseJsonrpc,
-    ///The method's result, present on success.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub result: ::std::option::Option<::serde_json::Value>,
+#[serde(untagged, deny_unknown_fields)]
+pub enum JsonRpcResponse {
+    Variant0 {
+        ///A string, a number or null, echoed in the response.
+        id: JsonRpcResponseVariant0Id,
+        jsonrpc: JsonRpcResponseVariant0Jsonrpc,
+        ///The method's result, present on success.
+        result: ::serde_json::Value,
+    },
+    Variant1 {
+        error: JsonRpcError,
+        ///A string, a number or null, echoed in the response.
+        id: JsonRpcResponseVariant1Id,
+        jsonrpc: JsonRpcResponseVariant1Jsonrpc,
+    },
 }
 
-impl JsonRpcResponse {
-    pub fn builder() -> builder::JsonRpcResponse {
-        Default::default()
-    }
-}
-
-///`JsonRpcResponseId`
+///A string, a number or null, echoed in the response.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
-pub enum JsonRpcResponseId {
-    String(::std::string::String),
-    Number(f64),
+pub enum JsonRpcResponseVariant0Id {
+    Variant0(::std::option::Option<::std::string::String>),
+    Variant1(f64),
 }
 
-impl ::std::fmt::Display for JsonRpcResponseId {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        match self {
-            Self::String(x) => x.fmt(f),
-            Self::Number(x) => x.fmt(f),
-        }
+impl ::std::convert::From<::std::option::Option<::std::string::String>>
+    for JsonRpcResponseVariant0Id
+{
+    fn from(value: ::std::option::Option<::std::string::String>) -> Self {
+        Self::Variant0(value)
     }
 }
 
-impl ::std::convert::From<f64> for JsonRpcResponseId {
+impl ::std::convert::From<f64> for JsonRpcResponseVariant0Id {
     fn from(value: f64) -> Self {
-        Self::Number(value)
+        Self::Variant1(value)
     }
 }
 
-///`JsonRpcResponseJsonrpc`
+///`JsonRpcResponseVariant0Jsonrpc`
 #[derive(
     ::serde::Deserialize,
     ::serde::Serialize,
@@ -295,12 +289,12 @@ impl ::std::convert::From<f64> for JsonRpcResponseId {
     PartialEq,
     PartialOrd,
 )]
-pub enum JsonRpcResponseJsonrpc {
+pub enum JsonRpcResponseVariant0Jsonrpc {
     #[serde(rename = "2.0")]
     X20,
 }
 
-impl ::std::fmt::Display for JsonRpcResponseJsonrpc {
+impl ::std::fmt::Display for JsonRpcResponseVariant0Jsonrpc {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match *self {
             Self::X20 => f.write_str("2.0"),
@@ -308,7 +302,7 @@ impl ::std::fmt::Display for JsonRpcResponseJsonrpc {
     }
 }
 
-impl ::std::str::FromStr for JsonRpcResponseJsonrpc {
+impl ::std::str::FromStr for JsonRpcResponseVariant0Jsonrpc {
     type Err = self::error::ConversionError;
 
     fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
@@ -319,7 +313,7 @@ impl ::std::str::FromStr for JsonRpcResponseJsonrpc {
     }
 }
 
-impl ::std::convert::TryFrom<&str> for JsonRpcResponseJsonrpc {
+impl ::std::convert::TryFrom<&str> for JsonRpcResponseVariant0Jsonrpc {
     type Error = self::error::ConversionError;
 
     fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
@@ -327,7 +321,84 @@ impl ::std::convert::TryFrom<&str> for JsonRpcResponseJsonrpc {
     }
 }
 
-impl ::std::convert::TryFrom<::std::string::String> for JsonRpcResponseJsonrpc {
+impl ::std::convert::TryFrom<::std::string::String> for JsonRpcResponseVariant0Jsonrpc {
+    type Error = self::error::ConversionError;
+
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+
+///A string, a number or null, echoed in the response.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(untagged)]
+pub enum JsonRpcResponseVariant1Id {
+    Variant0(::std::option::Option<::std::string::String>),
+    Variant1(f64),
+}
+
+impl ::std::convert::From<::std::option::Option<::std::string::String>>
+    for JsonRpcResponseVariant1Id
+{
+    fn from(value: ::std::option::Option<::std::string::String>) -> Self {
+        Self::Variant0(value)
+    }
+}
+
+impl ::std::convert::From<f64> for JsonRpcResponseVariant1Id {
+    fn from(value: f64) -> Self {
+        Self::Variant1(value)
+    }
+}
+
+///`JsonRpcResponseVariant1Jsonrpc`
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+)]
+pub enum JsonRpcResponseVariant1Jsonrpc {
+    #[serde(rename = "2.0")]
+    X20,
+}
+
+impl ::std::fmt::Display for JsonRpcResponseVariant1Jsonrpc {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::X20 => f.write_str("2.0"),
+        }
+    }
+}
+
+impl ::std::str::FromStr for JsonRpcResponseVariant1Jsonrpc {
+    type Err = self::error::ConversionError;
+
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "2.0" => Ok(Self::X20),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+
+impl ::std::convert::TryFrom<&str> for JsonRpcResponseVariant1Jsonrpc {
+    type Error = self::error::ConversionError;
+
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+
+impl ::std::convert::TryFrom<::std::string::String> for JsonRpcResponseVariant1Jsonrpc {
     type Error = self::error::ConversionError;
 
     fn try_from(
@@ -817,106 +888,6 @@ pub mod builder {
                 jsonrpc: Ok(value.jsonrpc),
                 method: Ok(value.method),
                 params: Ok(value.params),
-            }
-        }
-    }
-
-    #[derive(Clone, Debug)]
-    pub struct JsonRpcResponse {
-        error: ::std::result::Result<
-            ::std::option::Option<super::JsonRpcError>,
-            ::std::string::String,
-        >,
-        id: ::std::result::Result<
-            ::std::option::Option<super::JsonRpcResponseId>,
-            ::std::string::String,
-        >,
-        jsonrpc: ::std::result::Result<super::JsonRpcResponseJsonrpc, ::std::string::String>,
-        result: ::std::result::Result<
-            ::std::option::Option<::serde_json::Value>,
-            ::std::string::String,
-        >,
-    }
-
-    impl ::std::default::Default for JsonRpcResponse {
-        fn default() -> Self {
-            Self {
-                error: Ok(Default::default()),
-                id: Err("no value supplied for id".to_string()),
-                jsonrpc: Err("no value supplied for jsonrpc".to_string()),
-                result: Ok(Default::default()),
-            }
-        }
-    }
-
-    impl JsonRpcResponse {
-        pub fn error<T>(mut self, value: T) -> Self
-        where
-            T: ::std::convert::TryInto<::std::option::Option<super::JsonRpcError>>,
-            T::Error: ::std::fmt::Display,
-        {
-            self.error = value
-                .try_into()
-                .map_err(|e| format!("error converting supplied value for error: {e}"));
-            self
-        }
-
-        pub fn id<T>(mut self, value: T) -> Self
-        where
-            T: ::std::convert::TryInto<::std::option::Option<super::JsonRpcResponseId>>,
-            T::Error: ::std::fmt::Display,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|e| format!("error converting supplied value for id: {e}"));
-            self
-        }
-
-        pub fn jsonrpc<T>(mut self, value: T) -> Self
-        where
-            T: ::std::convert::TryInto<super::JsonRpcResponseJsonrpc>,
-            T::Error: ::std::fmt::Display,
-        {
-            self.jsonrpc = value
-                .try_into()
-                .map_err(|e| format!("error converting supplied value for jsonrpc: {e}"));
-            self
-        }
-
-        pub fn result<T>(mut self, value: T) -> Self
-        where
-            T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
-            T::Error: ::std::fmt::Display,
-        {
-            self.result = value
-                .try_into()
-                .map_err(|e| format!("error converting supplied value for result: {e}"));
-            self
-        }
-    }
-
-    impl ::std::convert::TryFrom<JsonRpcResponse> for super::JsonRpcResponse {
-        type Error = super::error::ConversionError;
-
-        fn try_from(
-            value: JsonRpcResponse,
-        ) -> ::std::result::Result<Self, super::error::ConversionError> {
-            Ok(Self {
-                error: value.error?,
-                id: value.id?,
-                jsonrpc: value.jsonrpc?,
-                result: value.result?,
-            })
-        }
-    }
-
-    impl ::std::convert::From<super::JsonRpcResponse> for JsonRpcResponse {
-        fn from(value: super::JsonRpcResponse) -> Self {
-            Self {
-                error: Ok(value.error),
-                id: Ok(value.id),
-                jsonrpc: Ok(value.jsonrpc),
-                result: Ok(value.result),
             }
         }
     }
