@@ -205,7 +205,8 @@ impl Step {
             .env
             .iter()
             .map(|(key, value)| format!("{key}=\"{value}\""));
-        let command = std::iter::once(self.display_program.clone()).chain(self.args.clone());
+        let command = std::iter::once(self.display_program.clone())
+            .chain(self.args.iter().map(|arg| shell_quote(arg)));
         env.chain(command).collect::<Vec<_>>().join(" ")
     }
 
@@ -222,5 +223,15 @@ impl Step {
             anyhow::bail!("step failed: {command_line} ({status})");
         }
         Ok(())
+    }
+}
+
+/// Quotes `arg` for a POSIX shell when it holds anything but safe characters.
+fn shell_quote(arg: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:=@,+".contains(c);
+    if !arg.is_empty() && arg.chars().all(safe) {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
     }
 }
