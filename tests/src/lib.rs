@@ -17,6 +17,7 @@
 //! ```
 
 pub mod checker;
+pub mod contract;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

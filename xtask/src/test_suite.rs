@@ -59,6 +59,39 @@ pub fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs the conformance properties against the server at `base_url`, with
+/// the contract runner of the test crate. The key goes in the environment, so
+/// the printed command line does not show it.
+pub fn contract(
+    base_url: &str,
+    api_key: &str,
+    budget: usize,
+    seed: Option<u64>,
+) -> anyhow::Result<()> {
+    let budget = budget.to_string();
+    let seed = seed.map(|seed| seed.to_string());
+    let mut args = vec![
+        "run",
+        "--quiet",
+        "--locked",
+        "--package",
+        "contract-tests",
+        "--bin",
+        "contract",
+        "--",
+        "--base-url",
+        base_url,
+        "--budget",
+        &budget,
+    ];
+    if let Some(seed) = &seed {
+        args.extend(["--seed", seed.as_str()]);
+    }
+    let mut step = cargo(&args);
+    step.secret_env = Some(("CONTRACT_API_KEY", api_key.to_string()));
+    step.run()
+}
+
 /// Creates `.venv` if it has no pip, and installs the pinned Python tools into it unless the
 /// stamp shows that the current requirements file is already installed.
 fn install_python_tools() -> anyhow::Result<()> {
@@ -171,6 +204,8 @@ struct Step {
     display_program: String,
     args: Vec<String>,
     env: Vec<(&'static str, &'static str)>,
+    /// A variable passed to the command but left out of its printed line.
+    secret_env: Option<(&'static str, String)>,
 }
 
 /// Returns a cargo step. It runs the cargo that started this process (cargo sets `CARGO` for
@@ -191,6 +226,7 @@ impl Step {
             display_program: program,
             args: args.iter().map(|arg| arg.to_string()).collect(),
             env: Vec::new(),
+            secret_env: None,
         }
     }
 
@@ -214,9 +250,12 @@ impl Step {
     fn run(&self) -> anyhow::Result<()> {
         let command_line = self.command_line();
         println!("==> {command_line}");
-        let status = Command::new(&self.program)
-            .args(&self.args)
-            .envs(self.env.iter().copied())
+        let mut command = Command::new(&self.program);
+        command.args(&self.args).envs(self.env.iter().copied());
+        if let Some((name, value)) = &self.secret_env {
+            command.env(name, value);
+        }
+        let status = command
             .status()
             .with_context(|| format!("step failed: {command_line}: cannot start the command"))?;
         if !status.success() {
