@@ -360,3 +360,70 @@ async fn wrong_media_type_is_415_envelope() {
     assert_eq!(body["jsonrpc"], "2.0");
     assert_eq!(body["id"], Value::Null);
 }
+
+#[tokio::test]
+async fn numeric_ids_echoed_as_written() {
+    let mock = MockServer::start().await;
+    for id in [
+        "123456789012345678901234567890",
+        "18446744073709551616",
+        "-9223372036854775809",
+        "1e2",
+        "-0",
+        "1.50",
+    ] {
+        let body = format!(
+            r#"{{"jsonrpc": "2.0", "method": "{METHOD}", "params": ["backup"], "id": {id}}}"#
+        );
+        let response = reqwest::Client::new()
+            .post(format!("{}/jsonrpc", mock.base_url()))
+            .header("X-Api-Key", DEFAULT_API_KEY)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("the mock answers");
+        let text = response.text().await.expect("read the body");
+        assert!(text.contains(&format!(r#""id":{id}}}"#)), "id {id}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn batch_ids_echoed_as_written() {
+    let mock = MockServer::start().await;
+    let body = format!(
+        r#"[{{"jsonrpc": "2.0", "method": "{METHOD}", "params": ["backup"], "id": 1e2}},
+            {{"jsonrpc": "1.0", "id": 99999999999999999999}}]"#
+    );
+    let (status, _) = post(&mock, &body).await;
+    assert_eq!(status, 400);
+    let text = reqwest::Client::new()
+        .post(format!("{}/jsonrpc", mock.base_url()))
+        .header("X-Api-Key", DEFAULT_API_KEY)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("the mock answers")
+        .text()
+        .await
+        .expect("read the body");
+    assert!(text.contains(r#""id":1e2"#), "{text}");
+    assert!(text.contains(r#""id":99999999999999999999"#), "{text}");
+}
+
+#[tokio::test]
+async fn unknown_param_lists_all_params() {
+    let mock = MockServer::start().await;
+    let response = call(
+        &mock,
+        json!({"system_services_id": "backup", "x": 1}),
+        json!(1),
+    )
+    .await;
+    assert_eq!(error_code(&response), -32602);
+    assert_eq!(
+        response["error"]["data"]["x"],
+        "Unknown parameter; allowed parameters: system_services_id, nodes_id"
+    );
+}

@@ -226,3 +226,68 @@ async fn percent_encoded_id_is_decoded() {
     assert_eq!(reply.status, 404);
     assert_eq!(reply.body["error"]["data"]["object_id"], "mail er");
 }
+
+#[tokio::test]
+async fn declared_oversized_body_is_413_at_once() {
+    let mock = MockServer::start().await;
+    let address = mock.address;
+    let reply = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(address).expect("connect");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .expect("set a read timeout");
+        let head = format!(
+            "POST {TERMINATE} HTTP/1.1\r\nHost: x\r\nX-Api-Key: {DEFAULT_API_KEY}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100000000\r\n\
+             Expect: 100-continue\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).expect("send the head");
+        let mut reply = String::new();
+        stream
+            .read_to_string(&mut reply)
+            .expect("read the reply before any body byte");
+        reply
+    })
+    .await
+    .expect("the client thread finishes");
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    assert!(!reply.contains("100 Continue"), "{reply}");
+}
+
+#[tokio::test]
+async fn repeated_content_type_is_415() {
+    let mock = MockServer::start().await;
+    let response = reqwest::Client::new()
+        .post(format!("{}{TERMINATE}", mock.base_url()))
+        .header("X-Api-Key", DEFAULT_API_KEY)
+        .header("Content-Type", "application/json")
+        .header("Content-Type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .expect("the mock answers");
+    assert_eq!(response.status(), 415);
+    let body: Value = response.json().await.expect("a JSON body");
+    assert!(body["error"]["data"]["content-type"].is_string(), "{body}");
+}
+
+#[tokio::test]
+async fn content_encoding_is_415() {
+    let mock = MockServer::start().await;
+    let response = reqwest::Client::new()
+        .post(format!("{}{TERMINATE}", mock.base_url()))
+        .header("X-Api-Key", DEFAULT_API_KEY)
+        .header("Content-Type", "application/json")
+        .header("Content-Encoding", "gzip")
+        .body("{}")
+        .send()
+        .await
+        .expect("the mock answers");
+    assert_eq!(response.status(), 415);
+    let body: Value = response.json().await.expect("a JSON body");
+    assert!(
+        body["error"]["data"]["content-encoding"].is_string(),
+        "{body}"
+    );
+}

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
-use axum::http::header::{ALLOW, CONTENT_TYPE};
+use axum::http::header::{ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, request::Parts};
 use axum::response::{IntoResponse, Response};
 use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
@@ -206,6 +206,21 @@ pub async fn json_body<T: DeserializeOwned>(
     decode_body(value, shape)
 }
 
+/// Reads and decodes an optional JSON request body: an empty body is `None`,
+/// any other body is checked as [`json_body`] checks it.
+pub async fn optional_json_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+    shape: &BodyShape,
+) -> Result<Option<T>, Rejection> {
+    let bytes = read_body(headers, body).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let value = parse_strict_json(&bytes)?;
+    decode_body(value, shape).map(Some)
+}
+
 /// Decodes a parsed JSON body: checks the object shape, then each field's
 /// type, naming the offending field in the 400's `data`.
 pub(crate) fn decode_body<T: DeserializeOwned>(
@@ -247,24 +262,57 @@ pub(crate) fn decode_body<T: DeserializeOwned>(
     })
 }
 
+/// Reads a request body after checking its headers: one JSON
+/// `Content-Type` (415 otherwise), no `Content-Encoding` (415), and a size
+/// within [`MAX_BODY_BYTES`] (413, before any byte is read when
+/// `Content-Length` declares more).
 pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, Rejection> {
-    if let Some(content_type) = headers.get(CONTENT_TYPE) {
-        let content_type = content_type.to_str().unwrap_or_default();
-        if !is_json_media_type(content_type) {
-            return Err(Rejection::with_status(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "content-type",
-                format!("Content-Type `{content_type}` is not supported; send application/json"),
-            ));
-        }
-    }
-    axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
+    check_content_type(headers)?;
+    let too_large = || {
         Rejection::with_status(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body",
             format!("Request body is larger than {MAX_BODY_BYTES} bytes"),
         )
-    })
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok()?.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| too_large())
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), Rejection> {
+    let unsupported = |field: &str, message: String| {
+        Rejection::with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE, field, message)
+    };
+    let mut content_types = headers.get_all(CONTENT_TYPE).iter();
+    if let Some(content_type) = content_types.next() {
+        if content_types.next().is_some() {
+            let message = "More than one Content-Type header; send one: application/json";
+            return Err(unsupported("content-type", message.to_string()));
+        }
+        let content_type = String::from_utf8_lossy(content_type.as_bytes());
+        if !is_json_media_type(&content_type) {
+            let message =
+                format!("Content-Type `{content_type}` is not supported; send application/json");
+            return Err(unsupported("content-type", message));
+        }
+    }
+    for encoding in headers.get_all(CONTENT_ENCODING) {
+        let encoding = String::from_utf8_lossy(encoding.as_bytes());
+        if !encoding.trim().eq_ignore_ascii_case("identity") {
+            let message = format!(
+                "Content-Encoding `{encoding}` is not supported; send an uncompressed body"
+            );
+            return Err(unsupported("content-encoding", message));
+        }
+    }
+    Ok(())
 }
 
 /// Accepts `application/json` and `application/<suffix>+json`, with an

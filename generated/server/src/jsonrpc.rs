@@ -15,7 +15,8 @@ use std::future::Future;
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::runtime::{self, BodyShape, Rejection};
@@ -102,12 +103,18 @@ impl CallError {
 /// The params of one call, as an object keyed by parameter name.
 pub struct Params {
     object: Map<String, Value>,
+    /// Every parameter of the method, for messages about unknown ones.
+    names: Vec<&'static str>,
 }
 
 impl Params {
     /// Reads params by name (an object) or by position (an array, mapped to
     /// `names` in order). Absent params are an empty object.
-    pub fn new(params: Option<Value>, names: &[&str], code: i64) -> Result<Self, CallError> {
+    pub fn new(
+        params: Option<Value>,
+        names: &[&'static str],
+        code: i64,
+    ) -> Result<Self, CallError> {
         let object = match params {
             None => Map::new(),
             Some(Value::Object(object)) => object,
@@ -132,7 +139,34 @@ impl Params {
             }
             Some(_) => unreachable!("the envelope check accepts only objects and arrays"),
         };
-        Ok(Params { object })
+        let params = Params {
+            object,
+            names: names.to_vec(),
+        };
+        params.check_names(code)?;
+        Ok(params)
+    }
+
+    /// Rejects params by name that the method does not have, naming each.
+    fn check_names(&self, code: i64) -> Result<(), CallError> {
+        let mut data = Map::new();
+        for key in self.object.keys() {
+            if !self.names.contains(&key.as_str()) {
+                let message = format!(
+                    "Unknown parameter; allowed parameters: {}",
+                    self.names.join(", ")
+                );
+                data.insert(key.clone(), message.into());
+            }
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        Err(CallError::new(
+            code,
+            "Invalid request",
+            Some(Value::Object(data)),
+        ))
     }
 
     /// Takes out the string parameter `name`, which must be present and
@@ -150,13 +184,7 @@ impl Params {
 
     /// Rejects params left over after the operation took its own.
     pub fn finish(self, code: i64) -> Result<(), CallError> {
-        let Some(name) = self.object.keys().next() else {
-            return Ok(());
-        };
-        Err(CallError::from_rejection(
-            code,
-            Rejection::invalid(name.clone(), "Unknown parameter"),
-        ))
+        self.check_names(code)
     }
 
     /// Decodes the remaining params as the operation's JSON body.
@@ -199,14 +227,13 @@ where
         Ok(payload) => payload,
         Err(rejection) => {
             let data = CallError::from_rejection(PARSE_ERROR, rejection).data;
-            return reject(
-                StatusCode::BAD_REQUEST,
-                CallError::new(PARSE_ERROR, "Parse error", data),
-            );
+            let error = CallError::new(PARSE_ERROR, "Parse error", data);
+            return reject(StatusCode::BAD_REQUEST, error);
         }
     };
 
     let mut outcome = Outcome::default();
+    let mut raw_ids = raw_ids(&bytes).into_iter();
     match payload {
         Value::Array(items) if items.is_empty() => {
             let error = CallError::invalid_request(json!({ "batch": "Empty batch" }));
@@ -223,16 +250,18 @@ where
         Value::Array(items) => {
             let mut responses = Vec::new();
             for item in items {
-                if let Some(response) = handle_one(item, &call, &mut outcome).await {
+                let raw_id = raw_ids.next().flatten();
+                if let Some(response) = handle_one(item, raw_id, &call, &mut outcome).await {
                     responses.push(response);
                 }
             }
-            let body = (!responses.is_empty()).then_some(Value::Array(responses));
+            let body = (!responses.is_empty()).then_some(Reply::Batch(responses));
             reply(body, outcome)
         }
         single => {
-            let body = handle_one(single, &call, &mut outcome).await;
-            reply(body, outcome)
+            let raw_id = raw_ids.next().flatten();
+            let body = handle_one(single, raw_id, &call, &mut outcome).await;
+            reply(body.map(Reply::Single), outcome)
         }
     }
 }
@@ -247,12 +276,74 @@ struct Outcome {
 
 /// Writes a single error response with a null id and the HTTP `status`.
 pub fn reject(status: StatusCode, error: CallError) -> Response {
-    (status, axum::Json(response(Value::Null, Err(error)))).into_response()
+    (status, axum::Json(response(null_id(), Err(error)))).into_response()
+}
+
+/// One JSON-RPC response object. The id is kept as raw JSON text, so a
+/// number comes back exactly as the request wrote it (`1e2`, `-0`, or an
+/// integer beyond 64 bits).
+#[derive(Serialize)]
+struct ResponseObject {
+    jsonrpc: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<Value>,
+    id: Box<RawValue>,
+}
+
+/// The body of a reply: one response, or the responses of a batch.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Reply {
+    Single(ResponseObject),
+    Batch(Vec<ResponseObject>),
+}
+
+#[derive(Deserialize)]
+struct IdMember<'a> {
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+}
+
+/// Returns the raw `id` text of each request object of a payload, by
+/// position: one entry for a single request, one per member of a batch.
+fn raw_ids(bytes: &[u8]) -> Vec<Option<Box<RawValue>>> {
+    let id_of = |item: &RawValue| {
+        serde_json::from_str::<IdMember<'_>>(item.get())
+            .ok()
+            .and_then(|member| member.id.map(ToOwned::to_owned))
+    };
+    let Ok(payload) = serde_json::from_slice::<&RawValue>(bytes) else {
+        return Vec::new();
+    };
+    match serde_json::from_str::<Vec<&RawValue>>(payload.get()) {
+        Ok(items) => items.into_iter().map(id_of).collect(),
+        Err(_) => vec![id_of(payload)],
+    }
+}
+
+fn null_id() -> Box<RawValue> {
+    RawValue::from_string("null".to_string()).expect("null is JSON")
+}
+
+/// Returns the id to answer with: the raw text of a numeric id, so that it
+/// is echoed exactly, and the parsed value otherwise.
+fn reply_id(id: &Value, raw: Option<Box<RawValue>>) -> Box<RawValue> {
+    match raw {
+        Some(raw) if id.is_number() => raw,
+        _ => RawValue::from_string(id.to_string()).unwrap_or_else(|_| null_id()),
+    }
 }
 
 /// Runs one request object; returns its response, or `None` for a
 /// notification.
-async fn handle_one<F, Fut>(item: Value, call: &F, outcome: &mut Outcome) -> Option<Value>
+async fn handle_one<F, Fut>(
+    item: Value,
+    raw_id: Option<Box<RawValue>>,
+    call: &F,
+    outcome: &mut Outcome,
+) -> Option<ResponseObject>
 where
     F: Fn(String, Option<Value>) -> Fut,
     Fut: Future<Output = Result<Value, CallError>>,
@@ -261,12 +352,12 @@ where
         Ok(request) => request,
         Err((id, error)) => {
             outcome.invalid = true;
-            return Some(response(id, Err(error)));
+            return Some(response(reply_id(&id, raw_id), Err(error)));
         }
     };
     outcome.methods.push(request.method.clone());
-    let outcome = call(request.method, request.params).await;
-    request.id.map(|id| response(id, outcome))
+    let result = call(request.method, request.params).await;
+    request.id.map(|id| response(reply_id(&id, raw_id), result))
 }
 
 /// A request object that passed the envelope rules.
@@ -348,20 +439,22 @@ pub fn result<T: Serialize>(body: &T) -> Result<Value, CallError> {
         .map_err(|error| CallError::new(-32603, "Internal error", Some(json!(error.to_string()))))
 }
 
-fn response(id: Value, outcome: Result<Value, CallError>) -> Value {
-    let mut object = Map::new();
-    object.insert("jsonrpc".into(), "2.0".into());
-    match outcome {
-        Ok(result) => object.insert("result".into(), result),
-        Err(error) => object.insert("error".into(), error.to_value()),
+fn response(id: Box<RawValue>, outcome: Result<Value, CallError>) -> ResponseObject {
+    let (result, error) = match outcome {
+        Ok(result) => (Some(result), None),
+        Err(error) => (None, Some(error.to_value())),
     };
-    object.insert("id".into(), id);
-    Value::Object(object)
+    ResponseObject {
+        jsonrpc: "2.0",
+        result,
+        error,
+        id,
+    }
 }
 
 /// Writes the body with 200, or 400 when a request object was invalid, or
 /// 204 when every request was a notification.
-fn reply(body: Option<Value>, outcome: Outcome) -> Response {
+fn reply(body: Option<Reply>, outcome: Outcome) -> Response {
     let status = if outcome.invalid {
         StatusCode::BAD_REQUEST
     } else {

@@ -9,7 +9,7 @@
 #![allow(clippy::result_large_err)]
 pub mod types;
 
-mod runtime;
+pub mod runtime;
 
 pub mod jsonrpc;
 

@@ -206,6 +206,21 @@ fn check_jsonrpc_methods(
                 "a JSON-RPC method needs an object request body, whose fields become params",
             ));
         }
+        let fields = operation.body.iter().flat_map(|body| &body.fields);
+        if let Some(field) = fields.into_iter().find(|field| {
+            operation
+                .path_params
+                .iter()
+                .any(|param| &param.name == *field)
+        }) {
+            return Err(SpecError::new(
+                extension_pointer,
+                format!(
+                    "body field `{field}` has the name of a path parameter, so JSON-RPC params \
+                     by name cannot tell them apart; rename one"
+                ),
+            ));
+        }
         for response in operation.responses.iter().filter(|r| r.status >= 400) {
             if !endpoint.error_codes.contains_key(&response.status) {
                 return Err(SpecError::new(
@@ -235,7 +250,10 @@ fn operation_model(
     if !is_snake_case_identifier(&name) {
         return Err(SpecError::new(
             format!("{pointer}/operationId"),
-            format!("operationId `{name}` is not a snake_case identifier such as `mark_terminate`"),
+            format!(
+                "operationId `{name}` is not a snake_case Rust identifier (keywords excluded) \
+                 such as `mark_terminate`; rename it"
+            ),
         ));
     }
 
@@ -260,6 +278,7 @@ fn operation_model(
         None => None,
     };
 
+    check_one_error_schema(&responses)?;
     let has_input = body.is_some() || !path_params.is_empty();
     require_status(
         &responses,
@@ -291,10 +310,20 @@ fn operation_model(
     })
 }
 
+/// Rust keywords, strict and reserved, which cannot name a method.
+const RUST_KEYWORDS: &[&str] = &[
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
+    "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+];
+
 fn is_snake_case_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some('a'..='z' | '_'))
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !RUST_KEYWORDS.contains(&name)
 }
 
 fn path_params(
@@ -454,16 +483,15 @@ fn json_schema(
     content: &indexmap::IndexMap<String, openapiv3::MediaType>,
     pointer: &str,
 ) -> Result<Option<ReferenceOr<Schema>>, SpecError> {
-    let mut media_types = content.iter();
-    let Some((media_type, body)) = media_types.next() else {
-        return Ok(None);
-    };
-    if media_type != JSON || media_types.next().is_some() {
+    if let Some(other) = content.keys().find(|media_type| *media_type != JSON) {
         return Err(SpecError::new(
-            pointer,
-            format!("only a single {JSON} media type is supported, found `{media_type}`"),
+            format!("{pointer}/{}", escape_segment(other)),
+            format!("media type `{other}` is not supported; only {JSON} is"),
         ));
     }
+    let Some((media_type, body)) = content.iter().next() else {
+        return Ok(None);
+    };
     let schema = body.schema.clone().ok_or_else(|| {
         SpecError::new(
             format!("{pointer}/{}", escape_segment(media_type)),
@@ -471,6 +499,29 @@ fn json_schema(
         )
     })?;
     Ok(Some(schema))
+}
+
+/// Checks that every error response of an operation has the same schema:
+/// progenitor decodes all of them into one error type.
+fn check_one_error_schema(responses: &[DocumentedResponse]) -> Result<(), SpecError> {
+    let mut errors = responses.iter().filter(|response| response.status >= 400);
+    let Some(first) = errors.next() else {
+        return Ok(());
+    };
+    let schema = serde_json::to_value(&first.schema).unwrap_or_default();
+    for response in errors {
+        if serde_json::to_value(&response.schema).unwrap_or_default() != schema {
+            return Err(SpecError::new(
+                &response.pointer,
+                format!(
+                    "every error response of an operation needs the same schema, because \
+                     progenitor decodes them into one type; use the schema of status {}",
+                    first.status
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn require_status(

@@ -173,7 +173,7 @@ fn lib_tokens(items: &[OperationItems], has_jsonrpc: bool) -> TokenStream {
         #![allow(clippy::result_large_err)]
 
         pub mod types;
-        mod runtime;
+        pub mod runtime;
         #jsonrpc_module
 
         pub use runtime::{ApiKey, BodyShape, MAX_BODY_BYTES, PathParams, Rejection, RequestContext};
@@ -426,8 +426,13 @@ fn handler_fn(
     if let (Some(body), Some(typ)) = (&operation.body, body_type) {
         let property_names = &body.fields;
         let closed = body.closed;
+        let reader = if body.required {
+            quote! { json_body }
+        } else {
+            quote! { optional_json_body }
+        };
         let decode = quote! {
-            runtime::json_body::<#typ>(
+            runtime::#reader::<#typ>(
                 &parts.headers,
                 body,
                 &BodyShape { fields: &[#(#property_names),*], closed: #closed },

@@ -45,10 +45,20 @@ pub fn load(root: &Path) -> anyhow::Result<OpenAPI> {
     parse(&text)
 }
 
-/// Parses an OpenAPI 3.0.x document from YAML or JSON text.
+/// Parses an OpenAPI 3.0.x document from YAML or JSON text, and checks that
+/// every `$ref` in it resolves.
 pub fn parse(text: &str) -> anyhow::Result<OpenAPI> {
-    let api: OpenAPI = serde_yaml::from_str(text)
-        .with_context(|| format!("{SPEC_PATH} is not a valid OpenAPI 3.0 document"))?;
+    // A first pass into plain YAML values rejects syntax errors and duplicate
+    // keys with their line; openapiv3 panics on some duplicate keys.
+    let document: serde_yaml::Value =
+        serde_yaml::from_str(text).with_context(|| format!("{SPEC_PATH} is not valid YAML"))?;
+    let parsed = std::panic::catch_unwind(|| serde_yaml::from_str::<OpenAPI>(text));
+    let api = match parsed {
+        Ok(result) => {
+            result.with_context(|| format!("{SPEC_PATH} is not a valid OpenAPI 3.0 document"))?
+        }
+        Err(_) => anyhow::bail!("{SPEC_PATH} is not a valid OpenAPI 3.0 document"),
+    };
     if !api.openapi.starts_with("3.0.") {
         return Err(SpecError::new(
             "/openapi",
@@ -59,5 +69,52 @@ pub fn parse(text: &str) -> anyhow::Result<OpenAPI> {
         )
         .into());
     }
+    let document = serde_json::to_value(&document)
+        .with_context(|| format!("{SPEC_PATH} has a value that JSON cannot hold"))?;
+    check_refs(&document, &document, "")?;
     Ok(api)
+}
+
+/// Checks that every `$ref` under `value` is a local reference (`#/...`)
+/// that resolves in `document`.
+fn check_refs(
+    document: &serde_json::Value,
+    value: &serde_json::Value,
+    pointer: &str,
+) -> Result<(), SpecError> {
+    match value {
+        serde_json::Value::Object(object) => {
+            if let Some(reference) = object.get("$ref") {
+                let target = reference.as_str().unwrap_or_default();
+                let Some(target_pointer) = target.strip_prefix('#') else {
+                    return Err(SpecError::new(
+                        pointer,
+                        format!(
+                            "$ref `{target}` is external; only local `#/...` references are supported"
+                        ),
+                    ));
+                };
+                if document.pointer(target_pointer).is_none() {
+                    return Err(SpecError::new(
+                        pointer,
+                        format!("$ref `{target}` does not resolve"),
+                    ));
+                }
+            }
+            for (key, child) in object {
+                check_refs(
+                    document,
+                    child,
+                    &format!("{pointer}/{}", escape_segment(key)),
+                )?;
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (index, child) in items.iter().enumerate() {
+                check_refs(document, child, &format!("{pointer}/{index}"))?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }

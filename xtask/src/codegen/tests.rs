@@ -112,11 +112,11 @@ fn external_ref_is_located() {
         "$ref: \"#/components/schemas/Touch\"",
         "$ref: \"other.yaml#/Touch\"",
     );
-    assert!(error.contains("/requestBody/content"), "{error}");
     assert!(
-        error.contains("not a local #/components/schemas/ reference"),
+        error.contains("/requestBody/content/application~1json/schema:"),
         "{error}"
     );
+    assert!(error.contains("is external"), "{error}");
 }
 
 #[test]
@@ -132,9 +132,12 @@ fn second_media_type_is_located() {
         "          application/json:\n            schema: {$ref",
         "          text/plain:\n            schema: {type: string}\n          application/json:\n            schema: {$ref",
     );
-    assert!(error.contains("/requestBody/content:"), "{error}");
     assert!(
-        error.contains("only a single application/json media type"),
+        error.contains("/requestBody/content/text~1plain:"),
+        "{error}"
+    );
+    assert!(
+        error.contains("media type `text/plain` is not supported"),
         "{error}"
     );
 }
@@ -245,4 +248,91 @@ fn duplicate_type_name_is_located() {
     );
     assert!(error.contains("#/components/schemas/Id:"), "{error}");
     assert!(error.contains("two types named `Id`"), "{error}");
+}
+
+#[test]
+fn duplicate_yaml_key_is_rejected() {
+    let error = error_with(
+        "operationId: touch_item",
+        "operationId: touch_item\n      operationId: again",
+    );
+    assert!(error.contains("duplicate"), "{error}");
+    assert!(error.contains("line 7"), "{error}");
+}
+
+#[test]
+fn missing_ref_is_located() {
+    let error = error_with(
+        "$ref: \"#/components/schemas/Touch\"",
+        "$ref: \"#/components/schemas/Nope\"",
+    );
+    assert!(
+        error.contains("/requestBody/content/application~1json/schema:"),
+        "{error}"
+    );
+    assert!(
+        error.contains("`#/components/schemas/Nope` does not resolve"),
+        "{error}"
+    );
+}
+
+#[test]
+fn keyword_operation_id_is_located() {
+    let error = error_with("operationId: touch_item", "operationId: fn");
+    assert!(error.contains("/post/operationId:"), "{error}");
+    assert!(error.contains("rename it"), "{error}");
+}
+
+#[test]
+fn differing_error_schemas_are_located() {
+    let error = error_with(
+        "        \"400\":",
+        "        \"401\":\n          description: no\n          content:\n            application/json:\n              schema: {type: string}\n        \"400\":",
+    );
+    assert!(error.contains("/post/responses/401:"), "{error}");
+    assert!(error.contains("use the schema of status 400"), "{error}");
+}
+
+#[test]
+fn optional_body_uses_optional_reader() {
+    let text = BASE.replace(
+        "      requestBody:\n        required: true",
+        "      requestBody:\n        required: false",
+    );
+    assert_ne!(text, BASE, "the base spec has a required body");
+    let api = spec::parse(&text).expect("spec parses");
+    let files = generate(&api).expect("spec generates");
+    let lib = files
+        .iter()
+        .find(|file| file.path.ends_with("server/src/lib.rs"))
+        .expect("server lib.rs is generated");
+    assert!(
+        lib.contents
+            .contains("runtime::optional_json_body::<types::Touch>"),
+        "optional reader"
+    );
+    assert!(
+        lib.contents.contains("pub body: Option<types::Touch>"),
+        "optional field"
+    );
+}
+
+#[test]
+fn body_field_shadowing_path_param_is_located() {
+    let text = BASE
+        .replace(
+            "operationId: touch_item",
+            "operationId: touch_item\n      x-jsonrpc-method: items.touch",
+        )
+        .replace(
+            "        note: {type: string, nullable: true}",
+            "        note: {type: string, nullable: true}\n        item_id: {type: string}",
+        )
+        .replace("\ncomponents:", &jsonrpc_endpoint("{\"400\": -32602}"));
+    let error = match spec::parse(&text).and_then(|api| generate(&api)) {
+        Ok(_) => panic!("a body field named like a path parameter must fail"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(error.contains("/post/x-jsonrpc-method:"), "{error}");
+    assert!(error.contains("body field `item_id`"), "{error}");
 }
