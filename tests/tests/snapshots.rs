@@ -108,6 +108,15 @@ const REST_CASES: &[RestCase] = &[
     },
 ];
 
+/// Replaces the error id of a 500, which differs on every run.
+fn redact_error_id(mut reply: Value) -> Value {
+    if let Some(id) = reply.pointer_mut("/body/error/data/error_id") {
+        assert!(id.is_string(), "a 500 carries an error id: {id}");
+        *id = Value::from("[error id]");
+    }
+    reply
+}
+
 async fn rest_reply(mock: &MockServer, case: &RestCase) -> Value {
     let mut request = reqwest::Client::new()
         .post(format!(
@@ -133,6 +142,68 @@ async fn rest_errors_match_snapshots() {
         let reply = rest_reply(&mock, case).await;
         insta::assert_json_snapshot!(format!("rest_{}", case.name), reply);
     }
+}
+
+#[tokio::test]
+async fn rest_oversized_body_matches_snapshot() {
+    let mock = MockServer::start().await;
+    let body = format!(
+        "{{\"nodes_id\": \"{}\"}}",
+        "n".repeat(system_services_server::MAX_BODY_BYTES)
+    );
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/system/services/active/cron/terminate",
+            mock.base_url()
+        ))
+        .header("X-Api-Key", DEFAULT_API_KEY)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("the mock answers");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("a JSON body");
+    insta::assert_json_snapshot!(
+        "rest_terminate_body_too_large",
+        json!({ "status": status, "body": body })
+    );
+}
+
+/// Serves a router whose one route panics, through the mock's middleware.
+async fn panicking_server() -> String {
+    let router = axum::Router::new().route(
+        "/system/services/active/{system_services_id}/terminate",
+        axum::routing::post(|| async {
+            panic!("a handler failure for the 500 snapshot");
+            #[allow(unreachable_code)]
+            ""
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind an ephemeral loopback port");
+    let address = listener.local_addr().expect("read the bound address");
+    let app = mock_server::with_middleware(router);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}")
+}
+
+#[tokio::test]
+async fn internal_error_matches_snapshot() {
+    let base_url = panicking_server().await;
+    let response = reqwest::Client::new()
+        .post(format!("{base_url}/system/services/active/cron/terminate"))
+        .header("X-Api-Key", DEFAULT_API_KEY)
+        .header("Content-Type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("the server answers");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("a JSON body");
+    let reply = redact_error_id(json!({ "status": status, "body": body }));
+    insta::assert_json_snapshot!("rest_terminate_internal_error", reply);
 }
 
 #[tokio::test]
@@ -181,6 +252,28 @@ async fn jsonrpc_errors_match_snapshots() {
     let request = json!({"jsonrpc": "2.0", "method": method, "params": ["cron"], "id": 3});
     let reply = jsonrpc_reply(&mock, &request.to_string(), None).await;
     insta::assert_json_snapshot!("jsonrpc_terminate_missing_key", reply);
+
+    let oversized = format!(
+        "{{\"jsonrpc\": \"2.0\", \"method\": \"{method}\", \"params\": [\"{}\"], \"id\": 4}}",
+        "s".repeat(system_services_server::MAX_BODY_BYTES)
+    );
+    let reply = jsonrpc_reply(&mock, &oversized, Some(DEFAULT_API_KEY)).await;
+    insta::assert_json_snapshot!("jsonrpc_body_too_large", reply);
+
+    let response = reqwest::Client::new()
+        .post(format!("{}/jsonrpc", mock.base_url()))
+        .header("X-Api-Key", DEFAULT_API_KEY)
+        .header("Content-Type", "text/plain")
+        .body(request.to_string())
+        .send()
+        .await
+        .expect("the mock answers");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("a JSON body");
+    insta::assert_json_snapshot!(
+        "jsonrpc_text_plain",
+        json!({ "status": status, "body": body })
+    );
 }
 
 async fn jsonrpc_reply(mock: &MockServer, body: &str, api_key: Option<&str>) -> Value {
