@@ -433,6 +433,22 @@ impl Request {
     }
 }
 
+/// Returns the OpenRPC `document` for `rpc.discover`, which takes no params.
+pub fn discover(document: &str, params: Option<Value>, code: i64) -> Result<Value, CallError> {
+    let empty = match &params {
+        None => true,
+        Some(Value::Array(items)) => items.is_empty(),
+        Some(Value::Object(object)) => object.is_empty(),
+        Some(_) => false,
+    };
+    if !empty {
+        let data = json!({ "params": "rpc.discover takes no params" });
+        return Err(CallError::new(code, "Invalid params", Some(data)));
+    }
+    serde_json::from_str(document)
+        .map_err(|error| CallError::new(-32603, "Internal error", Some(json!(error.to_string()))))
+}
+
 /// Serialises an operation's result.
 pub fn result<T: Serialize>(body: &T) -> Result<Value, CallError> {
     serde_json::to_value(body)

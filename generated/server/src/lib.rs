@@ -190,7 +190,11 @@ async fn handle_mark_terminate<A: Api>(State(api): State<Arc<A>>, request: Reque
 }
 
 /// JSON-RPC methods of the API, each calling one method of [`Api`].
+/// The server also answers `rpc.discover` with [`OPENRPC_DOCUMENT`].
 pub const JSONRPC_METHODS: &[&str] = &["system.services.active.mark_terminate"];
+
+/// The OpenRPC document of the JSON-RPC methods.
+pub const OPENRPC_DOCUMENT: &str = include_str!("openrpc.json");
 
 async fn handle_jsonrpc<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
@@ -227,6 +231,7 @@ async fn call_jsonrpc<A: Api>(
     params: Option<serde_json::Value>,
 ) -> Result<serde_json::Value, jsonrpc::CallError> {
     match method.as_str() {
+        "rpc.discover" => jsonrpc::discover(OPENRPC_DOCUMENT, params, -32602),
         "system.services.active.mark_terminate" => {
             let api_key = ApiKey::from_headers(&context.headers, "X-Api-Key");
             if let Err(error) = api.authenticate(context, &api_key) {

@@ -53,7 +53,11 @@ pub fn endpoint_items(
     };
     let definitions = quote! {
         /// JSON-RPC methods of the API, each calling one method of [`Api`].
+        /// The server also answers `rpc.discover` with [`OPENRPC_DOCUMENT`].
         pub const JSONRPC_METHODS: &[&str] = &[#(#names),*];
+
+        /// The OpenRPC document of the JSON-RPC methods.
+        pub const OPENRPC_DOCUMENT: &str = include_str!("openrpc.json");
 
         async fn handle_jsonrpc<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
             let (parts, body) = request.into_parts();
@@ -82,6 +86,7 @@ pub fn endpoint_items(
             params: Option<serde_json::Value>,
         ) -> Result<serde_json::Value, jsonrpc::CallError> {
             match method.as_str() {
+                "rpc.discover" => jsonrpc::discover(OPENRPC_DOCUMENT, params, #invalid_params),
                 #(#arms)*
                 _ => Err(jsonrpc::CallError::method_not_found(&method)),
             }

@@ -9,6 +9,7 @@ mod files;
 mod format;
 mod jsonrpc;
 mod model;
+mod openrpc;
 mod server;
 mod spec;
 mod types;

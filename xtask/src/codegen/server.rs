@@ -15,6 +15,7 @@ use super::files::{GeneratedFile, RUST_HEADER};
 use super::format;
 use super::jsonrpc;
 use super::model::{self, DocumentedResponse, Operation};
+use super::openrpc;
 use super::spec::SpecError;
 use super::types::Types;
 
@@ -80,6 +81,7 @@ pub fn emit(api: &OpenAPI) -> anyhow::Result<Server> {
             contents: runtime,
         },
     ];
+    files.extend(openrpc::emit(api, &model)?);
     if has_jsonrpc {
         files.push(GeneratedFile {
             path: "generated/server/src/jsonrpc.rs".into(),

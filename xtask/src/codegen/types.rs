@@ -100,11 +100,18 @@ fn to_json_schema(
     schema: &ReferenceOr<Schema>,
     pointer: &str,
 ) -> Result<schemars::schema::Schema, SpecError> {
+    let value = json_schema_value(schema, pointer)?;
+    serde_json::from_value(value)
+        .map_err(|error| SpecError::new(pointer, format!("unsupported schema: {error}")))
+}
+
+/// Converts an OpenAPI 3.0 schema into JSON Schema as a JSON value, with the
+/// same rules as the Rust types.
+pub fn json_schema_value(schema: &ReferenceOr<Schema>, pointer: &str) -> Result<Value, SpecError> {
     let mut value = serde_json::to_value(schema)
         .map_err(|error| SpecError::new(pointer, format!("cannot read schema: {error}")))?;
     convert(&mut value, pointer)?;
-    serde_json::from_value(value)
-        .map_err(|error| SpecError::new(pointer, format!("unsupported schema: {error}")))
+    Ok(value)
 }
 
 fn convert(value: &mut Value, pointer: &str) -> Result<(), SpecError> {
