@@ -26,6 +26,9 @@ enum Command {
         /// spec produces.
         #[arg(long)]
         check: bool,
+        /// Skip the TypeScript types, which need Node.js and npm.
+        #[arg(long)]
+        no_typescript: bool,
     },
     /// Run every check CI runs: rustfmt, clippy, the generated-code drift check, the OpenAPI
     /// validator and all tests.
@@ -60,13 +63,21 @@ fn main() -> ExitCode {
     }
 
     let result = match cli.command {
-        Command::Gen { check } => {
+        Command::Gen {
+            check,
+            no_typescript,
+        } => {
             let mode = if check {
                 codegen::Mode::Check
             } else {
                 codegen::Mode::Write
             };
-            codegen::run(&root, mode)
+            let outputs = if no_typescript {
+                codegen::Outputs::Rust
+            } else {
+                codegen::Outputs::All
+            };
+            codegen::run(&root, mode, outputs)
         }
         Command::Test => test_suite::run(),
         Command::Contract {

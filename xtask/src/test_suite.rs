@@ -13,6 +13,8 @@ use std::process::{Child, Command, Stdio};
 use anyhow::Context;
 
 const SPEC: &str = "spec/openapi.yaml";
+/// Node tools that `cargo xtask gen` installs; tsc checks the TypeScript types.
+const TYPESCRIPT_TOOLS: &str = "xtask/typescript";
 const VENV: &str = ".venv";
 const REQUIREMENTS: &str = "xtask/python-requirements.txt";
 /// Copy of the requirements file that was last installed into the virtual environment.
@@ -37,6 +39,11 @@ pub fn run() -> anyhow::Result<()> {
         "gen",
         "--check",
     ])
+    .run()?;
+    Step::new(
+        format!("{TYPESCRIPT_TOOLS}/node_modules/.bin/tsc"),
+        &["-p", "tests/typescript"],
+    )
     .run()?;
     install_python_tools()?;
     Step::new(format!("{VENV}/bin/openapi-spec-validator"), &[SPEC]).run()?;

@@ -13,6 +13,7 @@ mod openrpc;
 mod server;
 mod spec;
 mod types;
+mod typescript;
 
 use std::path::Path;
 
@@ -20,11 +21,24 @@ use openapiv3::OpenAPI;
 
 pub use files::{GeneratedFile, Mode};
 
-/// Generates every file under `generated/` from the spec under `root`, and
+/// Which generated files a run covers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Outputs {
+    /// Every file, the TypeScript types included, which needs Node.js.
+    All,
+    /// The Rust crates and the OpenRPC document only.
+    Rust,
+}
+
+/// Generates the files under `generated/` from the spec under `root`, and
 /// writes them or checks them for drift.
-pub fn run(root: &Path, mode: Mode) -> anyhow::Result<()> {
+pub fn run(root: &Path, mode: Mode, outputs: Outputs) -> anyhow::Result<()> {
     let api = spec::load(root)?;
-    files::sync(root, &generate(&api)?, mode)
+    let mut generated = generate(&api)?;
+    if outputs == Outputs::All {
+        generated.push(typescript::emit(root)?);
+    }
+    files::sync(root, &generated, mode)
 }
 
 /// Generates the contents of every file under `generated/`.

@@ -1,7 +1,7 @@
 //! Tests of the generator: drift of `generated/`, and located errors for
 //! spec constructs it does not support.
 
-use super::{Mode, generate, run, spec};
+use super::{Mode, Outputs, generate, run, spec};
 
 /// A valid one-operation spec; each test swaps one part of it.
 const BASE: &str = r##"
@@ -80,7 +80,7 @@ fn jsonrpc_spec(codes: &str) -> String {
 #[test]
 fn generated_code_is_fresh() {
     let root = crate::workspace_root();
-    if let Err(error) = run(&root, Mode::Check) {
+    if let Err(error) = run(&root, Mode::Check, Outputs::Rust) {
         panic!("{error:#}");
     }
 }
@@ -166,13 +166,13 @@ fn stale_file_is_named() {
     std::fs::create_dir_all(&spec_dir).expect("create scratch spec dir");
     std::fs::write(spec_dir.join("openapi.yaml"), BASE).expect("write scratch spec");
 
-    let error = run(&root, Mode::Check).expect_err("an empty tree is stale");
+    let error = run(&root, Mode::Check, Outputs::Rust).expect_err("an empty tree is stale");
     let message = format!("{error:#}");
     assert!(message.contains("generated/server/src/lib.rs"), "{message}");
     assert!(message.contains("run `cargo xtask gen`"), "{message}");
 
-    run(&root, Mode::Write).expect("writing succeeds");
-    run(&root, Mode::Check).expect("a fresh tree passes the check");
+    run(&root, Mode::Write, Outputs::Rust).expect("writing succeeds");
+    run(&root, Mode::Check, Outputs::Rust).expect("a fresh tree passes the check");
     std::fs::remove_dir_all(&root).expect("remove scratch dir");
 }
 
