@@ -13,20 +13,23 @@
 
 mod api;
 pub mod auth;
+mod body_timeout;
 pub mod clock;
 pub mod events;
 mod internal_error;
 pub mod scheduler;
+mod server;
 pub mod state;
 pub mod telemetry;
 mod yaml_location;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use api::{AUTH_FAILED_CODE, MockApi, NOT_FOUND_CODE, SCHEDULER_ITSELF_CODE};
 pub use internal_error::{INTERNAL_ERROR_MESSAGE, internal_error};
+pub use server::{Limits, Stopped, serve_with};
 
 /// API key accepted when none is configured.
 pub const DEFAULT_API_KEY: &str = "mock-api-key";
@@ -36,13 +39,30 @@ pub fn app(api: Arc<MockApi>) -> axum::Router {
     with_middleware(system_services_server::router(api))
 }
 
+/// Adds the middleware to every route and the fallback of `router`, with
+/// the default request body deadline of [`Limits`]. See
+/// [`with_middleware_and_body_timeout`].
+pub fn with_middleware(router: axum::Router) -> axum::Router {
+    with_middleware_and_body_timeout(router, Limits::default().body_read_timeout)
+}
+
 /// Adds the middleware to every route and the fallback of `router`. The
 /// outer layer gives each request an id and logs it
-/// ([`telemetry::log_request`]), and the inner one turns a handler panic
-/// into the documented 500 response. Call it after the last route is added.
-pub fn with_middleware(router: axum::Router) -> axum::Router {
+/// ([`telemetry::log_request`]). The middle one gives the request body
+/// `body_read_timeout` from the end of the headers to arrive, and responds
+/// to a later body with a 408 in the documented error body. The inner one
+/// turns a handler panic into the documented 500 response. Call it after
+/// the last route is added.
+pub fn with_middleware_and_body_timeout(
+    router: axum::Router,
+    body_read_timeout: Duration,
+) -> axum::Router {
     router
         .layer(axum::middleware::from_fn(internal_error::catch_panic))
+        .layer(axum::middleware::from_fn_with_state(
+            body_read_timeout,
+            body_timeout::limit_body_read,
+        ))
         .layer(axum::middleware::from_fn(telemetry::log_request))
 }
 
@@ -60,15 +80,16 @@ pub async fn serve_shared(
     serve_until(listener, api, std::future::pending()).await
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then stops
-/// accepting connections and returns once the open connections are closed.
+/// Serves the API on `listener` with the default [`Limits`] until
+/// `shutdown` completes, then stops accepting connections and returns once
+/// the open connections are closed, or their grace period is over. See
+/// [`serve_with`].
 pub async fn serve_until(
     listener: tokio::net::TcpListener,
     api: Arc<MockApi>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = app(api).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    serve_with(listener, api, Limits::default(), shutdown)
         .await
+        .map(|_| ())
 }

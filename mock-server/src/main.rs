@@ -1,6 +1,8 @@
 //! `cargo run -p mock-server`: serves the mock API on 127.0.0.1:4010.
 
 use std::ffi::OsStr;
+use std::future::Future;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,12 +12,16 @@ use anyhow::Context;
 use clap::Parser;
 use clap::builder::TypedValueParser;
 use clap::error::ErrorKind;
+use clap::parser::ValueSource;
 use ipnet::IpNet;
-use mock_server::auth::{ApiKeyEntry, AuthPolicy, parse_network};
+use mock_server::auth::{ApiKeyEntry, AuthPolicy, ConfigError, parse_network};
 use mock_server::scheduler::{DEFAULT_INTERVAL, MAX_INTERVAL_SECS, Scheduler};
 use mock_server::state::ClusterState;
 use mock_server::telemetry::{self, LogFormat};
-use mock_server::{DEFAULT_API_KEY, MockApi};
+use mock_server::{DEFAULT_API_KEY, Limits, MockApi};
+
+/// Largest value of the timeout options, in seconds.
+const MAX_TIMEOUT_SECS: u64 = 3600;
 
 /// Stateful mock of the system services API.
 #[derive(Parser)]
@@ -31,28 +37,28 @@ struct Options {
 
     /// API key that requests must send in X-Api-Key, optionally limited to client IP addresses
     /// or CIDR ranges after `@`, joined by `+` (for example `KEY@10.0.0.0/8+2001:db8::1`).
-    /// Repeat the option for several keys.
+    /// Repeat the option for several keys. MOCK_API_KEYS takes several keys separated by
+    /// commas.
     #[arg(
         long = "api-key",
         value_name = "KEY[@NET+NET...]",
         env = "MOCK_API_KEYS",
         hide_env_values = true,
-        value_delimiter = ',',
         default_value = DEFAULT_API_KEY,
-        value_parser = ApiKeyParser
+        value_parser = EnvListParser::api_keys()
     )]
-    api_keys: Vec<ApiKeyEntry>,
+    api_keys: Vec<EnvList<ApiKeyEntry>>,
 
     /// IP address or CIDR range of a reverse proxy whose X-Forwarded-For header names the
-    /// client IP. Repeat the option for several proxies. Without it, X-Forwarded-For is ignored.
+    /// client IP. Repeat the option for several proxies. MOCK_TRUSTED_PROXIES takes several
+    /// proxies separated by commas. Without it, X-Forwarded-For is ignored.
     #[arg(
         long = "trusted-proxy",
         value_name = "NET",
         env = "MOCK_TRUSTED_PROXIES",
-        value_delimiter = ',',
-        value_parser = parse_network
+        value_parser = EnvListParser::trusted_proxies()
     )]
-    trusted_proxies: Vec<IpNet>,
+    trusted_proxies: Vec<EnvList<IpNet>>,
 
     /// Format of the log lines on standard output. RUST_LOG sets the level filter, `info` by
     /// default.
@@ -68,6 +74,64 @@ struct Options {
         value_parser = clap::value_parser!(u64).range(..=MAX_INTERVAL_SECS)
     )]
     scheduler_interval: u64,
+
+    /// Seconds a client has to send the headers of a request, counted from when the connection
+    /// opens or the previous response was sent, at most 3600. The server then closes the
+    /// connection, so it also closes an idle connection after this time.
+    #[arg(
+        long,
+        env = "MOCK_HEADER_READ_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = Limits::DEFAULT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS)
+    )]
+    header_read_timeout: u64,
+
+    /// Seconds the body of a request has to arrive after its headers, at most 3600. A later
+    /// body gets a 408 response.
+    #[arg(
+        long,
+        env = "MOCK_BODY_READ_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = Limits::DEFAULT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS)
+    )]
+    body_read_timeout: u64,
+
+    /// Seconds the open requests have to finish after Ctrl-C or SIGTERM, at most 3600. The
+    /// server then closes the connections still open and exits.
+    #[arg(
+        long,
+        env = "MOCK_SHUTDOWN_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = Limits::DEFAULT_SECS,
+        value_parser = clap::value_parser!(u64).range(..=MAX_TIMEOUT_SECS)
+    )]
+    shutdown_timeout: u64,
+}
+
+impl Options {
+    fn api_keys(&self) -> Vec<ApiKeyEntry> {
+        self.api_keys
+            .iter()
+            .flat_map(|EnvList(keys)| keys.clone())
+            .collect()
+    }
+
+    fn trusted_proxies(&self) -> Vec<IpNet> {
+        self.trusted_proxies
+            .iter()
+            .flat_map(|EnvList(networks)| networks.clone())
+            .collect()
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout),
+            body_read_timeout: Duration::from_secs(self.body_read_timeout),
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
+        }
+    }
 }
 
 #[tokio::main]
@@ -87,98 +151,218 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
     let address = listener.local_addr()?;
+    let api_keys = options.api_keys();
+    let trusted_proxies = options.trusted_proxies();
+    let shutdown = shutdown_signal();
 
-    print_try_command(address, &options.api_keys);
+    print_try_command(address, &api_keys);
     tracing::info!(
         %address,
-        api_keys = options.api_keys.len(),
-        trusted_proxies = ?options.trusted_proxies,
+        api_keys = api_keys.len(),
+        trusted_proxies = ?trusted_proxies,
         "mock server started"
     );
 
     let api = Arc::new(MockApi::new(
         state,
-        AuthPolicy::new(options.api_keys, options.trusted_proxies),
+        AuthPolicy::new(api_keys, trusted_proxies),
     ));
     let interval = Duration::from_secs(options.scheduler_interval);
     Scheduler::new(api.clone(), interval).spawn();
-    mock_server::serve_until(listener, api, shutdown_signal()).await?;
-    tracing::info!("mock server stopped");
+    let stopped = mock_server::serve_with(listener, api, options.limits(), shutdown).await?;
+    tracing::info!(
+        dropped_connections = stopped.dropped_connections,
+        "mock server stopped"
+    );
     Ok(())
 }
 
-/// Prints the address, the API key and a request to paste.
+/// Prints the address, the API key and a request to paste. A failed write,
+/// such as to a closed pipe, is ignored: the server runs on without them.
 fn print_try_command(address: SocketAddr, api_keys: &[ApiKeyEntry]) {
+    let _ = write_try_command(&mut std::io::stdout().lock(), address, api_keys);
+}
+
+fn write_try_command(
+    out: &mut impl Write,
+    address: SocketAddr,
+    api_keys: &[ApiKeyEntry],
+) -> std::io::Result<()> {
     // Only the built-in key is printed: a configured key is a secret.
     let default_only = matches!(api_keys, [entry] if entry.is_default());
     let key = if default_only {
-        println!("API key: {DEFAULT_API_KEY}");
+        writeln!(out, "API key: {DEFAULT_API_KEY}")?;
         DEFAULT_API_KEY
     } else {
-        println!("API keys: {} configured", api_keys.len());
+        writeln!(out, "API keys: {} configured", api_keys.len())?;
         "$API_KEY"
     };
-    println!("mock server listening on http://{address}");
-    println!(
+    writeln!(out, "mock server listening on http://{address}")?;
+    writeln!(
+        out,
         "try: curl -s -X POST http://{address}/system/services/active/cron/terminate \
          -H \"X-Api-Key: {key}\" -H 'Content-Type: application/json' -d '{{\"nodes_id\": null}}'"
-    );
+    )?;
+    out.flush()
 }
 
-/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM, and logs which one.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "failed to listen for Ctrl-C, so only SIGTERM stops the server");
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        () = interrupt => tracing::info!(signal = "SIGINT", "shutdown signal received, finishing open requests"),
-        () = terminate() => tracing::info!(signal = "SIGTERM", "shutdown signal received, finishing open requests"),
+/// Listens for Ctrl-C (SIGINT) and, on Unix, SIGTERM from this call on, and
+/// returns a future that completes on the first of them and logs which one.
+/// The server calls it before it prints its address, so a signal sent as
+/// soon as the address is known stops it gracefully.
+fn shutdown_signal() -> impl Future<Output = ()> {
+    let interrupt = listen(Signal::Interrupt);
+    let terminate = listen(Signal::Terminate);
+    async move {
+        let signal = tokio::select! {
+            signal = interrupt => signal,
+            signal = terminate => signal,
+        };
+        tracing::info!(
+            signal = signal.name(),
+            "shutdown signal received, finishing open requests"
+        );
     }
 }
 
+#[derive(Clone, Copy)]
+enum Signal {
+    Interrupt,
+    Terminate,
+}
+
+impl Signal {
+    fn name(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+        }
+    }
+}
+
+/// Starts listening for `signal` and returns a future that completes when it
+/// arrives. It never completes when the signal cannot be listened for.
 #[cfg(unix)]
-async fn terminate() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut stream) => {
-            stream.recv().await;
+fn listen(signal: Signal) -> impl Future<Output = Signal> {
+    use tokio::signal::unix::SignalKind;
+    let kind = match signal {
+        Signal::Interrupt => SignalKind::interrupt(),
+        Signal::Terminate => SignalKind::terminate(),
+    };
+    let stream = tokio::signal::unix::signal(kind);
+    async move {
+        match stream {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, signal = signal.name(), "failed to listen for the signal, so it does not stop the server");
+                std::future::pending::<()>().await;
+            }
         }
-        Err(error) => {
-            tracing::error!(%error, "failed to listen for SIGTERM, so only Ctrl-C stops the server");
-            std::future::pending::<()>().await;
+        signal
+    }
+}
+
+/// Returns a future that completes on Ctrl-C for [`Signal::Interrupt`], and
+/// never for [`Signal::Terminate`], because SIGTERM exists only on Unix.
+#[cfg(not(unix))]
+fn listen(signal: Signal) -> impl Future<Output = Signal> {
+    async move {
+        match signal {
+            Signal::Interrupt if tokio::signal::ctrl_c().await.is_ok() => signal,
+            _ => std::future::pending().await,
         }
     }
 }
 
-#[cfg(not(unix))]
-async fn terminate() {
-    std::future::pending::<()>().await;
+/// The items of one value of a repeatable option. A value from the
+/// command line is one item; a value from the option's environment variable
+/// is a comma-separated list.
+#[derive(Debug, Clone, PartialEq)]
+struct EnvList<T>(Vec<T>);
+
+/// Parses the values of a repeatable option whose environment variable
+/// contains a comma-separated list. On the command line a comma is an error, so a
+/// value with one never becomes two items. Unlike clap's function parsers,
+/// its error message does not repeat the value, which may contain a key.
+#[derive(Clone)]
+struct EnvListParser<T> {
+    option: &'static str,
+    variable: &'static str,
+    /// Reason that a command-line value cannot contain a comma, with the
+    /// form to use instead.
+    comma_error: &'static str,
+    parse: fn(&str) -> Result<T, String>,
 }
 
-/// Parses an `--api-key` entry. Unlike clap's function parsers, its error
-/// message does not repeat the value, which contains the key.
-#[derive(Clone)]
-struct ApiKeyParser;
+impl EnvListParser<ApiKeyEntry> {
+    fn api_keys() -> Self {
+        EnvListParser {
+            option: "--api-key",
+            variable: "MOCK_API_KEYS",
+            comma_error: "keys and networks cannot contain commas; join the networks of a key \
+                          with `+` (KEY@NET+NET) and repeat --api-key for several keys",
+            parse: |entry| {
+                entry
+                    .parse()
+                    .map_err(|error: ConfigError| error.to_string())
+            },
+        }
+    }
+}
 
-impl TypedValueParser for ApiKeyParser {
-    type Value = ApiKeyEntry;
+impl EnvListParser<IpNet> {
+    fn trusted_proxies() -> Self {
+        EnvListParser {
+            option: "--trusted-proxy",
+            variable: "MOCK_TRUSTED_PROXIES",
+            comma_error: "a network cannot contain commas; repeat --trusted-proxy for several \
+                          proxies",
+            parse: |text| parse_network(text).map_err(|error| error.to_string()),
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> TypedValueParser for EnvListParser<T> {
+    type Value = EnvList<T>;
 
     fn parse_ref(
         &self,
         command: &clap::Command,
+        argument: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<EnvList<T>, clap::Error> {
+        self.parse_ref_(command, argument, value, ValueSource::CommandLine)
+    }
+
+    fn parse_ref_(
+        &self,
+        command: &clap::Command,
         _argument: Option<&clap::Arg>,
         value: &OsStr,
-    ) -> Result<ApiKeyEntry, clap::Error> {
-        let reason = match value.to_str().map(str::parse::<ApiKeyEntry>) {
-            Some(Ok(entry)) => return Ok(entry),
-            Some(Err(error)) => error.to_string(),
-            None => "API key is not valid UTF-8".to_string(),
+        source: ValueSource,
+    ) -> Result<EnvList<T>, clap::Error> {
+        let from_variable = source == ValueSource::EnvVariable;
+        let name = if from_variable {
+            self.variable
+        } else {
+            self.option
         };
-        let message = format!("invalid value for --api-key or MOCK_API_KEYS: {reason}\n");
-        Err(clap::Error::raw(ErrorKind::ValueValidation, message).with_cmd(command))
+        let error = |reason: String| {
+            let message = format!("invalid value for {name}: {reason}\n");
+            clap::Error::raw(ErrorKind::ValueValidation, message).with_cmd(command)
+        };
+        let Some(text) = value.to_str() else {
+            return Err(error("the value is not valid UTF-8".to_string()));
+        };
+        if !from_variable && text.contains(',') {
+            return Err(error(self.comma_error.to_string()));
+        }
+        text.split(',')
+            .map(|item| (self.parse)(item).map_err(&error))
+            .collect::<Result<_, _>>()
+            .map(EnvList)
     }
 }
 
@@ -203,8 +387,9 @@ mod tests {
             "second",
         ])
         .expect("valid options");
-        let [first, second] = options.api_keys.as_slice() else {
-            panic!("expected two keys, got {:?}", options.api_keys);
+        let keys = options.api_keys();
+        let [first, second] = keys.as_slice() else {
+            panic!("expected two keys, got {keys:?}");
         };
         assert_eq!(
             first.networks(),
@@ -221,8 +406,9 @@ mod tests {
     #[test]
     fn api_key_option_defaults_to_builtin() {
         let options = parse(&[]).expect("valid options");
-        assert!(matches!(options.api_keys.as_slice(), [entry] if entry.is_default()));
-        assert!(options.trusted_proxies.is_empty());
+        assert!(matches!(options.api_keys().as_slice(), [entry] if entry.is_default()));
+        assert!(options.trusted_proxies().is_empty());
+        assert_eq!(options.limits(), Limits::default());
         assert_eq!(options.log_format, LogFormat::Pretty);
     }
 
@@ -248,7 +434,7 @@ mod tests {
         ])
         .expect("valid options");
         assert_eq!(
-            options.trusted_proxies,
+            options.trusted_proxies(),
             [net("127.0.0.1/32"), net("10.0.0.0/8")]
         );
         assert_eq!(options.log_format, LogFormat::Json);
@@ -257,5 +443,91 @@ mod tests {
     #[test]
     fn trusted_proxy_option_rejects_garbage() {
         assert!(parse(&["--trusted-proxy", "proxy.local"]).is_err());
+    }
+
+    fn parse_error(arguments: &[&str]) -> String {
+        match parse(arguments) {
+            Ok(_) => panic!("{arguments:?} is rejected"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn api_key_option_rejects_comma() {
+        for value in ["k@10.0.0.1,10.0.0.2", "first,second", "topsecret,"] {
+            let error = parse_error(&["--api-key", value]);
+            assert!(
+                error.contains(
+                    "invalid value for --api-key: keys and networks cannot contain commas"
+                ),
+                "{error}"
+            );
+            assert!(error.contains("`+`"), "{error}");
+            assert!(!error.contains("secret"), "{error}");
+        }
+    }
+
+    #[test]
+    fn trusted_proxy_option_rejects_comma() {
+        let error = parse_error(&["--trusted-proxy", "127.0.0.1,10.0.0.1"]);
+        assert!(
+            error.contains("invalid value for --trusted-proxy: a network cannot contain commas"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn timeout_options_set_limits() {
+        let options = parse(&[
+            "--header-read-timeout",
+            "2",
+            "--body-read-timeout",
+            "3",
+            "--shutdown-timeout",
+            "0",
+        ])
+        .expect("valid options");
+        let limits = options.limits();
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(limits.body_read_timeout, Duration::from_secs(3));
+        assert_eq!(limits.shutdown_timeout, Duration::ZERO);
+    }
+
+    #[test]
+    fn timeout_options_reject_out_of_range() {
+        for arguments in [
+            ["--header-read-timeout", "0"],
+            ["--body-read-timeout", "0"],
+            ["--shutdown-timeout", "3601"],
+        ] {
+            assert!(parse(&arguments).is_err(), "{arguments:?}");
+        }
+    }
+
+    /// A writer whose reader has gone, as standard output piped into
+    /// `head -c1` after `head` exits.
+    struct ClosedPipe;
+
+    impl Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+    }
+
+    #[test]
+    fn try_command_reports_closed_pipe() {
+        let address: SocketAddr = "127.0.0.1:4010".parse().unwrap();
+        let keys = [ApiKeyEntry::unrestricted(DEFAULT_API_KEY)];
+        let error = write_try_command(&mut ClosedPipe, address, &keys).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
+        let mut out = Vec::new();
+        write_try_command(&mut out, address, &keys).expect("write to memory");
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("API key: mock-api-key\n"), "{text}");
+        assert!(text.contains("http://127.0.0.1:4010\n"), "{text}");
     }
 }

@@ -87,8 +87,10 @@ impl Process {
 /// A fixture that cannot be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum FixtureError {
+    /// The message includes the parser's, so the parser error is not also
+    /// a `source`, which error reports would print a second time.
     #[error("invalid state fixture: {0}")]
-    Syntax(#[from] serde_yaml::Error),
+    Syntax(serde_yaml::Error),
     #[error("invalid state fixture: {field}: {message}{}", at_line(.location))]
     Invalid {
         field: String,
@@ -96,6 +98,12 @@ pub enum FixtureError {
         /// Line and column of the field in the fixture text, when known.
         location: Option<(usize, usize)>,
     },
+}
+
+impl From<serde_yaml::Error> for FixtureError {
+    fn from(error: serde_yaml::Error) -> Self {
+        FixtureError::Syntax(error)
+    }
 }
 
 fn at_line(location: &Option<(usize, usize)>) -> String {

@@ -1,5 +1,6 @@
 //! Logging with `tracing`: the subscriber, request ids and one line per request.
 
+use std::ffi::OsStr;
 use std::hash::BuildHasher;
 use std::io::IsTerminal;
 use std::sync::OnceLock;
@@ -27,11 +28,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// Filter of the log lines when `RUST_LOG` is unset, empty or invalid.
+pub const DEFAULT_FILTER: &str = "info";
+
 /// Installs the global subscriber, which writes to standard output.
-/// `RUST_LOG` sets the filter (default `info`). Pretty lines are coloured
-/// only when standard output is a terminal.
+/// `RUST_LOG` sets the filter. When it is unset or empty the filter is
+/// [`DEFAULT_FILTER`], and when it is invalid too, after one logged
+/// warning. Pretty lines are coloured only when standard output is a
+/// terminal.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let (filter, ignored) = env_filter(std::env::var_os("RUST_LOG").as_deref());
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match format {
         LogFormat::Pretty => builder.with_ansi(std::io::stdout().is_terminal()).init(),
@@ -40,6 +46,32 @@ pub fn init(format: LogFormat) {
             .flatten_event(true)
             .with_span_list(false)
             .init(),
+    }
+    if let Some(error) = ignored {
+        tracing::warn!(
+            %error,
+            "RUST_LOG is invalid and was ignored, logging with the filter `{DEFAULT_FILTER}`"
+        );
+    }
+}
+
+/// Builds the filter from the value of `RUST_LOG`. An unset or blank value
+/// gives [`DEFAULT_FILTER`]. An invalid one gives it too, with the reason
+/// the value was ignored.
+fn env_filter(value: Option<&OsStr>) -> (EnvFilter, Option<String>) {
+    let default = || EnvFilter::new(DEFAULT_FILTER);
+    let Some(value) = value else {
+        return (default(), None);
+    };
+    let Some(text) = value.to_str() else {
+        return (default(), Some("the value is not valid UTF-8".to_string()));
+    };
+    if text.trim().is_empty() {
+        return (default(), None);
+    }
+    match EnvFilter::builder().parse(text) {
+        Ok(filter) => (filter, None),
+        Err(error) => (default(), Some(error.to_string())),
     }
 }
 

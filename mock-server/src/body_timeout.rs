@@ -1,0 +1,114 @@
+//! The request body deadline: a body that has not arrived completely a
+//! fixed time after the request's headers ends the request with a 408.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::header::CONNECTION;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body::{Frame, SizeHint};
+use system_services_server::Rejection;
+use tokio::time::{Instant, Sleep};
+
+/// Middleware that gives the request body `timeout` from now to arrive.
+/// A body read that is still waiting for data then fails, and the response
+/// becomes a 408 in the documented error body, whatever the handler made of
+/// the failed read. The connection is closed after it, because the rest of
+/// the body was not read.
+pub(crate) async fn limit_body_read(
+    State(timeout): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let expired = Arc::new(AtomicBool::new(false));
+    let deadline = Instant::now() + timeout;
+    let request = request.map(|body| {
+        Body::new(DeadlineBody {
+            inner: body,
+            deadline,
+            sleep: None,
+            expired: expired.clone(),
+        })
+    });
+    let response = next.run(request).await;
+    if !expired.load(Ordering::Acquire) {
+        return response;
+    }
+    tracing::info!(
+        timeout_secs = timeout.as_secs_f64(),
+        "request body timed out"
+    );
+    timeout_response(timeout)
+}
+
+/// Builds the 408 response, in the documented error body.
+fn timeout_response(timeout: Duration) -> Response {
+    let message = format!(
+        "Request body did not arrive within {} seconds",
+        timeout.as_secs_f64()
+    );
+    let mut rejection = Rejection::invalid("body", message.clone());
+    rejection.status = StatusCode::REQUEST_TIMEOUT;
+    rejection.message = message;
+    let mut response = rejection.into_response();
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// Error of a body read that passed the deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("request body did not arrive in time")]
+struct BodyTimedOut;
+
+/// A request body that fails once its deadline has passed while it waits
+/// for data. Data that has already arrived is still delivered.
+struct DeadlineBody {
+    inner: Body,
+    deadline: Instant,
+    /// The timer, started the first time the body waits for data, so a
+    /// body that has arrived with its headers starts none.
+    sleep: Option<Pin<Box<Sleep>>>,
+    expired: Arc<AtomicBool>,
+}
+
+impl http_body::Body for DeadlineBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = &mut *self;
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(context) {
+            return Poll::Ready(frame);
+        }
+        let deadline = this.deadline;
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.as_mut().poll(context).is_ready() {
+            this.expired.store(true, Ordering::Release);
+            return Poll::Ready(Some(Err(axum::Error::new(BodyTimedOut))));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

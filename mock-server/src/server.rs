@@ -1,0 +1,168 @@
+//! The HTTP/1.1 server: one task per connection, a header read timeout, a
+//! request body deadline, and a graceful shutdown bounded by a grace period.
+
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::{JoinError, JoinSet};
+use tower_service::Service;
+
+use crate::MockApi;
+
+/// Time limits of the server. [`Limits::default`] gives each 10 seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Time a client has to send the complete headers of a request, counted
+    /// from when the server starts waiting for them: when the connection
+    /// opens, or when the previous response on it was sent. A connection
+    /// that passes it is closed without a response, so an idle keep-alive
+    /// connection is closed after this time too.
+    pub header_read_timeout: Duration,
+    /// Time the body of a request has to arrive completely, counted from
+    /// the end of its headers. A later body gets a 408.
+    pub body_read_timeout: Duration,
+    /// Time the open requests have to finish after the shutdown signal.
+    /// The connections still open then are closed.
+    pub shutdown_timeout: Duration,
+}
+
+impl Limits {
+    /// Seconds of each limit in [`Limits::default`].
+    pub const DEFAULT_SECS: u64 = 10;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let limit = Duration::from_secs(Self::DEFAULT_SECS);
+        Limits {
+            header_read_timeout: limit,
+            body_read_timeout: limit,
+            shutdown_timeout: limit,
+        }
+    }
+}
+
+/// Outcome of a server's shutdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped {
+    /// Connections that were still open when the shutdown grace period
+    /// ended, and were closed without finishing their requests.
+    pub dropped_connections: usize,
+}
+
+/// Serves the API on `listener` with `limits` until `shutdown` completes.
+///
+/// Then it stops accepting connections and lets each open connection finish
+/// the request it is on, closing idle ones at once. Connections still open
+/// after `limits.shutdown_timeout` are closed, and the returned [`Stopped`]
+/// counts them. Each request carries the peer address as
+/// `ConnectInfo<SocketAddr>`.
+pub async fn serve_with(
+    listener: TcpListener,
+    api: Arc<MockApi>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<Stopped> {
+    let router = crate::with_middleware_and_body_timeout(
+        system_services_server::router(api),
+        limits.body_read_timeout,
+    );
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let (closing, closing_receiver) = watch::channel(());
+    let mut connections = JoinSet::new();
+    let mut shutdown = pin!(shutdown);
+
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            Some(result) = connections.join_next() => {
+                log_task_failure(result);
+                continue;
+            }
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    handle_accept_error(error).await;
+                    continue;
+                }
+            },
+        };
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().call(request)
+        });
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let mut closing = closing_receiver.clone();
+        connections.spawn(async move {
+            let mut connection = pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                _ = closing.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = result {
+                tracing::debug!(%peer, %error, "connection failed");
+            }
+        });
+    }
+
+    drop(listener);
+    closing.send_replace(());
+    let drained = tokio::time::timeout(limits.shutdown_timeout, async {
+        while let Some(result) = connections.join_next().await {
+            log_task_failure(result);
+        }
+    })
+    .await;
+    let dropped_connections = connections.len();
+    if drained.is_err() && dropped_connections > 0 {
+        tracing::warn!(
+            dropped_connections,
+            shutdown_timeout_secs = limits.shutdown_timeout.as_secs_f64(),
+            "shutdown grace period is over, closing the connections still open"
+        );
+        connections.shutdown().await;
+    }
+    Ok(Stopped {
+        dropped_connections,
+    })
+}
+
+fn log_task_failure(result: Result<(), JoinError>) {
+    if let Err(error) = result
+        && error.is_panic()
+    {
+        tracing::error!(%error, "connection task panicked");
+    }
+}
+
+/// Waits one second after an error other than a failed connection, such
+/// as running out of file descriptors, before the next accept.
+async fn handle_accept_error(error: io::Error) {
+    if matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(%error, "accepting a connection failed, retrying in 1 second");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
