@@ -203,20 +203,27 @@ impl AuthPolicy {
             ApiKey::Repeated => return Err(AuthError::RepeatedKey),
             ApiKey::Invalid => return Err(AuthError::InvalidKey),
         };
-        let matches: Vec<&ApiKeyEntry> = self
-            .keys
-            .iter()
-            .filter(|entry| entry.key_matches(presented))
-            .collect();
-        if matches.is_empty() {
+        // One pass compares every key and allocates nothing.
+        let (mut matched, mut unrestricted) = (false, false);
+        for entry in &self.keys {
+            if entry.key_matches(presented) {
+                matched = true;
+                unrestricted |= entry.networks.is_empty();
+            }
+        }
+        if !matched {
             return Err(AuthError::UnknownKey);
         }
-        if matches.iter().any(|entry| entry.networks.is_empty()) {
+        if unrestricted {
             return Ok(());
         }
         let peer = peer.ok_or(AuthError::UnknownClientIp)?;
         let client = client_ip(peer, headers, &self.trusted_proxies);
-        if matches.iter().any(|entry| entry.allows(client)) {
+        let mut matches = self
+            .keys
+            .iter()
+            .filter(|entry| entry.key_matches(presented));
+        if matches.any(|entry| entry.allows(client)) {
             Ok(())
         } else {
             Err(AuthError::IpNotAllowed(client))

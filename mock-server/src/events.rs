@@ -88,6 +88,20 @@ impl EventLog {
         }
     }
 
+    /// Appends `count` events, the `index`-th made by `make(index)`, as
+    /// `count` calls of [`push`](Self::push) do. Events that the log would
+    /// drop at once are counted as dropped without being made.
+    pub fn push_many(&mut self, count: usize, mut make: impl FnMut(usize) -> Event) {
+        let first_kept = count.saturating_sub(self.capacity);
+        if first_kept > 0 {
+            self.dropped += (self.events.len() + first_kept) as u64;
+            self.events.clear();
+        }
+        for index in first_kept..count {
+            self.push(make(index));
+        }
+    }
+
     /// Returns an iterator over the kept events, oldest first.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &Event> {
         self.events.iter()
@@ -133,6 +147,29 @@ mod tests {
         let kept: Vec<_> = log.iter().cloned().collect();
         assert_eq!(kept, [run_event(3, 0), run_event(4, 0)]);
         assert_eq!(log.dropped(), 3);
+    }
+
+    #[test]
+    fn push_many_matches_single_pushes() {
+        for (capacity, before, count) in [(3, 0, 2), (3, 2, 2), (3, 2, 3), (3, 1, 7), (0, 0, 2)] {
+            let mut one_by_one = EventLog::with_capacity(capacity);
+            let mut at_once = EventLog::with_capacity(capacity);
+            for seconds in 0..before {
+                one_by_one.push(run_event(seconds, 0));
+                at_once.push(run_event(seconds, 0));
+            }
+            for index in 0..count {
+                one_by_one.push(run_event(100, index));
+            }
+            at_once.push_many(count, |index| run_event(100, index));
+            let kept = |log: &EventLog| log.iter().cloned().collect::<Vec<_>>();
+            assert_eq!(
+                kept(&at_once),
+                kept(&one_by_one),
+                "{capacity} {before} {count}"
+            );
+            assert_eq!(at_once.dropped(), one_by_one.dropped());
+        }
     }
 
     #[test]

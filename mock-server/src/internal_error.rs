@@ -6,9 +6,7 @@ use std::fmt;
 use std::panic::AssertUnwindSafe;
 
 use axum::Json;
-use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 use system_services_server::types::{Error, ErrorBody, ErrorData};
@@ -40,12 +38,12 @@ fn internal_error_body(error_id: String) -> Error {
     }
 }
 
-/// Middleware that turns a panic in the inner service into the 500
+/// Runs the inner service's future and turns a panic in it into the 500
 /// response, so the connection stays open for further requests.
-pub async fn catch_panic(request: Request, next: Next) -> Response {
+pub(crate) async fn catch_panic(inner: impl Future<Output = Response>) -> Response {
     // `AssertUnwindSafe` is sound because the only state that requests
     // share is the cluster state, whose lock users accept a poisoned lock.
-    match AssertUnwindSafe(next.run(request)).catch_unwind().await {
+    match AssertUnwindSafe(inner).catch_unwind().await {
         Ok(response) => response,
         Err(payload) => {
             let message = PanicMessage(payload.as_ref());

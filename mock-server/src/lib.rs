@@ -47,18 +47,17 @@ pub fn with_middleware(router: axum::Router) -> axum::Router {
 }
 
 /// Adds the middleware to every route and the fallback of `router`. The
-/// outer layer gives each request an id and logs it
-/// ([`telemetry::log_request`]). The middle one gives the request body
+/// outer layer gives each request an id, turns a handler panic into the
+/// documented 500 response and logs the request
+/// ([`telemetry::log_request`]). The inner one gives the request body
 /// `body_read_timeout` from the end of the headers to arrive, and responds
-/// to a later body with a 408 in the documented error body. The inner one
-/// turns a handler panic into the documented 500 response. Call it after
+/// to a later body with a 408 in the documented error body. Call it after
 /// the last route is added.
 pub fn with_middleware_and_body_timeout(
     router: axum::Router,
     body_read_timeout: Duration,
 ) -> axum::Router {
     router
-        .layer(axum::middleware::from_fn(internal_error::catch_panic))
         .layer(axum::middleware::from_fn_with_state(
             body_read_timeout,
             body_timeout::limit_body_read,

@@ -73,15 +73,6 @@ impl Process {
             SignalOutcome::Terminated
         }
     }
-
-    fn sigterm(&self) -> Signal {
-        Signal {
-            service: self.service.clone(),
-            node: self.node.clone(),
-            pid: self.pid,
-            outcome: self.sigterm_outcome(),
-        }
-    }
 }
 
 /// A fixture that cannot be loaded.
@@ -163,17 +154,44 @@ impl SchedulerRun {
 }
 
 /// The cluster state that the mock serves.
+///
+/// Node and service IDs are interned: a process row holds the indexes of its
+/// service and node, so a row owns one string, its start time. Rows stay in
+/// fixture order in a slab where a removed row leaves a hole; each service
+/// lists the slots of its live rows. A terminate call and a removal touch
+/// only the rows of one service, and a scheduler run scans the slab once.
 #[derive(Debug, Clone)]
 pub struct ClusterState {
     nodes: Vec<Node>,
     services: Vec<Service>,
-    processes: Vec<Process>,
+    node_index: HashMap<Box<str>, u32>,
+    service_index: HashMap<Box<str>, u32>,
     scheduler_service: String,
-    /// Indexes into `processes`, by service ID. Every removal of a process
-    /// rebuilds it.
-    by_service: HashMap<String, Vec<usize>>,
+    /// Process rows in fixture order; `None` is a removed row, until the
+    /// slab is compacted.
+    rows: Vec<Option<Row>>,
+    /// Number of `Some` rows.
+    live: usize,
+    /// Slots in `rows` of each service's live rows, ascending, by service
+    /// index.
+    by_service: Vec<Vec<u32>>,
     events: EventLog,
 }
+
+/// A process row: [`Process`] with interned service and node IDs.
+#[derive(Debug, Clone)]
+struct Row {
+    service: u32,
+    node: u32,
+    pid: u32,
+    terminate: bool,
+    hung: bool,
+    started_at: Box<str>,
+}
+
+/// Removed rows that the slab keeps before it compacts, at least: below
+/// this, holes cost less than the compaction.
+const MIN_HOLES_TO_COMPACT: usize = 1024;
 
 impl ClusterState {
     /// Loads the embedded default state.
@@ -203,18 +221,24 @@ impl ClusterState {
             location: None,
         };
 
-        let mut node_ids = HashSet::new();
+        let mut node_index = HashMap::with_capacity(fixture.nodes.len());
         for (index, node) in fixture.nodes.iter().enumerate() {
-            if !node_ids.insert(node.id.as_str()) {
+            if node_index
+                .insert(node.id.as_str().into(), index as u32)
+                .is_some()
+            {
                 return Err(invalid(
                     format!("nodes[{index}].id"),
                     format!("duplicate node ID `{}`", node.id),
                 ));
             }
         }
-        let mut service_ids = HashSet::new();
+        let mut service_index = HashMap::with_capacity(fixture.services.len());
         for (index, service) in fixture.services.iter().enumerate() {
-            if !service_ids.insert(service.id.as_str()) {
+            if service_index
+                .insert(service.id.as_str().into(), index as u32)
+                .is_some()
+            {
                 return Err(invalid(
                     format!("services[{index}].id"),
                     format!("duplicate service ID `{}`", service.id),
@@ -222,21 +246,23 @@ impl ClusterState {
             }
         }
 
-        let mut running = HashSet::new();
-        for (index, process) in fixture.processes.iter().enumerate() {
-            if !service_ids.contains(process.service.as_str()) {
+        let mut rows = Vec::with_capacity(fixture.processes.len());
+        let mut by_service = vec![Vec::new(); fixture.services.len()];
+        let mut running = HashSet::with_capacity(fixture.processes.len());
+        for (index, process) in fixture.processes.into_iter().enumerate() {
+            let Some(&service) = service_index.get(process.service.as_str()) else {
                 return Err(invalid(
                     format!("processes[{index}].service"),
                     format!("unknown service `{}`", process.service),
                 ));
-            }
-            if !node_ids.contains(process.node.as_str()) {
+            };
+            let Some(&node) = node_index.get(process.node.as_str()) else {
                 return Err(invalid(
                     format!("processes[{index}].node"),
                     format!("unknown node `{}`", process.node),
                 ));
-            }
-            if !running.insert((process.service.as_str(), process.node.as_str())) {
+            };
+            if !running.insert((u64::from(service) << 32) | u64::from(node)) {
                 return Err(invalid(
                     format!("processes[{index}]"),
                     format!(
@@ -245,14 +271,26 @@ impl ClusterState {
                     ),
                 ));
             }
+            by_service[service as usize].push(rows.len() as u32);
+            rows.push(Some(Row {
+                service,
+                node,
+                pid: process.pid,
+                terminate: process.terminate,
+                hung: process.hung,
+                started_at: process.started_at.into_boxed_str(),
+            }));
         }
 
         Ok(ClusterState {
-            by_service: index_by_service(&fixture.processes),
             nodes: fixture.nodes,
             services: fixture.services,
-            processes: fixture.processes,
+            node_index,
+            service_index,
             scheduler_service: fixture.scheduler_service,
+            live: rows.len(),
+            rows,
+            by_service,
             events: EventLog::default(),
         })
     }
@@ -265,8 +303,9 @@ impl ClusterState {
         &self.services
     }
 
-    pub fn processes(&self) -> &[Process] {
-        &self.processes
+    /// Returns the active processes, in the order of the fixture.
+    pub fn processes(&self) -> Processes<'_> {
+        Processes { state: self }
     }
 
     /// Returns the log of scheduler runs, signals and kills.
@@ -274,12 +313,14 @@ impl ClusterState {
         &self.events
     }
 
-    fn has_service(&self, service_id: &str) -> bool {
-        self.services.iter().any(|service| service.id == service_id)
+    fn service(&self, service_id: &str) -> Option<usize> {
+        self.service_index
+            .get(service_id)
+            .map(|&index| index as usize)
     }
 
-    fn has_node(&self, node_id: &str) -> bool {
-        self.nodes.iter().any(|node| node.id == node_id)
+    fn node(&self, node_id: &str) -> Option<u32> {
+        self.node_index.get(node_id).copied()
     }
 
     /// Sets the termination flag on the service's active processes, on one
@@ -292,24 +333,25 @@ impl ClusterState {
         service_id: &str,
         node_id: Option<&str>,
     ) -> Result<u64, TerminateError> {
-        if !self.has_service(service_id) {
+        let Some(service) = self.service(service_id) else {
             return Err(TerminateError::UnknownService(service_id.to_string()));
-        }
-        if let Some(node_id) = node_id
-            && !self.has_node(node_id)
-        {
-            return Err(TerminateError::UnknownNode(node_id.to_string()));
-        }
+        };
+        let node = match node_id {
+            Some(node_id) => match self.node(node_id) {
+                Some(node) => Some(node),
+                None => return Err(TerminateError::UnknownNode(node_id.to_string())),
+            },
+            None => None,
+        };
         if service_id == self.scheduler_service {
             return Err(TerminateError::SchedulerItself(service_id.to_string()));
         }
 
         let mut affected = 0;
-        for &index in self.by_service.get(service_id).into_iter().flatten() {
-            let process = &mut self.processes[index];
-            let on_node = node_id.is_none_or(|node_id| process.node == node_id);
-            if on_node && !process.terminate {
-                process.terminate = true;
+        for &slot in &self.by_service[service] {
+            let row = live_row(&mut self.rows, slot);
+            if node.is_none_or(|node| row.node == node) && !row.terminate {
+                row.terminate = true;
                 affected += 1;
             }
         }
@@ -323,38 +365,50 @@ impl ClusterState {
     /// ignores the signal and stays active and flagged, so every later run
     /// signals it again. Unflagged processes are untouched.
     pub fn run_scheduler(&mut self, now: SystemTime) -> SchedulerRun {
-        let signals: Vec<Signal> = self
-            .processes
-            .iter()
-            .filter(|process| process.terminate)
-            .map(Process::sigterm)
-            .collect();
-        let stops = signals
-            .iter()
-            .any(|signal| signal.outcome == SignalOutcome::Terminated);
-        if stops {
-            self.processes
-                .retain(|process| !process.terminate || process.hung);
-            self.by_service = index_by_service(&self.processes);
+        let mut signals = Vec::new();
+        let mut stopped_services = Vec::new();
+        for slot in &mut self.rows {
+            let Some(row) = slot.as_ref().filter(|row| row.terminate) else {
+                continue;
+            };
+            signals.push(Signal {
+                service: self.services[row.service as usize].id.clone(),
+                node: self.nodes[row.node as usize].id.clone(),
+                pid: row.pid,
+                outcome: row.sigterm_outcome(),
+            });
+            if !row.hung {
+                stopped_services.push(row.service);
+                *slot = None;
+                self.live -= 1;
+            }
         }
+        stopped_services.sort_unstable();
+        stopped_services.dedup();
+        for service in stopped_services {
+            let rows = &self.rows;
+            self.by_service[service as usize].retain(|&slot| rows[slot as usize].is_some());
+        }
+        self.compact_if_sparse();
 
-        self.log(
-            now,
-            EventKind::SchedulerRun {
-                signals: signals.len(),
+        let events = 1 + signals.len();
+        self.events.push_many(events, |index| Event {
+            at: now,
+            kind: match index {
+                0 => EventKind::SchedulerRun {
+                    signals: signals.len(),
+                },
+                _ => EventKind::Signal(signals[index - 1].clone()),
             },
-        );
-        for signal in &signals {
-            self.log(now, EventKind::Signal(signal.clone()));
-        }
+        });
         SchedulerRun { at: now, signals }
     }
 
     /// Marks the service's process on the node as hung, so that it ignores
     /// SIGTERM from then on.
     pub fn hang(&mut self, service_id: &str, node_id: &str) -> Result<(), ProcessError> {
-        let index = self.find_process(service_id, node_id)?;
-        self.processes[index].hung = true;
+        let slot = self.find_process(service_id, node_id)?;
+        live_row(&mut self.rows, slot).hung = true;
         Ok(())
     }
 
@@ -367,51 +421,149 @@ impl ClusterState {
         node_id: &str,
         now: SystemTime,
     ) -> Result<Process, ProcessError> {
-        let index = self.find_process(service_id, node_id)?;
-        let process = self.processes.remove(index);
-        self.by_service = index_by_service(&self.processes);
+        let slot = self.find_process(service_id, node_id)?;
+        let row = self.rows[slot as usize]
+            .take()
+            .expect("an indexed slot holds a row");
+        self.live -= 1;
+        let slots = &mut self.by_service[row.service as usize];
+        if let Ok(position) = slots.binary_search(&slot) {
+            slots.remove(position);
+        }
+        self.compact_if_sparse();
+
+        let process = self.process(&row);
         let kill = EventKind::Kill {
             service: process.service.clone(),
             node: process.node.clone(),
             pid: process.pid,
         };
-        self.log(now, kill);
+        self.events.push(Event {
+            at: now,
+            kind: kill,
+        });
         Ok(process)
     }
 
-    /// Returns the index of the service's active process on the node.
-    fn find_process(&self, service_id: &str, node_id: &str) -> Result<usize, ProcessError> {
-        if !self.has_service(service_id) {
+    /// Returns the slot of the service's active process on the node.
+    fn find_process(&self, service_id: &str, node_id: &str) -> Result<u32, ProcessError> {
+        let Some(service) = self.service(service_id) else {
             return Err(ProcessError::UnknownService(service_id.to_string()));
-        }
-        if !self.has_node(node_id) {
+        };
+        let Some(node) = self.node(node_id) else {
             return Err(ProcessError::UnknownNode(node_id.to_string()));
-        }
-        let indexes = self.by_service.get(service_id).into_iter().flatten();
-        indexes
-            .copied()
-            .find(|&index| self.processes[index].node == node_id)
+        };
+        let mut slots = self.by_service[service].iter().copied();
+        slots
+            .find(|&slot| {
+                let row = self.rows[slot as usize].as_ref();
+                row.is_some_and(|row| row.node == node)
+            })
             .ok_or_else(|| ProcessError::NoProcess {
                 service: service_id.to_string(),
                 node: node_id.to_string(),
             })
     }
 
-    fn log(&mut self, at: SystemTime, kind: EventKind) {
-        self.events.push(Event { at, kind });
+    /// Drops the holes of removed rows once they outnumber the live rows,
+    /// and renumbers the slots. Each compaction follows at least as many
+    /// removals as it moves rows, so a removal costs O(1) amortized.
+    fn compact_if_sparse(&mut self) {
+        let holes = self.rows.len() - self.live;
+        if holes < MIN_HOLES_TO_COMPACT || holes <= self.live {
+            return;
+        }
+        self.rows.retain(Option::is_some);
+        for slots in &mut self.by_service {
+            slots.clear();
+        }
+        for (slot, row) in self.rows.iter().enumerate() {
+            let row = row.as_ref().expect("compaction keeps live rows only");
+            self.by_service[row.service as usize].push(slot as u32);
+        }
+    }
+
+    fn process(&self, row: &Row) -> Process {
+        Process {
+            service: self.services[row.service as usize].id.clone(),
+            node: self.nodes[row.node as usize].id.clone(),
+            pid: row.pid,
+            started_at: row.started_at.to_string(),
+            terminate: row.terminate,
+            hung: row.hung,
+        }
     }
 }
 
-/// Maps each service ID to the indexes of its processes in `processes`.
-fn index_by_service(processes: &[Process]) -> HashMap<String, Vec<usize>> {
-    let mut by_service: HashMap<String, Vec<usize>> = HashMap::new();
-    for (index, process) in processes.iter().enumerate() {
-        by_service
-            .entry(process.service.clone())
-            .or_default()
-            .push(index);
+impl Row {
+    fn sigterm_outcome(&self) -> SignalOutcome {
+        if self.hung {
+            SignalOutcome::Ignored
+        } else {
+            SignalOutcome::Terminated
+        }
     }
-    by_service
+}
+
+/// Returns the row of a slot that a service's index lists.
+fn live_row(rows: &mut [Option<Row>], slot: u32) -> &mut Row {
+    rows[slot as usize]
+        .as_mut()
+        .expect("an indexed slot holds a row")
+}
+
+/// The active processes of a [`ClusterState`], in the order of the fixture.
+/// Iterating yields each process as an owned [`Process`].
+#[derive(Debug, Clone, Copy)]
+pub struct Processes<'a> {
+    state: &'a ClusterState,
+}
+
+impl<'a> Processes<'a> {
+    pub fn len(&self) -> usize {
+        self.state.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.state.live == 0
+    }
+
+    /// Returns an iterator over copies of the processes.
+    pub fn iter(&self) -> ProcessIter<'a> {
+        ProcessIter {
+            state: self.state,
+            rows: self.state.rows.iter(),
+        }
+    }
+
+    pub fn to_vec(&self) -> Vec<Process> {
+        self.iter().collect()
+    }
+}
+
+impl<'a> IntoIterator for Processes<'a> {
+    type Item = Process;
+    type IntoIter = ProcessIter<'a>;
+
+    fn into_iter(self) -> ProcessIter<'a> {
+        self.iter()
+    }
+}
+
+/// Iterator of [`Processes`].
+#[derive(Debug, Clone)]
+pub struct ProcessIter<'a> {
+    state: &'a ClusterState,
+    rows: std::slice::Iter<'a, Option<Row>>,
+}
+
+impl Iterator for ProcessIter<'_> {
+    type Item = Process;
+
+    fn next(&mut self) -> Option<Process> {
+        let row = self.rows.by_ref().flatten().next()?;
+        Some(self.state.process(row))
+    }
 }
 
 #[cfg(test)]
@@ -473,7 +625,7 @@ mod tests {
             .collect()
     }
 
-    fn find<'a>(state: &'a ClusterState, service: &str, node: &str) -> Option<&'a Process> {
+    fn find(state: &ClusterState, service: &str, node: &str) -> Option<Process> {
         let mut processes = state.processes().iter();
         processes.find(|process| process.service == service && process.node == node)
     }
@@ -705,6 +857,70 @@ mod tests {
         }
         assert!(state.events().is_empty());
         assert_eq!(state.processes().len(), 7);
+    }
+
+    /// A fixture of one service on `nodes` nodes, one process each.
+    fn one_service_fixture(nodes: usize) -> Fixture {
+        let node_ids: Vec<String> = (0..nodes).map(|index| format!("n{index}")).collect();
+        Fixture {
+            nodes: node_ids
+                .iter()
+                .map(|id| Node {
+                    id: id.clone(),
+                    name: id.clone(),
+                })
+                .collect(),
+            services: vec![Service {
+                id: "s".into(),
+                name: "S".into(),
+            }],
+            processes: node_ids
+                .iter()
+                .enumerate()
+                .map(|(index, node)| Process {
+                    service: "s".into(),
+                    node: node.clone(),
+                    pid: index as u32,
+                    started_at: "x".into(),
+                    terminate: false,
+                    hung: false,
+                })
+                .collect(),
+            scheduler_service: DEFAULT_SCHEDULER_SERVICE.into(),
+        }
+    }
+
+    #[test]
+    fn compaction_keeps_order_and_index() {
+        let mut state = ClusterState::from_fixture(one_service_fixture(3000)).unwrap();
+        // Kills leave holes until they outnumber the live rows, then the
+        // slab compacts; a scheduler run removes rows the same way.
+        for node in (0..3000).filter(|node| node % 3 != 0) {
+            state.kill("s", &format!("n{node}"), at(1)).unwrap();
+        }
+        assert_eq!(state.processes().len(), 1000);
+        assert_eq!(state.mark_terminate("s", Some("n3")), Ok(1));
+        assert_eq!(state.run_scheduler(at(2)).terminated(), 1);
+        assert_eq!(state.mark_terminate("s", None), Ok(999));
+        assert_eq!(state.hang("s", "n2997"), Ok(()));
+        let run = state.run_scheduler(at(3));
+        assert_eq!((run.terminated(), run.ignored()), (998, 1));
+        let left: Vec<(u32, bool)> = state
+            .processes()
+            .iter()
+            .map(|process| (process.pid, process.hung))
+            .collect();
+        assert_eq!(left, [(2997, true)]);
+        assert_eq!(
+            state.kill("s", "n3", at(4)).map(|process| process.pid),
+            Err(ProcessError::NoProcess {
+                service: "s".into(),
+                node: "n3".into(),
+            })
+        );
+        assert_eq!(state.kill("s", "n2997", at(4)).map(|p| p.pid), Ok(2997));
+        assert!(state.processes().is_empty());
+        assert_eq!(state.mark_terminate("s", None), Ok(0));
     }
 
     #[test]

@@ -83,11 +83,23 @@ pub struct RequestId(pub String);
 /// Returns a new id of 16 hex digits, unique within the process and
 /// different in each run.
 pub fn new_id() -> String {
+    let digits = new_id_digits();
+    String::from_utf8_lossy(&digits).into_owned()
+}
+
+/// Returns a new id as [`new_id`] does, as ASCII bytes on the stack.
+fn new_id_digits() -> [u8; 16] {
     static SEED: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let seed = *SEED.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0));
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{:016x}", mix(seed.wrapping_add(count)))
+    let value = mix(seed.wrapping_add(count));
+    let mut digits = [0; 16];
+    for (index, digit) in digits.iter_mut().enumerate() {
+        let nibble = (value >> (60 - 4 * index)) & 0xf;
+        *digit = b"0123456789abcdef"[nibble as usize];
+    }
+    digits
 }
 
 /// SplitMix64's output function, a bijection on `u64`, so distinct inputs
@@ -99,37 +111,65 @@ fn mix(value: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Middleware that gives each request an id, runs it in a `request` span
-/// and logs one line when the response head is ready. The line has the
-/// JSON-RPC method names as `rpc_methods`, comma-separated, when the
-/// response carries a [`JsonRpcMethods`] extension. No header value is
-/// logged, so the API key never is.
+/// Middleware that gives each request an id, runs it in a `request` span,
+/// turns a handler panic into the documented 500 response
+/// ([`crate::internal_error`]), and logs one line when the response head is
+/// ready. The line has the JSON-RPC method names as `rpc_methods`,
+/// comma-separated, when the response carries a [`JsonRpcMethods`]
+/// extension. No header value is logged, so the API key never is.
+///
+/// One middleware does all of this because each `from_fn` layer clones the
+/// inner service and boxes a future for every request.
 pub async fn log_request(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let request_id = new_id();
+    let digits = new_id_digits();
+    let request_id = std::str::from_utf8(&digits).expect("hex digits are ASCII");
     let method = request.method().clone();
-    let route = route_of(&request);
+    let route = Route::of(&request);
     request
         .extensions_mut()
-        .insert(RequestId(request_id.clone()));
+        .insert(RequestId(request_id.to_string()));
 
     let span = tracing::info_span!("request", request_id = %request_id);
-    let mut response = next.run(request).instrument(span).await;
+    let mut response = crate::internal_error::catch_panic(next.run(request))
+        .instrument(span)
+        .await;
 
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(X_REQUEST_ID, value);
-    }
-    log_completed(&request_id, &method, &route, &response, started.elapsed());
+    response.headers_mut().insert(
+        X_REQUEST_ID,
+        HeaderValue::from_bytes(&digits).expect("hex digits are a valid header value"),
+    );
+    log_completed(
+        request_id,
+        &method,
+        route.as_str(),
+        &response,
+        started.elapsed(),
+    );
     response
 }
 
-/// Returns the route template that matched, such as
+/// The route template that matched, such as
 /// `/system/services/active/{system_services_id}/terminate`, or the raw
 /// path when no route matched.
-fn route_of(request: &Request) -> String {
-    match request.extensions().get::<MatchedPath>() {
-        Some(matched) => matched.as_str().to_string(),
-        None => request.uri().path().to_string(),
+enum Route {
+    Matched(MatchedPath),
+    Unmatched(String),
+}
+
+impl Route {
+    fn of(request: &Request) -> Self {
+        match request.extensions().get::<MatchedPath>() {
+            Some(matched) => Route::Matched(matched.clone()),
+            None => Route::Unmatched(request.uri().path().to_string()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Route::Matched(matched) => matched.as_str(),
+            Route::Unmatched(path) => path,
+        }
     }
 }
 
@@ -140,6 +180,9 @@ fn log_completed(
     response: &Response,
     latency: Duration,
 ) {
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return;
+    }
     let rpc_methods = response
         .extensions()
         .get::<JsonRpcMethods>()
