@@ -27,7 +27,7 @@ const MOCK_API_KEY: &str = "mock-api-key";
 const SCHEMATHESIS_SEED: &str = "20261204";
 
 /// Runs the checks: rustfmt, the generated-code drift check, the OpenAPI validator, clippy,
-/// the tests and rustdoc.
+/// the tests, the benchmark smoke run and rustdoc.
 pub fn run() -> anyhow::Result<()> {
     cargo(&["fmt", "--all", "--check"]).run()?;
     cargo(&[
@@ -59,6 +59,17 @@ pub fn run() -> anyhow::Result<()> {
     .run()?;
     cargo(&["test", "--workspace", "--locked"]).run()?;
     run_schemathesis()?;
+    cargo(&[
+        "run",
+        "--quiet",
+        "--locked",
+        "--package",
+        "xtask",
+        "--",
+        "bench",
+        "--smoke",
+    ])
+    .run()?;
     cargo(&["doc", "--workspace", "--no-deps", "--locked"])
         .env("RUSTDOCFLAGS", "-D warnings")
         .run()?;
@@ -206,7 +217,7 @@ impl Drop for MockProcess {
 }
 
 /// One child process of the suite, shown to the user as `display_program args…`.
-struct Step {
+pub(crate) struct Step {
     program: OsString,
     display_program: String,
     args: Vec<String>,
@@ -217,7 +228,7 @@ struct Step {
 
 /// Returns a cargo step. It runs the cargo that started this process (cargo sets `CARGO` for
 /// `cargo run`), falling back to `cargo` on `PATH`.
-fn cargo(args: &[&str]) -> Step {
+pub(crate) fn cargo(args: &[&str]) -> Step {
     let mut step = Step::new("cargo", args);
     if let Some(program) = std::env::var_os("CARGO") {
         step.program = program;
@@ -226,7 +237,7 @@ fn cargo(args: &[&str]) -> Step {
 }
 
 impl Step {
-    fn new(program: impl Into<String>, args: &[&str]) -> Self {
+    pub(crate) fn new(program: impl Into<String>, args: &[&str]) -> Self {
         let program = program.into();
         Self {
             program: OsString::from(&program),
@@ -237,7 +248,7 @@ impl Step {
         }
     }
 
-    fn env(mut self, key: &'static str, value: &'static str) -> Self {
+    pub(crate) fn env(mut self, key: &'static str, value: &'static str) -> Self {
         self.env.push((key, value));
         self
     }
@@ -254,7 +265,7 @@ impl Step {
     }
 
     /// Prints the header, runs the command with inherited stdio and fails on a non-zero exit.
-    fn run(&self) -> anyhow::Result<()> {
+    pub(crate) fn run(&self) -> anyhow::Result<()> {
         let command_line = self.command_line();
         println!("==> {command_line}");
         let mut command = Command::new(&self.program);

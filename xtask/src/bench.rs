@@ -1,0 +1,840 @@
+//! `cargo xtask bench`: HTTP load benchmarks of the mock against the ceiling server, then the
+//! state micro-benchmarks.
+//!
+//! Each case starts a fresh server pinned to one core and drives it with wrk pinned to another,
+//! with a fixed request. The mock's terminate call flags processes, so on the default state the
+//! first call returns 2 (cron runs on two nodes) and every later one returns 0: the benchmark
+//! measures that steady state. The ceiling server responds to the same routes with the same bodies
+//! from a bare axum handler, so the ratio of the two shows what the mock's own work costs.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::test_suite::{Step, cargo};
+
+/// Key of the mock's built-in default, sent by every request.
+const API_KEY: &str = "mock-api-key";
+/// Core of the server under test.
+const SERVER_CORE: usize = 0;
+/// Core of the load generator.
+const LOAD_CORE: usize = 1;
+/// Longest wait for a server's first 200.
+const STARTUP_LIMIT: Duration = Duration::from_secs(10);
+/// Directory of the wrk scripts, server logs and results.
+const OUT_DIR: &str = "target/bench";
+
+/// Settings of one `cargo xtask bench` run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// A few seconds of tiny load that checks the harness works; no targets are assessed and the
+    /// state benchmarks run once each.
+    pub smoke: bool,
+    /// Seconds of each measured wrk run.
+    pub duration: u64,
+    /// Seconds of wrk load before each measured run, not measured.
+    pub warmup: u64,
+    /// Open connections of wrk.
+    pub connections: u32,
+    /// Runs of each case, interleaved; the report shows the run with the median requests/s.
+    pub rounds: usize,
+    /// Record a `perf` profile of the mock during each of its measured runs.
+    pub perf: bool,
+    /// Skip the state micro-benchmarks.
+    pub skip_state: bool,
+}
+
+impl Options {
+    /// The settings of `--smoke`.
+    pub fn smoke() -> Self {
+        Options {
+            smoke: true,
+            duration: 1,
+            warmup: 0,
+            connections: 4,
+            rounds: 1,
+            perf: false,
+            skip_state: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Rest,
+    JsonRpc,
+}
+
+impl Transport {
+    fn name(self) -> &'static str {
+        match self {
+            Transport::Rest => "REST",
+            Transport::JsonRpc => "JSON-RPC",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Transport::Rest => "/system/services/active/cron/terminate",
+            Transport::JsonRpc => "/jsonrpc",
+        }
+    }
+
+    fn body(self) -> &'static str {
+        match self {
+            Transport::Rest => r#"{"nodes_id": null}"#,
+            Transport::JsonRpc => {
+                r#"{"jsonrpc": "2.0", "method": "system.services.active.mark_terminate", "params": {"system_services_id": "cron", "nodes_id": null}, "id": 1}"#
+            }
+        }
+    }
+
+    /// Whether a steady-state response body is the expected 0 result.
+    fn is_steady_result(self, body: &str) -> bool {
+        match self {
+            Transport::Rest => body.trim() == "0",
+            Transport::JsonRpc => body.contains(r#""result":0"#),
+        }
+    }
+
+    fn script_name(self) -> &'static str {
+        match self {
+            Transport::Rest => "rest.lua",
+            Transport::JsonRpc => "jsonrpc.lua",
+        }
+    }
+}
+
+/// A server under test.
+struct Target {
+    name: &'static str,
+    binary: PathBuf,
+    /// `RUST_LOG` of the server; `None` leaves it unset, the default.
+    rust_log: Option<&'static str>,
+    /// Whether this is the ceiling, the reference of the ratios.
+    ceiling: bool,
+}
+
+/// What one case measured.
+#[derive(Debug, Clone)]
+struct Measurement {
+    target: &'static str,
+    transport: Transport,
+    ceiling: bool,
+    requests_per_sec: f64,
+    p50: Duration,
+    p99: Duration,
+    peak_rss_kib: u64,
+    startup: Duration,
+    server_cpu_percent: f64,
+    server_core_busy_percent: f64,
+    load_core_busy_percent: f64,
+    requests: u64,
+    /// Lowest and highest requests/s over the rounds.
+    requests_per_sec_range: (f64, f64),
+}
+
+/// Runs the benchmarks and prints the results; with `--smoke`, checks only that each case runs.
+pub fn run(options: &Options) -> anyhow::Result<()> {
+    ensure_wrk()?;
+    cargo(&[
+        "build",
+        "--release",
+        "--locked",
+        "--package",
+        "bench",
+        "--package",
+        "mock-server",
+        "--bins",
+    ])
+    .run()?;
+    let release = target_dir().join("release");
+    let targets = [
+        Target {
+            name: "ceiling",
+            binary: release.join("ceiling"),
+            rust_log: None,
+            ceiling: true,
+        },
+        Target {
+            name: "mock (log info, default)",
+            binary: release.join("mock-server"),
+            rust_log: None,
+            ceiling: false,
+        },
+        Target {
+            name: "mock (RUST_LOG=warn)",
+            binary: release.join("mock-server"),
+            rust_log: Some("warn"),
+            ceiling: false,
+        },
+    ];
+
+    let out_dir = PathBuf::from(OUT_DIR);
+    fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {OUT_DIR}"))?;
+    for transport in [Transport::Rest, Transport::JsonRpc] {
+        write_script(&out_dir, transport)?;
+    }
+    let pinned = pinning_available();
+    if !pinned {
+        println!("warning: fewer than 2 cores; the server and wrk share the cores, unpinned");
+    }
+
+    let mut runs: Vec<Vec<Measurement>> = Vec::new();
+    for round in 1..=options.rounds {
+        println!("round {round} of {}", options.rounds);
+        let mut case = 0;
+        for transport in [Transport::Rest, Transport::JsonRpc] {
+            for target in &targets {
+                let measurement = run_case(options, target, transport, &out_dir, pinned)
+                    .with_context(|| format!("{} over {}", target.name, transport.name()))?;
+                print_measurement(&measurement);
+                if round == 1 {
+                    runs.push(Vec::new());
+                }
+                runs[case].push(measurement);
+                case += 1;
+            }
+        }
+    }
+    let results: Vec<Measurement> = runs.into_iter().map(median_run).collect();
+
+    let report = report(options, &results, pinned);
+    println!("\n{report}");
+    if !options.smoke {
+        let path = out_dir.join("results.md");
+        fs::write(&path, &report).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("written to {}", path.display());
+    }
+
+    if !options.skip_state {
+        let mut args = vec![
+            "bench",
+            "--locked",
+            "--package",
+            "bench",
+            "--bench",
+            "state",
+        ];
+        if options.smoke {
+            args.extend(["--", "--test"]);
+        }
+        cargo(&args).run()?;
+    }
+    Ok(())
+}
+
+/// Installs Debian's wrk when it is not on `PATH`, updating the package lists if the first
+/// attempt fails.
+fn ensure_wrk() -> anyhow::Result<()> {
+    if wrk_runs() {
+        return Ok(());
+    }
+    println!("wrk is missing; installing Debian's package");
+    let install =
+        Step::new("apt-get", &["install", "-y", "wrk"]).env("DEBIAN_FRONTEND", "noninteractive");
+    if install.run().is_err() {
+        Step::new("apt-get", &["update"]).run()?;
+        install.run()?;
+    }
+    if !wrk_runs() {
+        bail!("wrk is still not runnable after installing it");
+    }
+    Ok(())
+}
+
+fn wrk_runs() -> bool {
+    Command::new("wrk")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from)
+}
+
+/// Whether the machine has the two cores that the server and wrk are pinned to (the load core
+/// is the higher one).
+fn pinning_available() -> bool {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    cores > LOAD_CORE
+}
+
+/// Writes the wrk script of a transport: the method, body and headers of every request, and a
+/// `done` hook that prints the results as one JSON line after `RESULT `.
+fn write_script(out_dir: &Path, transport: Transport) -> anyhow::Result<()> {
+    let script = format!(
+        r#"-- Written by `cargo xtask bench`: the {name} request of the benchmark.
+wrk.method = "POST"
+wrk.body = '{body}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Api-Key"] = "{API_KEY}"
+
+done = function(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format(
+    'RESULT {{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,' ..
+    '"socket_errors":%d,"non_2xx":%d}}\n',
+    summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99),
+    errors.connect + errors.read + errors.write + errors.timeout, errors.status))
+end
+"#,
+        name = transport.name(),
+        body = transport.body(),
+    );
+    let path = out_dir.join(transport.script_name());
+    fs::write(&path, script).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Runs one case on a fresh server: start-up, warm-up, the measured wrk run, and the checks.
+fn run_case(
+    options: &Options,
+    target: &Target,
+    transport: Transport,
+    out_dir: &Path,
+    pinned: bool,
+) -> anyhow::Result<Measurement> {
+    let address = free_loopback_address()?;
+    let log_path = out_dir.join("server.log");
+    let mut server = Server::start(target, address, &log_path, pinned)?;
+    let startup = server.wait_for_first_ok(transport)?;
+
+    let url = format!("http://{address}{}", transport.path());
+    let script = out_dir.join(transport.script_name());
+    if options.warmup > 0 {
+        wrk(options, &script, &url, options.warmup, pinned)?;
+    }
+
+    let perf = match options.perf && !target.ceiling {
+        true => Some(Perf::start(
+            server.pid(),
+            target,
+            transport,
+            out_dir,
+            pinned,
+        )?),
+        false => None,
+    };
+    let cpu_before = process_cpu_ticks(server.pid())?;
+    let cores_before = core_ticks()?;
+    let started = Instant::now();
+    let result = wrk(options, &script, &url, options.duration, pinned)?;
+    let wall = started.elapsed();
+    let cpu_after = process_cpu_ticks(server.pid())?;
+    let cores_after = core_ticks()?;
+    if let Some(perf) = perf {
+        perf.finish()?;
+    }
+    let peak_rss_kib = peak_rss_kib(server.pid())?;
+
+    if result.socket_errors > 0 || result.non_2xx > 0 {
+        bail!(
+            "wrk saw {} socket errors and {} responses other than 2xx",
+            result.socket_errors,
+            result.non_2xx
+        );
+    }
+    let (status, body) = send(address, transport)?;
+    if status != 200 || !transport.is_steady_result(&body) {
+        bail!(
+            "after the run the server responded {status} {body}, expected 200 with the steady-state 0"
+        );
+    }
+    server.stop();
+
+    let ticks_per_sec = clock_ticks_per_sec()?;
+    let server_cpu_secs = (cpu_after - cpu_before) as f64 / ticks_per_sec;
+    let busy = |core: usize| busy_percent(&cores_before, &cores_after, core);
+    Ok(Measurement {
+        target: target.name,
+        transport,
+        ceiling: target.ceiling,
+        requests_per_sec: result.requests as f64 / (result.duration_us as f64 / 1e6),
+        p50: Duration::from_micros(result.p50_us),
+        p99: Duration::from_micros(result.p99_us),
+        peak_rss_kib,
+        startup,
+        server_cpu_percent: 100.0 * server_cpu_secs / wall.as_secs_f64(),
+        server_core_busy_percent: busy(SERVER_CORE),
+        load_core_busy_percent: busy(LOAD_CORE),
+        requests: result.requests,
+        requests_per_sec_range: (0.0, 0.0),
+    })
+}
+
+/// Returns the run with the median requests/s, with the range of requests/s over all runs, the
+/// median start-up and the highest peak RSS.
+fn median_run(mut runs: Vec<Measurement>) -> Measurement {
+    runs.sort_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec));
+    let range = (
+        runs[0].requests_per_sec,
+        runs[runs.len() - 1].requests_per_sec,
+    );
+    let peak_rss_kib = runs.iter().map(|m| m.peak_rss_kib).max().unwrap_or(0);
+    let requests = runs.iter().map(|m| m.requests).sum();
+    let mut startups: Vec<Duration> = runs.iter().map(|m| m.startup).collect();
+    startups.sort();
+    let startup = startups[startups.len() / 2];
+    let mut median = runs.swap_remove(runs.len() / 2);
+    median.requests_per_sec_range = range;
+    median.peak_rss_kib = peak_rss_kib;
+    median.startup = startup;
+    median.requests = requests;
+    median
+}
+
+/// Returns a loopback address with a port that was free a moment ago.
+fn free_loopback_address() -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("cannot bind a loopback port")?;
+    Ok(listener.local_addr()?)
+}
+
+/// A server child process, pinned to the server core; killed when dropped.
+struct Server {
+    child: Child,
+    started: Instant,
+    address: SocketAddr,
+}
+
+impl Server {
+    fn start(
+        target: &Target,
+        address: SocketAddr,
+        log_path: &Path,
+        pinned: bool,
+    ) -> anyhow::Result<Self> {
+        let log = fs::File::create(log_path)
+            .with_context(|| format!("cannot create {}", log_path.display()))?;
+        let mut command = pinned_command(SERVER_CORE, &target.binary, pinned);
+        command
+            .args(["--listen", &address.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        // The mock runs with its defaults: no option from the environment.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("MOCK_") {
+                command.env_remove(&name);
+            }
+        }
+        command.env_remove("RUST_LOG");
+        if let Some(filter) = target.rust_log {
+            command.env("RUST_LOG", filter);
+        }
+        let started = Instant::now();
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {}", target.binary.display()))?;
+        Ok(Server {
+            child,
+            started,
+            address,
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends the case's request until the server responds with 200, and returns the time from the
+    /// spawn to that response.
+    fn wait_for_first_ok(&mut self, transport: Transport) -> anyhow::Result<Duration> {
+        loop {
+            if let Ok((200, _)) = send(self.address, transport) {
+                return Ok(self.started.elapsed());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!("the server exited with {status} before its first response");
+            }
+            if self.started.elapsed() > STARTUP_LIMIT {
+                bail!("no 200 within {STARTUP_LIMIT:?}");
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A command for `program`, run through `taskset` on `core` when pinning is available.
+fn pinned_command(core: usize, program: &Path, pinned: bool) -> Command {
+    if pinned {
+        let mut command = Command::new("taskset");
+        command.arg("--cpu-list").arg(core.to_string()).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+/// Sends one request of the case on a new connection and returns the status and body.
+fn send(address: SocketAddr, transport: Transport) -> anyhow::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(1))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let body = transport.body();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         X-Api-Key: {API_KEY}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n{body}",
+        path = transport.path(),
+        length = body.len(),
+    );
+    stream.write_all(request.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .with_context(|| format!("not an HTTP response: {response:?}"))?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, body)| body)
+        .to_string();
+    Ok((status, body))
+}
+
+/// What the wrk script's `done` hook printed.
+#[derive(Debug)]
+struct WrkResult {
+    requests: u64,
+    duration_us: u64,
+    p50_us: u64,
+    p99_us: u64,
+    socket_errors: u64,
+    non_2xx: u64,
+}
+
+/// Runs wrk with one thread on the load core for `seconds`, and parses its result line.
+fn wrk(
+    options: &Options,
+    script: &Path,
+    url: &str,
+    seconds: u64,
+    pinned: bool,
+) -> anyhow::Result<WrkResult> {
+    let mut command = pinned_command(LOAD_CORE, Path::new("wrk"), pinned);
+    command
+        .args(["--threads", "1"])
+        .args(["--connections", &options.connections.to_string()])
+        .args(["--duration", &format!("{seconds}s")])
+        .args(["--timeout", "5s"])
+        .arg("--script")
+        .arg(script)
+        .arg(url);
+    let output = command.output().context("cannot run wrk")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!(
+            "wrk failed ({}): {stdout}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let line = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("RESULT "))
+        .with_context(|| format!("wrk printed no result line:\n{stdout}"))?;
+    parse_wrk_result(line)
+}
+
+fn parse_wrk_result(line: &str) -> anyhow::Result<WrkResult> {
+    let value: serde_json::Value =
+        serde_json::from_str(line).with_context(|| format!("bad wrk result {line}"))?;
+    let field = |name: &str| {
+        value[name]
+            .as_u64()
+            .with_context(|| format!("wrk result without {name}: {line}"))
+    };
+    Ok(WrkResult {
+        requests: field("requests")?,
+        duration_us: field("duration_us")?,
+        p50_us: field("p50_us")?,
+        p99_us: field("p99_us")?,
+        socket_errors: field("socket_errors")?,
+        non_2xx: field("non_2xx")?,
+    })
+}
+
+/// User plus system CPU time of a process and all its threads, in clock ticks, from
+/// `/proc/PID/stat`.
+fn process_cpu_ticks(pid: u32) -> anyhow::Result<u64> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+    // The command name in parentheses may hold spaces; the fields after it are plain.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // After the name: state is field 3, utime field 14 and stime field 15 (1-based in proc(5)).
+    let ticks = |index: usize| -> anyhow::Result<u64> {
+        let field = fields.get(index - 3).context("short /proc/PID/stat")?;
+        Ok(field.parse()?)
+    };
+    Ok(ticks(14)? + ticks(15)?)
+}
+
+/// Busy and total clock ticks of each core, from `/proc/stat`.
+fn core_ticks() -> anyhow::Result<Vec<(u64, u64)>> {
+    let stat = fs::read_to_string("/proc/stat").context("cannot read /proc/stat")?;
+    let mut cores = Vec::new();
+    for line in stat.lines() {
+        let Some(rest) = line.strip_prefix("cpu") else {
+            continue;
+        };
+        if !rest.starts_with(|c: char| c.is_ascii_digit()) {
+            continue;
+        }
+        let values: Vec<u64> = rest
+            .split_whitespace()
+            .skip(1)
+            .map(str::parse)
+            .collect::<Result<_, _>>()?;
+        // user nice system idle iowait irq softirq steal ...; idle and iowait are not busy.
+        let total: u64 = values.iter().take(8).sum();
+        let idle = values.get(3).copied().unwrap_or(0) + values.get(4).copied().unwrap_or(0);
+        cores.push((total - idle, total));
+    }
+    Ok(cores)
+}
+
+fn busy_percent(before: &[(u64, u64)], after: &[(u64, u64)], core: usize) -> f64 {
+    match (before.get(core), after.get(core)) {
+        (Some(&(busy0, total0)), Some(&(busy1, total1))) if total1 > total0 => {
+            100.0 * (busy1 - busy0) as f64 / (total1 - total0) as f64
+        }
+        _ => f64::NAN,
+    }
+}
+
+/// Peak resident set size of a process (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let path = format!("/proc/{pid}/status");
+    let status = fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+    let line = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .context("no VmHWM line")?;
+    let kib = line.trim().trim_end_matches("kB").trim();
+    Ok(kib.parse()?)
+}
+
+fn clock_ticks_per_sec() -> anyhow::Result<f64> {
+    let output = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .context("cannot run getconf CLK_TCK")?;
+    Ok(String::from_utf8_lossy(&output.stdout).trim().parse()?)
+}
+
+/// A `perf record` of the mock during its measured run, on the load core.
+struct Perf {
+    child: Child,
+}
+
+impl Perf {
+    fn start(
+        pid: u32,
+        target: &Target,
+        transport: Transport,
+        out_dir: &Path,
+        pinned: bool,
+    ) -> anyhow::Result<Self> {
+        let log = if target.rust_log.is_some() {
+            "warn"
+        } else {
+            "info"
+        };
+        let name = format!(
+            "perf-{}-{log}.data",
+            transport.name().to_lowercase().replace('-', "")
+        );
+        let output = out_dir.join(name);
+        let mut command = pinned_command(LOAD_CORE, Path::new("perf"), pinned);
+        command
+            .args(["record", "--quiet", "-e", "cpu-clock", "-F", "999"])
+            .args(["--call-graph", "dwarf,16384", "-p", &pid.to_string(), "-o"])
+            .arg(&output)
+            .stdin(Stdio::null());
+        println!("==> {command:?}");
+        let child = command.spawn().context("cannot start perf")?;
+        Ok(Perf { child })
+    }
+
+    /// Stops the recording with SIGINT, as Ctrl-C does, and waits for perf to write its file.
+    fn finish(mut self) -> anyhow::Result<()> {
+        Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+fn print_measurement(m: &Measurement) {
+    println!(
+        "{:<26} {:<8} {:>9.0} req/s  p50 {:>7}  p99 {:>7}  peak RSS {:>6} KiB  start-up {:>7}  \
+         server CPU {:>3.0}%  load core {:>3.0}%",
+        m.target,
+        m.transport.name(),
+        m.requests_per_sec,
+        format_duration(m.p50),
+        format_duration(m.p99),
+        m.peak_rss_kib,
+        format_duration(m.startup),
+        m.server_cpu_percent,
+        m.load_core_busy_percent,
+    );
+}
+
+fn format_duration(duration: Duration) -> String {
+    let micros = duration.as_secs_f64() * 1e6;
+    if micros < 1000.0 {
+        format!("{micros:.0} µs")
+    } else {
+        format!("{:.2} ms", micros / 1000.0)
+    }
+}
+
+/// The Markdown report: the table of every case and, unless smoke, each target met or missed.
+fn report(options: &Options, results: &[Measurement], pinned: bool) -> String {
+    let mut out = String::new();
+    let pinning = if pinned {
+        format!("server on core {SERVER_CORE}, wrk on core {LOAD_CORE}")
+    } else {
+        "unpinned".to_string()
+    };
+    let _ = writeln!(
+        out,
+        "wrk 1 thread, {} connections, {} s warm-up, {} s measured, {} rounds; {pinning}\n",
+        options.connections, options.warmup, options.duration, options.rounds
+    );
+    out.push_str(
+        "| target | transport | req/s | req/s range | ratio | p50 | p99 | p99 ratio | peak RSS \
+         | start-up | server CPU | server core busy | load core busy |\n",
+    );
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for m in results {
+        let ceiling = ceiling_of(results, m.transport);
+        let ratio = ceiling.map_or(f64::NAN, |c| m.requests_per_sec / c.requests_per_sec);
+        let p99_ratio = ceiling.map_or(f64::NAN, |c| m.p99.as_secs_f64() / c.p99.as_secs_f64());
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.0} | {:.0}–{:.0} | {ratio:.2} | {} | {} | {p99_ratio:.2} | {:.1} MiB | {} | {:.0}% | {:.0}% | {:.0}% |",
+            m.target,
+            m.transport.name(),
+            m.requests_per_sec,
+            m.requests_per_sec_range.0,
+            m.requests_per_sec_range.1,
+            format_duration(m.p50),
+            format_duration(m.p99),
+            m.peak_rss_kib as f64 / 1024.0,
+            format_duration(m.startup),
+            m.server_cpu_percent,
+            m.server_core_busy_percent,
+            m.load_core_busy_percent,
+        );
+    }
+    let total: u64 = results.iter().map(|m| m.requests).sum();
+    let _ = writeln!(out, "\n{total} requests in all, none failed.");
+    if options.smoke {
+        return out;
+    }
+
+    out.push_str("\n| target | mock | measured | verdict |\n|---|---|---:|---|\n");
+    for m in results.iter().filter(|m| !m.ceiling) {
+        let Some(ceiling) = ceiling_of(results, m.transport) else {
+            continue;
+        };
+        let (name, floor) = match m.transport {
+            Transport::Rest => ("REST req/s ≥ 0.85 × ceiling", 0.85),
+            Transport::JsonRpc => ("JSON-RPC req/s ≥ 0.75 × ceiling", 0.75),
+        };
+        let ratio = m.requests_per_sec / ceiling.requests_per_sec;
+        let p99_ratio = m.p99.as_secs_f64() / ceiling.p99.as_secs_f64();
+        let mib = m.peak_rss_kib as f64 / 1024.0;
+        let startup_ms = m.startup.as_secs_f64() * 1000.0;
+        let rows = [
+            (name.to_string(), format!("{ratio:.2}"), ratio >= floor),
+            (
+                format!("{} p99 ≤ 1.5 × ceiling", m.transport.name()),
+                format!("{p99_ratio:.2}"),
+                p99_ratio <= 1.5,
+            ),
+            (
+                "peak memory < 20 MiB".to_string(),
+                format!("{mib:.1} MiB"),
+                mib < 20.0,
+            ),
+            (
+                "start-up < 50 ms".to_string(),
+                format!("{startup_ms:.1} ms"),
+                startup_ms < 50.0,
+            ),
+        ];
+        for (name, measured, met) in rows {
+            let verdict = if met { "met" } else { "missed" };
+            let _ = writeln!(
+                out,
+                "| {name} | {} {} | {measured} | {verdict} |",
+                m.target,
+                m.transport.name()
+            );
+        }
+    }
+    out
+}
+
+fn ceiling_of(results: &[Measurement], transport: Transport) -> Option<&Measurement> {
+    results
+        .iter()
+        .find(|m| m.ceiling && m.transport == transport)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrk_result_line_parses() {
+        let line = r#"{"requests":120,"duration_us":1000000,"p50_us":250,"p99_us":900,"socket_errors":0,"non_2xx":1}"#;
+        let result = parse_wrk_result(line).unwrap();
+        assert_eq!(result.requests, 120);
+        assert_eq!(result.p99_us, 900);
+        assert_eq!(result.non_2xx, 1);
+    }
+
+    #[test]
+    fn busy_percent_counts_non_idle_ticks() {
+        let before = [(10, 100), (0, 100)];
+        let after = [(60, 200), (100, 200)];
+        assert_eq!(busy_percent(&before, &after, 0), 50.0);
+        assert_eq!(busy_percent(&before, &after, 1), 100.0);
+        assert!(busy_percent(&before, &after, 2).is_nan());
+    }
+
+    #[test]
+    fn steady_results_are_recognised() {
+        assert!(Transport::Rest.is_steady_result("0"));
+        assert!(!Transport::Rest.is_steady_result("2"));
+        assert!(Transport::JsonRpc.is_steady_result(r#"{"jsonrpc":"2.0","result":0,"id":1}"#));
+    }
+}
