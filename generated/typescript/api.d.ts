@@ -68,6 +68,7 @@ export interface paths {
          *     | 400 | -32602 | invalid params |
          *     | 401 | -32001 | access is not authorized |
          *     | 404 | -32004 | object not found |
+         *     | 408 | -32008 | request body too slow (whole HTTP request) |
          *     | 413 | -32013 | request body too large (whole HTTP request) |
          *     | 415 | -32015 | media type not JSON (whole HTTP request) |
          *     | 422 | -32022 | logical error |
@@ -194,6 +195,18 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /**
+         * @description The request body did not arrive completely in time after the request
+         *     headers. The server closes the connection.
+         */
+        RequestTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description The request body is larger than the server accepts. */
         PayloadTooLarge: {
             headers: {
@@ -269,6 +282,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableEntity"];
@@ -328,6 +342,7 @@ export interface operations {
                     "application/json": components["schemas"]["JsonRpcResponse"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
             /** @description The request body is too large. */
             413: {
                 headers: {

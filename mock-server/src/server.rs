@@ -18,6 +18,7 @@ use tokio::task::{JoinError, JoinSet};
 use tower_service::Service;
 
 use crate::MockApi;
+use crate::protocol_errors::ErrorBodyIo;
 
 /// Time limits of the server. [`Limits::default`] gives each 10 seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +106,8 @@ pub async fn serve_with(
             request.extensions_mut().insert(ConnectInfo(peer));
             router.clone().call(request)
         });
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let io = TokioIo::new(ErrorBodyIo::new(stream, peer));
+        let connection = builder.serve_connection(io, service);
         let mut closing = closing_receiver.clone();
         connections.spawn(async move {
             let mut connection = pin!(connection);

@@ -119,7 +119,9 @@ fn assert_error_body(body: &types::Error, example: &Example) {
 #[test]
 fn spec_documents_tested_statuses() {
     let statuses = Checker::shared().statuses(OPERATION);
-    let tested = ["200", "400", "401", "404", "413", "415", "422", "500"];
+    let tested = [
+        "200", "400", "401", "404", "408", "413", "415", "422", "500",
+    ];
     assert_eq!(statuses, tested);
 }
 
@@ -149,6 +151,11 @@ async fn unauthorized_examples_decode_typed() {
 #[tokio::test]
 async fn not_found_examples_decode_typed() {
     assert_error_examples_decode(404).await;
+}
+
+#[tokio::test]
+async fn request_timeout_examples_decode_typed() {
+    assert_error_examples_decode(408).await;
 }
 
 #[tokio::test]

@@ -291,3 +291,69 @@ async fn content_encoding_is_415() {
         "{body}"
     );
 }
+
+/// Sends raw bytes on a new connection and returns the whole response.
+async fn raw_exchange(mock: &MockServer, request: Vec<u8>) -> String {
+    let address = mock.address;
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(address).expect("connect");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .expect("set a read timeout");
+        stream.write_all(&request).expect("send the request");
+        let mut reply = Vec::new();
+        stream
+            .read_to_end(&mut reply)
+            .expect("read until the server closes");
+        String::from_utf8(reply).expect("a UTF-8 reply")
+    })
+    .await
+    .expect("the client thread finishes")
+}
+
+#[tokio::test]
+async fn unparsable_requests_get_documented_body() {
+    let mock = MockServer::start().await;
+    let many_headers: String = (0..150).map(|i| format!("X-Header-{i}: v\r\n")).collect();
+    let cases = [
+        ("HELLO\r\n\r\n".to_string(), 400),
+        (
+            format!("POST {TERMINATE} HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"),
+            400,
+        ),
+        (
+            format!(
+                "POST {TERMINATE} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{{}}"
+            ),
+            400,
+        ),
+        (
+            format!("GET / HTTP/1.1\r\nHost: x\r\n{many_headers}\r\n"),
+            431,
+        ),
+        (
+            format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(100_000)),
+            414,
+        ),
+    ];
+    for (request, status) in cases {
+        let shown: String = request.chars().take(60).collect();
+        let reply = raw_exchange(&mock, request.into_bytes()).await;
+        assert!(
+            reply.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{shown:?}: {reply}"
+        );
+        let (head, body) = reply.split_once("\r\n\r\n").expect("a head and a body");
+        assert!(
+            head.contains("content-type: application/json"),
+            "{shown:?}: {head}"
+        );
+        let body: Value = serde_json::from_str(body).expect("a JSON body");
+        assert!(body["error"]["message"].is_string(), "{shown:?}: {body}");
+        assert!(
+            body["error"]["data"]["request"].is_string(),
+            "{shown:?}: {body}"
+        );
+    }
+}

@@ -105,6 +105,9 @@ pub enum MarkTerminateResponse {
     Unauthorized(types::Error),
     /// 404: The requested object was not found.
     NotFound(types::Error),
+    ///  408: The request body did not arrive completely in time after the request
+    /// headers. The server closes the connection.
+    RequestTimeout(types::Error),
     /// 413: The request body is larger than the server accepts.
     PayloadTooLarge(types::Error),
     /// 415: The request body is not JSON.
@@ -129,6 +132,9 @@ impl IntoResponse for MarkTerminateResponse {
             }
             MarkTerminateResponse::NotFound(body) => {
                 (axum::http::StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+            }
+            MarkTerminateResponse::RequestTimeout(body) => {
+                (axum::http::StatusCode::REQUEST_TIMEOUT, axum::Json(body)).into_response()
             }
             MarkTerminateResponse::PayloadTooLarge(body) => {
                 (axum::http::StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
@@ -264,6 +270,9 @@ async fn call_jsonrpc<A: Api>(
                 }
                 MarkTerminateResponse::NotFound(body) => {
                     Err(jsonrpc::CallError::from_rest(-32004, &body))
+                }
+                MarkTerminateResponse::RequestTimeout(body) => {
+                    Err(jsonrpc::CallError::from_rest(-32008, &body))
                 }
                 MarkTerminateResponse::PayloadTooLarge(body) => {
                     Err(jsonrpc::CallError::from_rest(-32013, &body))
