@@ -116,7 +116,7 @@ fn wide_fixture(rows: usize) -> Fixture {
         nodes: nodes(WIDE_NODES),
         services: services(service_count),
         processes,
-        scheduler_service: "tasks_scheduler".to_string(),
+        scheduler_service: None,
     }
 }
 
@@ -131,7 +131,7 @@ fn tall_fixture(big: usize) -> Fixture {
         nodes: nodes(big),
         services: services(100),
         processes,
-        scheduler_service: "tasks_scheduler".to_string(),
+        scheduler_service: None,
     }
 }
 

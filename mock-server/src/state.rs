@@ -22,13 +22,11 @@ pub struct Fixture {
     pub services: Vec<Service>,
     #[serde(default)]
     pub processes: Vec<Process>,
-    /// ID of the service that processes termination flags.
-    #[serde(default = "default_scheduler_service")]
-    pub scheduler_service: String,
-}
-
-fn default_scheduler_service() -> String {
-    DEFAULT_SCHEDULER_SERVICE.to_string()
+    /// ID of the service that processes termination flags; it must be one of
+    /// `services`. When absent, it is [`DEFAULT_SCHEDULER_SERVICE`], which
+    /// need not exist.
+    #[serde(default)]
+    pub scheduler_service: Option<String>,
 }
 
 /// A cluster node.
@@ -95,6 +93,61 @@ impl From<serde_yaml::Error> for FixtureError {
     fn from(error: serde_yaml::Error) -> Self {
         FixtureError::Syntax(error)
     }
+}
+
+/// Returns whether `text` is an RFC 3339 date and time, such as
+/// `2026-11-30T08:00:00Z` or `2026-11-30T09:00:00.5+01:00`.
+fn is_rfc3339(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        bytes
+            .get(range.clone())
+            .is_some_and(|part| part.iter().all(u8::is_ascii_digit))
+            .then(|| text[range].parse::<u32>().ok())
+            .flatten()
+    };
+    let fixed = bytes.len() >= 20
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && matches!(bytes[10], b'T' | b't')
+        && bytes[13] == b':'
+        && bytes[16] == b':';
+    if !fixed {
+        return false;
+    }
+    let (Some(_), Some(month), Some(day), Some(hour), Some(minute), Some(second)) = (
+        digits(0..4),
+        digits(5..7),
+        digits(8..10),
+        digits(11..13),
+        digits(14..16),
+        digits(17..19),
+    ) else {
+        return false;
+    };
+    let in_range = (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second <= 60;
+    let mut rest = &text[19..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let count = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if count == 0 {
+            return false;
+        }
+        rest = &fraction[count..];
+    }
+    let offset = match rest.as_bytes() {
+        [b'Z' | b'z'] => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => {
+            [h1, h2, m1, m2].iter().all(|b| b.is_ascii_digit())
+                && (rest[1..3].parse::<u32>().unwrap_or(99) < 24)
+                && (rest[4..6].parse::<u32>().unwrap_or(99) < 60)
+        }
+        _ => false,
+    };
+    in_range && offset
 }
 
 fn at_line(location: &Option<(usize, usize)>) -> String {
@@ -223,6 +276,10 @@ impl ClusterState {
 
         let mut node_index = HashMap::with_capacity(fixture.nodes.len());
         for (index, node) in fixture.nodes.iter().enumerate() {
+            if node.id.is_empty() {
+                let message = "a node ID cannot be empty".to_string();
+                return Err(invalid(format!("nodes[{index}].id"), message));
+            }
             if node_index
                 .insert(node.id.as_str().into(), index as u32)
                 .is_some()
@@ -235,6 +292,10 @@ impl ClusterState {
         }
         let mut service_index = HashMap::with_capacity(fixture.services.len());
         for (index, service) in fixture.services.iter().enumerate() {
+            if service.id.is_empty() {
+                let message = "a service ID cannot be empty".to_string();
+                return Err(invalid(format!("services[{index}].id"), message));
+            }
             if service_index
                 .insert(service.id.as_str().into(), index as u32)
                 .is_some()
@@ -246,10 +307,35 @@ impl ClusterState {
             }
         }
 
+        let scheduler_service = match fixture.scheduler_service {
+            Some(name) if !service_index.contains_key(name.as_str()) => {
+                return Err(invalid(
+                    "scheduler_service".to_string(),
+                    format!(
+                        "unknown service `{name}`; name the service that processes termination flags"
+                    ),
+                ));
+            }
+            Some(name) => name,
+            None => DEFAULT_SCHEDULER_SERVICE.to_string(),
+        };
+
         let mut rows = Vec::with_capacity(fixture.processes.len());
         let mut by_service = vec![Vec::new(); fixture.services.len()];
         let mut running = HashSet::with_capacity(fixture.processes.len());
+        let mut pids = HashMap::with_capacity(fixture.processes.len());
         for (index, process) in fixture.processes.into_iter().enumerate() {
+            if process.pid == 0 {
+                let message = "pid 0 is not a process ID; use 1 or more".to_string();
+                return Err(invalid(format!("processes[{index}].pid"), message));
+            }
+            if !is_rfc3339(&process.started_at) {
+                let message = format!(
+                    "`{}` is not an RFC 3339 time such as 2026-11-30T08:00:00Z",
+                    process.started_at
+                );
+                return Err(invalid(format!("processes[{index}].started_at"), message));
+            }
             let Some(&service) = service_index.get(process.service.as_str()) else {
                 return Err(invalid(
                     format!("processes[{index}].service"),
@@ -271,6 +357,15 @@ impl ClusterState {
                     ),
                 ));
             }
+            if let Some(other) = pids.insert((node, process.pid), service) {
+                return Err(invalid(
+                    format!("processes[{index}].pid"),
+                    format!(
+                        "pid {} on node `{}` is already the process of service `{}`",
+                        process.pid, process.node, fixture.services[other as usize].id
+                    ),
+                ));
+            }
             by_service[service as usize].push(rows.len() as u32);
             rows.push(Some(Row {
                 service,
@@ -287,7 +382,7 @@ impl ClusterState {
             services: fixture.services,
             node_index,
             service_index,
-            scheduler_service: fixture.scheduler_service,
+            scheduler_service,
             live: rows.len(),
             rows,
             by_service,
@@ -880,13 +975,13 @@ mod tests {
                 .map(|(index, node)| Process {
                     service: "s".into(),
                     node: node.clone(),
-                    pid: index as u32,
-                    started_at: "x".into(),
+                    pid: index as u32 + 1,
+                    started_at: "2026-11-30T08:00:00Z".into(),
                     terminate: false,
                     hung: false,
                 })
                 .collect(),
-            scheduler_service: DEFAULT_SCHEDULER_SERVICE.into(),
+            scheduler_service: None,
         }
     }
 
@@ -910,7 +1005,7 @@ mod tests {
             .iter()
             .map(|process| (process.pid, process.hung))
             .collect();
-        assert_eq!(left, [(2997, true)]);
+        assert_eq!(left, [(2998, true)], "pids are node numbers plus one");
         assert_eq!(
             state.kill("s", "n3", at(4)).map(|process| process.pid),
             Err(ProcessError::NoProcess {
@@ -918,7 +1013,7 @@ mod tests {
                 node: "n3".into(),
             })
         );
-        assert_eq!(state.kill("s", "n2997", at(4)).map(|p| p.pid), Ok(2997));
+        assert_eq!(state.kill("s", "n2997", at(4)).map(|p| p.pid), Ok(2998));
         assert!(state.processes().is_empty());
         assert_eq!(state.mark_terminate("s", None), Ok(0));
     }
@@ -927,7 +1022,7 @@ mod tests {
     fn fixture_names_unknown_node() {
         let fixture = "nodes: [{id: a, name: A}]\n\
                        services: [{id: s, name: S}]\n\
-                       processes: [{service: s, node: b, pid: 1, started_at: x}]\n";
+                       processes: [{service: s, node: b, pid: 1, started_at: 2026-11-30T08:00:00Z}]\n";
         let error = ClusterState::from_yaml(fixture).unwrap_err().to_string();
         assert!(error.contains("processes[0].node"), "{error}");
         assert!(error.contains("unknown node `b`"), "{error}");
@@ -941,5 +1036,103 @@ mod tests {
             .to_string();
         assert!(error.contains("line 2"), "{error}");
         assert!(error.contains("nam"), "{error}");
+    }
+}
+
+#[cfg(test)]
+mod fixture_checks {
+    use super::*;
+
+    const BASE: &str = "nodes: [{id: a, name: A}, {id: b, name: B}]\n\
+                        services: [{id: s, name: S}, {id: t, name: T}]\n\
+                        processes:\n\
+                        \x20 - {service: s, node: a, pid: 7, started_at: \"2026-11-30T08:00:00Z\"}\n";
+
+    /// Loads `BASE` with `from` replaced by `to` and returns the error text.
+    fn error_with(from: &str, to: &str) -> String {
+        assert!(BASE.contains(from), "the base fixture contains {from:?}");
+        match ClusterState::from_yaml(&BASE.replace(from, to)) {
+            Ok(_) => panic!("replacing {from:?} with {to:?} must fail"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn base_fixture_loads() {
+        ClusterState::from_yaml(BASE).expect("the base fixture is valid");
+    }
+
+    #[test]
+    fn duplicate_pid_on_node_rejected() {
+        let error = error_with(
+            "processes:\n",
+            "processes:\n  - {service: t, node: a, pid: 7, started_at: \"2026-11-30T08:00:00Z\"}\n",
+        );
+        assert!(error.contains("processes[1].pid"), "{error}");
+        assert!(error.contains("pid 7 on node `a`"), "{error}");
+    }
+
+    #[test]
+    fn same_pid_on_other_node_accepted() {
+        let fixture = BASE.replace(
+            "processes:\n",
+            "processes:\n  - {service: t, node: b, pid: 7, started_at: \"2026-11-30T08:00:00Z\"}\n",
+        );
+        ClusterState::from_yaml(&fixture).expect("pids are per node");
+    }
+
+    #[test]
+    fn bad_start_time_rejected() {
+        let error = error_with("2026-11-30T08:00:00Z", "yesterday");
+        assert!(error.contains("processes[0].started_at"), "{error}");
+        assert!(error.contains("not an RFC 3339 time"), "{error}");
+    }
+
+    #[test]
+    fn empty_ids_rejected() {
+        let node = error_with("{id: a, name: A}", "{id: \"\", name: A}");
+        assert!(node.contains("nodes[0].id"), "{node}");
+        let service = error_with("{id: t, name: T}", "{id: \"\", name: T}");
+        assert!(service.contains("services[1].id"), "{service}");
+    }
+
+    #[test]
+    fn unknown_scheduler_service_rejected() {
+        let error = error_with("processes:\n", "scheduler_service: nope\nprocesses:\n");
+        assert!(error.contains("scheduler_service"), "{error}");
+        assert!(error.contains("unknown service `nope`"), "{error}");
+    }
+
+    #[test]
+    fn pid_zero_rejected() {
+        let error = error_with("pid: 7", "pid: 0");
+        assert!(error.contains("processes[0].pid"), "{error}");
+    }
+
+    #[test]
+    fn rfc3339_accepts_and_rejects() {
+        for valid in [
+            "2026-11-30T08:00:00Z",
+            "2026-11-30t08:00:00z",
+            "2026-11-30T08:00:00.123Z",
+            "2026-11-30T09:00:00+01:00",
+            "2026-11-30T08:00:60Z",
+        ] {
+            assert!(is_rfc3339(valid), "{valid}");
+        }
+        for invalid in [
+            "",
+            "yesterday",
+            "2026-11-30",
+            "2026-11-30 08:00:00Z",
+            "2026-13-30T08:00:00Z",
+            "2026-11-30T24:00:00Z",
+            "2026-11-30T08:00:00",
+            "2026-11-30T08:00:00.Z",
+            "2026-11-30T08:00:00+1:00",
+            "2026-11-30T08:00:00+25:00",
+        ] {
+            assert!(!is_rfc3339(invalid), "{invalid}");
+        }
     }
 }

@@ -295,7 +295,7 @@ fn request_line_has_fields() {
 fn invalid_fixture_names_field_and_line() {
     let path = std::env::temp_dir().join(format!("fixture-{}.yaml", std::process::id()));
     let fixture = "nodes:\n  - {id: a, name: A}\nservices:\n  - {id: s, name: S}\n\
-                   processes:\n  - {service: s, node: b, pid: 1, started_at: x}\n";
+                   processes:\n  - {service: s, node: b, pid: 1, started_at: 2026-11-30T08:00:00Z}\n";
     std::fs::write(&path, fixture).expect("write the fixture");
     let output = Command::new(BINARY)
         .args(["--listen", "127.0.0.1:0", "--state"])
