@@ -99,7 +99,7 @@ impl Api for MockApi {
 
     async fn mark_terminate(
         &self,
-        _context: RequestContext,
+        _context: &RequestContext,
         request: MarkTerminateRequest,
     ) -> MarkTerminateResponse {
         let node = request.body.nodes_id.as_ref().map(|node| node.as_str());

@@ -30,13 +30,15 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    pub fn from_parts(parts: &Parts) -> Self {
+    /// Takes the headers out of `parts`, leaving them empty, so that no
+    /// request copies its headers.
+    pub fn from_parts(parts: &mut Parts) -> Self {
         RequestContext {
             peer: parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|ConnectInfo(address)| *address),
-            headers: parts.headers.clone(),
+            headers: std::mem::take(&mut parts.headers),
         }
     }
 }

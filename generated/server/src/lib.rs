@@ -48,7 +48,7 @@ pub trait Api: Send + Sync + 'static {
     /// JSON-RPC method: `system.services.active.mark_terminate`.
     fn mark_terminate(
         &self,
-        context: RequestContext,
+        context: &RequestContext,
         request: MarkTerminateRequest,
     ) -> impl Future<Output = MarkTerminateResponse> + Send;
 }
@@ -161,8 +161,8 @@ impl IntoResponse for MarkTerminateResponse {
 async fn handle_mark_terminate<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&parts);
-    let api_key = ApiKey::from_headers(&parts.headers, "X-Api-Key");
+    let context = RequestContext::from_parts(&mut parts);
+    let api_key = ApiKey::from_headers(&context.headers, "X-Api-Key");
     if let Err(error) = api.authenticate(&context, &api_key) {
         return MarkTerminateResponse::Unauthorized(error).into_response();
     }
@@ -175,7 +175,7 @@ async fn handle_mark_terminate<A: Api>(State(api): State<Arc<A>>, request: Reque
         Err(rejection) => return rejection.into_response(),
     };
     let body = match runtime::json_body::<types::TerminateRequest>(
-        &parts.headers,
+        &context.headers,
         body,
         &BodyShape {
             fields: &["nodes_id"],
@@ -192,7 +192,7 @@ async fn handle_mark_terminate<A: Api>(State(api): State<Arc<A>>, request: Reque
         system_services_id,
         body,
     };
-    api.mark_terminate(context, request).await.into_response()
+    api.mark_terminate(&context, request).await.into_response()
 }
 
 /// JSON-RPC methods of the API, each calling one method of [`Api`].
@@ -203,17 +203,17 @@ pub const JSONRPC_METHODS: &[&str] = &["system.services.active.mark_terminate"];
 pub const OPENRPC_DOCUMENT: &str = include_str!("openrpc.json");
 
 async fn handle_jsonrpc<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&parts);
+    let (mut parts, body) = request.into_parts();
+    let context = RequestContext::from_parts(&mut parts);
     let api = &*api;
     let context = &context;
-    let api_key = ApiKey::from_headers(&parts.headers, "X-Api-Key");
+    let api_key = ApiKey::from_headers(&context.headers, "X-Api-Key");
     if let Err(error) = api.authenticate(context, &api_key) {
         let error = jsonrpc::CallError::from_rest(-32001, &error);
         return jsonrpc::reject(axum::http::StatusCode::UNAUTHORIZED, error);
     }
     jsonrpc::serve(
-        &parts.headers,
+        &context.headers,
         body,
         jsonrpc_http_error_code,
         |method, params| call_jsonrpc(api, context, method, params),
@@ -240,9 +240,6 @@ async fn call_jsonrpc<A: Api>(
         "rpc.discover" => jsonrpc::discover(OPENRPC_DOCUMENT, params, -32602),
         "system.services.active.mark_terminate" => {
             let api_key = ApiKey::from_headers(&context.headers, "X-Api-Key");
-            if let Err(error) = api.authenticate(context, &api_key) {
-                return Err(jsonrpc::CallError::from_rest(-32001, &error));
-            }
 
             #[allow(unused_mut)]
             let mut params =
@@ -260,7 +257,7 @@ async fn call_jsonrpc<A: Api>(
                 system_services_id,
                 body,
             };
-            match api.mark_terminate(context.clone(), request).await {
+            match api.mark_terminate(context, request).await {
                 MarkTerminateResponse::Ok(body) => jsonrpc::result(&body),
                 MarkTerminateResponse::BadRequest(body) => {
                     Err(jsonrpc::CallError::from_rest(-32602, &body))

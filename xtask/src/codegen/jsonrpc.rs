@@ -30,7 +30,13 @@ pub fn endpoint_items(
             continue;
         };
         names.push(method.clone());
-        let call = call_operation(operation, body_type.as_ref(), &invalid_params, &code)?;
+        let call = call_operation(
+            operation,
+            body_type.as_ref(),
+            endpoint.api_key_header.as_deref(),
+            &invalid_params,
+            &code,
+        )?;
         arms.push(quote! { #method => { #call } });
     }
 
@@ -42,7 +48,7 @@ pub fn endpoint_items(
         Some(header) => {
             let unauthorized = code(401).unwrap_or(Literal::i64_unsuffixed(-32001));
             quote! {
-                let api_key = ApiKey::from_headers(&parts.headers, #header);
+                let api_key = ApiKey::from_headers(&context.headers, #header);
                 if let Err(error) = api.authenticate(context, &api_key) {
                     let error = jsonrpc::CallError::from_rest(#unauthorized, &error);
                     return jsonrpc::reject(axum::http::StatusCode::UNAUTHORIZED, error);
@@ -60,12 +66,12 @@ pub fn endpoint_items(
         pub const OPENRPC_DOCUMENT: &str = include_str!("openrpc.json");
 
         async fn handle_jsonrpc<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
-            let (parts, body) = request.into_parts();
-            let context = RequestContext::from_parts(&parts);
+            let (mut parts, body) = request.into_parts();
+            let context = RequestContext::from_parts(&mut parts);
             let api = &*api;
             let context = &context;
             #authenticate
-            jsonrpc::serve(&parts.headers, body, jsonrpc_http_error_code, |method, params| {
+            jsonrpc::serve(&context.headers, body, jsonrpc_http_error_code, |method, params| {
                 call_jsonrpc(api, context, method, params)
             })
             .await
@@ -104,9 +110,14 @@ pub fn endpoint_items(
 
 /// Emits the body of one dispatcher arm: authenticate, decode params into the
 /// operation's typed request, call the operation, map its response.
+///
+/// The endpoint has already authenticated the HTTP request with
+/// `endpoint_key_header`; an operation with the same header is not
+/// authenticated again.
 fn call_operation(
     operation: &Operation,
     body_type: Option<&TokenStream>,
+    endpoint_key_header: Option<&str>,
     invalid_params: &Literal,
     code: &impl Fn(u16) -> Option<Literal>,
 ) -> Result<TokenStream, SpecError> {
@@ -118,13 +129,17 @@ fn call_operation(
     let mut steps = Vec::new();
     let mut fields = Vec::new();
     if let Some(header) = &operation.api_key_header {
-        let unauthorized = code(401).unwrap_or(Literal::i64_unsuffixed(-32001));
         steps.push(quote! {
             let api_key = ApiKey::from_headers(&context.headers, #header);
-            if let Err(error) = api.authenticate(context, &api_key) {
-                return Err(jsonrpc::CallError::from_rest(#unauthorized, &error));
-            }
         });
+        if endpoint_key_header != Some(header.as_str()) {
+            let unauthorized = code(401).unwrap_or(Literal::i64_unsuffixed(-32001));
+            steps.push(quote! {
+                if let Err(error) = api.authenticate(context, &api_key) {
+                    return Err(jsonrpc::CallError::from_rest(#unauthorized, &error));
+                }
+            });
+        }
         fields.push(quote! { api_key, });
     }
 
@@ -205,7 +220,7 @@ fn call_operation(
     Ok(quote! {
         #(#steps)*
         let request = #request_type { #(#fields)* };
-        match api.#method_name(context.clone(), request).await {
+        match api.#method_name(context, request).await {
             #(#arms)*
         }
     })

@@ -141,7 +141,7 @@ impl OperationItems {
                 #doc
                 fn #method_name(
                     &self,
-                    context: RequestContext,
+                    context: &RequestContext,
                     request: #request_type,
                 ) -> impl Future<Output = #response_type> + Send;
             },
@@ -397,7 +397,7 @@ fn handler_fn(
 
     if let Some(header) = &operation.api_key_header {
         steps.push(quote! {
-            let api_key = ApiKey::from_headers(&parts.headers, #header);
+            let api_key = ApiKey::from_headers(&context.headers, #header);
             if let Err(error) = api.authenticate(&context, &api_key) {
                 return #response_type::Unauthorized(error).into_response();
             }
@@ -435,7 +435,7 @@ fn handler_fn(
         };
         let decode = quote! {
             runtime::#reader::<#typ>(
-                &parts.headers,
+                &context.headers,
                 body,
                 &BodyShape { fields: &[#(#property_names),*], closed: #closed },
             )
@@ -456,10 +456,10 @@ fn handler_fn(
         async fn #handler<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
             #[allow(unused_mut)]
             let (mut parts, body) = request.into_parts();
-            let context = RequestContext::from_parts(&parts);
+            let context = RequestContext::from_parts(&mut parts);
             #(#steps)*
             let request = #request_type { #(#fields)* };
-            api.#method_name(context, request).await.into_response()
+            api.#method_name(&context, request).await.into_response()
         }
     }
 }
