@@ -1,6 +1,6 @@
 //! Gives hyper's own protocol error responses the documented error body.
 //!
-//! hyper answers a request it cannot parse (a malformed request line or
+//! hyper rejects a request it cannot parse (a malformed request line or
 //! header, a URI or headers over its limits) itself, before any route runs,
 //! with an empty body and `connection: close`. [`ErrorBodyIo`] wraps a
 //! connection, recognises such a response among the bytes hyper writes, and

@@ -1,5 +1,5 @@
-//! REST requests that the router rejects, over a real socket: every one is
-//! answered in the documented body `{"error": {"message", "data"}}`.
+//! REST requests that the router rejects, over a real socket: every one
+//! gets the documented body `{"error": {"message", "data"}}`.
 
 use contract_tests::MockServer;
 use mock_server::DEFAULT_API_KEY;

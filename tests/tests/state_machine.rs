@@ -156,7 +156,7 @@ fn action() -> impl Strategy<Value = Action> {
     ]
 }
 
-/// Sends a terminate call and reads its outcome; panics on any other answer.
+/// Sends a terminate call and reads its outcome; panics on any other response.
 async fn terminate(
     mock: &MockServer,
     http: &reqwest::Client,

@@ -283,7 +283,7 @@ impl Step {
     }
 }
 
-/// Quotes `arg` for a POSIX shell when it holds anything but safe characters.
+/// Quotes `arg` for a POSIX shell when it contains anything but safe characters.
 fn shell_quote(arg: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:=@,+".contains(c);
     if !arg.is_empty() && arg.chars().all(safe) {

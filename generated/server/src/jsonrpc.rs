@@ -3,7 +3,7 @@
 //! The JSON-RPC 2.0 envelope: parsing, batches, notifications, ids, and
 //! error objects. The generated dispatcher maps each method to an operation.
 //!
-//! The HTTP status tells whether the payload followed the envelope rules:
+//! The HTTP status says whether the payload followed the envelope rules:
 //! 200 (or 204 for notifications only) when it did, whatever the calls
 //! returned, and 400 when the body is not JSON, is an empty or oversized
 //! batch, or holds an invalid request object. The body is the JSON-RPC
@@ -266,7 +266,7 @@ where
     }
 }
 
-/// What the calls of one HTTP request did, for its status and logging.
+/// The outcome of the calls of one HTTP request, for its status and logging.
 #[derive(Default)]
 struct Outcome {
     methods: Vec<String>,
@@ -327,7 +327,7 @@ fn null_id() -> Box<RawValue> {
     RawValue::from_string("null".to_string()).expect("null is JSON")
 }
 
-/// Returns the id to answer with: the raw text of a numeric id, so that it
+/// Returns the id of the response: the raw text of a numeric id, so that it
 /// is echoed exactly, and the parsed value otherwise.
 fn reply_id(id: &Value, raw: Option<Box<RawValue>>) -> Box<RawValue> {
     match raw {

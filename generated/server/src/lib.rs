@@ -4,7 +4,7 @@
 //!
 //! Implement [`Api`] and serve [`router`]. The router decodes every
 //! request into its typed form and rejects malformed ones with the
-//! documented 400 body, so an implementation sees valid input only and
+//! documented 400 body, so an implementation gets valid input only and
 //! can return documented responses only.
 #![allow(clippy::result_large_err)]
 pub mod types;
@@ -196,7 +196,7 @@ async fn handle_mark_terminate<A: Api>(State(api): State<Arc<A>>, request: Reque
 }
 
 /// JSON-RPC methods of the API, each calling one method of [`Api`].
-/// The server also answers `rpc.discover` with [`OPENRPC_DOCUMENT`].
+/// The server also returns [`OPENRPC_DOCUMENT`] from `rpc.discover`.
 pub const JSONRPC_METHODS: &[&str] = &["system.services.active.mark_terminate"];
 
 /// The OpenRPC document of the JSON-RPC methods.

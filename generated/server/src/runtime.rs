@@ -98,7 +98,7 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    /// A 400 naming one invalid field.
+    /// Builds a 400 naming one invalid field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         let mut data = BTreeMap::new();
         data.insert(field.into(), message.into());
@@ -117,7 +117,7 @@ impl Rejection {
         rejection
     }
 
-    /// A 404 for a path that no operation serves.
+    /// Builds a 404 for a path that no operation serves.
     pub fn unknown_path(uri: &Uri) -> Self {
         Rejection::with_status(
             StatusCode::NOT_FOUND,

@@ -59,7 +59,7 @@ pub fn endpoint_items(
     };
     let definitions = quote! {
         /// JSON-RPC methods of the API, each calling one method of [`Api`].
-        /// The server also answers `rpc.discover` with [`OPENRPC_DOCUMENT`].
+        /// The server also returns [`OPENRPC_DOCUMENT`] from `rpc.discover`.
         pub const JSONRPC_METHODS: &[&str] = &[#(#names),*];
 
         /// The OpenRPC document of the JSON-RPC methods.

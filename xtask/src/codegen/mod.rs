@@ -21,7 +21,7 @@ use openapiv3::OpenAPI;
 
 pub use files::{GeneratedFile, Mode};
 
-/// Which generated files a run covers.
+/// The set of generated files that a run covers.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Outputs {
     /// Every file, the TypeScript types included, which needs Node.js.

@@ -2,7 +2,7 @@
 //!
 //! Per operation: a typed request, a response enum with one variant per
 //! documented status, a method of the `Api` trait, and a handler that decodes
-//! the request (answering every malformed one with the documented 400) before
+//! the request (rejecting every malformed one with the documented 400) before
 //! it calls the trait.
 
 use anyhow::Context;
@@ -168,7 +168,7 @@ fn lib_tokens(items: &[OperationItems], has_jsonrpc: bool) -> TokenStream {
         //!
         //! Implement [`Api`] and serve [`router`]. The router decodes every
         //! request into its typed form and rejects malformed ones with the
-        //! documented 400 body, so an implementation sees valid input only and
+        //! documented 400 body, so an implementation gets valid input only and
         //! can return documented responses only.
 
         // Error bodies are returned by value, as the handlers send them.
@@ -218,7 +218,7 @@ fn lib_tokens(items: &[OperationItems], has_jsonrpc: bool) -> TokenStream {
 }
 
 /// Emits one `.route(..)` per path, with every method of that path and a
-/// fallback that answers other methods with a 405 and an `Allow` header.
+/// fallback that rejects other methods with a 405 and an `Allow` header.
 fn routes(items: &[OperationItems]) -> Vec<TokenStream> {
     let mut paths: Vec<&str> = items.iter().map(|item| item.path.as_str()).collect();
     paths.dedup();

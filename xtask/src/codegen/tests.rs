@@ -176,7 +176,7 @@ fn stale_file_is_named() {
     std::fs::remove_dir_all(&root).expect("remove scratch dir");
 }
 
-/// A JSON-RPC endpoint with `codes` as its error code table.
+/// Returns a JSON-RPC endpoint with `codes` as its error code table.
 fn jsonrpc_endpoint(codes: &str) -> String {
     format!(
         r##"
