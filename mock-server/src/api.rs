@@ -11,7 +11,8 @@ use system_services_server::{
 use crate::auth::AuthPolicy;
 use crate::clock::{Clock, SystemClock};
 use crate::events::Event;
-use crate::state::{ClusterState, Process, ProcessError, SchedulerRun, TerminateError};
+use crate::persist::{PersistError, Store};
+use crate::state::{Change, ClusterState, Process, ProcessError, SchedulerRun, TerminateError};
 
 /// Error code of every rejected API key.
 pub const AUTH_FAILED_CODE: &str = "utoken-auth-failed";
@@ -25,18 +26,50 @@ pub const SCHEDULER_ITSELF_CODE: &str = "system_services-scheduler-self-terminat
 /// The mock API: cluster state behind a lock, the accepted API keys, and
 /// the clock that times scheduler runs and kills.
 pub struct MockApi {
-    state: Mutex<ClusterState>,
+    state: Mutex<Guarded>,
     auth: AuthPolicy,
     clock: Arc<dyn Clock>,
+}
+
+/// The contents of the lock of [`MockApi`]: the state that reads use, and
+/// the database that each change is written to first, if persistence is on.
+struct Guarded {
+    state: ClusterState,
+    store: Option<Store>,
+}
+
+impl Guarded {
+    /// Writes `change` to the database, if there is one.
+    fn record(store: &mut Option<Store>, change: &Change<'_>) -> Result<(), PersistError> {
+        match store {
+            Some(store) => store.record(change),
+            None => Ok(()),
+        }
+    }
 }
 
 impl MockApi {
     /// Creates the API on the system clock.
     pub fn new(state: ClusterState, auth: impl Into<AuthPolicy>) -> Self {
         MockApi {
-            state: Mutex::new(state),
+            state: Mutex::new(Guarded { state, store: None }),
             auth: auth.into(),
             clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Writes each change to `store` before applying it, in the same
+    /// critical section. `store` must hold the state of this API: the one
+    /// that [`Store::open`] returned, or one saved with [`Store::save`].
+    pub fn with_store(self, store: Store) -> Self {
+        let mut guarded = self
+            .state
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        guarded.store = Some(store);
+        MockApi {
+            state: Mutex::new(guarded),
+            ..self
         }
     }
 
@@ -47,21 +80,79 @@ impl MockApi {
     }
 
     /// Runs the Tasks Scheduler once, at the clock's current time.
+    ///
+    /// # Panics
+    ///
+    /// Panics when the persistence database rejects the change; see
+    /// [`try_run_scheduler`](Self::try_run_scheduler).
     pub fn run_scheduler(&self) -> SchedulerRun {
+        self.try_run_scheduler()
+            .unwrap_or_else(|error| panic!("cannot persist the scheduler run: {error}"))
+    }
+
+    /// Runs the Tasks Scheduler once, at the clock's current time. When the
+    /// persistence database rejects the change, nothing changes.
+    pub fn try_run_scheduler(&self) -> Result<SchedulerRun, PersistError> {
         let now = self.clock.now();
-        self.lock_state().run_scheduler(now)
+        let guarded = &mut *self.lock_state();
+        let store = &mut guarded.store;
+        guarded
+            .state
+            .run_scheduler_recorded(now, |change| Guarded::record(store, change))
     }
 
     /// Marks a process as hung, as [`ClusterState::hang`] does.
+    ///
+    /// # Panics
+    ///
+    /// Panics when the persistence database rejects the change; see
+    /// [`try_hang`](Self::try_hang).
     pub fn hang(&self, service_id: &str, node_id: &str) -> Result<(), ProcessError> {
-        self.lock_state().hang(service_id, node_id)
+        self.try_hang(service_id, node_id)
+            .unwrap_or_else(|error| panic!("cannot persist the hang: {error}"))
+    }
+
+    /// Marks a process as hung. When the persistence database rejects the
+    /// change, nothing changes.
+    pub fn try_hang(
+        &self,
+        service_id: &str,
+        node_id: &str,
+    ) -> Result<Result<(), ProcessError>, PersistError> {
+        let guarded = &mut *self.lock_state();
+        let store = &mut guarded.store;
+        guarded
+            .state
+            .hang_recorded(service_id, node_id, |change| Guarded::record(store, change))
     }
 
     /// Kills a process from a shell on its node, as [`ClusterState::kill`]
     /// does, at the clock's current time.
+    ///
+    /// # Panics
+    ///
+    /// Panics when the persistence database rejects the change; see
+    /// [`try_kill`](Self::try_kill).
     pub fn kill(&self, service_id: &str, node_id: &str) -> Result<Process, ProcessError> {
+        self.try_kill(service_id, node_id)
+            .unwrap_or_else(|error| panic!("cannot persist the kill: {error}"))
+    }
+
+    /// Kills a process at the clock's current time. When the persistence
+    /// database rejects the change, nothing changes.
+    pub fn try_kill(
+        &self,
+        service_id: &str,
+        node_id: &str,
+    ) -> Result<Result<Process, ProcessError>, PersistError> {
         let now = self.clock.now();
-        self.lock_state().kill(service_id, node_id, now)
+        let guarded = &mut *self.lock_state();
+        let store = &mut guarded.store;
+        guarded
+            .state
+            .kill_recorded(service_id, node_id, now, |change| {
+                Guarded::record(store, change)
+            })
     }
 
     /// Returns a copy of the event log, oldest event first.
@@ -71,13 +162,15 @@ impl MockApi {
 
     /// Runs `read` on the current state.
     pub fn with_state<T>(&self, read: impl FnOnce(&ClusterState) -> T) -> T {
-        read(&self.lock_state())
+        read(&self.lock_state().state)
     }
 
-    fn lock_state(&self) -> std::sync::MutexGuard<'_, ClusterState> {
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, Guarded> {
         // A poisoned lock still holds a consistent state, because no update
         // panics part-way: updates flip flags, remove processes and rebuild
-        // the index right after, and append events.
+        // the index right after, and append events. A panic in a database
+        // write comes before the in-memory change, and drops the open
+        // transaction, which rolls it back.
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -103,9 +196,23 @@ impl Api for MockApi {
         request: MarkTerminateRequest,
     ) -> MarkTerminateResponse {
         let node = request.body.nodes_id.as_ref().map(|node| node.as_str());
-        let result = self
-            .lock_state()
-            .mark_terminate(&request.system_services_id, node);
+        let result = {
+            let guarded = &mut *self.lock_state();
+            let store = &mut guarded.store;
+            guarded
+                .state
+                .mark_terminate_recorded(&request.system_services_id, node, |change| {
+                    Guarded::record(store, change)
+                })
+        };
+        let result = match result {
+            Ok(result) => result,
+            Err(error) => {
+                return MarkTerminateResponse::InternalServerError(crate::internal_error(
+                    &format_args!("cannot persist the terminate call: {error}"),
+                ));
+            }
+        };
         match result {
             Ok(affected) => MarkTerminateResponse::Ok(affected),
             Err(TerminateError::UnknownService(id)) => {

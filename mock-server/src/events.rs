@@ -79,6 +79,20 @@ impl EventLog {
         }
     }
 
+    /// Creates a log that keeps the newest `capacity` events, contains
+    /// `events`, oldest first, and counts `dropped` older events as dropped.
+    pub(crate) fn restore(capacity: usize, events: Vec<Event>, dropped: u64) -> Self {
+        let mut log = EventLog {
+            events: VecDeque::with_capacity(events.len().min(capacity)),
+            capacity,
+            dropped,
+        };
+        for event in events {
+            log.push(event);
+        }
+        log
+    }
+
     /// Appends an event, dropping the oldest one when the log is full.
     pub fn push(&mut self, event: Event) {
         self.events.push_back(event);

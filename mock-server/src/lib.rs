@@ -17,6 +17,7 @@ mod body_timeout;
 pub mod clock;
 pub mod events;
 mod internal_error;
+pub mod persist;
 mod protocol_errors;
 pub mod scheduler;
 mod server;

@@ -15,6 +15,7 @@ use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use ipnet::IpNet;
 use mock_server::auth::{ApiKeyEntry, AuthPolicy, ConfigError, parse_network};
+use mock_server::persist::Store;
 use mock_server::scheduler::{DEFAULT_INTERVAL, MAX_INTERVAL_SECS, Scheduler};
 use mock_server::state::ClusterState;
 use mock_server::telemetry::{self, LogFormat};
@@ -34,6 +35,12 @@ struct Options {
     /// State fixture to load, YAML or JSON, in place of the embedded default state.
     #[arg(long, env = "MOCK_STATE")]
     state: Option<PathBuf>,
+
+    /// SQLite database that keeps the state, its flags and the event log across restarts; each
+    /// change is on disk before its response is sent. When FILE contains a state, that state is
+    /// loaded and --state is ignored. Otherwise FILE is created from --state or the default.
+    #[arg(long, env = "MOCK_PERSIST", value_name = "FILE")]
+    persist: Option<PathBuf>,
 
     /// API key that requests must send in X-Api-Key, optionally limited to client IP addresses
     /// or CIDR ranges after `@`, joined by `+` (for example `KEY@10.0.0.0/8+2001:db8::1`).
@@ -139,14 +146,7 @@ async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
     telemetry::init(options.log_format);
 
-    let state = match &options.state {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read state fixture {}", path.display()))?;
-            ClusterState::from_yaml(&text).with_context(|| path.display().to_string())?
-        }
-        None => ClusterState::default_state(),
-    };
+    let (state, store) = load_state(&options)?;
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
@@ -163,10 +163,11 @@ async fn main() -> anyhow::Result<()> {
         "mock server started"
     );
 
-    let api = Arc::new(MockApi::new(
-        state,
-        AuthPolicy::new(api_keys, trusted_proxies),
-    ));
+    let api = MockApi::new(state, AuthPolicy::new(api_keys, trusted_proxies));
+    let api = Arc::new(match store {
+        Some(store) => api.with_store(store),
+        None => api,
+    });
     let interval = Duration::from_secs(options.scheduler_interval);
     Scheduler::new(api.clone(), interval).spawn();
     let stopped = mock_server::serve_with(listener, api, options.limits(), shutdown).await?;
@@ -175,6 +176,42 @@ async fn main() -> anyhow::Result<()> {
         "mock server stopped"
     );
     Ok(())
+}
+
+/// Loads the state of `--persist` when its file contains one, and otherwise the
+/// fixture of `--state` or the embedded default, which it then saves to the
+/// `--persist` file, if any.
+fn load_state(options: &Options) -> anyhow::Result<(ClusterState, Option<Store>)> {
+    let mut store = None;
+    if let Some(path) = &options.persist {
+        let (opened, saved) = Store::open(path)
+            .with_context(|| format!("cannot open the persistence database {}", path.display()))?;
+        if let Some(state) = saved {
+            let ignored = options.state.as_ref().map(|fixture| fixture.display());
+            tracing::info!(
+                persist = %path.display(),
+                ignored_state = ignored.map(tracing::field::display),
+                "state loaded from the persistence database; the state fixture is not read"
+            );
+            return Ok((state, Some(opened)));
+        }
+        store = Some(opened);
+    }
+    let state = match &options.state {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read state fixture {}", path.display()))?;
+            ClusterState::from_yaml(&text).with_context(|| path.display().to_string())?
+        }
+        None => ClusterState::default_state(),
+    };
+    if let (Some(store), Some(path)) = (&mut store, &options.persist) {
+        store
+            .save(&state)
+            .with_context(|| format!("cannot save the state to {}", path.display()))?;
+        tracing::info!(persist = %path.display(), "state saved to a new persistence database");
+    }
+    Ok((state, store))
 }
 
 /// Prints the address, the API key and a request to paste. A failed write,

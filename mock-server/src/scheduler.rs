@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::MockApi;
 use crate::clock::Rfc3339;
 use crate::events::SignalOutcome;
+use crate::persist::PersistError;
 use crate::state::SchedulerRun;
 
 /// Interval between two runs when none is configured. The real Tasks
@@ -29,11 +30,20 @@ impl Scheduler {
         Scheduler { api, interval }
     }
 
-    /// Runs the scheduler once and logs the run and each signal.
-    pub fn tick(&self) -> SchedulerRun {
-        let run = self.api.run_scheduler();
-        log_run(&run);
-        run
+    /// Runs the scheduler once and logs the run and each signal. When the
+    /// persistence database rejects the run, nothing changes, and the error
+    /// is logged and returned.
+    pub fn tick(&self) -> Result<SchedulerRun, PersistError> {
+        match self.api.try_run_scheduler() {
+            Ok(run) => {
+                log_run(&run);
+                Ok(run)
+            }
+            Err(error) => {
+                tracing::error!(%error, "Tasks Scheduler run not persisted, so not applied");
+                Err(error)
+            }
+        }
     }
 
     /// Spawns the background task on the current tokio runtime, with the
@@ -64,7 +74,7 @@ impl Scheduler {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            self.tick();
+            let _ = self.tick();
         }
     }
 }
@@ -125,11 +135,11 @@ mod tests {
         let api = api_with_cron_flagged(clock);
         let scheduler = Scheduler::new(api.clone(), DEFAULT_INTERVAL);
 
-        let run = scheduler.tick();
+        let run = scheduler.tick().expect("no database to reject the run");
         assert_eq!(run.at, UNIX_EPOCH + START);
         assert_eq!(run.terminated(), 2);
         assert_eq!(run_times(&api), [UNIX_EPOCH + START]);
-        assert_eq!(scheduler.tick().signals, []);
+        assert_eq!(scheduler.tick().expect("no database").signals, []);
     }
 
     #[tokio::test]

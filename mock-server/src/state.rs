@@ -2,6 +2,7 @@
 //! active processes, with the termination flag on each process.
 
 use std::collections::{HashMap, HashSet};
+use std::convert::Infallible;
 use std::time::SystemTime;
 
 use serde::Deserialize;
@@ -203,6 +204,47 @@ impl SchedulerRun {
             .iter()
             .filter(|signal| signal.outcome == outcome)
             .count()
+    }
+}
+
+/// A change to a [`ClusterState`], as its `*_recorded` methods report it to
+/// their recorder before they apply it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change<'a> {
+    /// The termination flag of the service's process on each of `nodes`
+    /// changes from unset to set.
+    Flag {
+        service: &'a str,
+        nodes: Vec<&'a str>,
+    },
+    /// The service's process on the node hangs: it ignores SIGTERM.
+    Hang { service: &'a str, node: &'a str },
+    /// A run of the Tasks Scheduler at `at`: each process whose signal has
+    /// the outcome `Terminated` leaves the active set, and the log gets the
+    /// run's event and one event per signal, in that order.
+    SchedulerRun {
+        at: SystemTime,
+        signals: &'a [Signal],
+    },
+    /// The service's process on the node, `pid`, is killed at `at`: it
+    /// leaves the active set and the log gets a kill event.
+    Kill {
+        at: SystemTime,
+        service: &'a str,
+        node: &'a str,
+        pid: u32,
+    },
+}
+
+/// Accepts every change: the recorder of the methods that take none.
+fn accept(_: &Change<'_>) -> Result<(), Infallible> {
+    Ok(())
+}
+
+fn infallible<T>(result: Result<T, Infallible>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(never) => match never {},
     }
 }
 
@@ -408,6 +450,16 @@ impl ClusterState {
         &self.events
     }
 
+    /// Returns the ID of the service that processes termination flags.
+    pub fn scheduler_service(&self) -> &str {
+        &self.scheduler_service
+    }
+
+    /// Replaces the event log, for a state restored with its log.
+    pub(crate) fn set_events(&mut self, events: EventLog) {
+        self.events = events;
+    }
+
     fn service(&self, service_id: &str) -> Option<usize> {
         self.service_index
             .get(service_id)
@@ -428,29 +480,61 @@ impl ClusterState {
         service_id: &str,
         node_id: Option<&str>,
     ) -> Result<u64, TerminateError> {
+        infallible(self.mark_terminate_recorded(service_id, node_id, accept))
+    }
+
+    /// [`mark_terminate`](Self::mark_terminate) that first passes the
+    /// change, when there is one, to `record`. When `record` fails, the
+    /// state is unchanged and its error is returned.
+    pub fn mark_terminate_recorded<E>(
+        &mut self,
+        service_id: &str,
+        node_id: Option<&str>,
+        record: impl FnOnce(&Change<'_>) -> Result<(), E>,
+    ) -> Result<Result<u64, TerminateError>, E> {
         let Some(service) = self.service(service_id) else {
-            return Err(TerminateError::UnknownService(service_id.to_string()));
+            return Ok(Err(TerminateError::UnknownService(service_id.to_string())));
         };
         let node = match node_id {
             Some(node_id) => match self.node(node_id) {
                 Some(node) => Some(node),
-                None => return Err(TerminateError::UnknownNode(node_id.to_string())),
+                None => return Ok(Err(TerminateError::UnknownNode(node_id.to_string()))),
             },
             None => None,
         };
         if service_id == self.scheduler_service {
-            return Err(TerminateError::SchedulerItself(service_id.to_string()));
+            return Ok(Err(TerminateError::SchedulerItself(service_id.to_string())));
         }
 
-        let mut affected = 0;
-        for &slot in &self.by_service[service] {
-            let row = live_row(&mut self.rows, slot);
-            if node.is_none_or(|node| row.node == node) && !row.terminate {
-                row.terminate = true;
-                affected += 1;
-            }
+        let rows = &self.rows;
+        let slots: Vec<u32> = self.by_service[service]
+            .iter()
+            .copied()
+            .filter(|&slot| {
+                let row = rows[slot as usize]
+                    .as_ref()
+                    .expect("an indexed slot holds a row");
+                node.is_none_or(|node| row.node == node) && !row.terminate
+            })
+            .collect();
+        if slots.is_empty() {
+            return Ok(Ok(0));
         }
-        Ok(affected)
+        let nodes = slots
+            .iter()
+            .map(|&slot| {
+                let row = rows[slot as usize].as_ref().expect("a live row");
+                self.nodes[row.node as usize].id.as_str()
+            })
+            .collect();
+        record(&Change::Flag {
+            service: service_id,
+            nodes,
+        })?;
+        for &slot in &slots {
+            live_row(&mut self.rows, slot).terminate = true;
+        }
+        Ok(Ok(slots.len() as u64))
     }
 
     /// Runs the Tasks Scheduler once at `now`: sends SIGTERM to every
@@ -460,10 +544,21 @@ impl ClusterState {
     /// ignores the signal and stays active and flagged, so every later run
     /// signals it again. Unflagged processes are untouched.
     pub fn run_scheduler(&mut self, now: SystemTime) -> SchedulerRun {
+        infallible(self.run_scheduler_recorded(now, accept))
+    }
+
+    /// [`run_scheduler`](Self::run_scheduler) that first passes the change
+    /// to `record`. When `record` fails, the state is unchanged and its
+    /// error is returned.
+    pub fn run_scheduler_recorded<E>(
+        &mut self,
+        now: SystemTime,
+        record: impl FnOnce(&Change<'_>) -> Result<(), E>,
+    ) -> Result<SchedulerRun, E> {
         let mut signals = Vec::new();
-        let mut stopped_services = Vec::new();
-        for slot in &mut self.rows {
-            let Some(row) = slot.as_ref().filter(|row| row.terminate) else {
+        let mut stopping = Vec::new();
+        for (slot, row) in self.rows.iter().enumerate() {
+            let Some(row) = row.as_ref().filter(|row| row.terminate) else {
                 continue;
             };
             signals.push(Signal {
@@ -473,10 +568,19 @@ impl ClusterState {
                 outcome: row.sigterm_outcome(),
             });
             if !row.hung {
-                stopped_services.push(row.service);
-                *slot = None;
-                self.live -= 1;
+                stopping.push(slot);
             }
+        }
+        record(&Change::SchedulerRun {
+            at: now,
+            signals: &signals,
+        })?;
+
+        let mut stopped_services = Vec::with_capacity(stopping.len());
+        for slot in stopping {
+            let row = self.rows[slot].take().expect("a flagged row is live");
+            stopped_services.push(row.service);
+            self.live -= 1;
         }
         stopped_services.sort_unstable();
         stopped_services.dedup();
@@ -496,15 +600,37 @@ impl ClusterState {
                 _ => EventKind::Signal(signals[index - 1].clone()),
             },
         });
-        SchedulerRun { at: now, signals }
+        Ok(SchedulerRun { at: now, signals })
     }
 
     /// Marks the service's process on the node as hung, so that it ignores
     /// SIGTERM from then on.
     pub fn hang(&mut self, service_id: &str, node_id: &str) -> Result<(), ProcessError> {
-        let slot = self.find_process(service_id, node_id)?;
+        infallible(self.hang_recorded(service_id, node_id, accept))
+    }
+
+    /// [`hang`](Self::hang) that first passes the change, when there is
+    /// one, to `record`. When `record` fails, the state is unchanged and its
+    /// error is returned.
+    pub fn hang_recorded<E>(
+        &mut self,
+        service_id: &str,
+        node_id: &str,
+        record: impl FnOnce(&Change<'_>) -> Result<(), E>,
+    ) -> Result<Result<(), ProcessError>, E> {
+        let slot = match self.find_process(service_id, node_id) {
+            Ok(slot) => slot,
+            Err(error) => return Ok(Err(error)),
+        };
+        if live_row(&mut self.rows, slot).hung {
+            return Ok(Ok(()));
+        }
+        record(&Change::Hang {
+            service: service_id,
+            node: node_id,
+        })?;
         live_row(&mut self.rows, slot).hung = true;
-        Ok(())
+        Ok(Ok(()))
     }
 
     /// Kills the service's process on the node, as an operator does from a
@@ -516,7 +642,29 @@ impl ClusterState {
         node_id: &str,
         now: SystemTime,
     ) -> Result<Process, ProcessError> {
-        let slot = self.find_process(service_id, node_id)?;
+        infallible(self.kill_recorded(service_id, node_id, now, accept))
+    }
+
+    /// [`kill`](Self::kill) that first passes the change to `record`. When
+    /// `record` fails, the state is unchanged and its error is returned.
+    pub fn kill_recorded<E>(
+        &mut self,
+        service_id: &str,
+        node_id: &str,
+        now: SystemTime,
+        record: impl FnOnce(&Change<'_>) -> Result<(), E>,
+    ) -> Result<Result<Process, ProcessError>, E> {
+        let slot = match self.find_process(service_id, node_id) {
+            Ok(slot) => slot,
+            Err(error) => return Ok(Err(error)),
+        };
+        let pid = live_row(&mut self.rows, slot).pid;
+        record(&Change::Kill {
+            at: now,
+            service: service_id,
+            node: node_id,
+            pid,
+        })?;
         let row = self.rows[slot as usize]
             .take()
             .expect("an indexed slot holds a row");
@@ -537,7 +685,7 @@ impl ClusterState {
             at: now,
             kind: kill,
         });
-        Ok(process)
+        Ok(Ok(process))
     }
 
     /// Returns the slot of the service's active process on the node.

@@ -208,6 +208,7 @@ fn help_lists_every_option() {
         "MOCK_HEADER_READ_TIMEOUT",
         "MOCK_BODY_READ_TIMEOUT",
         "MOCK_SHUTDOWN_TIMEOUT",
+        "MOCK_PERSIST",
     ] {
         command.env_remove(variable);
     }

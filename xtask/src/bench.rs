@@ -119,6 +119,8 @@ struct Target {
     rust_log: Option<&'static str>,
     /// Whether this is the ceiling, the reference of the ratios.
     ceiling: bool,
+    /// Whether the mock runs with `--persist` on a new database in the output directory.
+    persist: bool,
 }
 
 /// What one case measured.
@@ -161,18 +163,28 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             binary: release.join("ceiling"),
             rust_log: None,
             ceiling: true,
+            persist: false,
         },
         Target {
             name: "mock (log info, default)",
             binary: release.join("mock-server"),
             rust_log: None,
             ceiling: false,
+            persist: false,
         },
         Target {
             name: "mock (RUST_LOG=warn)",
             binary: release.join("mock-server"),
             rust_log: Some("warn"),
             ceiling: false,
+            persist: false,
+        },
+        Target {
+            name: "mock --persist (RUST_LOG=warn)",
+            binary: release.join("mock-server"),
+            rust_log: Some("warn"),
+            ceiling: false,
+            persist: true,
         },
     ];
 
@@ -431,6 +443,19 @@ impl Server {
         if let Some(filter) = target.rust_log {
             command.env("RUST_LOG", filter);
         }
+        if target.persist {
+            let database = log_path.with_file_name("persist.db");
+            for path in [database.clone(), log_path.with_file_name("persist.db-wal")] {
+                match fs::remove_file(&path) {
+                    Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(error)
+                            .with_context(|| format!("cannot remove {}", path.display()));
+                    }
+                    _ => {}
+                }
+            }
+            command.arg("--persist").arg(database);
+        }
         let started = Instant::now();
         let child = command
             .spawn()
@@ -663,8 +688,9 @@ impl Perf {
         } else {
             "info"
         };
+        let persist = if target.persist { "-persist" } else { "" };
         let name = format!(
-            "perf-{}-{log}.data",
+            "perf-{}-{log}{persist}.data",
             transport.name().to_lowercase().replace('-', "")
         );
         let output = out_dir.join(name);
