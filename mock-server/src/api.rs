@@ -1,8 +1,10 @@
 //! The mock's implementation of the generated `Api` trait.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+use axum::http::HeaderMap;
 use system_services_server::types::{Error, ErrorBody, ErrorData};
 use system_services_server::{
     Api, ApiKey, MarkTerminateRequest, MarkTerminateResponse, RequestContext,
@@ -13,6 +15,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::events::Event;
 use crate::persist::{PersistError, Store};
 use crate::state::{Change, ClusterState, Process, ProcessError, SchedulerRun, TerminateError};
+
+/// The header that carries the API key.
+const API_KEY_HEADER: &str = "X-Api-Key";
 
 /// Error code of every rejected API key.
 pub const AUTH_FAILED_CODE: &str = "utoken-auth-failed";
@@ -158,6 +163,14 @@ impl MockApi {
     /// Returns a copy of the event log, oldest event first.
     pub fn events(&self) -> Vec<Event> {
         self.with_state(|state| state.events().iter().cloned().collect())
+    }
+
+    /// Returns whether the `X-Api-Key` header in `headers` of a request from
+    /// `peer` passes [`Api::authenticate`]. It logs no rejection, because the
+    /// operation that runs next logs it.
+    pub(crate) fn accepts_key(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> bool {
+        let api_key = ApiKey::from_headers(headers, API_KEY_HEADER);
+        self.auth.check(&api_key, peer, headers).is_ok()
     }
 
     /// Runs `read` on the current state.

@@ -15,12 +15,15 @@ mod api;
 pub mod auth;
 mod body_timeout;
 pub mod clock;
+pub mod cors;
 pub mod events;
 mod internal_error;
 pub mod persist;
+mod prefer;
 mod protocol_errors;
 pub mod scheduler;
 mod server;
+mod spec;
 pub mod state;
 pub mod telemetry;
 mod yaml_location;
@@ -30,41 +33,91 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use api::{AUTH_FAILED_CODE, MockApi, NOT_FOUND_CODE, SCHEDULER_ITSELF_CODE};
+pub use cors::{Cors, CorsOrigin};
 pub use internal_error::{INTERNAL_ERROR_MESSAGE, internal_error};
-pub use server::{Limits, Stopped, serve_with};
+pub use server::{Limits, Stopped, serve_with, serve_with_cors};
+pub use spec::{OPENAPI_JSON_PATH, OPENAPI_YAML_PATH};
 
 /// API key accepted when none is configured.
 pub const DEFAULT_API_KEY: &str = "mock-api-key";
 
-/// Builds the router of the API on `api`, with [`with_middleware`].
+/// Options of the HTTP layer around the API. [`AppOptions::default`]
+/// allows any origin and gives the body the default deadline of
+/// [`Limits`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppOptions {
+    /// Time the body of a request has to arrive, counted from the end of
+    /// its headers. A later body gets a 408.
+    pub body_read_timeout: Duration,
+    /// Origins that browsers may call the API from ([`cors`]). `None` sends
+    /// no CORS headers, and preflight requests get the routes' 405.
+    pub cors: Option<Cors>,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            body_read_timeout: Limits::default().body_read_timeout,
+            cors: Some(Cors::any()),
+        }
+    }
+}
+
+/// Builds the router of the API on `api` with the default [`AppOptions`].
+/// See [`app_with`].
 pub fn app(api: Arc<MockApi>) -> axum::Router {
-    with_middleware(system_services_server::router(api))
+    app_with(api, &AppOptions::default())
+}
+
+/// Builds the router of the API on `api`: the operations, the spec at
+/// [`OPENAPI_YAML_PATH`] and [`OPENAPI_JSON_PATH`] without an API key, the
+/// selection of documented examples with the `Prefer` header, and the
+/// middleware of [`with_middleware_and_options`].
+pub fn app_with(api: Arc<MockApi>, options: &AppOptions) -> axum::Router {
+    let router = spec::add_routes(system_services_server::router(api.clone()))
+        .layer(prefer::PreferLayer::new(api));
+    with_middleware_and_options(router, options)
 }
 
 /// Adds the middleware to every route and the fallback of `router`, with
-/// the default request body deadline of [`Limits`]. See
-/// [`with_middleware_and_body_timeout`].
+/// the default [`AppOptions`]. See [`with_middleware_and_options`].
 pub fn with_middleware(router: axum::Router) -> axum::Router {
-    with_middleware_and_body_timeout(router, Limits::default().body_read_timeout)
+    with_middleware_and_options(router, &AppOptions::default())
+}
+
+/// Adds the middleware to every route and the fallback of `router`, with
+/// the default [`AppOptions`] but a body deadline of `body_read_timeout`.
+/// See [`with_middleware_and_options`].
+pub fn with_middleware_and_body_timeout(
+    router: axum::Router,
+    body_read_timeout: Duration,
+) -> axum::Router {
+    let options = AppOptions {
+        body_read_timeout,
+        ..AppOptions::default()
+    };
+    with_middleware_and_options(router, &options)
 }
 
 /// Adds the middleware to every route and the fallback of `router`. The
 /// outer layer gives each request an id, turns a handler panic into the
 /// documented 500 response and logs the request
-/// ([`telemetry::log_request`]). The inner one gives the request body
-/// `body_read_timeout` from the end of the headers to arrive, and responds
-/// to a later body with a 408 in the documented error body. Call it after
-/// the last route is added.
-pub fn with_middleware_and_body_timeout(
-    router: axum::Router,
-    body_read_timeout: Duration,
-) -> axum::Router {
-    router
-        .layer(axum::middleware::from_fn_with_state(
-            body_read_timeout,
-            body_timeout::limit_body_read,
-        ))
-        .layer(axum::middleware::from_fn(telemetry::log_request))
+/// ([`telemetry::log_request`]). The next one, unless `options.cors` is
+/// `None`, responds to CORS preflight requests and adds the CORS headers to
+/// every response ([`cors`]). The inner one gives the request body
+/// `options.body_read_timeout` from the end of the headers to arrive, and
+/// responds to a later body with a 408 in the documented error body. Call
+/// it after the last route is added.
+pub fn with_middleware_and_options(router: axum::Router, options: &AppOptions) -> axum::Router {
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        options.body_read_timeout,
+        body_timeout::limit_body_read,
+    ));
+    let router = match &options.cors {
+        Some(cors) => router.layer(cors::CorsLayer::new(cors.clone())),
+        None => router,
+    };
+    router.layer(axum::middleware::from_fn(telemetry::log_request))
 }
 
 /// Serves the API on `listener` until the process stops.

@@ -19,7 +19,7 @@ use mock_server::persist::Store;
 use mock_server::scheduler::{DEFAULT_INTERVAL, MAX_INTERVAL_SECS, Scheduler};
 use mock_server::state::ClusterState;
 use mock_server::telemetry::{self, LogFormat};
-use mock_server::{DEFAULT_API_KEY, Limits, MockApi};
+use mock_server::{Cors, CorsOrigin, DEFAULT_API_KEY, Limits, MockApi};
 
 /// Largest value of the timeout options, in seconds.
 const MAX_TIMEOUT_SECS: u64 = 3600;
@@ -115,6 +115,23 @@ struct Options {
         value_parser = clap::value_parser!(u64).range(..=MAX_TIMEOUT_SECS)
     )]
     shutdown_timeout: u64,
+
+    /// Origin of a web page that may call the API from the browser (CORS), written as browsers
+    /// send it, such as `http://localhost:5173`. `*` allows any origin. Repeat the option for
+    /// several origins. MOCK_CORS_ORIGINS takes several origins separated by commas.
+    #[arg(
+        long = "cors-origin",
+        value_name = "ORIGIN",
+        env = "MOCK_CORS_ORIGINS",
+        default_value = "*",
+        value_parser = EnvListParser::cors_origins()
+    )]
+    cors_origins: Vec<EnvList<CorsOrigin>>,
+
+    /// Turns CORS off: no CORS headers, and a preflight request gets the 405 of any OPTIONS
+    /// request. Overrides --cors-origin.
+    #[arg(long, env = "MOCK_NO_CORS", value_parser = clap::builder::FalseyValueParser::new())]
+    no_cors: bool,
 }
 
 impl Options {
@@ -130,6 +147,18 @@ impl Options {
             .iter()
             .flat_map(|EnvList(networks)| networks.clone())
             .collect()
+    }
+
+    /// Returns the CORS policy, or none with `--no-cors`.
+    fn cors(&self) -> Option<Cors> {
+        if self.no_cors {
+            return None;
+        }
+        let origins = self
+            .cors_origins
+            .iter()
+            .flat_map(|EnvList(origins)| origins);
+        Some(Cors::new(origins.cloned()))
     }
 
     fn limits(&self) -> Limits {
@@ -153,6 +182,7 @@ async fn main() -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     let api_keys = options.api_keys();
     let trusted_proxies = options.trusted_proxies();
+    let cors = options.cors();
     let shutdown = shutdown_signal();
 
     print_try_command(address, &api_keys);
@@ -160,6 +190,7 @@ async fn main() -> anyhow::Result<()> {
         %address,
         api_keys = api_keys.len(),
         trusted_proxies = ?trusted_proxies,
+        cors_origins = %cors.as_ref().map_or("off".to_string(), Cors::to_string),
         "mock server started"
     );
 
@@ -170,7 +201,8 @@ async fn main() -> anyhow::Result<()> {
     });
     let interval = Duration::from_secs(options.scheduler_interval);
     Scheduler::new(api.clone(), interval).spawn();
-    let stopped = mock_server::serve_with(listener, api, options.limits(), shutdown).await?;
+    let stopped =
+        mock_server::serve_with_cors(listener, api, options.limits(), cors, shutdown).await?;
     tracing::info!(
         dropped_connections = stopped.dropped_connections,
         "mock server stopped"
@@ -349,6 +381,21 @@ impl EnvListParser<ApiKeyEntry> {
     }
 }
 
+impl EnvListParser<CorsOrigin> {
+    fn cors_origins() -> Self {
+        EnvListParser {
+            option: "--cors-origin",
+            variable: "MOCK_CORS_ORIGINS",
+            comma_error: "an origin cannot contain commas; repeat --cors-origin for several \
+                          origins",
+            parse: |text| {
+                text.parse()
+                    .map_err(|error: mock_server::cors::InvalidOrigin| error.to_string())
+            },
+        }
+    }
+}
+
 impl EnvListParser<IpNet> {
     fn trusted_proxies() -> Self {
         EnvListParser {
@@ -511,6 +558,42 @@ mod tests {
             error.contains("invalid value for --trusted-proxy: a network cannot contain commas"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn cors_option_defaults_to_any_origin() {
+        let options = parse(&[]).expect("valid options");
+        assert_eq!(options.cors(), Some(Cors::any()));
+    }
+
+    #[test]
+    fn cors_option_collects_origins() {
+        let options = parse(&[
+            "--cors-origin",
+            "http://localhost:5173",
+            "--cors-origin",
+            "https://app.example.test:8443",
+        ])
+        .expect("valid options");
+        let expected = Cors::new([
+            "http://localhost:5173".parse().unwrap(),
+            "https://app.example.test:8443".parse().unwrap(),
+        ]);
+        assert_eq!(options.cors(), Some(expected));
+        let options =
+            parse(&["--cors-origin", "http://localhost:5173", "--no-cors"]).expect("valid options");
+        assert_eq!(options.cors(), None);
+    }
+
+    #[test]
+    fn cors_option_rejects_comma_and_path() {
+        let error = parse_error(&["--cors-origin", "http://a.test,http://b.test"]);
+        assert!(
+            error.contains("invalid value for --cors-origin: an origin cannot contain commas"),
+            "{error}"
+        );
+        let error = parse_error(&["--cors-origin", "http://a.test/"]);
+        assert!(error.contains("is not an origin"), "{error}");
     }
 
     #[test]

@@ -17,8 +17,8 @@ use tokio::sync::watch;
 use tokio::task::{JoinError, JoinSet};
 use tower_service::Service;
 
-use crate::MockApi;
 use crate::protocol_errors::ErrorBodyIo;
+use crate::{AppOptions, Cors, MockApi};
 
 /// Time limits of the server. [`Limits::default`] gives each 10 seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,23 +61,39 @@ pub struct Stopped {
     pub dropped_connections: usize,
 }
 
-/// Serves the API on `listener` with `limits` until `shutdown` completes.
-///
-/// Then it stops accepting connections and lets each open connection finish
-/// the request it is on, closing idle ones at once. Connections still open
-/// after `limits.shutdown_timeout` are closed, and the returned [`Stopped`]
-/// counts them. Each request carries the peer address as
-/// `ConnectInfo<SocketAddr>`.
+/// Serves the API on `listener` with `limits` until `shutdown` completes,
+/// allowing browsers on any origin to call it ([`Cors::any`]). See
+/// [`serve_with_cors`].
 pub async fn serve_with(
     listener: TcpListener,
     api: Arc<MockApi>,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<Stopped> {
-    let router = crate::with_middleware_and_body_timeout(
-        system_services_server::router(api),
-        limits.body_read_timeout,
-    );
+    serve_with_cors(listener, api, limits, Some(Cors::any()), shutdown).await
+}
+
+/// Serves the API on `listener` with `limits` and the CORS policy `cors`
+/// until `shutdown` completes. When `cors` is `None`, responses carry no
+/// CORS headers.
+///
+/// Then it stops accepting connections and lets each open connection finish
+/// the request it is on, closing idle ones at once. Connections still open
+/// after `limits.shutdown_timeout` are closed, and the returned [`Stopped`]
+/// counts them. Each request carries the peer address as
+/// `ConnectInfo<SocketAddr>`.
+pub async fn serve_with_cors(
+    listener: TcpListener,
+    api: Arc<MockApi>,
+    limits: Limits,
+    cors: Option<Cors>,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<Stopped> {
+    let options = AppOptions {
+        body_read_timeout: limits.body_read_timeout,
+        cors,
+    };
+    let router = crate::app_with(api, &options);
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())

@@ -209,6 +209,8 @@ fn help_lists_every_option() {
         "MOCK_BODY_READ_TIMEOUT",
         "MOCK_SHUTDOWN_TIMEOUT",
         "MOCK_PERSIST",
+        "MOCK_CORS_ORIGINS",
+        "MOCK_NO_CORS",
     ] {
         command.env_remove(variable);
     }
@@ -628,4 +630,97 @@ fn fixture_type_error_printed_once() {
         path.display()
     );
     assert_eq!(stderr, expected);
+}
+
+/// Sends a CORS preflight request for a terminate call from `origin` and
+/// returns the whole response text.
+fn preflight(address: &str, origin: &str) -> String {
+    let mut stream = TcpStream::connect(address).expect("connect to the mock");
+    let request = format!(
+        "OPTIONS /system/services/active/cron/terminate HTTP/1.1\r\nHost: {address}\r\n\
+         Origin: {origin}\r\nAccess-Control-Request-Method: POST\r\n\
+         Access-Control-Request-Headers: x-api-key\r\nConnection: close\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .expect("send the request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("read the response");
+    response
+}
+
+#[test]
+fn cors_origins_variable_is_comma_separated() {
+    let mock = RunningMock::start_with_env(
+        &[],
+        &[(
+            "MOCK_CORS_ORIGINS",
+            "http://localhost:5173,http://localhost:3000",
+        )],
+    );
+    let allowed = preflight(&mock.address, "http://localhost:3000");
+    assert_eq!(status_of(&allowed), 204, "{allowed}");
+    assert!(
+        allowed
+            .to_ascii_lowercase()
+            .contains("\r\naccess-control-allow-origin: http://localhost:3000\r\n"),
+        "{allowed}"
+    );
+    let other = preflight(&mock.address, "http://localhost:8080");
+    assert_eq!(status_of(&other), 405, "{other}");
+    assert!(
+        !other.to_ascii_lowercase().contains("access-control-"),
+        "{other}"
+    );
+    let (exited_cleanly, output) = mock.stop();
+    assert!(exited_cleanly, "SIGTERM exits with 0:\n{output}");
+    assert!(
+        output.contains("cors_origins=http://localhost:5173,http://localhost:3000"),
+        "{output}"
+    );
+}
+
+#[test]
+fn no_cors_flag_turns_cors_off() {
+    let mock = RunningMock::start(&["--no-cors"]);
+    let response = preflight(&mock.address, "http://localhost:5173");
+    assert_eq!(status_of(&response), 405, "{response}");
+    assert!(
+        !response.to_ascii_lowercase().contains("access-control-"),
+        "{response}"
+    );
+    let ok = http_with_headers(
+        &mock.address,
+        "mock-api-key",
+        "/system/services/active/cron/terminate",
+        "{}",
+        "Origin: http://localhost:5173\r\n",
+    );
+    assert_eq!(status_of(&ok), 200, "{ok}");
+    assert!(!ok.to_ascii_lowercase().contains("access-control-"), "{ok}");
+    let (_, output) = mock.stop();
+    assert!(output.contains("cors_origins=off"), "{output}");
+}
+
+#[test]
+fn cors_origin_option_rejects_path() {
+    let output = run_to_exit(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--cors-origin",
+            "http://localhost:5173/app",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "invalid value for --cors-origin: `http://localhost:5173/app` is not an origin"
+        ),
+        "{stderr}"
+    );
 }

@@ -1,0 +1,337 @@
+//! CORS, so that a web page served from another origin, such as a
+//! frontend dev server, can call the mock from the browser.
+//!
+//! A request with an `Origin` header that [`Cors`] allows gets
+//! `Access-Control-Allow-Origin` on its response, whatever the status, so
+//! the page can read the documented error bodies too. A preflight request
+//! (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) to a path
+//! the mock serves gets a 204 response that allows the path's methods and
+//! the headers in [`ALLOWED_HEADERS`]. A preflight from an origin that is
+//! not allowed, and any other `OPTIONS` request, go on to the routes, which
+//! respond with 405.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+    ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN,
+    VARY,
+};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use futures_util::future::{BoxFuture, Either};
+
+/// Request headers that a preflight response allows: the body's media
+/// type, the API key and `Prefer`, which selects a documented response.
+pub const ALLOWED_HEADERS: &str = "Content-Type, X-Api-Key, Prefer";
+
+/// Response headers that a page may read besides the CORS-safelisted ones.
+pub const EXPOSED_HEADERS: &str = "X-Request-Id, Preference-Applied";
+
+/// Seconds a browser may cache a preflight response.
+const MAX_AGE_SECS: &str = "600";
+
+/// The origins allowed to call the API from a browser. [`Cors::default`]
+/// allows any origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cors {
+    /// The allowed origins in lower case, or `None` for any origin.
+    origins: Option<Vec<String>>,
+}
+
+impl Default for Cors {
+    fn default() -> Self {
+        Cors::any()
+    }
+}
+
+impl Cors {
+    /// Allows any origin: responses carry `Access-Control-Allow-Origin: *`.
+    pub fn any() -> Self {
+        Cors { origins: None }
+    }
+
+    /// Allows the listed origins, or any origin when the list contains
+    /// [`CorsOrigin::Any`]. The response to an allowed origin names it in
+    /// `Access-Control-Allow-Origin`, with `Vary: Origin`.
+    pub fn new(origins: impl IntoIterator<Item = CorsOrigin>) -> Self {
+        let mut listed = Vec::new();
+        for origin in origins {
+            match origin {
+                CorsOrigin::Any => return Cors::any(),
+                CorsOrigin::Origin(origin) => listed.push(origin),
+            }
+        }
+        Cors {
+            origins: Some(listed),
+        }
+    }
+
+    /// Returns the `Access-Control-Allow-Origin` value for a request from
+    /// `origin`, or none when the origin is not allowed.
+    fn allow_origin(&self, origin: &HeaderValue) -> Option<HeaderValue> {
+        let Some(listed) = &self.origins else {
+            return Some(HeaderValue::from_static("*"));
+        };
+        let text = origin.to_str().ok()?;
+        listed
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(text))
+            .then(|| origin.clone())
+    }
+
+    /// Returns whether responses depend on the request's `Origin`.
+    fn varies(&self) -> bool {
+        self.origins.is_some()
+    }
+}
+
+impl fmt::Display for Cors {
+    /// `*`, or the allowed origins separated by commas.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.origins {
+            None => f.write_str("*"),
+            Some(origins) => f.write_str(&origins.join(",")),
+        }
+    }
+}
+
+/// One allowed origin, as `--cors-origin` takes it: `*` for any origin, or
+/// `scheme://host[:port]` as browsers send it in `Origin`, such as
+/// `http://localhost:5173`. `null` is the origin of a page from a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigin {
+    /// Any origin.
+    Any,
+    /// One origin, in lower case.
+    Origin(String),
+}
+
+/// An origin that is not `*`, `null` or `scheme://host[:port]`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not an origin; write scheme://host[:port] without a path, such as \
+     http://localhost:5173, or * for any origin"
+)]
+pub struct InvalidOrigin(String);
+
+impl FromStr for CorsOrigin {
+    type Err = InvalidOrigin;
+
+    fn from_str(text: &str) -> Result<Self, InvalidOrigin> {
+        let invalid = || InvalidOrigin(text.to_string());
+        let trimmed = text.trim();
+        if trimmed == "*" {
+            return Ok(CorsOrigin::Any);
+        }
+        if trimmed == "null" {
+            return Ok(CorsOrigin::Origin(trimmed.to_string()));
+        }
+        let (scheme, authority) = trimmed.split_once("://").ok_or_else(invalid)?;
+        let scheme_valid = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        let authority_valid = !authority.is_empty()
+            && authority.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_')
+            });
+        if !scheme_valid || !authority_valid || HeaderValue::from_str(trimmed).is_err() {
+            return Err(invalid());
+        }
+        Ok(CorsOrigin::Origin(trimmed.to_ascii_lowercase()))
+    }
+}
+
+/// Tower layer that applies a [`Cors`] policy, as the module documentation
+/// describes.
+#[derive(Clone)]
+pub(crate) struct CorsLayer {
+    cors: Arc<Cors>,
+}
+
+impl CorsLayer {
+    pub(crate) fn new(cors: Cors) -> Self {
+        CorsLayer {
+            cors: Arc::new(cors),
+        }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for CorsLayer {
+    type Service = CorsService<S>;
+
+    fn layer(&self, inner: S) -> CorsService<S> {
+        CorsService {
+            inner,
+            cors: self.cors.clone(),
+        }
+    }
+}
+
+/// The service of [`CorsLayer`]. A request without `Origin` goes to the
+/// inner service untouched and unboxed.
+#[derive(Clone)]
+pub(crate) struct CorsService<S> {
+    inner: S,
+    cors: Arc<Cors>,
+}
+
+impl<S> tower_service::Service<Request> for CorsService<S>
+where
+    S: tower_service::Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let Some(origin) = request.headers().get(ORIGIN) else {
+            return Either::Left(self.inner.call(request));
+        };
+        let allow_origin = self.cors.allow_origin(origin);
+        let varies = self.cors.varies();
+        if allow_origin.is_none() {
+            tracing::info!(
+                origin = %String::from_utf8_lossy(origin.as_bytes()),
+                allowed = %self.cors,
+                "origin is not allowed by CORS, so the response does not allow it"
+            );
+        }
+        if let Some(allow_origin) = &allow_origin
+            && let Some(methods) = preflight_methods(&request)
+        {
+            let response = preflight_response(allow_origin.clone(), methods.clone(), varies);
+            return Either::Right(Box::pin(std::future::ready(Ok(response))));
+        }
+        let future = self.inner.call(request);
+        Either::Right(Box::pin(async move {
+            // A handler panic becomes the 500 here, inside this layer, so
+            // that it carries the CORS headers too.
+            let mut response = crate::internal_error::catch_panic(async move {
+                match future.await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            })
+            .await;
+            add_headers(response.headers_mut(), allow_origin, varies);
+            Ok(response)
+        }))
+    }
+}
+
+/// Returns the methods of the matched route when `request` is a preflight
+/// request to a path the mock serves.
+fn preflight_methods(request: &Request) -> Option<&'static HeaderValue> {
+    if request.method() != Method::OPTIONS
+        || !request
+            .headers()
+            .contains_key(ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        return None;
+    }
+    let path = request.extensions().get::<MatchedPath>()?;
+    crate::spec::document().methods(path.as_str())
+}
+
+fn preflight_response(allow_origin: HeaderValue, methods: HeaderValue, varies: bool) -> Response {
+    let mut response = Response::new(axum::body::Body::empty());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    let headers = response.headers_mut();
+    headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
+    headers.insert(ACCESS_CONTROL_ALLOW_METHODS, methods);
+    headers.insert(
+        ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(ALLOWED_HEADERS),
+    );
+    headers.insert(
+        ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static(MAX_AGE_SECS),
+    );
+    if varies {
+        headers.append(VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+fn add_headers(headers: &mut HeaderMap, allow_origin: Option<HeaderValue>, varies: bool) {
+    if let Some(allow_origin) = allow_origin {
+        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
+        headers.insert(
+            ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(EXPOSED_HEADERS),
+        );
+    }
+    if varies {
+        headers.append(VARY, HeaderValue::from_static("Origin"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin(text: &str) -> CorsOrigin {
+        text.parse().unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    #[test]
+    fn origin_parses_scheme_host_port() {
+        assert_eq!(origin("*"), CorsOrigin::Any);
+        assert_eq!(origin("null"), CorsOrigin::Origin("null".into()));
+        assert_eq!(
+            origin("HTTP://LocalHost:5173"),
+            CorsOrigin::Origin("http://localhost:5173".into())
+        );
+        assert_eq!(
+            origin("http://[::1]:3000"),
+            CorsOrigin::Origin("http://[::1]:3000".into())
+        );
+    }
+
+    #[test]
+    fn origin_rejects_paths_and_garbage() {
+        for text in [
+            "",
+            "localhost:5173",
+            "http://",
+            "http://x/",
+            "http://x/app",
+            "a b://x",
+        ] {
+            let error = text.parse::<CorsOrigin>().expect_err(text);
+            assert!(error.to_string().contains("is not an origin"), "{error}");
+        }
+    }
+
+    #[test]
+    fn listed_origin_is_echoed() {
+        let cors = Cors::new([origin("http://localhost:5173")]);
+        let page = HeaderValue::from_static("http://localhost:5173");
+        assert_eq!(cors.allow_origin(&page), Some(page.clone()));
+        let other = HeaderValue::from_static("http://localhost:3000");
+        assert_eq!(cors.allow_origin(&other), None);
+        assert!(cors.varies());
+        assert_eq!(cors.to_string(), "http://localhost:5173");
+    }
+
+    #[test]
+    fn star_allows_any_origin() {
+        let cors = Cors::new([origin("http://a.test"), origin("*")]);
+        assert_eq!(cors, Cors::any());
+        let page = HeaderValue::from_static("http://b.test");
+        assert_eq!(cors.allow_origin(&page).unwrap(), "*");
+        assert!(!cors.varies());
+    }
+}

@@ -1,0 +1,293 @@
+//! Response selection with the `Prefer` header, as Stoplight Prism does it:
+//! `Prefer: code=404` answers a REST operation with the first documented
+//! example of that status, `Prefer: example=unknown_node` with the named
+//! example, and both together with the named example of that status. The
+//! operation does not run, so the state does not change.
+//!
+//! A request whose API key is rejected goes on to the operation, which
+//! responds with the same 401 as without `Prefer`. A selection that matches
+//! no documented example is a 400 in the documented error body, naming
+//! `prefer` in `data`. On the JSON-RPC endpoint a selection is a JSON-RPC
+//! error with HTTP status 400, because it applies to REST operations only.
+//! Other preferences, such as `return=minimal`, are ignored (RFC 7240).
+
+use std::convert::Infallible;
+use std::future::Ready;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::future::Either;
+use system_services_server::{CallError, Rejection, jsonrpc};
+
+use crate::MockApi;
+use crate::spec::Operation;
+
+/// The request header that selects a documented response.
+pub(crate) const PREFER: HeaderName = HeaderName::from_static("prefer");
+
+/// The response header that names the preferences applied (RFC 7240).
+pub(crate) const PREFERENCE_APPLIED: HeaderName = HeaderName::from_static("preference-applied");
+
+/// The `code` and `example` preferences of a request, each the first
+/// instance of its name, unquoted.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Selection {
+    code: Option<String>,
+    example: Option<String>,
+}
+
+impl Selection {
+    /// Reads every `Prefer` header, or returns none when they name neither
+    /// `code` nor `example`.
+    fn from_headers(headers: &HeaderMap) -> Option<Self> {
+        let mut selection = Selection::default();
+        for value in headers.get_all(PREFER) {
+            let text = String::from_utf8_lossy(value.as_bytes());
+            for preference in split_unquoted(&text, ',') {
+                let token = split_unquoted(preference, ';')
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default();
+                let (name, value) = token.split_once('=').unwrap_or((token, ""));
+                let slot = match name.trim().to_ascii_lowercase().as_str() {
+                    "code" => &mut selection.code,
+                    "example" => &mut selection.example,
+                    _ => continue,
+                };
+                slot.get_or_insert_with(|| unquote(value.trim()));
+            }
+        }
+        (selection.code.is_some() || selection.example.is_some()).then_some(selection)
+    }
+
+    /// Builds the response with the documented example of `operation` that
+    /// the selection names, or the 400 that explains why none matches.
+    fn respond(&self, operation: &Operation) -> Response {
+        let status = match &self.code {
+            None => None,
+            Some(code) => match code.parse::<u16>().ok().map(StatusCode::from_u16) {
+                Some(Ok(status)) => Some(status),
+                _ => {
+                    let message = format!("Prefer code `{code}` is not an HTTP status code");
+                    return Rejection::invalid("prefer", message).into_response();
+                }
+            },
+        };
+
+        let example = match operation.select(status, self.example.as_deref()) {
+            Ok(example) => example,
+            Err(message) => return Rejection::invalid("prefer", message).into_response(),
+        };
+        tracing::debug!(
+            status = example.status.as_u16(),
+            example = example.name,
+            "sending a documented example for Prefer"
+        );
+
+        let mut applied = Vec::new();
+        if self.code.is_some() {
+            applied.push(format!("code={}", example.status.as_u16()));
+        }
+        if self.example.is_some() {
+            applied.push(format!("example={}", example.name));
+        }
+
+        let mut response = Response::new(Body::from(example.body.clone()));
+        *response.status_mut() = example.status;
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Ok(applied) = HeaderValue::from_str(&applied.join(", ")) {
+            headers.insert(PREFERENCE_APPLIED, applied);
+        }
+        response
+    }
+}
+
+/// Splits `text` at each `separator` outside double quotes.
+fn split_unquoted(text: &str, separator: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (index, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            c if c == separator && !quoted => {
+                parts.push(&text[start..index]);
+                start = index + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+/// Removes the double quotes and backslash escapes of a quoted string.
+fn unquote(value: &str) -> String {
+    let Some(inner) = value
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+    else {
+        return value.to_string();
+    };
+    let mut text = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        text.push(if c == '\\' {
+            chars.next().unwrap_or(c)
+        } else {
+            c
+        });
+    }
+    text
+}
+
+/// Builds the 400 response to a selection on the JSON-RPC endpoint, with a
+/// JSON-RPC error.
+fn jsonrpc_rejection() -> Response {
+    let data = serde_json::json!({
+        "prefer": "Prefer code and example apply to the REST operations only; \
+                   call the REST path to get a documented example"
+    });
+    let error = CallError::new(jsonrpc::INVALID_REQUEST, "Invalid Request", Some(data));
+    jsonrpc::reject(StatusCode::BAD_REQUEST, error)
+}
+
+/// Tower layer that selects documented examples with `Prefer`, as the
+/// module documentation describes.
+#[derive(Clone)]
+pub(crate) struct PreferLayer {
+    api: Arc<MockApi>,
+}
+
+impl PreferLayer {
+    pub(crate) fn new(api: Arc<MockApi>) -> Self {
+        PreferLayer { api }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for PreferLayer {
+    type Service = PreferService<S>;
+
+    fn layer(&self, inner: S) -> PreferService<S> {
+        PreferService {
+            inner,
+            api: self.api.clone(),
+        }
+    }
+}
+
+/// The service of [`PreferLayer`]. A request without `Prefer` goes to the
+/// inner service untouched.
+#[derive(Clone)]
+pub(crate) struct PreferService<S> {
+    inner: S,
+    api: Arc<MockApi>,
+}
+
+impl<S> tower_service::Service<Request> for PreferService<S>
+where
+    S: tower_service::Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<S::Future, Ready<Result<Response, Infallible>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        match self.select(&request) {
+            Some(response) => Either::Right(std::future::ready(Ok(response))),
+            None => Either::Left(self.inner.call(request)),
+        }
+    }
+}
+
+impl<S> PreferService<S> {
+    /// Returns the response that `request` selects. Returns none, so that
+    /// the request goes on to the operation, when the request has no
+    /// selection, matches no operation, or has a rejected API key.
+    fn select(&self, request: &Request) -> Option<Response> {
+        if !request.headers().contains_key(PREFER) {
+            return None;
+        }
+        let selection = Selection::from_headers(request.headers())?;
+        let path = request.extensions().get::<MatchedPath>()?;
+        let operation = crate::spec::document().operation(path.as_str(), request.method())?;
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(address)| address.ip());
+        if !self.api.accepts_key(peer, request.headers()) {
+            return None;
+        }
+        if operation.jsonrpc_endpoint {
+            return Some(jsonrpc_rejection());
+        }
+        Some(selection.respond(operation))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn selection(values: &[&str]) -> Option<Selection> {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(PREFER, HeaderValue::from_str(value).unwrap());
+        }
+        Selection::from_headers(&headers)
+    }
+
+    fn select(code: Option<&str>, example: Option<&str>) -> Option<Selection> {
+        Some(Selection {
+            code: code.map(str::to_string),
+            example: example.map(str::to_string),
+        })
+    }
+
+    #[test]
+    fn reads_code_and_example() {
+        assert_eq!(selection(&["code=404"]), select(Some("404"), None));
+        assert_eq!(
+            selection(&["code=404, example=unknown_node"]),
+            select(Some("404"), Some("unknown_node"))
+        );
+        assert_eq!(
+            selection(&["Example=\"unknown_node\"; x=1", "CODE = 404"]),
+            select(Some("404"), Some("unknown_node"))
+        );
+    }
+
+    #[test]
+    fn first_instance_counts() {
+        assert_eq!(
+            selection(&["code=404, code=500", "code=401"]),
+            select(Some("404"), None)
+        );
+    }
+
+    #[test]
+    fn other_preferences_are_ignored() {
+        assert_eq!(selection(&["return=minimal, respond-async"]), None);
+        assert_eq!(selection(&["wait=5, example=a"]), select(None, Some("a")));
+    }
+
+    #[test]
+    fn quoted_separators_stay_in_value() {
+        assert_eq!(
+            selection(&[r#"example="a,b;c\"d", code=200"#]),
+            select(Some("200"), Some("a,b;c\"d"))
+        );
+    }
+}
