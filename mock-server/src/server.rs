@@ -95,9 +95,13 @@ pub async fn serve_with_cors(
     };
     let router = crate::app_with(api, &options);
     let mut builder = http1::Builder::new();
+    // A client may shut down its write half after a request and wait for
+    // the response. Without half-close support, hyper reads that EOF while
+    // the handler runs and closes the connection, dropping the response.
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+        .header_read_timeout(limits.header_read_timeout)
+        .half_close(true);
     let (closing, closing_receiver) = watch::channel(());
     let mut connections = JoinSet::new();
     let mut shutdown = pin!(shutdown);
@@ -183,4 +187,67 @@ async fn handle_accept_error(error: io::Error) {
     }
     tracing::error!(%error, "accepting a connection failed, retrying in 1 second");
     tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpStream};
+
+    use super::*;
+    use crate::state::ClusterState;
+
+    /// Sends `request` on a new connection, shuts down the write half, as
+    /// `nc -N` does, and returns what the server sends until it closes.
+    fn half_closed_exchange(address: std::net::SocketAddr, request: &[u8]) -> String {
+        let mut stream = TcpStream::connect(address).expect("connect to the server");
+        let timeout = Some(Duration::from_secs(5));
+        stream
+            .set_read_timeout(timeout)
+            .expect("set a read timeout");
+        stream.write_all(request).expect("send the request");
+        stream
+            .shutdown(Shutdown::Write)
+            .expect("shut down the write half");
+        let mut received = Vec::new();
+        stream
+            .read_to_end(&mut received)
+            .expect("read until the server closes");
+        String::from_utf8_lossy(&received).into_owned()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn half_closed_request_gets_response() {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind an ephemeral loopback port");
+        let address = listener.local_addr().expect("read the bound address");
+        let key = crate::DEFAULT_API_KEY.to_string();
+        let api = Arc::new(MockApi::new(ClusterState::default_state(), vec![key]));
+        let server = tokio::spawn(async move {
+            let shutdown = std::future::pending();
+            serve_with(listener, api, Limits::default(), shutdown).await
+        });
+
+        let responses = tokio::task::spawn_blocking(move || {
+            let request = format!(
+                "POST /system/services/active/backup/terminate HTTP/1.1\r\n\
+                 Host: 127.0.0.1\r\nX-Api-Key: {}\r\n\
+                 Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}",
+                crate::DEFAULT_API_KEY
+            );
+            let exchanges = (0..300).map(|_| half_closed_exchange(address, request.as_bytes()));
+            exchanges.collect::<Vec<String>>()
+        })
+        .await
+        .expect("the client thread finishes");
+        server.abort();
+
+        for (attempt, response) in responses.iter().enumerate() {
+            assert!(
+                response.starts_with("HTTP/1.1 200 ") && response.ends_with("\r\n\r\n0"),
+                "attempt {attempt}: {response:?}"
+            );
+        }
+    }
 }
