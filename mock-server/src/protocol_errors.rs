@@ -102,8 +102,11 @@ fn rewrite(response: &[u8]) -> Option<Vec<u8>> {
     }
     let mut lines = head.split("\r\n");
     let status_line = lines.next()?;
+    // hyper writes an HTTP/1.0 status line on a connection whose previous
+    // request was an HTTP/1.0 keep-alive request.
     let status: u16 = status_line
-        .strip_prefix("HTTP/1.1 ")?
+        .strip_prefix("HTTP/1.1 ")
+        .or_else(|| status_line.strip_prefix("HTTP/1.0 "))?
         .get(..3)?
         .parse()
         .ok()?;
@@ -166,6 +169,19 @@ mod tests {
         let body: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
         assert!(body["error"]["message"].is_string());
         assert!(body["error"]["data"]["request"].is_string());
+    }
+
+    #[test]
+    fn http10_error_gets_json_body() {
+        let hyper_400 = b"HTTP/1.0 400 Bad Request\r\ncontent-length: 0\r\ndate: Fri, 04 Dec 2026 17:07:01 GMT\r\n\r\n";
+        let replacement = String::from_utf8(rewrite(hyper_400).expect("rewritten")).unwrap();
+        let (head, body) = replacement
+            .split_once("\r\n\r\n")
+            .expect("a head and a body");
+        assert!(head.starts_with("HTTP/1.0 400 Bad Request\r\n"), "{head}");
+        assert!(head.contains(&format!("\r\ncontent-length: {}", body.len())));
+        let body: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+        assert!(body["error"]["data"]["request"].is_string(), "{body}");
     }
 
     #[test]
