@@ -1,5 +1,7 @@
 //! The request body deadline: a body that has not arrived completely a
 //! fixed time after the request's headers ends the request with a 408.
+//! The same body wrapper records whether the handler read the whole body,
+//! so that a response sent before the body was read closes the connection.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -23,23 +25,37 @@ use tokio::time::{Instant, Sleep};
 /// becomes a 408 in the documented error body, whatever the handler made of
 /// the failed read. The connection is closed after it, because the rest of
 /// the body was not read.
+///
+/// A response to a request whose body the handler did not read to the end,
+/// such as a 404, 405, 401, 413 or 415, gets `Connection: close` too. hyper
+/// closes such a connection after the response instead of reading the rest
+/// of the body, and with the header a keep-alive client does not send its
+/// next request on it.
 pub(crate) async fn limit_body_read(
     State(timeout): State<Duration>,
     request: Request,
     next: Next,
 ) -> Response {
     let expired = Arc::new(AtomicBool::new(false));
+    let complete = Arc::new(AtomicBool::new(false));
     let deadline = Instant::now() + timeout;
     let request = request.map(|body| {
+        complete.store(http_body::Body::is_end_stream(&body), Ordering::Release);
         Body::new(DeadlineBody {
             inner: body,
             deadline,
             sleep: None,
             expired: expired.clone(),
+            complete: complete.clone(),
         })
     });
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
     if !expired.load(Ordering::Acquire) {
+        if !complete.load(Ordering::Acquire) {
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
         return response;
     }
     tracing::info!(
@@ -79,6 +95,8 @@ struct DeadlineBody {
     /// body that has arrived with its headers starts none.
     sleep: Option<Pin<Box<Sleep>>>,
     expired: Arc<AtomicBool>,
+    /// Set once the body has been read to its end.
+    complete: Arc<AtomicBool>,
 }
 
 impl http_body::Body for DeadlineBody {
@@ -91,6 +109,9 @@ impl http_body::Body for DeadlineBody {
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         let this = &mut *self;
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(context) {
+            if frame.is_none() || this.inner.is_end_stream() {
+                this.complete.store(true, Ordering::Release);
+            }
             return Poll::Ready(frame);
         }
         let deadline = this.deadline;
@@ -110,5 +131,42 @@ impl http_body::Body for DeadlineBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::post;
+    use tower_service::Service;
+
+    use super::*;
+
+    /// Sends a POST with `body` to `path` through the middleware, on a
+    /// route that reads the body and one that does not, and returns the
+    /// response's `Connection` header.
+    async fn connection_header(path: &str, body: &'static str) -> Option<HeaderValue> {
+        let mut router = axum::Router::new()
+            .route("/read", post(|body: String| async move { body }))
+            .route("/ignore", post(|| async { "ignored" }))
+            .layer(axum::middleware::from_fn_with_state(
+                Duration::from_secs(10),
+                limit_body_read,
+            ));
+        let request = axum::http::Request::post(path)
+            .body(Body::from(body))
+            .expect("a valid request");
+        let response = router
+            .call(request)
+            .await
+            .expect("the router is infallible");
+        response.headers().get(CONNECTION).cloned()
+    }
+
+    #[tokio::test]
+    async fn unread_body_closes_connection() {
+        let close = Some(HeaderValue::from_static("close"));
+        assert_eq!(connection_header("/ignore", "{}").await, close);
+        assert_eq!(connection_header("/read", "{}").await, None);
+        assert_eq!(connection_header("/ignore", "").await, None);
     }
 }
