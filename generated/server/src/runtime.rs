@@ -269,7 +269,8 @@ pub(crate) fn decode_body<T: DeserializeOwned>(
 /// Reads a request body after checking its headers: one JSON
 /// `Content-Type` (415 otherwise), no `Content-Encoding` (415), and a size
 /// within [`MAX_BODY_BYTES`] (413, before any byte is read when
-/// `Content-Length` declares more).
+/// `Content-Length` declares more). A body that ends early or is malformed
+/// is a 400.
 pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, Rejection> {
     check_content_type(headers)?;
     let too_large = || {
@@ -287,7 +288,27 @@ pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<bytes::
     }
     axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| too_large())
+        .map_err(|error| {
+            if is_length_limit(&error) {
+                too_large()
+            } else {
+                let message = format!("Request body could not be read: {error}");
+                Rejection::invalid("body", message)
+            }
+        })
+}
+
+/// Returns whether a body read failed because the body passed the limit,
+/// rather than because it ended early or was malformed.
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if current.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = current.source();
+    }
+    false
 }
 
 fn check_content_type(headers: &HeaderMap) -> Result<(), Rejection> {
