@@ -250,7 +250,7 @@ fn infallible<T>(result: Result<T, Infallible>) -> T {
 
 /// The cluster state that the mock serves.
 ///
-/// Node and service IDs are interned: a process row holds the indexes of its
+/// Node and service IDs are interned: a process row contains the indexes of its
 /// service and node, so a row owns one string, its start time. Rows stay in
 /// fixture order in a slab where a removed row leaves a hole; each service
 /// lists the slots of its live rows. A terminate call and a removal touch
@@ -513,7 +513,7 @@ impl ClusterState {
             .filter(|&slot| {
                 let row = rows[slot as usize]
                     .as_ref()
-                    .expect("an indexed slot holds a row");
+                    .expect("an indexed slot contains a row");
                 node.is_none_or(|node| row.node == node) && !row.terminate
             })
             .collect();
@@ -667,7 +667,7 @@ impl ClusterState {
         })?;
         let row = self.rows[slot as usize]
             .take()
-            .expect("an indexed slot holds a row");
+            .expect("an indexed slot contains a row");
         self.live -= 1;
         let slots = &mut self.by_service[row.service as usize];
         if let Ok(position) = slots.binary_search(&slot) {
@@ -752,7 +752,7 @@ impl Row {
 fn live_row(rows: &mut [Option<Row>], slot: u32) -> &mut Row {
     rows[slot as usize]
         .as_mut()
-        .expect("an indexed slot holds a row")
+        .expect("an indexed slot contains a row")
 }
 
 /// The active processes of a [`ClusterState`], in the order of the fixture.

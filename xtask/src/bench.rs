@@ -25,7 +25,7 @@ const API_KEY: &str = "mock-api-key";
 const SERVER_CORE: usize = 0;
 /// Core of the load generator.
 const LOAD_CORE: usize = 1;
-/// Longest wait for a server's first 200.
+/// Maximum wait for a server's first 200.
 const STARTUP_LIMIT: Duration = Duration::from_secs(10);
 /// Directory of the wrk scripts, server logs and results.
 const OUT_DIR: &str = "target/bench";
@@ -123,7 +123,7 @@ struct Target {
     persist: bool,
 }
 
-/// What one case measured.
+/// The measurements of one case.
 #[derive(Debug, Clone)]
 struct Measurement {
     target: &'static str,
@@ -537,7 +537,7 @@ fn send(address: SocketAddr, transport: Transport) -> anyhow::Result<(u16, Strin
     Ok((status, body))
 }
 
-/// What the wrk script's `done` hook printed.
+/// The output of the wrk script's `done` hook.
 #[derive(Debug)]
 struct WrkResult {
     requests: u64,
