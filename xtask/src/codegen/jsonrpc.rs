@@ -149,7 +149,7 @@ fn call_operation(
         .map(|p| p.name.as_str())
         .collect();
     if let Some(body) = &operation.body {
-        param_names.extend(body.fields.iter().map(String::as_str));
+        param_names.extend(body.fields());
     }
     steps.push(quote! {
         #[allow(unused_mut)]
@@ -165,8 +165,8 @@ fn call_operation(
     }
     match (&operation.body, body_type) {
         (Some(body), Some(typ)) => {
-            let names = &body.fields;
-            let closed = body.closed;
+            let names = body.fields();
+            let closed = body.closed();
             let decode = quote! {
                 params.into_body::<#typ>(
                     &BodyShape { fields: &[#(#names),*], closed: #closed },

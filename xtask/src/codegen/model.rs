@@ -77,12 +77,37 @@ pub struct Body {
     pub schema: ReferenceOr<Schema>,
     pub required: bool,
     pub pointer: String,
-    /// Properties of an object schema, in the spec's order.
-    pub fields: Vec<String>,
-    /// Whether the schema is an object that forbids other properties.
-    pub closed: bool,
-    /// Whether the schema is an object, so its fields can be JSON-RPC params.
-    pub is_object: bool,
+    /// The schema, resolved, when it is an object: its fields can then be
+    /// JSON-RPC params.
+    pub object: Option<ObjectSchema>,
+}
+
+/// The object schema of a request body and its JSON pointer.
+#[derive(Debug)]
+pub struct ObjectSchema {
+    pub schema: openapiv3::ObjectType,
+    pub pointer: String,
+}
+
+impl Body {
+    /// Returns the properties of an object schema, in the spec's order.
+    pub fn fields(&self) -> Vec<&str> {
+        self.object
+            .iter()
+            .flat_map(|object| object.schema.properties.keys())
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Returns whether the schema is an object that forbids other properties.
+    pub fn closed(&self) -> bool {
+        self.object.as_ref().is_some_and(|object| {
+            matches!(
+                object.schema.additional_properties,
+                Some(openapiv3::AdditionalProperties::Any(false))
+            )
+        })
+    }
 }
 
 /// A documented response status and its JSON body schema, if any.
@@ -200,18 +225,22 @@ fn check_jsonrpc_methods(
                 format!("add an operation with `{JSONRPC_ENDPOINT_EXTENSION}: true` to serve it"),
             ));
         };
-        if operation.body.as_ref().is_some_and(|body| !body.is_object) {
+        if operation
+            .body
+            .as_ref()
+            .is_some_and(|body| body.object.is_none())
+        {
             return Err(SpecError::new(
                 extension_pointer,
                 "a JSON-RPC method needs an object request body, whose fields become params",
             ));
         }
-        let fields = operation.body.iter().flat_map(|body| &body.fields);
+        let fields = operation.body.iter().flat_map(|body| body.fields());
         if let Some(field) = fields.into_iter().find(|field| {
             operation
                 .path_params
                 .iter()
-                .any(|param| &param.name == *field)
+                .any(|param| param.name == *field)
         }) {
             return Err(SpecError::new(
                 extension_pointer,
@@ -405,31 +434,29 @@ fn body_model(
     let schema = json_schema(&body.content, &format!("{pointer}/content"))?.ok_or_else(|| {
         SpecError::new(pointer, "the request body needs an application/json schema")
     })?;
-    let resolved = match &schema {
-        ReferenceOr::Item(schema) => Some(schema),
-        ReferenceOr::Reference { reference } => reference
-            .strip_prefix("#/components/schemas/")
-            .and_then(|name| api.components.as_ref()?.schemas.get(name))
-            .and_then(ReferenceOr::as_item),
+    let (resolved, resolved_pointer) = match &schema {
+        ReferenceOr::Item(schema) => (Some(schema), format!("{pointer}/content")),
+        ReferenceOr::Reference { reference } => {
+            let name = reference.strip_prefix("#/components/schemas/");
+            let schema = name
+                .and_then(|name| api.components.as_ref()?.schemas.get(name))
+                .and_then(ReferenceOr::as_item);
+            let name = escape_segment(name.unwrap_or_default());
+            (schema, format!("/components/schemas/{name}"))
+        }
     };
-    let (fields, closed, is_object) = match resolved.map(|schema| &schema.schema_kind) {
-        Some(openapiv3::SchemaKind::Type(openapiv3::Type::Object(object))) => (
-            object.properties.keys().cloned().collect(),
-            matches!(
-                object.additional_properties,
-                Some(openapiv3::AdditionalProperties::Any(false))
-            ),
-            true,
-        ),
-        _ => (Vec::new(), false, false),
+    let object = match resolved.map(|schema| &schema.schema_kind) {
+        Some(openapiv3::SchemaKind::Type(openapiv3::Type::Object(object))) => Some(ObjectSchema {
+            schema: object.clone(),
+            pointer: resolved_pointer,
+        }),
+        _ => None,
     };
     Ok(Body {
         schema,
         required: body.required,
         pointer: pointer.to_string(),
-        fields,
-        closed,
-        is_object,
+        object,
     })
 }
 

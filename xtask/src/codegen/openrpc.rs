@@ -24,7 +24,7 @@ pub fn emit(api: &OpenAPI, model: &Model) -> Result<Option<GeneratedFile>, SpecE
     let mut methods = Vec::new();
     for operation in &model.operations {
         if operation.jsonrpc_method.is_some() {
-            methods.push(method(api, endpoint, operation)?);
+            methods.push(method(endpoint, operation)?);
         }
     }
     let mut schemas = Map::new();
@@ -54,11 +54,7 @@ pub fn emit(api: &OpenAPI, model: &Model) -> Result<Option<GeneratedFile>, SpecE
     }))
 }
 
-fn method(
-    api: &OpenAPI,
-    endpoint: &JsonRpcEndpoint,
-    operation: &Operation,
-) -> Result<Value, SpecError> {
+fn method(endpoint: &JsonRpcEndpoint, operation: &Operation) -> Result<Value, SpecError> {
     let mut params = Vec::new();
     for param in &operation.path_params {
         let mut entry = json!({
@@ -72,7 +68,7 @@ fn method(
         params.push(entry);
     }
     if let Some(body) = &operation.body {
-        params.extend(body_params(api, body)?);
+        params.extend(body_params(body)?);
     }
 
     let ok = operation
@@ -120,42 +116,21 @@ fn method(
 }
 
 /// Returns one param per property of the body's object schema, in order.
-fn body_params(api: &OpenAPI, body: &super::model::Body) -> Result<Vec<Value>, SpecError> {
-    let schema = json_schema_value(&body.schema, &format!("{}/content", body.pointer))?;
-    let resolved = match schema.get("$ref").and_then(Value::as_str) {
-        Some(reference) => {
-            let name = reference.trim_start_matches("#/components/schemas/");
-            let schema = api
-                .components
-                .as_ref()
-                .and_then(|components| components.schemas.get(name))
-                .ok_or_else(|| {
-                    SpecError::new(
-                        &body.pointer,
-                        format!("$ref `{reference}` does not resolve"),
-                    )
-                })?;
-            json_schema_value(
-                schema,
-                &format!("/components/schemas/{}", escape_segment(name)),
-            )?
-        }
-        None => schema,
+fn body_params(body: &super::model::Body) -> Result<Vec<Value>, SpecError> {
+    let Some(object) = &body.object else {
+        return Ok(Vec::new());
     };
-    let required: Vec<&str> = resolved["required"]
-        .as_array()
-        .map(|names| names.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
     let mut params = Vec::new();
-    for field in &body.fields {
-        let mut property = resolved["properties"][field].clone();
-        let description = property
+    for (name, property) in &object.schema.properties {
+        let pointer = format!("{}/properties/{}", object.pointer, escape_segment(name));
+        let mut schema = json_schema_value(&property.clone().unbox(), &pointer)?;
+        let description = schema
             .as_object_mut()
-            .and_then(|object| object.remove("description"));
+            .and_then(|schema| schema.remove("description"));
         let mut entry = json!({
-            "name": field,
-            "required": required.contains(&field.as_str()),
-            "schema": property,
+            "name": name,
+            "required": object.schema.required.contains(name),
+            "schema": schema,
         });
         if let Some(description) = description {
             entry["description"] = description.as_str().unwrap_or_default().trim().into();

@@ -426,8 +426,8 @@ fn handler_fn(
     }
 
     if let (Some(body), Some(typ)) = (&operation.body, body_type) {
-        let property_names = &body.fields;
-        let closed = body.closed;
+        let property_names = body.fields();
+        let closed = body.closed();
         let reader = if body.required {
             quote! { json_body }
         } else {
