@@ -695,7 +695,7 @@ mod tests {
         assert!(api.try_run_scheduler().is_err());
         assert!(api.try_kill("cron", "node-1").is_err());
         assert_eq!(api.with_state(snapshot), before);
-        // Errors that need no write are still answered.
+        // Errors that need no write still get their response.
         assert!(matches!(
             terminate(&api, "nope", None).await,
             MarkTerminateResponse::NotFound(_)

@@ -73,7 +73,7 @@ impl MockServer {
         format!("http://{}", self.address)
     }
 
-    /// A generated client that sends the default API key.
+    /// Returns a generated client that sends the default API key.
     pub fn client(&self) -> system_services_client::Client {
         client_with_key(&self.base_url(), DEFAULT_API_KEY)
     }
@@ -85,7 +85,7 @@ impl Drop for MockServer {
     }
 }
 
-/// A generated client for `base_url` that sends `api_key` in `X-Api-Key`.
+/// Returns a generated client for `base_url` that sends `api_key` in `X-Api-Key`.
 pub fn client_with_key(base_url: &str, api_key: &str) -> system_services_client::Client {
     let mut headers = HeaderMap::new();
     let mut value = HeaderValue::from_str(api_key).expect("API key is a valid header value");

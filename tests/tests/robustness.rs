@@ -4,7 +4,7 @@
 //! in the documented bodies or a closed connection.
 //!
 //! Each exchange writes its bytes and then shuts down the write half of the
-//! connection, so the server sees the end of the input at once instead of
+//! connection, so the server reads the end of the input at once instead of
 //! waiting for more bytes until its read timeouts.
 
 use std::io::{ErrorKind, Read, Write};

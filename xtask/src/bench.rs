@@ -95,7 +95,7 @@ impl Transport {
         }
     }
 
-    /// Whether a steady-state response body is the expected 0 result.
+    /// Returns whether a steady-state response body is the expected 0 result.
     fn is_steady_result(self, body: &str) -> bool {
         match self {
             Transport::Rest => body.trim() == "0",
@@ -274,7 +274,7 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from)
 }
 
-/// Whether the machine has the two cores that the server and wrk are pinned to (the load core
+/// Returns whether the machine has the two cores that the server and wrk are pinned to (the load core
 /// is the higher one).
 fn pinning_available() -> bool {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -500,7 +500,7 @@ impl Drop for Server {
     }
 }
 
-/// A command for `program`, run through `taskset` on `core` when pinning is available.
+/// Builds a command for `program`, run through `taskset` on `core` when pinning is available.
 fn pinned_command(core: usize, program: &Path, pinned: bool) -> Command {
     if pinned {
         let mut command = Command::new("taskset");
