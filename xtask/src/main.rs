@@ -22,7 +22,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Generate the client and the server stubs in `generated/` from `spec/openapi.yaml`.
+    /// Generate the clients, server stubs and TypeScript types in `generated/` from
+    /// `spec/openapi.yaml` and `spec/control.yaml`.
     Gen {
         /// Write nothing; fail and name each file in `generated/` that differs from what the
         /// spec produces.

@@ -184,6 +184,174 @@ impl PathParams {
     }
 }
 
+/// Query parameters of a request, percent-decoded, in order.
+pub struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    /// Parses the query string of `uri`. A request without one has no
+    /// parameters.
+    pub fn from_uri(uri: &Uri) -> Result<Self, Rejection> {
+        let query = uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(query)
+            .map(QueryParams)
+            .map_err(|error| Rejection::invalid("query", format!("Invalid query string: {error}")))
+    }
+
+    /// Returns the value of parameter `name`, if present. A repeated or
+    /// empty parameter is a 400.
+    // NOTE: `allowEmptyValue` is not read, so an empty value is always a 400.
+    fn value(&self, name: &str) -> Result<Option<&str>, Rejection> {
+        let mut values = self.0.iter().filter(|(key, _)| key == name);
+        let Some((_, value)) = values.next() else {
+            return Ok(None);
+        };
+        if values.next().is_some() {
+            return Err(Rejection::invalid(
+                name,
+                "Expected one value, found several",
+            ));
+        }
+        if value.is_empty() {
+            return Err(Rejection::invalid(name, "Empty value is not allowed"));
+        }
+        Ok(Some(value))
+    }
+
+    /// Reads a string parameter.
+    pub fn string(&self, name: &str) -> Result<Option<String>, Rejection> {
+        Ok(self.value(name)?.map(str::to_string))
+    }
+
+    /// Reads an integer parameter within the inclusive bounds.
+    pub fn integer(
+        &self,
+        name: &str,
+        minimum: Option<i64>,
+        maximum: Option<i64>,
+    ) -> Result<Option<i64>, Rejection> {
+        self.bounded(name, "an integer", minimum, maximum)
+    }
+
+    /// Reads a finite number parameter within the inclusive bounds.
+    pub fn number(
+        &self,
+        name: &str,
+        minimum: Option<f64>,
+        maximum: Option<f64>,
+    ) -> Result<Option<f64>, Rejection> {
+        self.bounded(name, "a number", minimum, maximum)
+    }
+
+    fn bounded<T: Bounded>(
+        &self,
+        name: &str,
+        kind: &str,
+        minimum: Option<T>,
+        maximum: Option<T>,
+    ) -> Result<Option<T>, Rejection> {
+        let Some(text) = self.value(name)? else {
+            return Ok(None);
+        };
+        let invalid = || Rejection::invalid(name, range_message(kind, minimum, maximum));
+        let value = text.parse::<T>().map_err(|_| invalid())?;
+        let below = minimum.is_some_and(|minimum| value < minimum);
+        let above = maximum.is_some_and(|maximum| value > maximum);
+        if !value.is_finite() || below || above {
+            return Err(invalid());
+        }
+        Ok(Some(value))
+    }
+
+    /// Reads a boolean parameter: `true` or `false`.
+    pub fn boolean(&self, name: &str) -> Result<Option<bool>, Rejection> {
+        match self.value(name)? {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(_) => Err(Rejection::invalid(name, "Expected true or false")),
+        }
+    }
+
+    /// Reads a string enum parameter, one of `values`, into its type.
+    pub fn enumeration<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        values: &[&str],
+    ) -> Result<Option<T>, Rejection> {
+        let Some(text) = self.value(name)? else {
+            return Ok(None);
+        };
+        let message = || format!("Expected one of: {}", values.join(", "));
+        if !values.contains(&text) {
+            return Err(Rejection::invalid(name, message()));
+        }
+        serde_json::from_value(Value::String(text.to_string()))
+            .map(Some)
+            .map_err(|_| Rejection::invalid(name, message()))
+    }
+}
+
+/// A numeric parameter type: parsed from text and compared with bounds.
+trait Bounded: std::str::FromStr + PartialOrd + fmt::Display + Copy {
+    /// Returns false for infinities and NaN, which `f64` parses.
+    fn is_finite(&self) -> bool;
+}
+
+impl Bounded for i64 {
+    fn is_finite(&self) -> bool {
+        true
+    }
+}
+
+impl Bounded for f64 {
+    fn is_finite(&self) -> bool {
+        f64::is_finite(*self)
+    }
+}
+
+/// Words the expected value of a number parameter with its bounds.
+fn range_message<T: fmt::Display>(kind: &str, minimum: Option<T>, maximum: Option<T>) -> String {
+    match (minimum, maximum) {
+        (Some(minimum), Some(maximum)) => format!("Expected {kind} from {minimum} to {maximum}"),
+        (Some(minimum), None) => format!("Expected {kind} of at least {minimum}"),
+        (None, Some(maximum)) => format!("Expected {kind} of at most {maximum}"),
+        (None, None) => format!("Expected {kind}"),
+    }
+}
+
+/// Returns the default of a string enum parameter, which the generator
+/// checked is one of `values`.
+pub fn enum_default<T: DeserializeOwned>(value: &str, values: &[&str]) -> T {
+    debug_assert!(values.contains(&value));
+    serde_json::from_value(Value::String(value.to_string()))
+        .expect("the generator checks that the default is one of the enum values")
+}
+
+/// Reads the header parameter `name`. A repeated header, an empty value or
+/// one that is not visible ASCII is a 400.
+pub fn header_param(headers: &HeaderMap, name: &str) -> Result<Option<String>, Rejection> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(Rejection::invalid(
+            name,
+            "Expected one header, found several",
+        ));
+    }
+    match value.to_str().map(str::trim) {
+        Ok("") => Err(Rejection::invalid(name, "Empty value is not allowed")),
+        Ok(value) => Ok(Some(value.to_string())),
+        Err(_) => Err(Rejection::invalid(name, "Expected a visible ASCII value")),
+    }
+}
+
+/// Turns an absent required parameter into a 400.
+pub fn require<T>(name: &str, value: Option<T>) -> Result<T, Rejection> {
+    value.ok_or_else(|| Rejection::invalid(name, "Required parameter is missing"))
+}
+
 /// Shape of a JSON body that the router checks before typed decoding.
 pub struct BodyShape {
     /// Properties of the body object.

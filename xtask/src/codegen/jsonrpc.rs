@@ -128,7 +128,7 @@ fn call_operation(
 
     let mut steps = Vec::new();
     let mut fields = Vec::new();
-    if let Some(header) = &operation.api_key_header {
+    if let Some(header) = operation.api_key.as_ref().map(|key| &key.header) {
         steps.push(quote! {
             let api_key = ApiKey::from_headers(&context.headers, #header);
         });
@@ -144,9 +144,8 @@ fn call_operation(
     }
 
     let mut param_names: Vec<&str> = operation
-        .path_params
-        .iter()
-        .map(|p| p.name.as_str())
+        .path_params()
+        .map(|param| param.name.as_str())
         .collect();
     if let Some(body) = &operation.body {
         param_names.extend(body.fields());
@@ -155,7 +154,7 @@ fn call_operation(
         #[allow(unused_mut)]
         let mut params = jsonrpc::Params::new(params, &[#(#param_names),*], #invalid_params)?;
     });
-    for param in &operation.path_params {
+    for param in operation.path_params() {
         let ident = format_ident!("{}", heck::ToSnakeCase::to_snake_case(param.name.as_str()));
         let name = &param.name;
         steps.push(quote! {

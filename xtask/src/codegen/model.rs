@@ -7,13 +7,14 @@
 use std::collections::BTreeMap;
 
 use openapiv3::{
-    OpenAPI, Operation as SpecOperation, Parameter, ParameterSchemaOrContent, ReferenceOr,
-    RequestBody, Schema, SecurityScheme, StatusCode,
+    OpenAPI, Operation as SpecOperation, ReferenceOr, RequestBody, Schema, SecurityScheme,
+    StatusCode,
 };
 
+use super::params::{self, Location, Param};
 use super::spec::{SpecError, escape_segment};
 
-/// Media type of every request and response body the generator supports.
+/// Media type of every request body and typed response the generator supports.
 const JSON: &str = "application/json";
 
 /// Extension that names an operation's JSON-RPC method.
@@ -54,9 +55,10 @@ pub struct Operation {
     pub summary: Option<String>,
     pub description: Option<String>,
     pub jsonrpc_method: Option<String>,
-    pub path_params: Vec<PathParam>,
-    /// Header that carries the API key, when the operation requires one.
-    pub api_key_header: Option<String>,
+    /// Path, query and header parameters, in the spec's order.
+    pub params: Vec<Param>,
+    /// The API key of the operation, unless it has no security requirement.
+    pub api_key: Option<ApiKeyAuth>,
     pub body: Option<Body>,
     /// Documented responses, ordered by status.
     pub responses: Vec<DocumentedResponse>,
@@ -64,11 +66,22 @@ pub struct Operation {
     pub pointer: String,
 }
 
-/// A path parameter; the generator supports string parameters only.
-#[derive(Debug)]
-pub struct PathParam {
-    pub name: String,
-    pub description: Option<String>,
+impl Operation {
+    /// Returns the path parameters, in the spec's order.
+    pub fn path_params(&self) -> impl Iterator<Item = &Param> {
+        self.params
+            .iter()
+            .filter(|param| param.location == Location::Path)
+    }
+}
+
+/// An API key sent in a header, from the operation's security requirement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyAuth {
+    pub header: String,
+    /// Whether a request without the key is also allowed, because the
+    /// requirement lists the empty alternative `{}`.
+    pub optional: bool,
 }
 
 /// A JSON request body.
@@ -110,12 +123,17 @@ impl Body {
     }
 }
 
-/// A documented response status and its JSON body schema, if any.
+/// A documented response status and its body: a JSON schema, another
+/// media type, or none.
 #[derive(Debug)]
 pub struct DocumentedResponse {
     pub status: u16,
     pub description: String,
+    /// Schema of an `application/json` body.
     pub schema: Option<ReferenceOr<Schema>>,
+    /// Media type of a body that is not JSON, such as `text/html`. The
+    /// stubs pass such a body through as bytes.
+    pub raw_media_type: Option<String>,
     pub pointer: String,
 }
 
@@ -166,7 +184,7 @@ pub fn build(api: &OpenAPI) -> Result<Model, SpecError> {
             }
             jsonrpc = Some(JsonRpcEndpoint {
                 path: path.clone(),
-                api_key_header: api_key_header(api, operation, &pointer)?,
+                api_key_header: api_key(api, operation, &pointer)?.map(|key| key.header),
                 error_codes: error_codes(operation, &pointer)?,
             });
         }
@@ -219,6 +237,30 @@ fn check_jsonrpc_methods(
                 format!("JSON-RPC method `{method}` is also the method of {first}"),
             ));
         }
+        if let Some(param) = operation
+            .params
+            .iter()
+            .find(|param| param.location != Location::Path)
+        {
+            return Err(SpecError::new(
+                extension_pointer,
+                format!(
+                    "parameter `{}` is not in the path, and JSON-RPC params are path parameters \
+                     and body fields only; move it into the body",
+                    param.name
+                ),
+            ));
+        }
+        if let Some(response) = operation
+            .responses
+            .iter()
+            .find(|response| response.raw_media_type.is_some())
+        {
+            return Err(SpecError::new(
+                &response.pointer,
+                "a JSON-RPC method needs JSON responses",
+            ));
+        }
         let Some(endpoint) = endpoint else {
             return Err(SpecError::new(
                 extension_pointer,
@@ -236,12 +278,10 @@ fn check_jsonrpc_methods(
             ));
         }
         let fields = operation.body.iter().flat_map(|body| body.fields());
-        if let Some(field) = fields.into_iter().find(|field| {
-            operation
-                .path_params
-                .iter()
-                .any(|param| param.name == *field)
-        }) {
+        if let Some(field) = fields
+            .into_iter()
+            .find(|field| operation.path_params().any(|param| param.name == *field))
+        {
             return Err(SpecError::new(
                 extension_pointer,
                 format!(
@@ -297,18 +337,18 @@ fn operation_model(
         }
     };
 
-    let path_params = path_params(api, operation, &pointer)?;
-    check_path_template(path, &path_params, &pointer)?;
+    let params = params::build(api, &operation.parameters, &pointer)?;
+    check_path_template(path, &params, &pointer)?;
 
     let responses = responses(api, operation, &pointer)?;
-    let api_key_header = api_key_header(api, operation, &pointer)?;
+    let api_key = api_key(api, operation, &pointer)?;
     let body = match &operation.request_body {
         Some(body) => Some(body_model(api, body, &format!("{pointer}/requestBody"))?),
         None => None,
     };
 
     check_one_error_schema(&responses)?;
-    let has_input = body.is_some() || !path_params.is_empty();
+    let has_input = body.is_some() || !params.is_empty();
     require_status(
         &responses,
         has_input,
@@ -318,7 +358,7 @@ fn operation_model(
     )?;
     require_status(
         &responses,
-        api_key_header.is_some(),
+        api_key.is_some(),
         401,
         "rejected API keys",
         &pointer,
@@ -331,8 +371,8 @@ fn operation_model(
         summary: operation.summary.clone(),
         description: operation.description.clone(),
         jsonrpc_method,
-        path_params,
-        api_key_header,
+        params,
+        api_key,
         body,
         responses,
         pointer,
@@ -340,7 +380,7 @@ fn operation_model(
 }
 
 /// Rust keywords, strict and reserved, which cannot name a method.
-const RUST_KEYWORDS: &[&str] = &[
+pub const RUST_KEYWORDS: &[&str] = &[
     "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
     "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
     "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
@@ -355,49 +395,8 @@ fn is_snake_case_identifier(name: &str) -> bool {
         && !RUST_KEYWORDS.contains(&name)
 }
 
-fn path_params(
-    api: &OpenAPI,
-    operation: &SpecOperation,
-    pointer: &str,
-) -> Result<Vec<PathParam>, SpecError> {
-    let mut params = Vec::new();
-    for (index, parameter) in operation.parameters.iter().enumerate() {
-        let parameter_pointer = format!("{pointer}/parameters/{index}");
-        let parameter = resolve(api, parameter, &parameter_pointer, |components, name| {
-            components.parameters.get(name)
-        })?;
-        let data = match parameter {
-            Parameter::Path { parameter_data, .. } => parameter_data,
-            Parameter::Query { .. } | Parameter::Header { .. } | Parameter::Cookie { .. } => {
-                return Err(SpecError::new(
-                    parameter_pointer,
-                    "only path parameters are supported; move other inputs into the JSON body",
-                ));
-            }
-        };
-        let is_string = match &data.format {
-            ParameterSchemaOrContent::Schema(ReferenceOr::Item(schema)) => matches!(
-                &schema.schema_kind,
-                openapiv3::SchemaKind::Type(openapiv3::Type::String(_))
-            ),
-            _ => false,
-        };
-        if !is_string {
-            return Err(SpecError::new(
-                format!("{parameter_pointer}/schema"),
-                "path parameters must have an inline schema of type string",
-            ));
-        }
-        params.push(PathParam {
-            name: data.name.clone(),
-            description: data.description.clone(),
-        });
-    }
-    Ok(params)
-}
-
 /// Checks that the path template names exactly the declared path parameters.
-fn check_path_template(path: &str, params: &[PathParam], pointer: &str) -> Result<(), SpecError> {
+fn check_path_template(path: &str, params: &[Param], pointer: &str) -> Result<(), SpecError> {
     let mut in_template = Vec::new();
     for segment in path.split('/') {
         if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
@@ -409,7 +408,11 @@ fn check_path_template(path: &str, params: &[PathParam], pointer: &str) -> Resul
             ));
         }
     }
-    let mut declared: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+    let mut declared: Vec<&str> = params
+        .iter()
+        .filter(|param| param.location == Location::Path)
+        .map(|param| param.name.as_str())
+        .collect();
     in_template.sort_unstable();
     declared.sort_unstable();
     if in_template != declared {
@@ -431,7 +434,14 @@ fn body_model(
     let body = resolve(api, body, pointer, |components, name| {
         components.request_bodies.get(name)
     })?;
-    let schema = json_schema(&body.content, &format!("{pointer}/content"))?.ok_or_else(|| {
+    let content_pointer = format!("{pointer}/content");
+    if let Some(other) = body.content.keys().find(|media_type| *media_type != JSON) {
+        return Err(SpecError::new(
+            format!("{content_pointer}/{}", escape_segment(other)),
+            format!("media type `{other}` is not supported; only {JSON} is"),
+        ));
+    }
+    let schema = json_schema(&body.content, &content_pointer)?.ok_or_else(|| {
         SpecError::new(pointer, "the request body needs an application/json schema")
     })?;
     let (resolved, resolved_pointer) = match &schema {
@@ -493,11 +503,33 @@ fn responses(
         let response = resolve(api, response, &response_pointer, |components, name| {
             components.responses.get(name)
         })?;
-        let schema = json_schema(&response.content, &format!("{response_pointer}/content"))?;
+        let content_pointer = format!("{response_pointer}/content");
+        if response.content.len() > 1 {
+            return Err(SpecError::new(
+                content_pointer,
+                "a response with more than one media type is not supported; document one",
+            ));
+        }
+        let raw_media_type = response
+            .content
+            .keys()
+            .find(|media_type| *media_type != JSON)
+            .cloned();
+        if raw_media_type.is_some() && !(200..=299).contains(&status) {
+            return Err(SpecError::new(
+                content_pointer,
+                format!("an error response must be {JSON}, as every error body is"),
+            ));
+        }
+        let schema = match raw_media_type {
+            Some(_) => None,
+            None => json_schema(&response.content, &content_pointer)?,
+        };
         documented.push(DocumentedResponse {
             status,
             description: response.description.clone(),
             schema,
+            raw_media_type,
             pointer: response_pointer,
         });
     }
@@ -505,17 +537,12 @@ fn responses(
     Ok(documented)
 }
 
-/// Returns the schema of the only media type, which must be `application/json`.
+/// Returns the schema of the only media type, which the caller has checked
+/// is `application/json`.
 fn json_schema(
     content: &indexmap::IndexMap<String, openapiv3::MediaType>,
     pointer: &str,
 ) -> Result<Option<ReferenceOr<Schema>>, SpecError> {
-    if let Some(other) = content.keys().find(|media_type| *media_type != JSON) {
-        return Err(SpecError::new(
-            format!("{pointer}/{}", escape_segment(other)),
-            format!("media type `{other}` is not supported; only {JSON} is"),
-        ));
-    }
     let Some((media_type, body)) = content.iter().next() else {
         return Ok(None);
     };
@@ -567,12 +594,16 @@ fn require_status(
     Ok(())
 }
 
-/// Returns the header of the operation's API key scheme, if it requires one.
-fn api_key_header(
+/// Returns the API key of the operation's security requirement: the
+/// operation's own `security`, else the root one.
+///
+/// The alternatives may name one apiKey header scheme, and the empty
+/// alternative `{}` makes the key optional. `security: []` means no key.
+fn api_key(
     api: &OpenAPI,
     operation: &SpecOperation,
     pointer: &str,
-) -> Result<Option<String>, SpecError> {
+) -> Result<Option<ApiKeyAuth>, SpecError> {
     let (requirements, requirements_pointer) = match &operation.security {
         Some(requirements) => (requirements, format!("{pointer}/security")),
         None => match &api.security {
@@ -580,52 +611,71 @@ fn api_key_header(
             None => return Ok(None),
         },
     };
-    let mut header = None;
+    let mut header: Option<String> = None;
+    let mut optional = false;
     for (index, requirement) in requirements.iter().enumerate() {
+        let requirement_pointer = format!("{requirements_pointer}/{index}");
+        if requirement.is_empty() {
+            optional = true;
+            continue;
+        }
+        if requirement.len() > 1 {
+            return Err(SpecError::new(
+                requirement_pointer,
+                "a requirement of several schemes at once is not supported; list them as \
+                 alternatives",
+            ));
+        }
         for scheme_name in requirement.keys() {
-            let scheme_pointer = format!(
-                "/components/securitySchemes/{}",
-                escape_segment(scheme_name)
-            );
-            let scheme = api
-                .components
-                .as_ref()
-                .and_then(|components| components.security_schemes.get(scheme_name))
-                .ok_or_else(|| {
-                    SpecError::new(
-                        format!("{requirements_pointer}/{index}"),
-                        format!("security scheme `{scheme_name}` is not defined"),
-                    )
-                })?;
-            let name = match scheme {
-                ReferenceOr::Item(SecurityScheme::APIKey {
-                    location: openapiv3::APIKeyLocation::Header,
-                    name,
-                    ..
-                }) => name,
-                _ => {
-                    return Err(SpecError::new(
-                        scheme_pointer,
-                        "only an apiKey scheme in a header is supported",
-                    ));
-                }
-            };
+            let name = api_key_scheme_header(api, scheme_name, &requirement_pointer)?;
             if header
                 .replace(name.clone())
-                .is_some_and(|previous| &previous != name)
+                .is_some_and(|previous| previous != name)
             {
                 return Err(SpecError::new(
-                    requirements_pointer,
+                    &requirements_pointer,
                     "more than one API key header is not supported",
                 ));
             }
         }
     }
-    Ok(header)
+    Ok(header.map(|header| ApiKeyAuth { header, optional }))
+}
+
+/// Returns the header of the apiKey scheme `scheme_name`.
+fn api_key_scheme_header(
+    api: &OpenAPI,
+    scheme_name: &str,
+    requirement_pointer: &str,
+) -> Result<String, SpecError> {
+    let scheme = api
+        .components
+        .as_ref()
+        .and_then(|components| components.security_schemes.get(scheme_name))
+        .ok_or_else(|| {
+            SpecError::new(
+                requirement_pointer,
+                format!("security scheme `{scheme_name}` is not defined"),
+            )
+        })?;
+    match scheme {
+        ReferenceOr::Item(SecurityScheme::APIKey {
+            location: openapiv3::APIKeyLocation::Header,
+            name,
+            ..
+        }) => Ok(name.clone()),
+        _ => Err(SpecError::new(
+            format!(
+                "/components/securitySchemes/{}",
+                escape_segment(scheme_name)
+            ),
+            "only an apiKey scheme in a header is supported",
+        )),
+    }
 }
 
 /// Resolves a local `#/components/<kind>/<name>` reference with `lookup`.
-fn resolve<'a, T>(
+pub fn resolve<'a, T>(
     api: &'a OpenAPI,
     item: &'a ReferenceOr<T>,
     pointer: &str,

@@ -13,11 +13,16 @@ use super::types::json_schema_value;
 const OPENRPC_VERSION: &str = "1.3.2";
 
 /// Path of the document in the server crate, which embeds it.
-pub const OPENRPC_PATH: &str = "generated/server/src/openrpc.json";
+const OPENRPC_PATH: &str = "src/openrpc.json";
 
-/// Builds `openrpc.json`: one method per `x-jsonrpc-method`, with params,
-/// result and errors from the operation, and the spec's schemas.
-pub fn emit(api: &OpenAPI, model: &Model) -> Result<Option<GeneratedFile>, SpecError> {
+/// Builds `openrpc.json` of the server crate in `server_dir`: one method per
+/// `x-jsonrpc-method`, with params, result and errors from the operation,
+/// and the spec's schemas.
+pub fn emit(
+    api: &OpenAPI,
+    model: &Model,
+    server_dir: &str,
+) -> Result<Option<GeneratedFile>, SpecError> {
     let Some(endpoint) = &model.jsonrpc else {
         return Ok(None);
     };
@@ -49,14 +54,14 @@ pub fn emit(api: &OpenAPI, model: &Model) -> Result<Option<GeneratedFile>, SpecE
     let mut contents = serde_json::to_string_pretty(&document).expect("JSON values serialise");
     contents.push('\n');
     Ok(Some(GeneratedFile {
-        path: OPENRPC_PATH.into(),
+        path: format!("{server_dir}/{OPENRPC_PATH}").into(),
         contents,
     }))
 }
 
 fn method(endpoint: &JsonRpcEndpoint, operation: &Operation) -> Result<Value, SpecError> {
     let mut params = Vec::new();
-    for param in &operation.path_params {
+    for param in operation.path_params() {
         let mut entry = json!({
             "name": param.name,
             "required": true,

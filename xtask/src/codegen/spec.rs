@@ -7,10 +7,10 @@ use std::path::Path;
 use anyhow::Context;
 use openapiv3::OpenAPI;
 
-/// Path of the OpenAPI document, from the workspace root.
-pub const SPEC_PATH: &str = "spec/openapi.yaml";
-
 /// A construct of the spec that the generator rejects, located by JSON pointer.
+///
+/// It displays as `#<pointer>: <message>`, and the caller puts the spec's
+/// path in front.
 #[derive(Debug, thiserror::Error)]
 pub struct SpecError {
     pub pointer: String,
@@ -28,7 +28,7 @@ impl SpecError {
 
 impl fmt::Display for SpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{SPEC_PATH}#{}: {}", self.pointer, self.message)
+        write!(f, "#{}: {}", self.pointer, self.message)
     }
 }
 
@@ -37,27 +37,40 @@ pub fn escape_segment(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
 
-/// Reads and parses the OpenAPI document under `root`; a syntax error names
-/// its line and column.
-pub fn load(root: &Path) -> anyhow::Result<OpenAPI> {
-    let text = fs::read_to_string(root.join(SPEC_PATH))
-        .with_context(|| format!("cannot read {SPEC_PATH}"))?;
-    parse(&text)
+/// Reads and parses the OpenAPI document at `path` under `root`. A syntax
+/// error names its line and column.
+pub fn load(root: &Path, path: &str) -> anyhow::Result<OpenAPI> {
+    let text =
+        fs::read_to_string(root.join(path)).with_context(|| format!("cannot read {path}"))?;
+    parse(&text, path)
 }
 
 /// Parses an OpenAPI 3.0.x document from YAML or JSON text, and checks that
-/// every `$ref` in it resolves.
-pub fn parse(text: &str) -> anyhow::Result<OpenAPI> {
+/// every `$ref` in it resolves. `path` names the document in errors.
+pub fn parse(text: &str, path: &str) -> anyhow::Result<OpenAPI> {
+    parse_document(text, path).map_err(|error| locate(error, path))
+}
+
+/// Puts the spec's path in front of a [`SpecError`]'s pointer. Other errors
+/// pass unchanged.
+pub fn locate(error: anyhow::Error, path: &str) -> anyhow::Error {
+    match error.downcast::<SpecError>() {
+        Ok(error) => anyhow::anyhow!("{path}#{}: {}", error.pointer, error.message),
+        Err(error) => error,
+    }
+}
+
+fn parse_document(text: &str, path: &str) -> anyhow::Result<OpenAPI> {
     // A first pass into plain YAML values rejects syntax errors and duplicate
     // keys with their line; openapiv3 panics on some duplicate keys.
     let document: serde_yaml::Value =
-        serde_yaml::from_str(text).with_context(|| format!("{SPEC_PATH} is not valid YAML"))?;
+        serde_yaml::from_str(text).with_context(|| format!("{path} is not valid YAML"))?;
     let parsed = std::panic::catch_unwind(|| serde_yaml::from_str::<OpenAPI>(text));
     let api = match parsed {
         Ok(result) => {
-            result.with_context(|| format!("{SPEC_PATH} is not a valid OpenAPI 3.0 document"))?
+            result.with_context(|| format!("{path} is not a valid OpenAPI 3.0 document"))?
         }
-        Err(_) => anyhow::bail!("{SPEC_PATH} is not a valid OpenAPI 3.0 document"),
+        Err(_) => anyhow::bail!("{path} is not a valid OpenAPI 3.0 document"),
     };
     if !api.openapi.starts_with("3.0.") {
         return Err(SpecError::new(
@@ -70,7 +83,7 @@ pub fn parse(text: &str) -> anyhow::Result<OpenAPI> {
         .into());
     }
     let document = serde_json::to_value(&document)
-        .with_context(|| format!("{SPEC_PATH} has a value that JSON cannot hold"))?;
+        .with_context(|| format!("{path} has a value that JSON cannot hold"))?;
     check_refs(&document, &document, "")?;
     Ok(api)
 }

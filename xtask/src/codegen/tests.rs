@@ -1,7 +1,7 @@
 //! Tests of the generator: drift of `generated/`, and located errors for
 //! spec constructs it does not support.
 
-use super::{Mode, Outputs, generate, run, spec};
+use super::{Mode, Outputs, Target, generate, run, spec};
 
 /// A valid one-operation spec; each test swaps one part of it.
 const BASE: &str = r##"
@@ -41,6 +41,14 @@ components:
         message: {type: string}
 "##;
 
+/// Path of the test specs in errors, as in the workspace.
+const SPEC: &str = "spec/openapi.yaml";
+
+/// The workspace's main target, whose paths the tests name.
+fn scratch_target() -> Target {
+    Target::workspace().remove(0)
+}
+
 /// Generates from `BASE` with `from` replaced by `to`, returning the error.
 fn error_with(from: &str, to: &str) -> String {
     assert!(BASE.contains(from), "the base spec contains {from:?}");
@@ -49,7 +57,7 @@ fn error_with(from: &str, to: &str) -> String {
 
 /// Generates from `text`, which must fail, and returns the error.
 fn generation_error(text: &str) -> String {
-    match spec::parse(text).and_then(|api| generate(&api)) {
+    match spec::parse(text, SPEC).and_then(|api| generate(&api, &scratch_target())) {
         Ok(_) => panic!("generation should fail for:\n{text}"),
         Err(error) => format!("{error:#}"),
     }
@@ -58,8 +66,8 @@ fn generation_error(text: &str) -> String {
 /// Generates from `text`, which must succeed, and returns the contents of
 /// the generated file whose path ends with `suffix`.
 fn generated_file(text: &str, suffix: &str) -> String {
-    let api = spec::parse(text).expect("spec parses");
-    let files = generate(&api).expect("spec generates");
+    let api = spec::parse(text, SPEC).expect("spec parses");
+    let files = generate(&api, &scratch_target()).expect("spec generates");
     files
         .into_iter()
         .find(|file| file.path.ends_with(suffix))
@@ -94,14 +102,17 @@ fn base_spec_generates() {
 }
 
 #[test]
-fn query_parameter_is_located() {
-    let error = error_with("in: path, required: true", "in: query, required: true");
+fn cookie_parameter_is_located() {
+    let error = error_with(
+        "      parameters:\n",
+        "      parameters:\n        - {name: sid, in: cookie, schema: {type: string}}\n",
+    );
     assert!(
         error.contains("spec/openapi.yaml#/paths/~1items~1{item_id}/post/parameters/0:"),
         "{error}"
     );
     assert!(
-        error.contains("only path parameters are supported"),
+        error.contains("cookie parameters are not supported"),
         "{error}"
     );
 }
@@ -165,10 +176,19 @@ fn stale_file_is_named() {
     let spec_dir = root.join("spec");
     std::fs::create_dir_all(&spec_dir).expect("create scratch spec dir");
     std::fs::write(spec_dir.join("openapi.yaml"), BASE).expect("write scratch spec");
+    std::fs::write(spec_dir.join("control.yaml"), BASE).expect("write scratch control spec");
 
     let error = run(&root, Mode::Check, Outputs::Rust).expect_err("an empty tree is stale");
     let message = format!("{error:#}");
     assert!(message.contains("generated/server/src/lib.rs"), "{message}");
+    assert!(
+        message.contains("generated/control-server/src/lib.rs"),
+        "{message}"
+    );
+    assert!(
+        message.contains("generated/control-client/src/lib.rs"),
+        "{message}"
+    );
     assert!(message.contains("run `cargo xtask gen`"), "{message}");
 
     run(&root, Mode::Write, Outputs::Rust).expect("writing succeeds");

@@ -6,17 +6,14 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use super::files::{GeneratedFile, RUST_HEADER};
-use super::spec::SPEC_PATH;
-
-/// Path of the generated declarations, from the workspace root.
-pub const TYPESCRIPT_PATH: &str = "generated/typescript/api.d.ts";
+use super::Target;
+use super::files::GeneratedFile;
 
 /// Folder of the pinned Node tools (`package.json`, `package-lock.json`).
 const TOOLS_DIR: &str = "xtask/typescript";
 
-/// Runs openapi-typescript on the spec and returns `api.d.ts`.
-pub fn emit(root: &Path) -> anyhow::Result<GeneratedFile> {
+/// Runs openapi-typescript on the target's spec and returns its declarations.
+pub fn emit(root: &Path, target: &Target) -> anyhow::Result<GeneratedFile> {
     install_tools(root)?;
     let tool = root
         .join(TOOLS_DIR)
@@ -24,21 +21,22 @@ pub fn emit(root: &Path) -> anyhow::Result<GeneratedFile> {
     // A property with a default stays optional: the spec gives defaults to
     // fields that a client may leave out, such as `nodes_id`.
     let output = Command::new(&tool)
-        .args([SPEC_PATH, "--default-non-nullable", "false"])
+        .args([target.spec.as_str(), "--default-non-nullable", "false"])
         .current_dir(root)
         .output()
         .with_context(|| format!("cannot run {}", tool.display()))?;
     if !output.status.success() {
         bail!(
-            "openapi-typescript failed on {SPEC_PATH}:\n{}",
+            "openapi-typescript failed on {}:\n{}",
+            target.spec,
             String::from_utf8_lossy(&output.stderr)
         );
     }
     let declarations =
         String::from_utf8(output.stdout).context("openapi-typescript printed invalid UTF-8")?;
     Ok(GeneratedFile {
-        path: TYPESCRIPT_PATH.into(),
-        contents: format!("{RUST_HEADER}\n{declarations}"),
+        path: target.typescript.clone().into(),
+        contents: format!("{}\n{declarations}", target.rust_header()),
     })
 }
 

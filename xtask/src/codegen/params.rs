@@ -1,0 +1,315 @@
+//! The model of an operation's parameters: path, query and header
+//! parameters of the scalar types the server stubs can decode.
+
+use openapiv3::{
+    OpenAPI, Parameter, ParameterData, ParameterSchemaOrContent, QueryStyle, ReferenceOr, Schema,
+    SchemaKind, Type,
+};
+
+use super::model::resolve;
+use super::spec::{SpecError, escape_segment};
+
+/// Where a parameter is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Location {
+    Path,
+    Query,
+    Header,
+}
+
+impl Location {
+    fn as_str(self) -> &'static str {
+        match self {
+            Location::Path => "path",
+            Location::Query => "query",
+            Location::Header => "header",
+        }
+    }
+}
+
+/// The value type of a parameter, with its bounds and default.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ParamKind {
+    String {
+        default: Option<String>,
+    },
+    Integer {
+        minimum: Option<i64>,
+        maximum: Option<i64>,
+        default: Option<i64>,
+    },
+    Number {
+        minimum: Option<f64>,
+        maximum: Option<f64>,
+        default: Option<f64>,
+    },
+    Boolean {
+        default: Option<bool>,
+    },
+    /// A string with an `enum` list, whose Rust type is typify's enum.
+    Enum {
+        values: Vec<String>,
+        default: Option<String>,
+    },
+}
+
+impl ParamKind {
+    /// Returns whether the schema gives a default, so a missing value is
+    /// never `None`.
+    pub fn has_default(&self) -> bool {
+        match self {
+            ParamKind::String { default } | ParamKind::Enum { default, .. } => default.is_some(),
+            ParamKind::Integer { default, .. } => default.is_some(),
+            ParamKind::Number { default, .. } => default.is_some(),
+            ParamKind::Boolean { default } => default.is_some(),
+        }
+    }
+}
+
+/// One parameter of an operation.
+#[derive(Clone, Debug)]
+pub struct Param {
+    /// Name as sent: the path template name, query key or header name.
+    pub name: String,
+    pub location: Location,
+    pub description: Option<String>,
+    pub required: bool,
+    pub kind: ParamKind,
+    /// The parameter's schema, as written, for the shared type space.
+    pub schema: ReferenceOr<Schema>,
+    /// JSON pointer of the parameter's schema.
+    pub pointer: String,
+}
+
+/// Builds the parameters of an operation, resolving `$ref` parameters and
+/// schemas, and rejecting the kinds the server stubs cannot decode.
+pub fn build(
+    api: &OpenAPI,
+    parameters: &[ReferenceOr<Parameter>],
+    pointer: &str,
+) -> Result<Vec<Param>, SpecError> {
+    let mut params: Vec<Param> = Vec::new();
+    for (index, parameter) in parameters.iter().enumerate() {
+        let parameter_pointer = format!("{pointer}/parameters/{index}");
+        let parameter = resolve(api, parameter, &parameter_pointer, |components, name| {
+            components.parameters.get(name)
+        })?;
+        let param = param(api, parameter, &parameter_pointer)?;
+        let duplicate = params.iter().any(|other| {
+            other.location == param.location
+                && match param.location {
+                    Location::Header => other.name.eq_ignore_ascii_case(&param.name),
+                    _ => other.name == param.name,
+                }
+        });
+        if duplicate {
+            return Err(SpecError::new(
+                parameter_pointer,
+                format!(
+                    "the operation declares the {} parameter `{}` twice",
+                    param.location.as_str(),
+                    param.name
+                ),
+            ));
+        }
+        params.push(param);
+    }
+    Ok(params)
+}
+
+fn param(api: &OpenAPI, parameter: &Parameter, pointer: &str) -> Result<Param, SpecError> {
+    let (data, location) = match parameter {
+        Parameter::Path { parameter_data, .. } => (parameter_data, Location::Path),
+        Parameter::Query {
+            parameter_data,
+            style,
+            ..
+        } => {
+            if !matches!(style, QueryStyle::Form) {
+                return Err(SpecError::new(
+                    format!("{pointer}/style"),
+                    "only the `form` style of query parameters is supported",
+                ));
+            }
+            (parameter_data, Location::Query)
+        }
+        Parameter::Header { parameter_data, .. } => (parameter_data, Location::Header),
+        Parameter::Cookie { .. } => {
+            return Err(SpecError::new(
+                pointer,
+                "cookie parameters are not supported; use a header or query parameter",
+            ));
+        }
+    };
+    let (schema, schema_pointer) = parameter_schema(data, pointer)?;
+    let kind = param_kind(api, schema, &schema_pointer)?;
+
+    let supported = match location {
+        Location::Path | Location::Header => matches!(kind, ParamKind::String { .. }),
+        Location::Query => true,
+    };
+    if !supported {
+        return Err(SpecError::new(
+            &schema_pointer,
+            format!("{} parameters must have type string", location.as_str()),
+        ));
+    }
+    if location == Location::Path && !data.required {
+        return Err(SpecError::new(
+            format!("{pointer}/required"),
+            "a path parameter must be required",
+        ));
+    }
+    if location == Location::Header && is_reserved_header(&data.name) {
+        return Err(SpecError::new(
+            format!("{pointer}/name"),
+            format!(
+                "header `{}` is set by HTTP itself; OpenAPI ignores it as a parameter, so remove it",
+                data.name
+            ),
+        ));
+    }
+
+    Ok(Param {
+        name: data.name.clone(),
+        location,
+        description: data.description.clone(),
+        required: data.required,
+        kind,
+        schema: schema.clone(),
+        pointer: schema_pointer,
+    })
+}
+
+/// Headers that OpenAPI 3.0 says a header parameter must not name.
+fn is_reserved_header(name: &str) -> bool {
+    ["accept", "content-type", "authorization"].contains(&name.to_ascii_lowercase().as_str())
+}
+
+fn parameter_schema<'a>(
+    data: &'a ParameterData,
+    pointer: &str,
+) -> Result<(&'a ReferenceOr<Schema>, String), SpecError> {
+    match &data.format {
+        ParameterSchemaOrContent::Schema(schema) => Ok((schema, format!("{pointer}/schema"))),
+        ParameterSchemaOrContent::Content(_) => Err(SpecError::new(
+            format!("{pointer}/content"),
+            "a parameter with `content` is not supported; give it a `schema`",
+        )),
+    }
+}
+
+/// Reads the value type of a parameter schema, resolving a reference to
+/// `#/components/schemas`.
+fn param_kind(
+    api: &OpenAPI,
+    schema: &ReferenceOr<Schema>,
+    pointer: &str,
+) -> Result<ParamKind, SpecError> {
+    let (schema, pointer) = match schema {
+        ReferenceOr::Item(schema) => (schema, pointer.to_string()),
+        ReferenceOr::Reference { reference } => {
+            let name = reference
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_default();
+            let target = resolve(api, schema, pointer, |components, name| {
+                components.schemas.get(name)
+            })?;
+            (
+                target,
+                format!("/components/schemas/{}", escape_segment(name)),
+            )
+        }
+    };
+    let unsupported = || {
+        SpecError::new(
+            &pointer,
+            "a parameter schema must be a string, string enum, integer, number or boolean",
+        )
+    };
+    if schema.schema_data.nullable {
+        return Err(SpecError::new(
+            &pointer,
+            "a nullable parameter is not supported; make it optional instead",
+        ));
+    }
+    let default = schema.schema_data.default.as_ref();
+    let invalid_default = || {
+        SpecError::new(
+            format!("{pointer}/default"),
+            "the default does not have the schema's type",
+        )
+    };
+    let kind = match &schema.schema_kind {
+        SchemaKind::Type(Type::String(string)) if string.enumeration.is_empty() => {
+            ParamKind::String {
+                default: default
+                    .map(|value| {
+                        value
+                            .as_str()
+                            .map(str::to_string)
+                            .ok_or_else(invalid_default)
+                    })
+                    .transpose()?,
+            }
+        }
+        SchemaKind::Type(Type::String(string)) => {
+            let values: Vec<String> = string
+                .enumeration
+                .iter()
+                .map(|value| value.clone().ok_or_else(unsupported))
+                .collect::<Result<_, _>>()?;
+            let default = default
+                .map(|value| {
+                    value
+                        .as_str()
+                        .filter(|value| values.iter().any(|allowed| allowed == value))
+                        .map(str::to_string)
+                        .ok_or_else(invalid_default)
+                })
+                .transpose()?;
+            ParamKind::Enum { values, default }
+        }
+        SchemaKind::Type(Type::Integer(integer)) => {
+            if !integer.enumeration.is_empty() || integer.multiple_of.is_some() {
+                return Err(unsupported());
+            }
+            let minimum = integer
+                .minimum
+                .map(|minimum| minimum + i64::from(integer.exclusive_minimum));
+            let maximum = integer
+                .maximum
+                .map(|maximum| maximum - i64::from(integer.exclusive_maximum));
+            ParamKind::Integer {
+                minimum,
+                maximum,
+                default: default
+                    .map(|value| value.as_i64().ok_or_else(invalid_default))
+                    .transpose()?,
+            }
+        }
+        SchemaKind::Type(Type::Number(number)) => {
+            if !number.enumeration.is_empty()
+                || number.multiple_of.is_some()
+                || number.exclusive_minimum
+                || number.exclusive_maximum
+            {
+                return Err(unsupported());
+            }
+            ParamKind::Number {
+                minimum: number.minimum,
+                maximum: number.maximum,
+                default: default
+                    .map(|value| value.as_f64().ok_or_else(invalid_default))
+                    .transpose()?,
+            }
+        }
+        SchemaKind::Type(Type::Boolean(_)) => ParamKind::Boolean {
+            default: default
+                .map(|value| value.as_bool().ok_or_else(invalid_default))
+                .transpose()?,
+        },
+        _ => return Err(unsupported()),
+    };
+    Ok(kind)
+}
