@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use anyhow::Context;
 
 const SPEC: &str = "spec/openapi.yaml";
+const CONTROL_SPEC: &str = "spec/control.yaml";
 /// Node tools that `cargo xtask gen` installs; tsc checks the TypeScript types.
 const TYPESCRIPT_TOOLS: &str = "xtask/typescript";
 const VENV: &str = ".venv";
@@ -46,7 +47,9 @@ pub fn run() -> anyhow::Result<()> {
     )
     .run()?;
     install_python_tools()?;
-    Step::new(format!("{VENV}/bin/openapi-spec-validator"), &[SPEC]).run()?;
+    for spec in [SPEC, CONTROL_SPEC] {
+        Step::new(format!("{VENV}/bin/openapi-spec-validator"), &[spec]).run()?;
+    }
     cargo(&[
         "clippy",
         "--workspace",

@@ -395,6 +395,8 @@ pub async fn optional_json_body<T: DeserializeOwned>(
 
 /// Decodes a parsed JSON body: checks the object shape, then each field's
 /// type, naming the offending field in the 400's `data`.
+// NOTE: only what the typify type enforces is checked, so the `minimum`
+// and `maximum` of an integer that typify types as `i64` are not.
 pub(crate) fn decode_body<T: DeserializeOwned>(
     value: Value,
     shape: &BodyShape,

@@ -330,3 +330,320 @@ fn body_field_shadowing_path_param_is_located() {
     assert!(error.contains("/post/x-jsonrpc-method:"), "{error}");
     assert!(error.contains("body field `item_id`"), "{error}");
 }
+
+/// A spec with the constructs of the control API: `$ref` parameters and
+/// responses, query and header parameters, operations without a body,
+/// empty and non-JSON responses, an optional key and `security: []`.
+const FEATURES: &str = r##"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+security:
+  - Token: []
+  - {}
+paths:
+  /items:
+    get:
+      operationId: list_items
+      parameters:
+        - $ref: "#/components/parameters/Session"
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 100, default: 10}}
+        - {name: since, in: query, schema: {type: integer, minimum: 0}}
+        - {name: ratio, in: query, schema: {type: number, minimum: 0, maximum: 1}}
+        - {name: verbose, in: query, schema: {type: boolean, default: false}}
+        - {name: prefix, in: query, required: true, schema: {type: string}}
+        - {name: order, in: query, schema: {type: string, enum: [asc, desc], default: asc}}
+      responses:
+        "200":
+          description: ok
+          content:
+            application/json:
+              schema: {type: array, items: {type: string}}
+        "400": {$ref: "#/components/responses/Problem"}
+        "401": {$ref: "#/components/responses/Problem"}
+    delete:
+      operationId: clear_items
+      responses:
+        "204": {description: cleared}
+        "401": {$ref: "#/components/responses/Problem"}
+  /items/{group}/{item_id}:
+    put:
+      operationId: put_item
+      parameters:
+        - {name: group, in: path, required: true, schema: {type: string}}
+        - {name: item_id, in: path, required: true, schema: {type: string}}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {type: object, properties: {note: {type: string}}}
+      responses:
+        "201": {description: created}
+        "400": {$ref: "#/components/responses/Problem"}
+        "401": {$ref: "#/components/responses/Problem"}
+  /page:
+    get:
+      operationId: get_page
+      security: []
+      responses:
+        "200":
+          description: page
+          content:
+            text/html:
+              schema: {type: string}
+  /events:
+    get:
+      operationId: stream_events
+      responses:
+        "200":
+          description: events
+          content:
+            text/event-stream:
+              schema: {type: string}
+        "401": {$ref: "#/components/responses/Problem"}
+components:
+  securitySchemes:
+    Token: {type: apiKey, in: header, name: X-Token}
+  parameters:
+    Session: {name: X-Session, in: header, schema: {type: string}}
+  responses:
+    Problem:
+      description: problem
+      content:
+        application/json:
+          schema: {$ref: "#/components/schemas/Error"}
+  schemas:
+    Error:
+      type: object
+      properties:
+        message: {type: string}
+"##;
+
+/// Generates from `FEATURES` with `from` replaced by `to`, returning the error.
+fn features_error_with(from: &str, to: &str) -> String {
+    assert!(
+        FEATURES.contains(from),
+        "the features spec contains {from:?}"
+    );
+    generation_error(&FEATURES.replace(from, to))
+}
+
+/// Returns the text of the generated server function or item that starts
+/// with `start`, up to the next blank line.
+fn item<'a>(lib: &'a str, start: &str) -> &'a str {
+    let begin = lib
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} is generated"));
+    let rest = &lib[begin..];
+    &rest[..rest.find("\n\n").unwrap_or(rest.len())]
+}
+
+#[test]
+fn ref_parameter_becomes_header_field() {
+    let lib = generated_file(FEATURES, "server/src/lib.rs");
+    let request = item(&lib, "pub struct ListItemsRequest");
+    assert!(
+        request.contains("pub x_session: Option<String>,"),
+        "{request}"
+    );
+    let handler = item(&lib, "async fn handle_list_items");
+    assert!(
+        handler.contains("runtime::header_param(&context.headers, \"X-Session\")"),
+        "{handler}"
+    );
+}
+
+#[test]
+fn query_parameters_get_typed_fields() {
+    let lib = generated_file(FEATURES, "server/src/lib.rs");
+    let request = item(&lib, "pub struct ListItemsRequest");
+    for field in [
+        "pub limit: i64,",
+        "pub since: Option<i64>,",
+        "pub ratio: Option<f64>,",
+        "pub verbose: bool,",
+        "pub prefix: String,",
+        "pub order: types::ListItemsOrder,",
+    ] {
+        assert!(request.contains(field), "{field} in {request}");
+    }
+}
+
+#[test]
+fn query_parameters_decode_with_bounds() {
+    let lib = generated_file(FEATURES, "server/src/lib.rs");
+    let handler = item(&lib, "async fn handle_list_items");
+    // Compare without white space, which rustfmt moves.
+    let compact = |text: &str| text.split_whitespace().collect::<String>();
+    let handler = compact(handler);
+    for call in [
+        "query.integer(\"limit\", Some(1i64), Some(100i64)).map(|value| value.unwrap_or(10i64))",
+        "query.integer(\"since\", Some(0i64), None)",
+        "query.number(\"ratio\", Some(0f64), Some(1f64))",
+        "query.boolean(\"verbose\").map(|value| value.unwrap_or(false))",
+        "runtime::require(\"prefix\", value)",
+        "query.enumeration::<types::ListItemsOrder>(\"order\", &[\"asc\", \"desc\"])",
+    ] {
+        assert!(handler.contains(&compact(call)), "{call} in {handler}");
+    }
+}
+
+#[test]
+fn ref_response_and_empty_response() {
+    let lib = generated_file(FEATURES, "server/src/lib.rs");
+    let clear = item(&lib, "pub enum ClearItemsResponse");
+    assert!(clear.contains("NoContent,"), "{clear}");
+    assert!(clear.contains("Unauthorized(types::Error),"), "{clear}");
+    let put = item(&lib, "pub enum PutItemResponse");
+    assert!(put.contains("Created,"), "{put}");
+}
+
+#[test]
+fn several_path_params_and_put() {
+    let lib = generated_file(FEATURES, "server/src/lib.rs");
+    assert!(lib.contains(".put(handle_put_item::<A>)"), "put route");
+    let request = item(&lib, "pub struct PutItemRequest");
+    assert!(request.contains("pub group: String,"), "{request}");
+    assert!(request.contains("pub item_id: String,"), "{request}");
+}
+
+#[test]
+fn non_json_response_holds_body() {
+    let lib = generated_file(FEATURES, "server/src/lib.rs");
+    let page = item(&lib, "pub enum GetPageResponse");
+    assert!(page.contains("Ok(axum::body::Body),"), "{page}");
+    assert!(
+        lib.contains("HeaderValue::from_static(\"text/html; charset=utf-8\")"),
+        "html content type"
+    );
+    assert!(
+        lib.contains("HeaderValue::from_static(\"text/event-stream; charset=utf-8\")"),
+        "event stream content type"
+    );
+}
+
+#[test]
+fn empty_security_skips_authenticate() {
+    let lib = generated_file(FEATURES, "server/src/lib.rs");
+    let page = item(&lib, "async fn handle_get_page");
+    assert!(!page.contains("authenticate"), "{page}");
+    let list = item(&lib, "async fn handle_list_items");
+    assert!(
+        list.contains("api.authenticate(&context, &api_key)"),
+        "{list}"
+    );
+}
+
+#[test]
+fn empty_alternative_makes_key_optional() {
+    let lib = generated_file(FEATURES, "server/src/lib.rs");
+    assert!(
+        lib.contains("`ApiKey::Missing` is then a"),
+        "authenticate doc"
+    );
+    let request = item(&lib, "pub struct ListItemsRequest");
+    assert!(request.contains("which is optional"), "{request}");
+}
+
+#[test]
+fn spec_without_jsonrpc_has_no_module() {
+    let files: Vec<String> = {
+        let api = spec::parse(FEATURES, SPEC).expect("spec parses");
+        let files = generate(&api, &scratch_target()).expect("spec generates");
+        files
+            .iter()
+            .map(|file| file.path.display().to_string())
+            .collect()
+    };
+    assert!(
+        !files.iter().any(|path| path.ends_with("jsonrpc.rs")),
+        "{files:?}"
+    );
+    assert!(
+        !files.iter().any(|path| path.ends_with("openrpc.json")),
+        "{files:?}"
+    );
+    let lib = generated_file(FEATURES, "server/src/lib.rs");
+    assert!(!lib.contains("mod jsonrpc"), "no module");
+}
+
+#[test]
+fn control_spec_generates() {
+    let root = crate::workspace_root();
+    let target = Target::workspace().remove(1);
+    let api = spec::load(&root, &target.spec).expect("control spec parses");
+    let files = generate(&api, &target).expect("control spec generates");
+    let lib = &files
+        .iter()
+        .find(|file| file.path.ends_with("control-server/src/lib.rs"))
+        .expect("control server lib")
+        .contents;
+    assert!(lib.starts_with("// Generated by `cargo xtask gen` from spec/control.yaml."));
+    assert!(lib.contains("fn stream_updates("), "stream_updates method");
+    assert!(
+        files
+            .iter()
+            .any(|file| file.path.ends_with("control-client/src/lib.rs")),
+        "control client"
+    );
+}
+
+#[test]
+fn array_query_parameter_is_located() {
+    let error = features_error_with(
+        "{name: since, in: query, schema: {type: integer, minimum: 0}}",
+        "{name: since, in: query, schema: {type: array, items: {type: integer}}}",
+    );
+    assert!(
+        error.contains("#/paths/~1items/get/parameters/2/schema:"),
+        "{error}"
+    );
+    assert!(error.contains("a parameter schema must be"), "{error}");
+}
+
+#[test]
+fn integer_header_is_located() {
+    let error = features_error_with(
+        "Session: {name: X-Session, in: header, schema: {type: string}}",
+        "Session: {name: X-Session, in: header, schema: {type: integer}}",
+    );
+    assert!(
+        error.contains("#/paths/~1items/get/parameters/0/schema:"),
+        "{error}"
+    );
+    assert!(
+        error.contains("header parameters must have type string"),
+        "{error}"
+    );
+}
+
+#[test]
+fn enum_default_outside_values_is_located() {
+    let error = features_error_with("default: asc}", "default: up}");
+    assert!(
+        error.contains("#/paths/~1items/get/parameters/6/schema/default:"),
+        "{error}"
+    );
+}
+
+#[test]
+fn non_json_error_response_is_located() {
+    let error = features_error_with(
+        "        \"204\": {description: cleared}\n",
+        "        \"204\": {description: cleared}\n        \"409\":\n          description: conflict\n          content:\n            text/plain:\n              schema: {type: string}\n",
+    );
+    assert!(
+        error.contains("#/paths/~1items/delete/responses/409/content:"),
+        "{error}"
+    );
+    assert!(error.contains("an error response must be"), "{error}");
+}
+
+#[test]
+fn combined_security_requirement_is_located() {
+    let error = features_error_with(
+        "  - Token: []\n  - {}",
+        "  - {Token: [], Other: []}\n  - {}",
+    );
+    assert!(error.contains("#/security/0:"), "{error}");
+    assert!(error.contains("several schemes at once"), "{error}");
+}
