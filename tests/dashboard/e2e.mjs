@@ -182,10 +182,6 @@ function cell(page, service, node) {
   return page.locator(`[data-testid="cell"][data-service="${service}"][data-node="${node}"]`);
 }
 
-function serviceRow(page, service) {
-  return page.locator(`[data-testid="service-row"][data-service="${service}"]`);
-}
-
 function events(page, attributes) {
   const selector = Object.entries(attributes)
     .map(([name, value]) => `[data-${name}="${value}"]`)
@@ -199,8 +195,14 @@ async function expectStatus(page, kind, pattern) {
   await expectAttribute(status, "data-kind", kind, "status line");
 }
 
+// The buttons are found by role and accessible name, as a screen reader
+// user finds them.
 async function terminate(page, service) {
-  await serviceRow(page, service).getByTestId("terminate").click();
+  await page.getByRole("button", { name: `Terminate ${service} on all nodes`, exact: true }).click();
+}
+
+async function runScheduler(page) {
+  await page.getByRole("button", { name: "Run scheduler now", exact: true }).click();
 }
 
 /** Loads the dashboard and waits for its first snapshot. */
@@ -228,6 +230,9 @@ function liveSteps(context) {
       await expectText(page.getByTestId("next-run"), /^in (59:[0-5]\d|1:00:00),/, "next run");
       await expectText(page.getByTestId("clock"), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/, "clock");
       await expectCount(events(page, {}), 0, "events");
+      const status = page.getByTestId("status");
+      await expectAttribute(status, "role", "status", "status line");
+      await expectAttribute(status, "aria-live", "polite", "status line");
     }],
     ["terminate flags cron on both nodes", async () => {
       await terminate(page, "cron");
@@ -251,7 +256,7 @@ function liveSteps(context) {
       );
     }],
     ["scheduler run removes cron", async () => {
-      await page.getByTestId("run-scheduler").click();
+      await runScheduler(page);
       await expectStatus(page, "ok", /^Scheduler run: 2 signals sent \(/);
       for (const node of ["node-1", "node-2"]) {
         await expectAttribute(cell(page, "cron", node), "data-process", "none", `cron on ${node}`);
@@ -262,12 +267,12 @@ function liveSteps(context) {
     }],
     ["hung process ignores SIGTERM", async () => {
       const target = cell(page, "web_server", "node-3");
-      await target.getByTestId("hang").click();
+      await page.getByRole("button", { name: "Hang web_server on node-3", exact: true }).click();
       await expectStatus(page, "ok", /^web_server on node-3 \(pid 3422\) now hangs$/);
       await expectAttribute(target, "data-process", "hung", "web_server on node-3");
       await terminate(page, "web_server");
       await expectStatus(page, "ok", /^Terminate web_server: 3 processes flagged$/);
-      await page.getByTestId("run-scheduler").click();
+      await runScheduler(page);
       await expectStatus(page, "ok", /^Scheduler run: 3 signals sent \(/);
       await expectAttribute(cell(page, "web_server", "node-1"), "data-process", "none", "web_server on node-1");
       await expectAttribute(target, "data-terminate", "true", "web_server on node-3");
@@ -276,7 +281,7 @@ function liveSteps(context) {
     }],
     ["kill removes hung process", async () => {
       const target = cell(page, "web_server", "node-3");
-      await target.getByTestId("kill").click();
+      await page.getByRole("button", { name: "Kill web_server on node-3", exact: true }).click();
       await expectStatus(page, "ok", /^web_server on node-3 \(pid 3422\) killed$/);
       await expectAttribute(target, "data-process", "none", "web_server on node-3");
       await expectCount(events(page, { event: "kill", pid: "3422" }), 1, "kill events");
@@ -292,7 +297,7 @@ function liveSteps(context) {
       await expectStatus(page, "error", /^Kill backup on node-1 failed: HTTP 404: .*backup@node-1/);
     }],
     ["reset restores default state", async () => {
-      await page.getByTestId("reset").click();
+      await page.getByRole("button", { name: "Reset state", exact: true }).click();
       await expectStatus(page, "ok", /^State reset: 7 active processes$/);
       await expectAttribute(cell(page, "cron", "node-1"), "data-terminate", "false", "cron on node-1");
       await expectAttribute(cell(page, "web_server", "node-3"), "data-process", "running", "web_server on node-3");
@@ -330,7 +335,7 @@ function tokenSteps(context) {
       await terminate(page, "cron");
       await expectStatus(page, "ok", /^Terminate cron: 2 processes flagged$/);
       await expectAttribute(cell(page, "cron", "node-2"), "data-terminate", "true", "cron on node-2");
-      await page.getByTestId("run-scheduler").click();
+      await runScheduler(page);
       await expectStatus(page, "ok", /^Scheduler run: 2 signals sent \(/);
       await expectAttribute(cell(page, "cron", "node-2"), "data-process", "none", "cron on node-2");
     }],
@@ -403,7 +408,10 @@ async function reportFailure(title, error, page, server) {
   } catch (screenshotError) {
     saved = `(not saved: ${screenshotError.message})`;
   }
-  const reason = error instanceof ExpectationError ? error.message : error.stack;
+  // A timeout's message has Playwright's call log, which says what it waited for.
+  const expected = error instanceof ExpectationError || error.name === "TimeoutError";
+  // Playwright colours the call log even when the output is not a terminal.
+  const reason = (expected ? error.message : error.stack).replace(/\x1b\[[0-9;]*m/g, "");
   console.log(`not ok - ${title}`);
   console.log(`  ${reason}`);
   console.log(`  page: ${page.url()}`);
@@ -430,6 +438,7 @@ async function main() {
     args: CHROMIUM_ARGS,
   });
   cleanups.unshift(() => browser.close());
+  browser.setDefaultTimeout(WAIT_MS);
 
   const scenarios = [["live", liveSteps], ["token", tokenSteps]];
   for (const [name, makeSteps] of scenarios) {
