@@ -408,7 +408,7 @@ async function reportFailure(title, error, page, server) {
   } catch (screenshotError) {
     saved = `(not saved: ${screenshotError.message})`;
   }
-  // A timeout's message has Playwright's call log, which says what it waited for.
+  // A timeout's message contains Playwright's call log, which names the awaited element.
   const expected = error instanceof ExpectationError || error.name === "TimeoutError";
   // Playwright colours the call log even when the output is not a terminal.
   const reason = (expected ? error.message : error.stack).replace(/\x1b\[[0-9;]*m/g, "");
