@@ -229,6 +229,13 @@ function liveSteps(context) {
       await expectAttribute(cell(page, "cron", "node-1"), "data-terminate", "false", "cron on node-1");
       await expectText(page.getByTestId("next-run"), /^in (59:[0-5]\d|1:00:00),/, "next run");
       await expectText(page.getByTestId("clock"), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/, "clock");
+      const nextRun = page.getByTestId("next-run");
+      const remaining = Number(await nextRun.getAttribute("data-remaining-seconds"));
+      await waitFor(
+        `countdown: should drop below ${remaining} seconds`,
+        async () => Number(await nextRun.getAttribute("data-remaining-seconds")),
+        (seconds) => seconds < remaining,
+      );
       await expectCount(events(page, {}), 0, "events");
       const status = page.getByTestId("status");
       await expectAttribute(status, "role", "status", "status line");
