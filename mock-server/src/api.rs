@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::HeaderMap;
 use system_services_server::types::{Error, ErrorBody, ErrorData};
@@ -12,9 +13,12 @@ use system_services_server::{
 
 use crate::auth::AuthPolicy;
 use crate::clock::{Clock, SystemClock};
+use crate::control_auth::{ControlAccess, ControlToken};
 use crate::events::Event;
 use crate::persist::{PersistError, Store};
-use crate::state::{Change, ClusterState, Process, ProcessError, SchedulerRun, TerminateError};
+use crate::scheduler::DEFAULT_INTERVAL;
+use crate::sessions::{SESSION_HEADER, SessionError, SessionLimits, Sessions};
+use crate::state::{ClusterState, Process, ProcessError, SchedulerRun, TerminateError};
 
 /// The header that carries the API key.
 const API_KEY_HEADER: &str = "X-Api-Key";
@@ -25,66 +29,124 @@ pub const AUTH_FAILED_CODE: &str = "utoken-auth-failed";
 /// Error code of a 404.
 pub const NOT_FOUND_CODE: &str = "not_found";
 
+/// Error code of the 422 for a request that would start one session too
+/// many.
+pub const SESSION_LIMIT_CODE: &str = "mock-session-limit";
+
 /// Error code of the 422 for a terminate call on the Tasks Scheduler.
 pub const SCHEDULER_ITSELF_CODE: &str = "system_services-scheduler-self-terminate";
 
-/// The mock API: cluster state behind a lock, the accepted API keys, and
-/// the clock that times scheduler runs and kills.
+/// The mock API: the shared cluster state and the sessions, the accepted
+/// API keys, and the clock that times scheduler runs and kills.
 pub struct MockApi {
-    state: Mutex<Guarded>,
+    sessions: Sessions,
+    options: SessionOptions,
     auth: AuthPolicy,
+    control: ControlAccess,
+}
+
+/// The options that [`Sessions`] is built with.
+#[derive(Clone)]
+struct SessionOptions {
     clock: Arc<dyn Clock>,
-}
-
-/// The contents of the lock of [`MockApi`]: the state that reads use, and
-/// the database that each change is written to first, if persistence is on.
-struct Guarded {
-    state: ClusterState,
-    store: Option<Store>,
-}
-
-impl Guarded {
-    /// Writes `change` to the database, if there is one.
-    fn record(store: &mut Option<Store>, change: &Change<'_>) -> Result<(), PersistError> {
-        match store {
-            Some(store) => store.record(change),
-            None => Ok(()),
-        }
-    }
+    interval: Duration,
+    limits: SessionLimits,
 }
 
 impl MockApi {
-    /// Creates the API on the system clock.
+    /// Creates the API on the system clock, with scheduled runs every
+    /// [`DEFAULT_INTERVAL`] and the default [`SessionLimits`]. Sessions
+    /// and resets start on `state` without its events.
     pub fn new(state: ClusterState, auth: impl Into<AuthPolicy>) -> Self {
-        MockApi {
-            state: Mutex::new(Guarded { state, store: None }),
-            auth: auth.into(),
+        let options = SessionOptions {
             clock: Arc::new(SystemClock),
-        }
-    }
-
-    /// Writes each change to `store` before applying it, in the same
-    /// critical section. `store` must hold the state of this API: the one
-    /// that [`Store::open`] returned, or one saved with [`Store::save`].
-    pub fn with_store(self, store: Store) -> Self {
-        let mut guarded = self
-            .state
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        guarded.store = Some(store);
+            interval: DEFAULT_INTERVAL,
+            limits: SessionLimits::default(),
+        };
         MockApi {
-            state: Mutex::new(guarded),
-            ..self
+            sessions: build_sessions(&state, state.clone(), None, &options),
+            options,
+            auth: auth.into(),
+            control: ControlAccess::default(),
         }
     }
 
-    /// Replaces the clock, for example with a `ManualClock` in tests.
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+    /// Requires `token` on every request to the control API. Without a
+    /// token, the control API serves loopback clients only.
+    pub fn with_control_token(mut self, token: Option<ControlToken>) -> Self {
+        self.control = ControlAccess::new(token);
         self
     }
 
-    /// Runs the Tasks Scheduler once, at the clock's current time.
+    /// Returns who may use the control API.
+    pub fn control_access(&self) -> &ControlAccess {
+        &self.control
+    }
+
+    /// Writes each change of the shared state to `store` before applying
+    /// it, in the same critical section. `store` must hold the shared
+    /// state: the one that [`Store::open`] returned, or one saved with
+    /// [`Store::save`].
+    pub fn with_store(self, store: Store) -> Self {
+        self.rebuild(|_, _, saved| *saved = Some(store))
+    }
+
+    /// Replaces the clock, for example with a `ManualClock` in tests.
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        self.rebuild(|options, _, _| options.clock = clock)
+    }
+
+    /// Sets the time between two scheduled runs of the Tasks Scheduler;
+    /// zero turns them off. The first run is one interval from now.
+    pub fn with_scheduler_interval(self, interval: Duration) -> Self {
+        self.rebuild(|options, _, _| options.interval = interval)
+    }
+
+    /// Sets the session limit and the idle timeout.
+    pub fn with_session_limits(self, limits: SessionLimits) -> Self {
+        self.rebuild(|options, _, _| options.limits = limits)
+    }
+
+    /// Sets the state that sessions start on and a reset restores, when
+    /// it is not the shared state the API was created with, as for a
+    /// state loaded from a database.
+    pub fn with_initial_state(self, initial: ClusterState) -> Self {
+        self.rebuild(|_, start, _| *start = initial)
+    }
+
+    /// Rebuilds the sessions after `change` edits the options, the
+    /// initial state or the database.
+    fn rebuild(
+        self,
+        change: impl FnOnce(&mut SessionOptions, &mut ClusterState, &mut Option<Store>),
+    ) -> Self {
+        let MockApi {
+            sessions,
+            mut options,
+            auth,
+            control,
+        } = self;
+        let (mut initial, shared, mut store) = sessions.into_parts();
+        change(&mut options, &mut initial, &mut store);
+        MockApi {
+            sessions: build_sessions(&initial, shared, store, &options),
+            options,
+            auth,
+            control,
+        }
+    }
+
+    /// Returns the shared state and the sessions.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// Returns the time between two scheduled runs; zero when they are off.
+    pub fn scheduler_interval(&self) -> Duration {
+        self.options.interval
+    }
+
+    /// Runs the Tasks Scheduler of the shared state once, at its clock.
     ///
     /// # Panics
     ///
@@ -95,18 +157,14 @@ impl MockApi {
             .unwrap_or_else(|error| panic!("cannot persist the scheduler run: {error}"))
     }
 
-    /// Runs the Tasks Scheduler once, at the clock's current time. When the
-    /// persistence database rejects the change, nothing changes.
+    /// Runs the Tasks Scheduler of the shared state once, at its clock.
+    /// When the persistence database rejects the change, nothing changes.
     pub fn try_run_scheduler(&self) -> Result<SchedulerRun, PersistError> {
-        let now = self.clock.now();
-        let guarded = &mut *self.lock_state();
-        let store = &mut guarded.store;
-        guarded
-            .state
-            .run_scheduler_recorded(now, |change| Guarded::record(store, change))
+        self.sessions.shared().run_scheduler()
     }
 
-    /// Marks a process as hung, as [`ClusterState::hang`] does.
+    /// Marks a process of the shared state as hung, as
+    /// [`ClusterState::hang`] does.
     ///
     /// # Panics
     ///
@@ -117,22 +175,19 @@ impl MockApi {
             .unwrap_or_else(|error| panic!("cannot persist the hang: {error}"))
     }
 
-    /// Marks a process as hung. When the persistence database rejects the
-    /// change, nothing changes.
+    /// Marks a process of the shared state as hung. When the persistence
+    /// database rejects the change, nothing changes.
     pub fn try_hang(
         &self,
         service_id: &str,
         node_id: &str,
     ) -> Result<Result<(), ProcessError>, PersistError> {
-        let guarded = &mut *self.lock_state();
-        let store = &mut guarded.store;
-        guarded
-            .state
-            .hang_recorded(service_id, node_id, |change| Guarded::record(store, change))
+        let hung = self.sessions.shared().hang(service_id, node_id)?;
+        Ok(hung.map(|_| ()))
     }
 
-    /// Kills a process from a shell on its node, as [`ClusterState::kill`]
-    /// does, at the clock's current time.
+    /// Kills a process of the shared state from a shell on its node, as
+    /// [`ClusterState::kill`] does, at the clock's current time.
     ///
     /// # Panics
     ///
@@ -143,24 +198,18 @@ impl MockApi {
             .unwrap_or_else(|error| panic!("cannot persist the kill: {error}"))
     }
 
-    /// Kills a process at the clock's current time. When the persistence
-    /// database rejects the change, nothing changes.
+    /// Kills a process of the shared state at the clock's current time.
+    /// When the persistence database rejects the change, nothing changes.
     pub fn try_kill(
         &self,
         service_id: &str,
         node_id: &str,
     ) -> Result<Result<Process, ProcessError>, PersistError> {
-        let now = self.clock.now();
-        let guarded = &mut *self.lock_state();
-        let store = &mut guarded.store;
-        guarded
-            .state
-            .kill_recorded(service_id, node_id, now, |change| {
-                Guarded::record(store, change)
-            })
+        self.sessions.shared().kill(service_id, node_id)
     }
 
-    /// Returns a copy of the event log, oldest event first.
+    /// Returns a copy of the event log of the shared state, oldest event
+    /// first.
     pub fn events(&self) -> Vec<Event> {
         self.with_state(|state| state.events().iter().cloned().collect())
     }
@@ -173,21 +222,26 @@ impl MockApi {
         self.auth.check(&api_key, peer, headers).is_ok()
     }
 
-    /// Runs `read` on the current state.
+    /// Runs `read` on the shared state.
     pub fn with_state<T>(&self, read: impl FnOnce(&ClusterState) -> T) -> T {
-        read(&self.lock_state().state)
+        self.sessions.shared().with_state(read)
     }
+}
 
-    fn lock_state(&self) -> std::sync::MutexGuard<'_, Guarded> {
-        // A poisoned lock still holds a consistent state, because no update
-        // panics part-way: updates flip flags, remove processes and rebuild
-        // the index right after, and append events. A panic in a database
-        // write comes before the in-memory change, and drops the open
-        // transaction, which rolls it back.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+fn build_sessions(
+    initial: &ClusterState,
+    shared: ClusterState,
+    store: Option<Store>,
+    options: &SessionOptions,
+) -> Sessions {
+    Sessions::new(
+        initial,
+        shared,
+        store,
+        options.clock.clone(),
+        options.interval,
+        options.limits,
+    )
 }
 
 impl Api for MockApi {
@@ -205,20 +259,20 @@ impl Api for MockApi {
 
     async fn mark_terminate(
         &self,
-        _context: &RequestContext,
+        context: &RequestContext,
         request: MarkTerminateRequest,
     ) -> MarkTerminateResponse {
-        let node = request.body.nodes_id.as_ref().map(|node| node.as_str());
-        let result = {
-            let guarded = &mut *self.lock_state();
-            let store = &mut guarded.store;
-            guarded
-                .state
-                .mark_terminate_recorded(&request.system_services_id, node, |change| {
-                    Guarded::record(store, change)
-                })
+        let session = match self.sessions.for_headers(&context.headers) {
+            Ok(session) => session,
+            Err(SessionError::InvalidName(message)) => {
+                return MarkTerminateResponse::BadRequest(invalid_field(SESSION_HEADER, message));
+            }
+            Err(SessionError::LimitReached(limit)) => {
+                return MarkTerminateResponse::UnprocessableEntity(session_limit_error(limit));
+            }
         };
-        let result = match result {
+        let node = request.body.nodes_id.as_ref().map(|node| node.as_str());
+        let result = match session.mark_terminate(&request.system_services_id, node) {
             Ok(result) => result,
             Err(error) => {
                 return MarkTerminateResponse::InternalServerError(crate::internal_error(
@@ -256,6 +310,34 @@ fn coded_error(code: &str, message: &str) -> Error {
             extra: BTreeMap::new(),
         },
     )
+}
+
+/// Builds the 400 naming one invalid field, as the generated decoder does.
+fn invalid_field(field: &str, message: String) -> Error {
+    let extra = BTreeMap::from([(field.to_string(), message)]);
+    error_body(
+        "Invalid request".to_string(),
+        ErrorData {
+            code: None,
+            message: None,
+            object_id: None,
+            object_name: None,
+            extra,
+        },
+    )
+}
+
+/// Builds the 422 of a request that would start one session too many.
+fn session_limit_error(limit: usize) -> Error {
+    let message = format!(
+        "The session limit of {limit} is reached; delete a session or wait until one \
+         expires"
+    );
+    let mut error = coded_error(SESSION_LIMIT_CODE, &message);
+    if let Some(data) = &mut error.error.data {
+        data.extra.insert("limit".to_string(), limit.to_string());
+    }
+    error
 }
 
 /// Builds the 404 for the object `object_name(object_id)`.

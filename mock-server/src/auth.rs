@@ -140,7 +140,7 @@ fn check_key(key: &str) -> Result<(), ConfigError> {
 /// Compares two byte strings without stopping at the first differing byte,
 /// so the time taken does not tell how much of a guessed key is right. The
 /// time does depend on the lengths.
-fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
     if left.len() != right.len() {
         return false;
     }

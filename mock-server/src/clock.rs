@@ -89,6 +89,18 @@ pub fn serialize_rfc3339<S: serde::Serializer>(
     serializer.collect_str(&Rfc3339(*time))
 }
 
+/// Serializes an optional time as an RFC 3339 string or `null`, for
+/// `#[serde(serialize_with)]`.
+pub fn serialize_rfc3339_option<S: serde::Serializer>(
+    time: &Option<SystemTime>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(time) => serializer.collect_str(&Rfc3339(*time)),
+        None => serializer.serialize_none(),
+    }
+}
+
 /// Milliseconds since the Unix epoch, negative before it.
 fn millis_since_epoch(time: SystemTime) -> i128 {
     match time.duration_since(UNIX_EPOCH) {

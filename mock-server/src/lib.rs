@@ -15,6 +15,7 @@ mod api;
 pub mod auth;
 mod body_timeout;
 pub mod clock;
+pub mod control_auth;
 pub mod cors;
 pub mod events;
 mod internal_error;
@@ -23,6 +24,8 @@ mod prefer;
 mod protocol_errors;
 pub mod scheduler;
 mod server;
+pub mod session;
+pub mod sessions;
 mod spec;
 pub mod state;
 pub mod telemetry;
@@ -32,7 +35,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use api::{AUTH_FAILED_CODE, MockApi, NOT_FOUND_CODE, SCHEDULER_ITSELF_CODE};
+pub use api::{
+    AUTH_FAILED_CODE, MockApi, NOT_FOUND_CODE, SCHEDULER_ITSELF_CODE, SESSION_LIMIT_CODE,
+};
 pub use cors::{Cors, CorsOrigin};
 pub use internal_error::{INTERNAL_ERROR_MESSAGE, internal_error};
 pub use server::{Limits, Stopped, serve_with, serve_with_cors};

@@ -15,8 +15,10 @@ use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use ipnet::IpNet;
 use mock_server::auth::{ApiKeyEntry, AuthPolicy, ConfigError, parse_network};
+use mock_server::control_auth::{ControlToken, InvalidControlToken};
 use mock_server::persist::Store;
 use mock_server::scheduler::{DEFAULT_INTERVAL, MAX_INTERVAL_SECS, Scheduler};
+use mock_server::sessions::SessionLimits;
 use mock_server::state::ClusterState;
 use mock_server::telemetry::{self, LogFormat};
 use mock_server::{Cors, CorsOrigin, DEFAULT_API_KEY, Limits, MockApi};
@@ -132,6 +134,52 @@ struct Options {
     /// request. Overrides --cors-origin.
     #[arg(long, env = "MOCK_NO_CORS", value_parser = clap::builder::FalseyValueParser::new())]
     no_cors: bool,
+
+    /// Maximum number of sessions (X-Mock-Session) at once, at most 10000; each holds a copy
+    /// of the initial state. A request that would start one more gets a 422. 0 turns sessions
+    /// off.
+    #[arg(
+        long,
+        env = "MOCK_MAX_SESSIONS",
+        value_name = "N",
+        default_value_t = SessionLimits::DEFAULT_MAX_SESSIONS as u64,
+        value_parser = clap::value_parser!(u64).range(..=MAX_SESSIONS)
+    )]
+    max_sessions: u64,
+
+    /// Seconds without a request after which a session ends and frees its state, 1 to 604800.
+    #[arg(
+        long,
+        env = "MOCK_SESSION_IDLE_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = SessionLimits::DEFAULT_IDLE_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_IDLE_TIMEOUT_SECS)
+    )]
+    session_idle_timeout: u64,
+
+    /// Token that every request to the control API (/__mock) must carry in
+    /// X-Mock-Control-Token, from any client. Without it, the control API serves loopback
+    /// clients only.
+    #[arg(
+        long,
+        env = "MOCK_CONTROL_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true,
+        value_parser = parse_control_token
+    )]
+    control_token: Option<ControlToken>,
+}
+
+/// Largest value of `--max-sessions`.
+const MAX_SESSIONS: u64 = 10_000;
+
+/// Largest value of `--session-idle-timeout`, in seconds (a week).
+const MAX_IDLE_TIMEOUT_SECS: u64 = 604_800;
+
+/// Parses `--control-token`. Unlike clap's function parsers, its error
+/// message does not repeat the value.
+fn parse_control_token(text: &str) -> Result<ControlToken, InvalidControlToken> {
+    text.parse()
 }
 
 impl Options {
@@ -161,6 +209,13 @@ impl Options {
         Some(Cors::new(origins.cloned()))
     }
 
+    fn session_limits(&self) -> SessionLimits {
+        SessionLimits {
+            max_sessions: self.max_sessions as usize,
+            idle_timeout: Duration::from_secs(self.session_idle_timeout),
+        }
+    }
+
     fn limits(&self) -> Limits {
         Limits {
             header_read_timeout: Duration::from_secs(self.header_read_timeout),
@@ -175,7 +230,8 @@ async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
     telemetry::init(options.log_format);
 
-    let (state, store) = load_state(&options)?;
+    let fixture = load_fixture(&options)?;
+    let (state, store) = load_state(&options, &fixture)?;
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
@@ -194,13 +250,17 @@ async fn main() -> anyhow::Result<()> {
         "mock server started"
     );
 
-    let api = MockApi::new(state, AuthPolicy::new(api_keys, trusted_proxies));
+    let api = MockApi::new(state, AuthPolicy::new(api_keys, trusted_proxies))
+        .with_initial_state(fixture)
+        .with_scheduler_interval(Duration::from_secs(options.scheduler_interval))
+        .with_session_limits(options.session_limits())
+        .with_control_token(options.control_token.clone());
     let api = Arc::new(match store {
         Some(store) => api.with_store(store),
         None => api,
     });
-    let interval = Duration::from_secs(options.scheduler_interval);
-    Scheduler::new(api.clone(), interval).spawn();
+    Scheduler::new(api.clone()).spawn();
+    api.sessions().spawn_sweeper();
     let stopped =
         mock_server::serve_with_cors(listener, api, options.limits(), cors, shutdown).await?;
     tracing::info!(
@@ -210,40 +270,43 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Loads the state of `--persist` when its file contains one, and otherwise the
-/// fixture of `--state` or the embedded default, which it then saves to the
-/// `--persist` file, if any.
-fn load_state(options: &Options) -> anyhow::Result<(ClusterState, Option<Store>)> {
-    let mut store = None;
-    if let Some(path) = &options.persist {
-        let (opened, saved) = Store::open(path)
-            .with_context(|| format!("cannot open the persistence database {}", path.display()))?;
-        if let Some(state) = saved {
-            let ignored = options.state.as_ref().map(|fixture| fixture.display());
-            tracing::info!(
-                persist = %path.display(),
-                ignored_state = ignored.map(tracing::field::display),
-                "state loaded from the persistence database; the state fixture is not read"
-            );
-            return Ok((state, Some(opened)));
-        }
-        store = Some(opened);
-    }
-    let state = match &options.state {
+/// Loads the fixture of `--state`, or the embedded default.
+fn load_fixture(options: &Options) -> anyhow::Result<ClusterState> {
+    match &options.state {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read state fixture {}", path.display()))?;
-            ClusterState::from_yaml(&text).with_context(|| path.display().to_string())?
+            Ok(ClusterState::from_yaml(&text).with_context(|| path.display().to_string())?)
         }
-        None => ClusterState::default_state(),
-    };
-    if let (Some(store), Some(path)) = (&mut store, &options.persist) {
-        store
-            .save(&state)
-            .with_context(|| format!("cannot save the state to {}", path.display()))?;
-        tracing::info!(persist = %path.display(), "state saved to a new persistence database");
+        None => Ok(ClusterState::default_state()),
     }
-    Ok((state, store))
+}
+
+/// Loads the state of `--persist` when its file contains one, and otherwise
+/// returns a copy of `fixture`, which it then saves to the `--persist`
+/// file, if any.
+fn load_state(
+    options: &Options,
+    fixture: &ClusterState,
+) -> anyhow::Result<(ClusterState, Option<Store>)> {
+    let Some(path) = &options.persist else {
+        return Ok((fixture.clone(), None));
+    };
+    let (mut store, saved) = Store::open(path)
+        .with_context(|| format!("cannot open the persistence database {}", path.display()))?;
+    if let Some(state) = saved {
+        tracing::info!(
+            persist = %path.display(),
+            "state loaded from the persistence database; sessions and resets start on the \
+             state fixture"
+        );
+        return Ok((state, Some(store)));
+    }
+    store
+        .save(fixture)
+        .with_context(|| format!("cannot save the state to {}", path.display()))?;
+    tracing::info!(persist = %path.display(), "state saved to a new persistence database");
+    Ok((fixture.clone(), Some(store)))
 }
 
 /// Prints the address, the API key and a request to paste. A failed write,

@@ -1,11 +1,10 @@
-//! The Tasks Scheduler's background task: runs the scheduler on the mock's state at a fixed interval.
+//! The Tasks Scheduler's background task: runs the scheduler of the shared
+//! state and of each session at a fixed interval of its clock.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::MockApi;
-use crate::clock::Rfc3339;
-use crate::events::SignalOutcome;
 use crate::persist::PersistError;
 use crate::state::SchedulerRun;
 
@@ -17,89 +16,69 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 /// Far larger values overflow the timer's `Instant` arithmetic.
 pub const MAX_INTERVAL_SECS: u64 = 86_400;
 
-/// Runs the Tasks Scheduler on a [`MockApi`] every `interval`.
+/// Longest wait of the background task between two checks, so that it
+/// notices a new session, a reset or a moved clock within this time.
+const MAX_WAIT: Duration = Duration::from_secs(1);
+
+/// Runs the Tasks Scheduler of the shared state and of each session of a
+/// [`MockApi`] when its next scheduled run is due on its clock.
 #[derive(Clone)]
 pub struct Scheduler {
     api: Arc<MockApi>,
-    interval: Duration,
 }
 
 impl Scheduler {
-    /// Creates the task. An `interval` of zero disables the background runs.
-    pub fn new(api: Arc<MockApi>, interval: Duration) -> Self {
-        Scheduler { api, interval }
+    /// Creates the task for the runs that
+    /// [`MockApi::with_scheduler_interval`] schedules.
+    pub fn new(api: Arc<MockApi>) -> Self {
+        Scheduler { api }
     }
 
-    /// Runs the scheduler once and logs the run and each signal. When the
-    /// persistence database rejects the run, nothing changes, and the error
-    /// is logged and returned.
-    pub fn tick(&self) -> Result<SchedulerRun, PersistError> {
-        match self.api.try_run_scheduler() {
-            Ok(run) => {
-                log_run(&run);
-                Ok(run)
-            }
-            Err(error) => {
-                tracing::error!(%error, "Tasks Scheduler run not persisted, so not applied");
-                Err(error)
-            }
-        }
+    /// Runs the Tasks Scheduler of every session whose next run is due, and
+    /// returns the runs. [`Session::run_if_due`](crate::session::Session::run_if_due)
+    /// logs each run, and each run that the persistence database rejected.
+    pub fn run_due(&self) -> Vec<Result<SchedulerRun, PersistError>> {
+        let sessions = self.api.sessions().all();
+        sessions
+            .iter()
+            .filter_map(|session| session.run_if_due())
+            .collect()
     }
 
-    /// Spawns the background task on the current tokio runtime, with the
-    /// first run one interval from now. Returns `None`, and spawns nothing,
-    /// when the interval is zero.
+    /// Returns how long to wait before the next check: until the earliest
+    /// due run, at most [`MAX_WAIT`].
+    fn wait(&self) -> Duration {
+        let sessions = self.api.sessions().all();
+        sessions
+            .iter()
+            .filter_map(|session| session.until_next_run())
+            .fold(MAX_WAIT, Duration::min)
+    }
+
+    /// Spawns the background task on the current tokio runtime. Returns
+    /// `None`, and spawns nothing, when scheduled runs are off.
     ///
     /// # Panics
     ///
-    /// Panics outside a tokio runtime, and when `interval` is so large that
-    /// the time of the first run overflows.
+    /// Panics outside a tokio runtime.
     pub fn spawn(self) -> Option<tokio::task::JoinHandle<()>> {
-        if self.interval.is_zero() {
+        let interval = self.api.scheduler_interval();
+        if interval.is_zero() {
             tracing::info!("Tasks Scheduler background runs are off");
             return None;
         }
         tracing::info!(
-            interval_secs = self.interval.as_secs_f64(),
+            interval_secs = interval.as_secs_f64(),
             "Tasks Scheduler started"
         );
         Some(tokio::spawn(self.run_forever()))
     }
 
     async fn run_forever(self) {
-        let start = tokio::time::Instant::now() + self.interval;
-        let mut ticks = tokio::time::interval_at(start, self.interval);
-        // After a stall, run once and keep the interval from then on, as a
-        // scheduler that runs late does, instead of catching up in a burst.
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            ticks.tick().await;
-            let _ = self.tick();
+            tokio::time::sleep(self.wait()).await;
+            self.run_due();
         }
-    }
-}
-
-fn log_run(run: &SchedulerRun) {
-    let at = Rfc3339(run.at);
-    tracing::info!(
-        %at,
-        signals = run.signals.len(),
-        terminated = run.terminated(),
-        ignored = run.ignored(),
-        "Tasks Scheduler run"
-    );
-    for signal in &run.signals {
-        let message = match signal.outcome {
-            SignalOutcome::Terminated => "SIGTERM sent, process terminated",
-            SignalOutcome::Ignored => "SIGTERM sent, hung process ignored it",
-        };
-        tracing::info!(
-            %at,
-            service = %signal.service,
-            node = %signal.node,
-            pid = signal.pid,
-            "{message}"
-        );
     }
 }
 
@@ -115,10 +94,13 @@ mod tests {
     const START: Duration = Duration::from_secs(1_796_025_600);
 
     /// Creates a mock on the default state with cron flagged on both nodes.
-    fn api_with_cron_flagged(clock: Arc<ManualClock>) -> Arc<MockApi> {
+    fn api_with_cron_flagged(clock: Arc<ManualClock>, interval: Duration) -> Arc<MockApi> {
         let mut state = ClusterState::default_state();
         state.mark_terminate("cron", None).expect("cron exists");
-        Arc::new(MockApi::new(state, vec![]).with_clock(clock))
+        let api = MockApi::new(state, vec![])
+            .with_clock(clock)
+            .with_scheduler_interval(interval);
+        Arc::new(api)
     }
 
     fn run_times(api: &MockApi) -> Vec<SystemTime> {
@@ -130,30 +112,41 @@ mod tests {
     }
 
     #[test]
-    fn tick_runs_scheduler_once() {
+    fn run_due_runs_due_sessions_only() {
         let clock = Arc::new(ManualClock::new(UNIX_EPOCH + START));
-        let api = api_with_cron_flagged(clock);
-        let scheduler = Scheduler::new(api.clone(), DEFAULT_INTERVAL);
+        let api = api_with_cron_flagged(clock.clone(), DEFAULT_INTERVAL);
+        let scheduler = Scheduler::new(api.clone());
+        assert!(scheduler.run_due().is_empty());
+        assert_eq!(scheduler.wait(), MAX_WAIT);
 
-        let run = scheduler.tick().expect("no database to reject the run");
-        assert_eq!(run.at, UNIX_EPOCH + START);
-        assert_eq!(run.terminated(), 2);
-        assert_eq!(run_times(&api), [UNIX_EPOCH + START]);
-        assert_eq!(scheduler.tick().expect("no database").signals, []);
+        let session = api.sessions().get(Some("s")).unwrap();
+        session.advance_clock(Duration::from_secs(30)).unwrap();
+        clock.advance(Duration::from_secs(30));
+        let runs = scheduler.run_due();
+        assert_eq!(runs.len(), 1, "only the session is due");
+        let run = runs[0].as_ref().expect("no database to reject the run");
+        assert_eq!(run.at, UNIX_EPOCH + START + DEFAULT_INTERVAL);
+        assert_eq!(run_times(&api), []);
+
+        clock.advance(Duration::from_secs(30));
+        let runs = scheduler.run_due();
+        assert_eq!(runs.len(), 1, "only the shared state is due");
+        assert_eq!(runs[0].as_ref().unwrap().terminated(), 2);
+        assert_eq!(run_times(&api), [UNIX_EPOCH + START + DEFAULT_INTERVAL]);
     }
 
     #[tokio::test]
     async fn zero_interval_spawns_nothing() {
         let clock = Arc::new(ManualClock::new(UNIX_EPOCH));
-        let api = api_with_cron_flagged(clock);
-        assert!(Scheduler::new(api, Duration::ZERO).spawn().is_none());
+        let api = api_with_cron_flagged(clock, Duration::ZERO);
+        assert!(Scheduler::new(api).spawn().is_none());
     }
 
     #[tokio::test(start_paused = true)]
     async fn background_task_runs_each_interval() {
         let clock = Arc::new(ManualClock::new(UNIX_EPOCH + START));
-        let api = api_with_cron_flagged(clock.clone());
-        let task = Scheduler::new(api.clone(), DEFAULT_INTERVAL)
+        let api = api_with_cron_flagged(clock.clone(), DEFAULT_INTERVAL);
+        let task = Scheduler::new(api.clone())
             .spawn()
             .expect("a nonzero interval spawns the task");
 

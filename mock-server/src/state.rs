@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::time::SystemTime;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::events::{Event, EventKind, EventLog, Signal, SignalOutcome};
 
@@ -16,7 +16,7 @@ pub const DEFAULT_STATE_YAML: &str = include_str!("default_state.yaml");
 pub const DEFAULT_SCHEDULER_SERVICE: &str = "tasks_scheduler";
 
 /// A state fixture as written in YAML or JSON.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fixture {
     pub nodes: Vec<Node>,
@@ -26,12 +26,12 @@ pub struct Fixture {
     /// ID of the service that processes termination flags; it must be one of
     /// `services`. When absent, it is [`DEFAULT_SCHEDULER_SERVICE`], which
     /// need not exist.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler_service: Option<String>,
 }
 
 /// A cluster node.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Node {
     pub id: String,
@@ -39,7 +39,7 @@ pub struct Node {
 }
 
 /// A system service.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     pub id: String,
@@ -47,7 +47,7 @@ pub struct Service {
 }
 
 /// An active process: one service running on one node.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Process {
     pub service: String,
@@ -181,8 +181,9 @@ pub enum ProcessError {
 }
 
 /// The result of one run of the Tasks Scheduler.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SchedulerRun {
+    #[serde(serialize_with = "crate::clock::serialize_rfc3339")]
     pub at: SystemTime,
     /// One SIGTERM per flagged process, in the order of the processes.
     pub signals: Vec<Signal>,
@@ -455,6 +456,27 @@ impl ClusterState {
         &self.scheduler_service
     }
 
+    /// Returns the state as a fixture, which [`from_fixture`](Self::from_fixture)
+    /// loads back. The event log is not part of it. `scheduler_service` is
+    /// absent when it names no service of the state, as a fixture without
+    /// it and without a `tasks_scheduler` service has it.
+    pub fn to_fixture(&self) -> Fixture {
+        let scheduler_known = self.service(&self.scheduler_service).is_some();
+        Fixture {
+            nodes: self.nodes.clone(),
+            services: self.services.clone(),
+            processes: self.processes().to_vec(),
+            scheduler_service: scheduler_known.then(|| self.scheduler_service.clone()),
+        }
+    }
+
+    /// Returns a copy of the state with an empty event log.
+    pub fn without_events(&self) -> Self {
+        let mut copy = self.clone();
+        copy.events = EventLog::with_capacity(self.events.capacity());
+        copy
+    }
+
     /// Replaces the event log, for a state restored with its log.
     pub(crate) fn set_events(&mut self, events: EventLog) {
         self.events = events;
@@ -686,6 +708,15 @@ impl ClusterState {
             kind: kill,
         });
         Ok(Ok(process))
+    }
+
+    /// Returns the service's active process on the node.
+    pub fn process_of(&self, service_id: &str, node_id: &str) -> Result<Process, ProcessError> {
+        let slot = self.find_process(service_id, node_id)?;
+        let row = self.rows[slot as usize]
+            .as_ref()
+            .expect("an indexed slot contains a row");
+        Ok(self.process(row))
     }
 
     /// Returns the slot of the service's active process on the node.
