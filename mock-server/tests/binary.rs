@@ -211,6 +211,9 @@ fn help_lists_every_option() {
         "MOCK_PERSIST",
         "MOCK_CORS_ORIGINS",
         "MOCK_NO_CORS",
+        "MOCK_MAX_SESSIONS",
+        "MOCK_SESSION_IDLE_TIMEOUT",
+        "MOCK_CONTROL_TOKEN",
     ] {
         command.env_remove(variable);
     }
