@@ -17,9 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request};
-use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::Either;
@@ -98,12 +96,9 @@ impl Selection {
             applied.push(format!("example={}", example.name));
         }
 
-        let mut response = Response::new(Body::from(example.body.clone()));
-        *response.status_mut() = example.status;
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let mut response = example.response();
         if let Ok(applied) = HeaderValue::from_str(&applied.join(", ")) {
-            headers.insert(PREFERENCE_APPLIED, applied);
+            response.headers_mut().insert(PREFERENCE_APPLIED, applied);
         }
         response
     }

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::sync::LazyLock;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -87,6 +87,11 @@ pub(crate) struct Operation {
     /// Whether the operation is the JSON-RPC endpoint
     /// (`x-jsonrpc-endpoint: true`).
     pub jsonrpc_endpoint: bool,
+    /// The JSON-RPC method that calls the operation (`x-jsonrpc-method`).
+    jsonrpc_method: Option<String>,
+    /// The JSON-RPC error code of each REST status, on the JSON-RPC
+    /// endpoint (`x-jsonrpc-error-codes`).
+    jsonrpc_error_codes: Vec<(StatusCode, i64)>,
     responses: Vec<DocumentedResponse>,
 }
 
@@ -100,6 +105,19 @@ pub(crate) struct Example {
     pub status: StatusCode,
     pub name: String,
     pub body: Bytes,
+}
+
+impl Example {
+    /// Builds the response that sends the example: its status and its
+    /// body as `application/json`.
+    pub(crate) fn response(&self) -> Response {
+        let mut response = Response::new(Body::from(self.body.clone()));
+        *response.status_mut() = self.status;
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response
+    }
 }
 
 /// Error of a spec that the mock cannot read, with the JSON pointer and the
@@ -177,6 +195,56 @@ impl Document {
             .find(|operation| operation.path == path && operation.method == method)
     }
 
+    /// Returns the operation that the JSON-RPC method `name` calls.
+    pub(crate) fn jsonrpc_operation(&self, name: &str) -> Option<&Operation> {
+        self.operations
+            .iter()
+            .find(|operation| operation.jsonrpc_method.as_deref() == Some(name))
+    }
+
+    /// Returns the JSON-RPC error code that the JSON-RPC endpoint maps the
+    /// REST `status` to.
+    pub(crate) fn jsonrpc_error_code(&self, status: StatusCode) -> Option<i64> {
+        self.operations
+            .iter()
+            .flat_map(|operation| &operation.jsonrpc_error_codes)
+            .find(|(mapped, _)| *mapped == status)
+            .map(|&(_, code)| code)
+    }
+
+    /// Returns the first documented example of `status`: the one of
+    /// `operation` when it has one, and otherwise the first one of a REST
+    /// operation, in the document's order.
+    pub(crate) fn example_of<'a>(
+        &'a self,
+        status: StatusCode,
+        operation: Option<&'a Operation>,
+    ) -> Option<&'a Example> {
+        let own = operation.and_then(|operation| operation.select(Some(status), None).ok());
+        own.or_else(|| {
+            self.operations
+                .iter()
+                .filter(|operation| !operation.jsonrpc_endpoint)
+                .find_map(|operation| operation.select(Some(status), None).ok())
+        })
+    }
+
+    /// Lists the error statuses (400 and above) that a REST operation
+    /// documents with an example, in ascending order.
+    pub(crate) fn error_statuses(&self) -> Vec<StatusCode> {
+        let mut statuses: Vec<StatusCode> = self
+            .operations
+            .iter()
+            .filter(|operation| !operation.jsonrpc_endpoint)
+            .flat_map(|operation| &operation.responses)
+            .filter(|response| response.status.as_u16() >= 400 && !response.examples.is_empty())
+            .map(|response| response.status)
+            .collect();
+        statuses.sort();
+        statuses.dedup();
+        statuses
+    }
+
     /// Returns the methods served at the route template `path`, as a
     /// header value such as `POST`, or none for a path the mock does not
     /// serve.
@@ -197,6 +265,11 @@ impl Operation {
         pointer: &str,
     ) -> Result<Self, LoadError> {
         let jsonrpc_endpoint = operation.get("x-jsonrpc-endpoint") == Some(&Value::Bool(true));
+        let jsonrpc_method = operation
+            .get("x-jsonrpc-method")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let jsonrpc_error_codes = load_error_codes(operation, pointer)?;
         let mut responses = Vec::new();
         let documented = operation.get("responses").and_then(Value::as_mapping);
         for (key, response) in documented.into_iter().flatten() {
@@ -222,6 +295,8 @@ impl Operation {
             path: path.to_string(),
             method,
             jsonrpc_endpoint,
+            jsonrpc_method,
+            jsonrpc_error_codes,
             responses,
         })
     }
@@ -306,6 +381,40 @@ impl Operation {
             .collect();
         names.join(", ")
     }
+}
+
+/// Reads an operation's `x-jsonrpc-error-codes`, a mapping of REST
+/// statuses to JSON-RPC error codes.
+fn load_error_codes(operation: &Value, pointer: &str) -> Result<Vec<(StatusCode, i64)>, LoadError> {
+    let Some(mapping) = operation.get("x-jsonrpc-error-codes") else {
+        return Ok(Vec::new());
+    };
+    let pointer = format!("{pointer}/x-jsonrpc-error-codes");
+    let fail = |message: String| LoadError {
+        pointer: pointer.clone(),
+        message,
+    };
+    let mapping = mapping
+        .as_mapping()
+        .ok_or_else(|| fail("expected a mapping of statuses to codes".to_string()))?;
+    let mut codes = Vec::new();
+    for (key, code) in mapping {
+        let key = match key {
+            Value::String(key) => key.clone(),
+            Value::Number(number) => number.to_string(),
+            _ => return Err(fail(format!("{key:?} is not an HTTP status"))),
+        };
+        let status = key
+            .parse::<u16>()
+            .ok()
+            .and_then(|code| StatusCode::from_u16(code).ok())
+            .ok_or_else(|| fail(format!("`{key}` is not an HTTP status")))?;
+        let code = code
+            .as_i64()
+            .ok_or_else(|| fail(format!("the code of `{key}` is not an integer")))?;
+        codes.push((status, code));
+    }
+    Ok(codes)
 }
 
 /// Reads the examples of a response's `application/json` content: each
