@@ -15,6 +15,8 @@ use crate::auth::AuthPolicy;
 use crate::clock::{Clock, SystemClock};
 use crate::control_auth::{ControlAccess, ControlToken};
 use crate::events::Event;
+use crate::faults::Faults;
+use crate::journal::Journal;
 use crate::persist::{PersistError, Store};
 use crate::scheduler::DEFAULT_INTERVAL;
 use crate::sessions::{SESSION_HEADER, SessionError, SessionLimits, Sessions};
@@ -51,6 +53,10 @@ struct SessionOptions {
     clock: Arc<dyn Clock>,
     interval: Duration,
     limits: SessionLimits,
+    /// The journal and the faults, which keep data for the sessions of the
+    /// registry and forget a session when it ends.
+    journal: Arc<Journal>,
+    faults: Arc<Faults>,
 }
 
 impl MockApi {
@@ -62,6 +68,8 @@ impl MockApi {
             clock: Arc::new(SystemClock),
             interval: DEFAULT_INTERVAL,
             limits: SessionLimits::default(),
+            journal: Arc::new(Journal::default()),
+            faults: Arc::new(Faults::new(0)),
         };
         MockApi {
             sessions: build_sessions(&state, state.clone(), None, &options),
@@ -105,6 +113,28 @@ impl MockApi {
     /// Sets the session limit and the idle timeout.
     pub fn with_session_limits(self, limits: SessionLimits) -> Self {
         self.rebuild(|options, _, _| options.limits = limits)
+    }
+
+    /// Replaces the journal of the API's requests, which by default keeps
+    /// [`journal::DEFAULT_LIMIT`](crate::journal::DEFAULT_LIMIT) entries.
+    pub fn with_journal(self, journal: Journal) -> Self {
+        self.rebuild(|options, _, _| options.journal = Arc::new(journal))
+    }
+
+    /// Replaces the faults injected into the API's responses, which by
+    /// default draw from the seed 0.
+    pub fn with_faults(self, faults: Faults) -> Self {
+        self.rebuild(|options, _, _| options.faults = Arc::new(faults))
+    }
+
+    /// Returns the journal of the API's requests.
+    pub fn journal(&self) -> &Arc<Journal> {
+        &self.options.journal
+    }
+
+    /// Returns the faults injected into the API's responses.
+    pub fn faults(&self) -> &Arc<Faults> {
+        &self.options.faults
     }
 
     /// Sets the state that sessions start on and a reset restores, when
@@ -228,20 +258,29 @@ impl MockApi {
     }
 }
 
+/// Builds the registry, and connects the journal and the faults to it.
 fn build_sessions(
     initial: &ClusterState,
     shared: ClusterState,
     store: Option<Store>,
     options: &SessionOptions,
 ) -> Sessions {
-    Sessions::new(
+    let sessions = Sessions::new(
         initial,
         shared,
         store,
         options.clock.clone(),
         options.interval,
         options.limits,
-    )
+    );
+    options.journal.set_sessions(sessions.exists_predicate());
+    options.faults.set_sessions(sessions.exists_predicate());
+    let (journal, faults) = (options.journal.clone(), options.faults.clone());
+    sessions.on_end(Arc::new(move |name| {
+        journal.remove_session(name);
+        faults.remove_session(name);
+    }));
+    sessions
 }
 
 impl Api for MockApi {

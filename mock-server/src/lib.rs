@@ -18,7 +18,9 @@ pub mod clock;
 pub mod control_auth;
 pub mod cors;
 pub mod events;
+pub mod faults;
 mod internal_error;
+pub mod journal;
 pub mod persist;
 mod prefer;
 mod protocol_errors;
@@ -76,12 +78,15 @@ pub fn app(api: Arc<MockApi>) -> axum::Router {
 
 /// Builds the router of the API on `api`: the operations, the spec at
 /// [`OPENAPI_YAML_PATH`] and [`OPENAPI_JSON_PATH`] without an API key, the
-/// selection of documented examples with the `Prefer` header, and the
-/// middleware of [`with_middleware_and_options`].
+/// selection of documented examples with the `Prefer` header, the faults of
+/// [`MockApi::faults`] inside the body deadline, the middleware of
+/// [`with_middleware_and_options`], and the recording of each request in
+/// [`MockApi::journal`] inside the outer layer.
 pub fn app_with(api: Arc<MockApi>, options: &AppOptions) -> axum::Router {
     let router = spec::add_routes(system_services_server::router(api.clone()))
-        .layer(prefer::PreferLayer::new(api));
-    with_middleware_and_options(router, options)
+        .layer(prefer::PreferLayer::new(api.clone()))
+        .layer(faults::FaultLayer::new(api.faults().clone()));
+    add_middleware(router, options, Some(api.journal().clone()))
 }
 
 /// Adds the middleware to every route and the fallback of `router`, with
@@ -114,12 +119,27 @@ pub fn with_middleware_and_body_timeout(
 /// responds to a later body with a 408 in the documented error body. Call
 /// it after the last route is added.
 pub fn with_middleware_and_options(router: axum::Router, options: &AppOptions) -> axum::Router {
+    add_middleware(router, options, None)
+}
+
+/// Adds the middleware of [`with_middleware_and_options`] and, between
+/// the CORS layer and the outer one, the layer that records requests in
+/// `journal`.
+fn add_middleware(
+    router: axum::Router,
+    options: &AppOptions,
+    journal: Option<Arc<journal::Journal>>,
+) -> axum::Router {
     let router = router.layer(axum::middleware::from_fn_with_state(
         options.body_read_timeout,
         body_timeout::limit_body_read,
     ));
     let router = match &options.cors {
         Some(cors) => router.layer(cors::CorsLayer::new(cors.clone())),
+        None => router,
+    };
+    let router = match journal {
+        Some(journal) => router.layer(journal::JournalLayer::new(journal)),
         None => router,
     };
     router.layer(axum::middleware::from_fn(telemetry::log_request))

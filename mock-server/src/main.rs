@@ -1,7 +1,9 @@
 //! `cargo run -p mock-server`: serves the mock API on 127.0.0.1:4010.
 
+use std::collections::hash_map::RandomState;
 use std::ffi::OsStr;
 use std::future::Future;
+use std::hash::BuildHasher;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,6 +18,8 @@ use clap::parser::ValueSource;
 use ipnet::IpNet;
 use mock_server::auth::{ApiKeyEntry, AuthPolicy, ConfigError, parse_network};
 use mock_server::control_auth::{ControlToken, InvalidControlToken};
+use mock_server::faults::Faults;
+use mock_server::journal::{self, Journal};
 use mock_server::persist::Store;
 use mock_server::scheduler::{DEFAULT_INTERVAL, MAX_INTERVAL_SECS, Scheduler};
 use mock_server::sessions::SessionLimits;
@@ -168,6 +172,21 @@ struct Options {
         value_parser = parse_control_token
     )]
     control_token: Option<ControlToken>,
+
+    /// Requests that the journal keeps per session, the newest ones (GET /__mock/journal). 0
+    /// turns the journal off.
+    #[arg(
+        long,
+        env = "MOCK_JOURNAL_LIMIT",
+        value_name = "N",
+        default_value_t = journal::DEFAULT_LIMIT
+    )]
+    journal_limit: usize,
+
+    /// Seed of the random draws of the faults (their `rate` and latency ranges), so that a run
+    /// can be repeated. Without it the seed is random, and the start-up log line shows it.
+    #[arg(long, env = "MOCK_FAULT_SEED", value_name = "SEED")]
+    fault_seed: Option<u64>,
 }
 
 /// Largest value of `--max-sessions`.
@@ -216,6 +235,12 @@ impl Options {
         }
     }
 
+    /// Returns the seed of `--fault-seed`, or a random one.
+    fn fault_seed(&self) -> u64 {
+        self.fault_seed
+            .unwrap_or_else(|| RandomState::new().hash_one(0))
+    }
+
     fn limits(&self) -> Limits {
         Limits {
             header_read_timeout: Duration::from_secs(self.header_read_timeout),
@@ -239,6 +264,7 @@ async fn main() -> anyhow::Result<()> {
     let api_keys = options.api_keys();
     let trusted_proxies = options.trusted_proxies();
     let cors = options.cors();
+    let fault_seed = options.fault_seed();
     let shutdown = shutdown_signal();
 
     print_try_command(address, &api_keys);
@@ -247,6 +273,8 @@ async fn main() -> anyhow::Result<()> {
         api_keys = api_keys.len(),
         trusted_proxies = ?trusted_proxies,
         cors_origins = %cors.as_ref().map_or("off".to_string(), Cors::to_string),
+        journal_limit = options.journal_limit,
+        fault_seed,
         "mock server started"
     );
 
@@ -254,7 +282,9 @@ async fn main() -> anyhow::Result<()> {
         .with_initial_state(fixture)
         .with_scheduler_interval(Duration::from_secs(options.scheduler_interval))
         .with_session_limits(options.session_limits())
-        .with_control_token(options.control_token.clone());
+        .with_control_token(options.control_token.clone())
+        .with_journal(Journal::new(options.journal_limit))
+        .with_faults(Faults::new(fault_seed));
     let api = Arc::new(match store {
         Some(store) => api.with_store(store),
         None => api,

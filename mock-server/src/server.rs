@@ -124,7 +124,7 @@ pub async fn serve_with_cors(
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().call(request)
+            crate::faults::drop_if_marked(router.clone().call(request))
         });
         let io = TokioIo::new(ErrorBodyIo::new(stream, peer));
         let connection = builder.serve_connection(io, service);

@@ -104,7 +104,7 @@ fn new_id_digits() -> [u8; 16] {
 
 /// SplitMix64's output function, a bijection on `u64`, so distinct inputs
 /// give distinct ids.
-fn mix(value: u64) -> u64 {
+pub(crate) fn mix(value: u64) -> u64 {
     let mut z = value;
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

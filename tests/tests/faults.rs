@@ -1,0 +1,439 @@
+//! Fault injection over a real socket: documented error responses, counts,
+//! rates and seeds, latency, dropped connections and JSON-RPC errors.
+
+use std::time::{Duration, Instant};
+
+use contract_tests::MockServer;
+use mock_server::faults::{FaultMatch, FaultSpec, Faults, Latency};
+use mock_server::journal::JournalFilter;
+use mock_server::state::ClusterState;
+use mock_server::{DEFAULT_API_KEY, MockApi};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const METHOD: &str = "system.services.active.mark_terminate";
+
+/// A service without active processes, so that a terminate call changes
+/// nothing and returns 0 each time.
+const IDLE_PATH: &str = "/system/services/active/backup/terminate";
+
+async fn start(seed: u64) -> MockServer {
+    let api = MockApi::new(ClusterState::default_state(), vec![DEFAULT_API_KEY.into()])
+        .with_faults(Faults::new(seed));
+    MockServer::start_with_api(api).await
+}
+
+fn add(mock: &MockServer, spec: FaultSpec) -> String {
+    mock.api.faults().add(None, spec).expect("a valid fault").id
+}
+
+fn status_fault(status: i64) -> FaultSpec {
+    FaultSpec {
+        status: Some(status),
+        ..FaultSpec::default()
+    }
+}
+
+/// Posts `body` to `path` with the default key; returns the status and the
+/// parsed body.
+async fn post(mock: &MockServer, path: &str, body: &Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", mock.base_url()))
+        .header("X-Api-Key", DEFAULT_API_KEY)
+        .json(body)
+        .send()
+        .await
+        .expect("the mock answers");
+    let status = response.status().as_u16();
+    let body = response.json().await.expect("a JSON body");
+    (status, body)
+}
+
+async fn terminate_idle(mock: &MockServer) -> u16 {
+    post(mock, IDLE_PATH, &json!({})).await.0
+}
+
+#[tokio::test]
+async fn status_fault_applies_count_times() {
+    let mock = start(1).await;
+    let id = add(
+        &mock,
+        FaultSpec {
+            count: Some(2),
+            ..status_fault(500)
+        },
+    );
+
+    for _ in 0..2 {
+        let (status, body) =
+            post(&mock, "/system/services/active/cron/terminate", &json!({})).await;
+        assert_eq!(status, 500);
+        assert_eq!(body["error"]["message"], "An unexpected error occurred");
+    }
+    let (status, body) = post(&mock, "/system/services/active/cron/terminate", &json!({})).await;
+    assert_eq!((status, body), (200, json!(2)));
+    assert!(mock.api.faults().list(None).is_empty());
+
+    let journal = mock.api.journal().list(None, &JournalFilter::default());
+    let faults: Vec<Option<&str>> = journal
+        .entries
+        .iter()
+        .map(|entry| entry.fault.as_deref())
+        .collect();
+    assert_eq!(faults, [Some(id.as_str()), Some(id.as_str()), None]);
+    assert_eq!(journal.entries[0].status, 500);
+}
+
+#[tokio::test]
+async fn status_fault_sends_documented_example() {
+    let mock = start(1).await;
+    add(&mock, status_fault(404));
+    let (status, body) = post(&mock, IDLE_PATH, &json!({})).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["data"]["object_id"], "mailer");
+    let fault = &mock.api.faults().list(None)[0];
+    assert_eq!(fault.applied, 1);
+    assert_eq!(fault.remaining, None);
+}
+
+#[tokio::test]
+async fn rate_zero_never_applies() {
+    let mock = start(1).await;
+    add(
+        &mock,
+        FaultSpec {
+            rate: Some(0.0),
+            ..status_fault(500)
+        },
+    );
+    for _ in 0..20 {
+        assert_eq!(terminate_idle(&mock).await, 200);
+    }
+    assert_eq!(mock.api.faults().list(None)[0].applied, 0);
+}
+
+#[tokio::test]
+async fn rate_one_always_applies() {
+    let mock = start(1).await;
+    add(
+        &mock,
+        FaultSpec {
+            rate: Some(1.0),
+            ..status_fault(422)
+        },
+    );
+    for _ in 0..20 {
+        assert_eq!(terminate_idle(&mock).await, 422);
+    }
+    assert_eq!(mock.api.faults().list(None)[0].applied, 20);
+}
+
+/// Returns the statuses of 40 requests to a mock seeded with `seed` with a
+/// 500 fault at rate one half.
+async fn half_rate_statuses(seed: u64) -> Vec<u16> {
+    let mock = start(seed).await;
+    add(
+        &mock,
+        FaultSpec {
+            rate: Some(0.5),
+            ..status_fault(500)
+        },
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        statuses.push(terminate_idle(&mock).await);
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn same_seed_repeats_sequence() {
+    let first = half_rate_statuses(42).await;
+    let second = half_rate_statuses(42).await;
+    assert_eq!(first, second);
+    assert!(first.contains(&200), "{first:?}");
+    assert!(first.contains(&500), "{first:?}");
+}
+
+#[tokio::test]
+async fn fault_passed_over_leaves_request_to_next() {
+    let mock = start(7).await;
+    add(
+        &mock,
+        FaultSpec {
+            rate: Some(0.0),
+            ..status_fault(500)
+        },
+    );
+    add(&mock, status_fault(401));
+    assert_eq!(terminate_idle(&mock).await, 401);
+}
+
+#[tokio::test]
+async fn latency_delays_at_least_min() {
+    let mock = start(1).await;
+    add(
+        &mock,
+        FaultSpec {
+            latency_ms: Some(Latency {
+                min: 300,
+                max: Some(350),
+            }),
+            ..FaultSpec::default()
+        },
+    );
+    let started = Instant::now();
+    let (status, body) = post(&mock, IDLE_PATH, &json!({})).await;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!((status, body), (200, json!(0)));
+}
+
+/// Sends a terminate request on a raw connection and returns what the
+/// server sent until it closed the connection.
+async fn raw_exchange(mock: &MockServer) -> Vec<u8> {
+    let mut stream = tokio::net::TcpStream::connect(mock.address)
+        .await
+        .expect("connect to the mock");
+    let request = format!(
+        "POST {IDLE_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: {DEFAULT_API_KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("send the request");
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut received))
+        .await
+        .expect("the server closes the connection");
+    if let Err(error) = read {
+        assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset, "{error}");
+    }
+    received
+}
+
+#[tokio::test]
+async fn drop_connection_closes_without_response() {
+    let mock = start(1).await;
+    let id = add(
+        &mock,
+        FaultSpec {
+            drop_connection: Some(true),
+            count: Some(2),
+            ..FaultSpec::default()
+        },
+    );
+    let received = raw_exchange(&mock).await;
+    assert!(
+        received.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
+
+    let error = reqwest::Client::new()
+        .post(format!("{}{IDLE_PATH}", mock.base_url()))
+        .header("X-Api-Key", DEFAULT_API_KEY)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect_err("no response");
+    assert!(error.status().is_none(), "{error}");
+
+    assert_eq!(terminate_idle(&mock).await, 200);
+    let journal = mock.api.journal().list(None, &JournalFilter::default());
+    assert_eq!(journal.entries[0].fault.as_deref(), Some(id.as_str()));
+    assert_eq!(journal.entries[0].status, 444);
+}
+
+#[tokio::test]
+async fn jsonrpc_gets_mapped_error_code() {
+    let mock = start(1).await;
+    add(&mock, status_fault(404));
+    let call = json!({"jsonrpc": "2.0", "method": METHOD, "params": ["backup"], "id": "abc"});
+    let (status, body) = post(&mock, "/jsonrpc", &call).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["id"], "abc");
+    assert_eq!(body["error"]["code"], -32004);
+    assert_eq!(body["error"]["data"]["object_name"], "system_services");
+
+    let notification = json!({"jsonrpc": "2.0", "method": METHOD, "params": ["backup"]});
+    let batch = json!([call, notification, {"jsonrpc": "2.0", "method": METHOD, "id": 7}]);
+    let (status, body) = post(&mock, "/jsonrpc", &batch).await;
+    assert_eq!(status, 200);
+    let ids: Vec<&Value> = body
+        .as_array()
+        .expect("a batch response")
+        .iter()
+        .map(|response| &response["id"])
+        .collect();
+    assert_eq!(ids, [&json!("abc"), &json!(7)]);
+    assert_eq!(body[1]["error"]["code"], -32004);
+
+    let journal = mock.api.journal().list(None, &JournalFilter::default());
+    assert_eq!(journal.entries[1].rpc_methods, [METHOD, METHOD, METHOD]);
+}
+
+#[tokio::test]
+async fn jsonrpc_status_codes_follow_spec() {
+    let mock = start(1).await;
+    let call = json!({"jsonrpc": "2.0", "method": METHOD, "params": ["backup"], "id": 1});
+    for (status, code) in [(401, -32001), (422, -32022), (500, -32603), (400, -32602)] {
+        let id = add(&mock, status_fault(status));
+        let (_, body) = post(&mock, "/jsonrpc", &call).await;
+        assert_eq!(body["error"]["code"], code, "status {status}: {body}");
+        assert!(mock.api.faults().remove(None, &id));
+    }
+}
+
+#[tokio::test]
+async fn rpc_method_match_reads_body() {
+    let mock = start(1).await;
+    let only = |method: &str| FaultSpec {
+        matches: Some(FaultMatch {
+            rpc_method: Some(method.into()),
+            ..FaultMatch::default()
+        }),
+        ..status_fault(500)
+    };
+    add(&mock, only("other.method"));
+    let call = json!({"jsonrpc": "2.0", "method": METHOD, "params": ["cron"], "id": 1});
+    let (status, body) = post(&mock, "/jsonrpc", &call).await;
+    assert_eq!((status, &body["result"]), (200, &json!(2)));
+
+    add(&mock, only(METHOD));
+    let (_, body) = post(&mock, "/jsonrpc", &call).await;
+    assert_eq!(body["error"]["code"], -32603, "{body}");
+    assert_eq!(terminate_idle(&mock).await, 200);
+}
+
+#[tokio::test]
+async fn match_selects_method_and_path() {
+    let mock = start(1).await;
+    add(
+        &mock,
+        FaultSpec {
+            matches: Some(FaultMatch {
+                method: Some("POST".into()),
+                path: Some("/jsonrpc".into()),
+                ..FaultMatch::default()
+            }),
+            ..status_fault(500)
+        },
+    );
+    assert_eq!(terminate_idle(&mock).await, 200);
+    let call = json!({"jsonrpc": "2.0", "method": METHOD, "params": ["backup"], "id": 1});
+    let (_, body) = post(&mock, "/jsonrpc", &call).await;
+    assert_eq!(body["error"]["code"], -32603);
+}
+
+#[tokio::test]
+async fn spec_documents_are_not_faulted() {
+    let mock = start(1).await;
+    add(&mock, status_fault(500));
+    let response = reqwest::get(format!("{}/openapi.yaml", mock.base_url()))
+        .await
+        .expect("the mock answers");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(mock.api.faults().list(None)[0].applied, 0);
+}
+
+#[tokio::test]
+async fn session_faults_stay_in_session() {
+    let mock = start(1).await;
+    mock.api
+        .sessions()
+        .get(Some("s1"))
+        .expect("start a session");
+    let faults = mock.api.faults();
+    faults
+        .add(Some("s1"), status_fault(500))
+        .expect("a valid fault");
+    let in_session = |session: &'static str| {
+        reqwest::Client::new()
+            .post(format!("{}{IDLE_PATH}", mock.base_url()))
+            .header("X-Api-Key", DEFAULT_API_KEY)
+            .header("X-Mock-Session", session)
+            .json(&json!({}))
+            .send()
+    };
+    let faulted = in_session("s1").await.expect("the mock answers");
+    assert_eq!(faulted.status().as_u16(), 500);
+    let other = in_session("s2").await.expect("the mock answers");
+    assert_eq!(other.status().as_u16(), 200);
+    assert_eq!(terminate_idle(&mock).await, 200);
+
+    assert!(mock.api.sessions().remove("s1"));
+    assert!(faults.list(Some("s1")).is_empty());
+    let ended = faults.add(Some("s1"), status_fault(500));
+    assert!(ended.is_err());
+}
+
+#[tokio::test]
+async fn invalid_specs_name_fields() {
+    let faults = Faults::new(1);
+    let cases = [
+        (FaultSpec::default(), "body"),
+        (status_fault(418), "status"),
+        (
+            FaultSpec {
+                drop_connection: Some(true),
+                ..status_fault(500)
+            },
+            "drop_connection",
+        ),
+        (
+            FaultSpec {
+                latency_ms: Some(Latency {
+                    min: 10,
+                    max: Some(5),
+                }),
+                ..FaultSpec::default()
+            },
+            "latency_ms.max",
+        ),
+        (
+            FaultSpec {
+                latency_ms: Some(Latency {
+                    min: 60_001,
+                    max: None,
+                }),
+                ..FaultSpec::default()
+            },
+            "latency_ms.min",
+        ),
+        (
+            FaultSpec {
+                count: Some(0),
+                ..status_fault(500)
+            },
+            "count",
+        ),
+        (
+            FaultSpec {
+                rate: Some(-0.1),
+                ..status_fault(500)
+            },
+            "rate",
+        ),
+    ];
+    for (spec, field) in cases {
+        let errors = faults
+            .add(None, spec.clone())
+            .expect_err("an invalid fault");
+        assert!(errors.contains_key(field), "{spec:?}: {errors:?}");
+    }
+    assert!(faults.list(None).is_empty());
+}
+
+#[tokio::test]
+async fn fault_request_decodes_control_example() {
+    let example = json!({"drop_connection": true, "rate": 0.1, "match": {"path": "/jsonrpc"}});
+    let spec: FaultSpec = serde_json::from_value(example.clone()).expect("decode the example");
+    let fault = Faults::new(1).add(None, spec).expect("a valid fault");
+    let value = serde_json::to_value(&fault).expect("serialise the fault");
+    assert_eq!(value["fault"], example);
+    assert_eq!(value["applied"], 0);
+    assert_eq!(value["remaining"], Value::Null);
+    let unknown = serde_json::from_value::<FaultSpec>(json!({"status": 500, "x": 1}));
+    assert!(unknown.is_err());
+}

@@ -1,0 +1,291 @@
+//! The request journal over a real socket: what an entry records, the
+//! filters, the limit, and the requests it leaves out.
+
+use contract_tests::MockServer;
+use mock_server::journal::{Journal, JournalEntry, JournalFilter, MAX_BODY_BYTES, REDACTED};
+use mock_server::state::ClusterState;
+use mock_server::{DEFAULT_API_KEY, MockApi};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const METHOD: &str = "system.services.active.mark_terminate";
+
+async fn start_with_limit(limit: usize) -> MockServer {
+    let api = MockApi::new(ClusterState::default_state(), vec![DEFAULT_API_KEY.into()])
+        .with_journal(Journal::new(limit));
+    MockServer::start_with_api(api).await
+}
+
+/// Sends `POST path` with the default key and a JSON `body`; returns the
+/// status, the `X-Request-Id` header and the body text.
+async fn post(mock: &MockServer, path: &str, body: &str) -> (u16, String, String) {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", mock.base_url()))
+        .header("X-Api-Key", DEFAULT_API_KEY)
+        .header("Content-Type", "application/json")
+        .header("Cookie", "session=abc")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("the mock answers");
+    let status = response.status().as_u16();
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let text = response.text().await.expect("read the body");
+    (status, request_id, text)
+}
+
+fn entries(mock: &MockServer, filter: &JournalFilter) -> Vec<JournalEntry> {
+    mock.api.journal().list(None, filter).entries
+}
+
+fn header<'a>(entry: &'a JournalEntry, name: &str) -> Option<&'a str> {
+    entry
+        .headers
+        .iter()
+        .find(|(header, _)| header == name)
+        .map(|(_, value)| value.as_str())
+}
+
+#[tokio::test]
+async fn rest_request_is_recorded() {
+    let mock = MockServer::start().await;
+    let body = r#"{"nodes_id": "node-2"}"#;
+    let path = "/system/services/active/cron/terminate?trace=1";
+    let (status, request_id, text) = post(&mock, path, body).await;
+    assert_eq!((status, text.as_str()), (200, "1"));
+
+    let recorded = entries(&mock, &JournalFilter::default());
+    assert_eq!(recorded.len(), 1);
+    let entry = &recorded[0];
+    assert_eq!(entry.seq, 1);
+    assert_eq!(entry.method, "POST");
+    assert_eq!(entry.path, "/system/services/active/cron/terminate");
+    assert_eq!(entry.query.as_deref(), Some("trace=1"));
+    assert_eq!(entry.body.as_deref(), Some(body));
+    assert_eq!(entry.status, 200);
+    assert_eq!(entry.request_id.as_deref(), Some(request_id.as_str()));
+    assert_eq!(header(entry, "x-api-key"), Some(REDACTED));
+    assert_eq!(header(entry, "cookie"), Some(REDACTED));
+    assert_eq!(header(entry, "content-type"), Some("application/json"));
+    assert!(entry.rpc_methods.is_empty());
+    assert_eq!(entry.fault, None);
+    assert!(entry.duration_ms >= 0.0);
+}
+
+#[tokio::test]
+async fn entry_serialises_as_control_schema() {
+    let mock = MockServer::start().await;
+    post(&mock, "/system/services/active/backup/terminate", "{}").await;
+    let page = mock.api.journal().list(None, &JournalFilter::default());
+    let value = serde_json::to_value(&page).expect("serialise the page");
+    assert_eq!(value["dropped"], 0);
+    let entry = &value["entries"][0];
+    assert_eq!(entry["headers"]["x-api-key"], REDACTED);
+    assert_eq!(entry["body"], "{}");
+    assert_eq!(entry["query"], Value::Null);
+    assert_eq!(entry["fault"], Value::Null);
+    assert!(
+        entry["at"].as_str().is_some_and(|at| at.ends_with('Z')),
+        "{entry}"
+    );
+    assert!(entry.get("rpc_methods").is_none(), "{entry}");
+}
+
+#[tokio::test]
+async fn jsonrpc_request_records_methods() {
+    let mock = MockServer::start().await;
+    let call =
+        |id: i64| json!({"jsonrpc": "2.0", "method": METHOD, "params": ["backup"], "id": id});
+    let body = json!([call(1), call(2)]).to_string();
+    let (status, _, text) = post(&mock, "/jsonrpc", &body).await;
+    assert_eq!(status, 200, "{text}");
+
+    let recorded = entries(&mock, &JournalFilter::default());
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].path, "/jsonrpc");
+    assert_eq!(recorded[0].rpc_methods, [METHOD, METHOD]);
+    assert_eq!(recorded[0].body.as_deref(), Some(body.as_str()));
+    assert_eq!(header(&recorded[0], "x-api-key"), Some(REDACTED));
+}
+
+#[tokio::test]
+async fn filters_select_entries() {
+    let mock = MockServer::start().await;
+    let terminate = |service: &str| format!("/system/services/active/{service}/terminate");
+    post(&mock, &terminate("backup"), "{}").await;
+    post(&mock, &terminate("mailer"), "{}").await;
+    let call = json!({"jsonrpc": "2.0", "method": METHOD, "params": ["backup"], "id": 1});
+    post(&mock, "/jsonrpc", &call.to_string()).await;
+    reqwest::get(format!("{}/openapi.json", mock.base_url()))
+        .await
+        .expect("the mock answers");
+
+    let paths = |filter: JournalFilter| -> Vec<String> {
+        let recorded = entries(&mock, &filter);
+        recorded.into_iter().map(|entry| entry.path).collect()
+    };
+    assert_eq!(paths(JournalFilter::default()).len(), 4);
+    let by_method = JournalFilter {
+        method: Some("get".into()),
+        ..JournalFilter::default()
+    };
+    assert_eq!(paths(by_method), ["/openapi.json"]);
+    let by_path = JournalFilter {
+        path: Some("/system/".into()),
+        ..JournalFilter::default()
+    };
+    assert_eq!(paths(by_path), [terminate("backup"), terminate("mailer")]);
+    let by_status = JournalFilter {
+        status: Some(404),
+        ..JournalFilter::default()
+    };
+    assert_eq!(paths(by_status), [terminate("mailer")]);
+    let by_rpc_method = JournalFilter {
+        rpc_method: Some(METHOD.into()),
+        ..JournalFilter::default()
+    };
+    assert_eq!(paths(by_rpc_method), ["/jsonrpc"]);
+    let since = JournalFilter {
+        since: Some(2),
+        limit: Some(1),
+        ..JournalFilter::default()
+    };
+    assert_eq!(paths(since), ["/jsonrpc"]);
+}
+
+#[tokio::test]
+async fn limit_drops_oldest_with_count() {
+    let mock = start_with_limit(3).await;
+    for _ in 0..5 {
+        post(&mock, "/system/services/active/backup/terminate", "{}").await;
+    }
+    let page = mock.api.journal().list(None, &JournalFilter::default());
+    let seqs: Vec<u64> = page.entries.iter().map(|entry| entry.seq).collect();
+    assert_eq!(seqs, [3, 4, 5]);
+    assert_eq!(page.dropped, 2);
+}
+
+#[tokio::test]
+async fn zero_limit_records_nothing() {
+    let mock = start_with_limit(0).await;
+    let (status, _, _) = post(&mock, "/system/services/active/cron/terminate", "{}").await;
+    assert_eq!(status, 200);
+    assert!(entries(&mock, &JournalFilter::default()).is_empty());
+}
+
+#[tokio::test]
+async fn control_paths_are_not_recorded() {
+    let mock = MockServer::start().await;
+    for path in ["/__mock/journal", "/__mock"] {
+        reqwest::get(format!("{}{path}", mock.base_url()))
+            .await
+            .expect("the mock answers");
+    }
+    assert!(entries(&mock, &JournalFilter::default()).is_empty());
+    reqwest::get(format!("{}/__mockery", mock.base_url()))
+        .await
+        .expect("the mock answers");
+    assert_eq!(entries(&mock, &JournalFilter::default()).len(), 1);
+}
+
+/// Sends a terminate request for the idle `backup` service in `session`;
+/// returns the status.
+async fn terminate_in_session(mock: &MockServer, session: &str) -> u16 {
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/system/services/active/backup/terminate",
+            mock.base_url()
+        ))
+        .header("X-Api-Key", DEFAULT_API_KEY)
+        .header("X-Mock-Session", session)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("the mock answers");
+    response.status().as_u16()
+}
+
+#[tokio::test]
+async fn session_requests_are_recorded_apart() {
+    let mock = MockServer::start().await;
+    assert_eq!(terminate_in_session(&mock, "s1").await, 200);
+    let session = mock
+        .api
+        .journal()
+        .list(Some("s1"), &JournalFilter::default());
+    assert_eq!(session.entries.len(), 1);
+    assert_eq!(session.entries[0].seq, 1);
+    assert!(entries(&mock, &JournalFilter::default()).is_empty());
+
+    assert!(mock.api.sessions().remove("s1"));
+    let ended = mock
+        .api
+        .journal()
+        .list(Some("s1"), &JournalFilter::default());
+    assert!(ended.entries.is_empty());
+}
+
+#[tokio::test]
+async fn invalid_session_is_not_recorded() {
+    let mock = MockServer::start().await;
+    assert_eq!(terminate_in_session(&mock, "no spaces").await, 400);
+    assert!(entries(&mock, &JournalFilter::default()).is_empty());
+    let invalid = mock
+        .api
+        .journal()
+        .list(Some("no spaces"), &JournalFilter::default());
+    assert!(invalid.entries.is_empty());
+}
+
+/// Sends a chunked body of `size` bytes on a raw connection and returns
+/// the status of the response.
+async fn post_chunked(mock: &MockServer, size: usize) -> u16 {
+    let mut stream = tokio::net::TcpStream::connect(mock.address)
+        .await
+        .expect("connect to the mock");
+    let head = format!(
+        "POST /system/services/active/cron/terminate HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         X-Api-Key: {DEFAULT_API_KEY}\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    stream
+        .write_all(head.as_bytes())
+        .await
+        .expect("send the head");
+    let chunk = vec![b'x'; 4096];
+    let mut sent = 0;
+    while sent < size {
+        let part = &chunk[..chunk.len().min(size - sent)];
+        let framed = [format!("{:x}\r\n", part.len()).as_bytes(), part, b"\r\n"].concat();
+        if stream.write_all(&framed).await.is_err() {
+            break;
+        }
+        sent += part.len();
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    let text = String::from_utf8_lossy(&response);
+    text.split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn large_body_is_cut() {
+    let mock = MockServer::start().await;
+    let status = post_chunked(&mock, 100 * 1024).await;
+    assert_eq!(status, 413);
+    let recorded = entries(&mock, &JournalFilter::default());
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].status, 413);
+    let body = recorded[0].body.as_deref().expect("the body that was read");
+    assert_eq!(body.len(), MAX_BODY_BYTES);
+    assert!(body.bytes().all(|byte| byte == b'x'));
+}
