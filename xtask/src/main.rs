@@ -32,6 +32,17 @@ enum Command {
         /// Skip the TypeScript types, which need Node.js and npm.
         #[arg(long)]
         no_typescript: bool,
+        /// Generate from this OpenAPI 3.0 document instead of the workspace's specs. The
+        /// crates go to --out, and no TypeScript types are written.
+        #[arg(long, requires = "out")]
+        spec: Option<PathBuf>,
+        /// Folder of the crates generated from --spec: a workspace of `NAME-server` and
+        /// `NAME-client`.
+        #[arg(long, requires = "spec")]
+        out: Option<PathBuf>,
+        /// Crate name prefix for --spec; defaults to the spec's file name.
+        #[arg(long, requires = "spec")]
+        name: Option<String>,
     },
     /// Run every check CI runs: rustfmt, clippy, the generated-code drift check, the OpenAPI
     /// validator and all tests.
@@ -82,7 +93,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // Paths on the command line are relative to where the command runs.
+    if let Command::Gen { spec, out, .. } = &mut cli.command {
+        for path in [spec, out].into_iter().flatten() {
+            if let Ok(absolute) = std::path::absolute(&*path) {
+                *path = absolute;
+            }
+        }
+    }
     let root = workspace_root();
     if let Err(error) = std::env::set_current_dir(&root) {
         eprintln!(
@@ -96,12 +115,18 @@ fn main() -> ExitCode {
         Command::Gen {
             check,
             no_typescript,
+            spec,
+            out,
+            name,
         } => {
             let mode = if check {
                 codegen::Mode::Check
             } else {
                 codegen::Mode::Write
             };
+            if let (Some(spec), Some(out)) = (&spec, &out) {
+                return exit(codegen::run_scratch(spec, out, name.as_deref(), mode));
+            }
             let outputs = if no_typescript {
                 codegen::Outputs::Rust
             } else {
@@ -144,6 +169,11 @@ fn main() -> ExitCode {
             bench::run(&options)
         }
     };
+    exit(result)
+}
+
+/// Prints an error and returns the exit code of a command's result.
+fn exit(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

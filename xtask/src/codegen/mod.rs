@@ -8,6 +8,7 @@ mod client;
 mod files;
 mod format;
 mod jsonrpc;
+mod manifest;
 mod model;
 mod openrpc;
 mod params;
@@ -87,6 +88,59 @@ pub fn run(root: &Path, mode: Mode, outputs: Outputs) -> anyhow::Result<()> {
         }
     }
     files::sync(root, &generated, mode)
+}
+
+/// Generates the server and client crates of any spec into a scratch
+/// workspace in `out`: `{name}-server`, `{name}-client` and a `Cargo.toml`
+/// that makes them a workspace, so that `cargo check` in `out` builds them.
+///
+/// The crates take their dependency versions from this workspace's
+/// generated crates. `name` defaults to the spec's file name.
+pub fn run_scratch(spec: &Path, out: &Path, name: Option<&str>, mode: Mode) -> anyhow::Result<()> {
+    let name = match name {
+        Some(name) => name.to_string(),
+        None => crate_name(spec),
+    };
+    if !name.starts_with(|c: char| c.is_ascii_lowercase())
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        anyhow::bail!(
+            "invalid crate name `{name}`: use lowercase letters, digits and `-`, \
+             starting with a letter (set it with --name)"
+        );
+    }
+    let out = out.display().to_string();
+    let target = Target {
+        spec: spec.display().to_string(),
+        server_dir: format!("{out}/{name}-server"),
+        client_dir: format!("{out}/{name}-client"),
+        typescript: format!("{out}/{name}.d.ts"),
+    };
+    let api = spec::load(Path::new("/"), &target.spec)?;
+    let mut generated = generate(&api, &target)?;
+    generated.extend(manifest::scratch_manifests(&out, &name, &generated));
+    files::sync(Path::new("/"), &generated, mode)
+}
+
+/// Derives a crate name from a spec's file name, such as `petstore` from
+/// `Petstore.v3.yaml`.
+fn crate_name(spec: &Path) -> String {
+    let stem = spec
+        .file_name()
+        .map(|name| name.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let stem = stem
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let words: Vec<&str> = stem
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .collect();
+    words.join("-")
 }
 
 /// Generates the contents of every file of one target's crates.

@@ -647,3 +647,29 @@ fn combined_security_requirement_is_located() {
     assert!(error.contains("#/security/0:"), "{error}");
     assert!(error.contains("several schemes at once"), "{error}");
 }
+
+#[test]
+fn scratch_output_is_a_workspace() {
+    let dir = std::env::temp_dir().join(format!("xtask-scratch-{}", std::process::id()));
+    let spec_path = dir.join("Items.v1.yaml");
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    std::fs::write(&spec_path, FEATURES).expect("write scratch spec");
+    let out = dir.join("out");
+
+    super::run_scratch(&spec_path, &out, None, Mode::Write).expect("generation succeeds");
+    for file in [
+        "Cargo.toml",
+        "items-server/Cargo.toml",
+        "items-server/src/lib.rs",
+        "items-client/Cargo.toml",
+        "items-client/src/lib.rs",
+    ] {
+        assert!(out.join(file).is_file(), "{file} is written");
+    }
+    super::run_scratch(&spec_path, &out, None, Mode::Check).expect("the output is fresh");
+
+    let error = super::run_scratch(&spec_path, &out, Some("Bad_Name"), Mode::Check)
+        .expect_err("an invalid name is rejected");
+    assert!(format!("{error}").contains("--name"), "{error}");
+    std::fs::remove_dir_all(&dir).expect("remove scratch dir");
+}
