@@ -10,6 +10,7 @@ mod format;
 mod jsonrpc;
 mod manifest;
 mod model;
+mod names;
 mod openrpc;
 mod params;
 mod request;
@@ -152,6 +153,7 @@ fn crate_name(spec: &Path) -> String {
 /// reported with the spec's path before its JSON pointer.
 pub fn generate(api: &OpenAPI, target: &Target) -> anyhow::Result<Vec<GeneratedFile>> {
     let located = |error| spec::locate(error, &target.spec);
+    let api = &names::normalize_operation_ids(api);
     let server = server::emit(api, target).map_err(located)?;
     let client = client::emit(api, target).map_err(located)?;
     if client.types != server.types {

@@ -312,19 +312,12 @@ fn operation_model(
     operation: &SpecOperation,
     pointer: String,
 ) -> Result<Operation, SpecError> {
+    // `names::normalize_operation_ids` has given every operation a
+    // snake_case identifier.
     let name = operation
         .operation_id
         .clone()
         .ok_or_else(|| SpecError::new(&pointer, "the operation has no operationId; add one"))?;
-    if !is_snake_case_identifier(&name) {
-        return Err(SpecError::new(
-            format!("{pointer}/operationId"),
-            format!(
-                "operationId `{name}` is not a snake_case Rust identifier (keywords excluded) \
-                 such as `mark_terminate`; rename it"
-            ),
-        ));
-    }
 
     let jsonrpc_method = match operation.extensions.get(JSONRPC_EXTENSION) {
         None => None,
@@ -379,7 +372,7 @@ fn operation_model(
     })
 }
 
-/// Rust keywords, strict and reserved, which cannot name a method.
+/// Rust keywords, strict and reserved, which cannot name a method or field.
 pub const RUST_KEYWORDS: &[&str] = &[
     "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
     "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
@@ -387,13 +380,6 @@ pub const RUST_KEYWORDS: &[&str] = &[
     "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
     "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
-
-fn is_snake_case_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some('a'..='z' | '_'))
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !RUST_KEYWORDS.contains(&name)
-}
 
 /// Checks that the path template names exactly the declared path parameters.
 fn check_path_template(path: &str, params: &[Param], pointer: &str) -> Result<(), SpecError> {

@@ -286,10 +286,55 @@ fn missing_ref_is_located() {
 }
 
 #[test]
-fn keyword_operation_id_is_located() {
-    let error = error_with("operationId: touch_item", "operationId: fn");
-    assert!(error.contains("/post/operationId:"), "{error}");
-    assert!(error.contains("rename it"), "{error}");
+fn keyword_operation_id_gets_suffix() {
+    let lib = generated_file(
+        &BASE.replace("operationId: touch_item", "operationId: fn"),
+        "server/src/lib.rs",
+    );
+    assert!(lib.contains("fn fn_("), "trait method");
+    let client = generated_file(
+        &BASE.replace("operationId: touch_item", "operationId: fn"),
+        "client/src/lib.rs",
+    );
+    assert!(client.contains("pub fn fn_("), "client method");
+}
+
+#[test]
+fn camel_case_operation_id_becomes_snake_case() {
+    let lib = generated_file(
+        &BASE.replace("operationId: touch_item", "operationId: touchItem"),
+        "server/src/lib.rs",
+    );
+    assert!(lib.contains("fn touch_item("), "trait method");
+    assert!(lib.contains("pub struct TouchItemRequest"), "request type");
+}
+
+#[test]
+fn missing_operation_id_is_derived() {
+    let lib = generated_file(
+        &BASE.replace("      operationId: touch_item\n", ""),
+        "server/src/lib.rs",
+    );
+    assert!(
+        lib.contains("fn post_items_item_id("),
+        "derived from method and path"
+    );
+}
+
+#[test]
+fn colliding_operation_ids_get_suffixes() {
+    let text = FEATURES
+        .replace("operationId: clear_items", "operationId: listItems")
+        .replace("      operationId: get_page\n", "");
+    let lib = generated_file(&text, "server/src/lib.rs");
+    assert!(lib.contains("fn list_items("), "first keeps its name");
+    assert!(lib.contains("fn list_items_2("), "second gets a suffix");
+    assert!(lib.contains("fn get_page("), "derived name");
+    let client = generated_file(&text, "client/src/lib.rs");
+    assert!(
+        client.contains("pub fn list_items_2("),
+        "client uses the same name"
+    );
 }
 
 #[test]

@@ -1,0 +1,93 @@
+//! Gives every operation a unique snake_case `operationId` before the
+//! emitters run, so that the server and progenitor's client name each
+//! operation the same way.
+
+use std::collections::BTreeSet;
+
+use heck::ToSnakeCase;
+use openapiv3::{OpenAPI, Operation, PathItem, ReferenceOr};
+
+use super::model::RUST_KEYWORDS;
+
+/// Returns `api` with each `operationId` turned into a snake_case Rust
+/// identifier, and one derived from the method and path where it is
+/// missing, such as `get_pets_pet_id` for `GET /pets/{petId}`.
+///
+/// Names that collide get a suffix `_2`, `_3` and so on, in document
+/// order. Operations with an `operationId` keep their name before derived
+/// ones take theirs, so adding an operation without one renames nothing
+/// else.
+pub fn normalize_operation_ids(api: &OpenAPI) -> OpenAPI {
+    let mut api = api.clone();
+    let mut taken = BTreeSet::new();
+    for pass in [Pass::Explicit, Pass::Derived] {
+        for (path, item) in api.paths.paths.iter_mut() {
+            let ReferenceOr::Item(item) = item else {
+                continue;
+            };
+            for (method, operation) in operations_mut(item) {
+                let name = match (&operation.operation_id, pass) {
+                    (Some(id), Pass::Explicit) => identifier(id),
+                    (None, Pass::Derived) => identifier(&format!("{method} {path}")),
+                    _ => continue,
+                };
+                let name = unique(name, &mut taken);
+                operation.operation_id = Some(name);
+            }
+        }
+    }
+    api
+}
+
+/// Returns the operations of a path item with their methods, in the order
+/// of `PathItem::iter`.
+pub fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = (&'static str, &mut Operation)> {
+    [
+        ("get", &mut item.get),
+        ("put", &mut item.put),
+        ("post", &mut item.post),
+        ("delete", &mut item.delete),
+        ("options", &mut item.options),
+        ("head", &mut item.head),
+        ("patch", &mut item.patch),
+        ("trace", &mut item.trace),
+    ]
+    .into_iter()
+    .filter_map(|(method, operation)| operation.as_mut().map(|operation| (method, operation)))
+}
+
+#[derive(Clone, Copy)]
+enum Pass {
+    Explicit,
+    Derived,
+}
+
+/// Converts text to a snake_case identifier: `findPetsByStatus` becomes
+/// `find_pets_by_status`, a keyword gets a `_` suffix and a leading digit
+/// a `_` prefix.
+fn identifier(text: &str) -> String {
+    let snake = text.to_snake_case();
+    let snake = if snake.is_empty() {
+        "operation".to_string()
+    } else if snake.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("_{snake}")
+    } else {
+        snake
+    };
+    if RUST_KEYWORDS.contains(&snake.as_str()) {
+        format!("{snake}_")
+    } else {
+        snake
+    }
+}
+
+fn unique(name: String, taken: &mut BTreeSet<String>) -> String {
+    let mut candidate = name.clone();
+    let mut suffix = 2;
+    while taken.contains(&candidate) {
+        candidate = format!("{name}_{suffix}");
+        suffix += 1;
+    }
+    taken.insert(candidate.clone());
+    candidate
+}
