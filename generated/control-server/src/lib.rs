@@ -1147,7 +1147,9 @@ async fn handle_list_events<A: Api>(State(api): State<Arc<A>>, request: Request)
         Err(rejection) => return rejection.into_response(),
     };
     let limit = match query
-        .integer("limit", Some(1i64), Some(10000i64))
+        .one("limit", |text: &str| {
+            runtime::parse_integer("limit", text, Some(1i64), Some(10000i64))
+        })
         .map(|value| value.unwrap_or(1000i64))
     {
         Ok(value) => value,
@@ -1583,28 +1585,34 @@ async fn handle_list_journal<A: Api>(State(api): State<Arc<A>>, request: Request
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
-    let method = match query.string("method") {
+    let method = match query.one("method", runtime::parse_string) {
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
-    let path = match query.string("path") {
+    let path = match query.one("path", runtime::parse_string) {
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
-    let status = match query.integer("status", Some(100i64), Some(599i64)) {
+    let status = match query.one("status", |text: &str| {
+        runtime::parse_integer("status", text, Some(100i64), Some(599i64))
+    }) {
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
-    let rpc_method = match query.string("rpc_method") {
+    let rpc_method = match query.one("rpc_method", runtime::parse_string) {
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
-    let since = match query.integer("since", Some(0i64), None) {
+    let since = match query.one("since", |text: &str| {
+        runtime::parse_integer("since", text, Some(0i64), None)
+    }) {
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
     let limit = match query
-        .integer("limit", Some(1i64), Some(10000i64))
+        .one("limit", |text: &str| {
+            runtime::parse_integer("limit", text, Some(1i64), Some(10000i64))
+        })
         .map(|value| value.unwrap_or(1000i64))
     {
         Ok(value) => value,
@@ -1934,7 +1942,7 @@ async fn handle_stream_updates<A: Api>(State(api): State<Arc<A>>, request: Reque
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
-    let session = match query.string("session") {
+    let session = match query.one("session", runtime::parse_string) {
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
-use axum::http::header::{ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, request::Parts};
 use axum::response::{IntoResponse, Response};
 use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
@@ -197,10 +197,14 @@ impl QueryParams {
             .map_err(|error| Rejection::invalid("query", format!("Invalid query string: {error}")))
     }
 
-    /// Returns the value of parameter `name`, if present. A repeated or
-    /// empty parameter is a 400.
+    /// Reads the single value of parameter `name` with `parse`, if present.
+    /// A repeated or empty parameter is a 400.
     // NOTE: `allowEmptyValue` is not read, so an empty value is always a 400.
-    fn value(&self, name: &str) -> Result<Option<&str>, Rejection> {
+    pub fn one<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Result<T, Rejection>,
+    ) -> Result<Option<T>, Rejection> {
         let mut values = self.0.iter().filter(|(key, _)| key == name);
         let Some((_, value)) = values.next() else {
             return Ok(None);
@@ -214,12 +218,29 @@ impl QueryParams {
         if value.is_empty() {
             return Err(Rejection::invalid(name, "Empty value is not allowed"));
         }
-        Ok(Some(value))
+        parse(value).map(Some)
+    }
+
+    /// Reads every value of the array parameter `name` (`name=a&name=b`)
+    /// with `parse`. An absent parameter is an empty array.
+    pub fn all<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Result<T, Rejection>,
+    ) -> Result<Vec<T>, Rejection> {
+        self.0
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| match value.as_str() {
+                "" => Err(Rejection::invalid(name, "Empty value is not allowed")),
+                value => parse(value),
+            })
+            .collect()
     }
 
     /// Reads a string parameter.
     pub fn string(&self, name: &str) -> Result<Option<String>, Rejection> {
-        Ok(self.value(name)?.map(str::to_string))
+        self.one(name, parse_string)
     }
 
     /// Reads an integer parameter within the inclusive bounds.
@@ -229,7 +250,7 @@ impl QueryParams {
         minimum: Option<i64>,
         maximum: Option<i64>,
     ) -> Result<Option<i64>, Rejection> {
-        self.bounded(name, "an integer", minimum, maximum)
+        self.one(name, |text| parse_integer(name, text, minimum, maximum))
     }
 
     /// Reads a finite number parameter within the inclusive bounds.
@@ -239,37 +260,12 @@ impl QueryParams {
         minimum: Option<f64>,
         maximum: Option<f64>,
     ) -> Result<Option<f64>, Rejection> {
-        self.bounded(name, "a number", minimum, maximum)
-    }
-
-    fn bounded<T: Bounded>(
-        &self,
-        name: &str,
-        kind: &str,
-        minimum: Option<T>,
-        maximum: Option<T>,
-    ) -> Result<Option<T>, Rejection> {
-        let Some(text) = self.value(name)? else {
-            return Ok(None);
-        };
-        let invalid = || Rejection::invalid(name, range_message(kind, minimum, maximum));
-        let value = text.parse::<T>().map_err(|_| invalid())?;
-        let below = minimum.is_some_and(|minimum| value < minimum);
-        let above = maximum.is_some_and(|maximum| value > maximum);
-        if !value.is_finite() || below || above {
-            return Err(invalid());
-        }
-        Ok(Some(value))
+        self.one(name, |text| parse_number(name, text, minimum, maximum))
     }
 
     /// Reads a boolean parameter: `true` or `false`.
     pub fn boolean(&self, name: &str) -> Result<Option<bool>, Rejection> {
-        match self.value(name)? {
-            None => Ok(None),
-            Some("true") => Ok(Some(true)),
-            Some("false") => Ok(Some(false)),
-            Some(_) => Err(Rejection::invalid(name, "Expected true or false")),
-        }
+        self.one(name, |text| parse_boolean(name, text))
     }
 
     /// Reads a string enum parameter, one of `values`, into its type.
@@ -278,17 +274,74 @@ impl QueryParams {
         name: &str,
         values: &[&str],
     ) -> Result<Option<T>, Rejection> {
-        let Some(text) = self.value(name)? else {
-            return Ok(None);
-        };
-        let message = || format!("Expected one of: {}", values.join(", "));
-        if !values.contains(&text) {
-            return Err(Rejection::invalid(name, message()));
-        }
-        serde_json::from_value(Value::String(text.to_string()))
-            .map(Some)
-            .map_err(|_| Rejection::invalid(name, message()))
+        self.one(name, |text| parse_enum(name, text, values))
     }
+}
+
+/// Parses a string parameter value, which is always valid.
+pub fn parse_string(text: &str) -> Result<String, Rejection> {
+    Ok(text.to_string())
+}
+
+/// Parses the integer value of parameter `name` within the inclusive bounds.
+pub fn parse_integer(
+    name: &str,
+    text: &str,
+    minimum: Option<i64>,
+    maximum: Option<i64>,
+) -> Result<i64, Rejection> {
+    parse_bounded(name, "an integer", text, minimum, maximum)
+}
+
+/// Parses the finite number value of parameter `name` within the inclusive
+/// bounds.
+pub fn parse_number(
+    name: &str,
+    text: &str,
+    minimum: Option<f64>,
+    maximum: Option<f64>,
+) -> Result<f64, Rejection> {
+    parse_bounded(name, "a number", text, minimum, maximum)
+}
+
+fn parse_bounded<T: Bounded>(
+    name: &str,
+    kind: &str,
+    text: &str,
+    minimum: Option<T>,
+    maximum: Option<T>,
+) -> Result<T, Rejection> {
+    let invalid = || Rejection::invalid(name, range_message(kind, minimum, maximum));
+    let value = text.parse::<T>().map_err(|_| invalid())?;
+    let below = minimum.is_some_and(|minimum| value < minimum);
+    let above = maximum.is_some_and(|maximum| value > maximum);
+    if !value.is_finite() || below || above {
+        return Err(invalid());
+    }
+    Ok(value)
+}
+
+/// Parses the boolean value of parameter `name`: `true` or `false`.
+pub fn parse_boolean(name: &str, text: &str) -> Result<bool, Rejection> {
+    match text {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(Rejection::invalid(name, "Expected true or false")),
+    }
+}
+
+/// Parses the value of string enum parameter `name`, one of `values`, into
+/// its type.
+pub fn parse_enum<T: DeserializeOwned>(
+    name: &str,
+    text: &str,
+    values: &[&str],
+) -> Result<T, Rejection> {
+    let invalid = || Rejection::invalid(name, format!("Expected one of: {}", values.join(", ")));
+    if !values.contains(&text) {
+        return Err(invalid());
+    }
+    serde_json::from_value(Value::String(text.to_string())).map_err(|_| invalid())
 }
 
 /// A numeric parameter type: parsed from text and compared with bounds.
@@ -344,6 +397,38 @@ pub fn header_param(headers: &HeaderMap, name: &str) -> Result<Option<String>, R
         Ok("") => Err(Rejection::invalid(name, "Empty value is not allowed")),
         Ok(value) => Ok(Some(value.to_string())),
         Err(_) => Err(Rejection::invalid(name, "Expected a visible ASCII value")),
+    }
+}
+
+/// Reads the cookie parameter `name` from the `Cookie` headers. A cookie
+/// that appears more than once or has an empty value is a 400.
+pub fn cookie_param(headers: &HeaderMap, name: &str) -> Result<Option<String>, Rejection> {
+    let mut found = None;
+    for header in headers.get_all(COOKIE) {
+        let Ok(header) = header.to_str() else {
+            continue;
+        };
+        for pair in header.split(';') {
+            let Some((key, value)) = pair.split_once('=') else {
+                continue;
+            };
+            if key.trim() != name {
+                continue;
+            }
+            if found.is_some() {
+                return Err(Rejection::invalid(
+                    name,
+                    "Expected one cookie, found several",
+                ));
+            }
+            found = Some(value.trim().trim_matches('"').to_string());
+        }
+    }
+    match found {
+        Some(value) if value.is_empty() => {
+            Err(Rejection::invalid(name, "Empty value is not allowed"))
+        }
+        found => Ok(found),
     }
 }
 
@@ -443,6 +528,55 @@ pub(crate) fn decode_body<T: DeserializeOwned>(
 /// is a 400.
 pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, Rejection> {
     check_content_type(headers)?;
+    read_limited(headers, body).await
+}
+
+/// Reads a required request body of another media type than JSON, such as
+/// `application/octet-stream`, as bytes. The `Content-Type` must name
+/// `media_type` (415 otherwise), and the size limit is that of JSON bodies.
+pub async fn raw_body(
+    headers: &HeaderMap,
+    body: Body,
+    media_type: &str,
+) -> Result<bytes::Bytes, Rejection> {
+    match optional_raw_body(headers, body, media_type).await? {
+        Some(bytes) => Ok(bytes),
+        None => Err(Rejection::invalid("body", "Request body is required")),
+    }
+}
+
+/// Reads an optional request body of another media type than JSON: an
+/// empty body is `None`, any other is checked as [`raw_body`] checks it.
+pub async fn optional_raw_body(
+    headers: &HeaderMap,
+    body: Body,
+    media_type: &str,
+) -> Result<Option<bytes::Bytes>, Rejection> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).to_string());
+    let essence = content_type
+        .as_deref()
+        .and_then(|value| value.split(';').next())
+        .map(|essence| essence.trim().to_ascii_lowercase());
+    if essence.is_some_and(|essence| essence != media_type) {
+        let message = format!(
+            "Content-Type `{}` is not supported; send {media_type}",
+            content_type.unwrap_or_default()
+        );
+        return Err(Rejection::with_status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content-type",
+            message,
+        ));
+    }
+    let bytes = read_limited(headers, body).await?;
+    Ok((!bytes.is_empty()).then_some(bytes))
+}
+
+/// Reads a body of at most [`MAX_BODY_BYTES`], rejecting a larger one with
+/// a 413 before any byte is read when `Content-Length` declares more.
+async fn read_limited(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, Rejection> {
     let too_large = || {
         Rejection::with_status(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -5,10 +5,14 @@ use openapiv3::OpenAPI;
 use progenitor::{GenerationSettings, Generator, InterfaceStyle};
 use quote::quote;
 
+use indexmap::IndexMap;
+use openapiv3::{MediaType, Parameter, ReferenceOr};
+
 use super::Target;
 use super::files::GeneratedFile;
 use super::format;
 use super::model;
+use super::names;
 use super::types::MAP_TYPE;
 
 /// The client crate's files, and its type definitions as a token string for
@@ -25,17 +29,7 @@ pub fn emit(api: &OpenAPI, target: &Target) -> anyhow::Result<Client> {
     settings
         .with_interface(InterfaceStyle::Builder)
         .with_map_type(MAP_TYPE);
-    // The JSON-RPC endpoint is served by the generated server only: its
-    // 200 and 204 responses differ in kind, which progenitor does not support.
-    let mut api = api.clone();
-    api.paths.paths.retain(|_, item| {
-        item.as_item().is_none_or(|item| {
-            !item
-                .iter()
-                .any(|(_, operation)| model::is_jsonrpc_endpoint(operation))
-        })
-    });
-    let api = &api;
+    let api = &progenitor_view(api);
     let mut generator = Generator::new(&settings);
     // progenitor panics on some constructs the model accepts; report those
     // as errors too.
@@ -74,4 +68,88 @@ pub fn emit(api: &OpenAPI, target: &Target) -> anyhow::Result<Client> {
         }],
         types: generator.get_type_space().to_stream().to_string(),
     })
+}
+
+/// Returns the spec as progenitor should read it, with what the client
+/// cannot or need not handle taken out:
+///
+/// - the JSON-RPC endpoint, which the generated server alone serves (its
+///   200 and 204 responses differ in kind, which progenitor rejects);
+/// - cookie parameters, which progenitor rejects, so the client does not
+///   send them;
+/// - every media type of a body or response but the one the server reads,
+///   with a JSON one (`application/problem+json`, `charset=`) renamed to
+///   `application/json`, the only name progenitor decodes as JSON.
+fn progenitor_view(api: &openapiv3::OpenAPI) -> openapiv3::OpenAPI {
+    let mut api = api.clone();
+    api.paths.paths.retain(|_, item| {
+        item.as_item().is_none_or(|item| {
+            !item
+                .iter()
+                .any(|(_, operation)| model::is_jsonrpc_endpoint(operation))
+        })
+    });
+
+    let components = api.components.clone();
+    let is_cookie = |parameter: &ReferenceOr<Parameter>| {
+        let parameter = match parameter {
+            ReferenceOr::Item(parameter) => Some(parameter),
+            ReferenceOr::Reference { reference } => reference
+                .strip_prefix("#/components/parameters/")
+                .and_then(|name| components.as_ref()?.parameters.get(name)?.as_item()),
+        };
+        matches!(parameter, Some(Parameter::Cookie { .. }))
+    };
+    for item in api.paths.paths.values_mut() {
+        let ReferenceOr::Item(item) = item else {
+            continue;
+        };
+        for (_, operation) in names::operations_mut(item) {
+            operation
+                .parameters
+                .retain(|parameter| !is_cookie(parameter));
+            if let Some(ReferenceOr::Item(body)) = &mut operation.request_body {
+                keep_served_media_type(&mut body.content);
+            }
+            let responses = &mut operation.responses;
+            for response in responses
+                .responses
+                .values_mut()
+                .chain(&mut responses.default)
+            {
+                if let ReferenceOr::Item(response) = response {
+                    keep_served_media_type(&mut response.content);
+                }
+            }
+        }
+    }
+    if let Some(components) = &mut api.components {
+        for body in components.request_bodies.values_mut() {
+            if let ReferenceOr::Item(body) = body {
+                keep_served_media_type(&mut body.content);
+            }
+        }
+        for response in components.responses.values_mut() {
+            if let ReferenceOr::Item(response) = response {
+                keep_served_media_type(&mut response.content);
+            }
+        }
+    }
+    api
+}
+
+/// Keeps the media type that the server reads or sends, as
+/// [`model::served_media_type`] picks it.
+fn keep_served_media_type(content: &mut IndexMap<String, MediaType>) {
+    let Some((name, media_type)) = model::served_media_type(content) else {
+        return;
+    };
+    let name = if model::is_json_media_type(name) {
+        "application/json".to_string()
+    } else {
+        name.clone()
+    };
+    let media_type = media_type.clone();
+    content.clear();
+    content.insert(name, media_type);
 }

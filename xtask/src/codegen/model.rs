@@ -14,8 +14,35 @@ use openapiv3::{
 use super::params::{self, Location, Param};
 use super::spec::{SpecError, escape_segment};
 
-/// Media type of every request body and typed response the generator supports.
-const JSON: &str = "application/json";
+/// Media types of request bodies that the stubs pass on as bytes, as
+/// progenitor's client sends them.
+const RAW_REQUEST_MEDIA_TYPES: [&str; 2] = ["application/octet-stream", "text/plain"];
+
+/// Returns whether a media type is JSON: `application/json` or
+/// `application/<suffix>+json`, with any parameters such as `charset`.
+pub fn is_json_media_type(media_type: &str) -> bool {
+    let essence = media_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Returns the media type of a body or response that the stubs read or
+/// send: the first JSON one, else the first one.
+// NOTE: the other media types of a body are not served (the router sends
+// 415), and those of a response are never sent.
+pub fn served_media_type(
+    content: &indexmap::IndexMap<String, openapiv3::MediaType>,
+) -> Option<(&String, &openapiv3::MediaType)> {
+    content
+        .iter()
+        .find(|(media_type, _)| is_json_media_type(media_type))
+        .or_else(|| content.iter().next())
+}
 
 /// Extension that names an operation's JSON-RPC method.
 const JSONRPC_EXTENSION: &str = "x-jsonrpc-method";
@@ -84,10 +111,13 @@ pub struct ApiKeyAuth {
     pub optional: bool,
 }
 
-/// A JSON request body.
+/// A request body: JSON, or raw bytes of another media type.
 #[derive(Debug)]
 pub struct Body {
     pub schema: ReferenceOr<Schema>,
+    /// Media type of a body that is not JSON (`application/octet-stream` or
+    /// `text/plain`), which the stubs pass on as bytes.
+    pub raw_media_type: Option<String>,
     pub required: bool,
     pub pointer: String,
     /// The schema, resolved, when it is an object: its fields can then be
@@ -340,7 +370,7 @@ fn operation_model(
         None => None,
     };
 
-    check_one_error_schema(&responses)?;
+    check_one_body_per_class(&responses)?;
     let has_input = body.is_some() || !params.is_empty();
     require_status(
         &responses,
@@ -421,15 +451,31 @@ fn body_model(
         components.request_bodies.get(name)
     })?;
     let content_pointer = format!("{pointer}/content");
-    if let Some(other) = body.content.keys().find(|media_type| *media_type != JSON) {
+    let Some((media_type, content)) = served_media_type(&body.content) else {
         return Err(SpecError::new(
-            format!("{content_pointer}/{}", escape_segment(other)),
-            format!("media type `{other}` is not supported; only {JSON} is"),
+            content_pointer,
+            "the request body needs a media type",
         ));
-    }
-    let schema = json_schema(&body.content, &content_pointer)?.ok_or_else(|| {
-        SpecError::new(pointer, "the request body needs an application/json schema")
-    })?;
+    };
+    let media_pointer = format!("{content_pointer}/{}", escape_segment(media_type));
+    let raw_media_type = if is_json_media_type(media_type) {
+        None
+    } else if RAW_REQUEST_MEDIA_TYPES.contains(&media_type.as_str()) {
+        Some(media_type.clone())
+    } else {
+        return Err(SpecError::new(
+            media_pointer,
+            format!(
+                "request media type `{media_type}` is not supported; the stubs read JSON, \
+                 {}",
+                RAW_REQUEST_MEDIA_TYPES.join(" or ")
+            ),
+        ));
+    };
+    let schema = content
+        .schema
+        .clone()
+        .ok_or_else(|| SpecError::new(&media_pointer, "the media type has no schema"))?;
     let (resolved, resolved_pointer) = match &schema {
         ReferenceOr::Item(schema) => (Some(schema), format!("{pointer}/content")),
         ReferenceOr::Reference { reference } => {
@@ -450,6 +496,7 @@ fn body_model(
     };
     Ok(Body {
         schema,
+        raw_media_type,
         required: body.required,
         pointer: pointer.to_string(),
         object,
@@ -489,28 +536,7 @@ fn responses(
         let response = resolve(api, response, &response_pointer, |components, name| {
             components.responses.get(name)
         })?;
-        let content_pointer = format!("{response_pointer}/content");
-        if response.content.len() > 1 {
-            return Err(SpecError::new(
-                content_pointer,
-                "a response with more than one media type is not supported; document one",
-            ));
-        }
-        let raw_media_type = response
-            .content
-            .keys()
-            .find(|media_type| *media_type != JSON)
-            .cloned();
-        if raw_media_type.is_some() && !(200..=299).contains(&status) {
-            return Err(SpecError::new(
-                content_pointer,
-                format!("an error response must be {JSON}, as every error body is"),
-            ));
-        }
-        let schema = match raw_media_type {
-            Some(_) => None,
-            None => json_schema(&response.content, &content_pointer)?,
-        };
+        let (schema, raw_media_type) = response_body(response, &response_pointer)?;
         documented.push(DocumentedResponse {
             status,
             description: response.description.clone(),
@@ -523,42 +549,60 @@ fn responses(
     Ok(documented)
 }
 
-/// Returns the schema of the only media type, which the caller has checked
-/// is `application/json`.
-fn json_schema(
-    content: &indexmap::IndexMap<String, openapiv3::MediaType>,
+/// Returns the body of a response: the schema of a JSON one, or the media
+/// type of another, or neither for a response without content.
+fn response_body(
+    response: &openapiv3::Response,
     pointer: &str,
-) -> Result<Option<ReferenceOr<Schema>>, SpecError> {
-    let Some((media_type, body)) = content.iter().next() else {
-        return Ok(None);
+) -> Result<(Option<ReferenceOr<Schema>>, Option<String>), SpecError> {
+    let Some((media_type, content)) = served_media_type(&response.content) else {
+        return Ok((None, None));
     };
-    let schema = body.schema.clone().ok_or_else(|| {
+    if !is_json_media_type(media_type) {
+        return Ok((None, Some(media_type.clone())));
+    }
+    let media_pointer = format!("{pointer}/content/{}", escape_segment(media_type));
+    if !content.encoding.is_empty() {
+        return Err(SpecError::new(
+            format!("{media_pointer}/encoding"),
+            "`encoding` on a JSON response is not supported (progenitor rejects it); remove it",
+        ));
+    }
+    let schema = content.schema.clone().ok_or_else(|| {
         SpecError::new(
-            format!("{pointer}/{}", escape_segment(media_type)),
-            "the media type has no schema",
+            media_pointer,
+            "the media type has no schema; add one, `{}` for any JSON",
         )
     })?;
-    Ok(Some(schema))
+    Ok((Some(schema), None))
 }
 
-/// Checks that every error response of an operation has the same schema:
-/// progenitor decodes all of them into one error type.
-fn check_one_error_schema(responses: &[DocumentedResponse]) -> Result<(), SpecError> {
-    let mut errors = responses.iter().filter(|response| response.status >= 400);
-    let Some(first) = errors.next() else {
-        return Ok(());
+/// Checks that the success responses (2xx) of an operation have one body,
+/// and so do its error responses (4xx and 5xx): the same JSON schema, or
+/// all another media type, or all none. progenitor's client returns one
+/// type for each class and panics on a mix.
+fn check_one_body_per_class(responses: &[DocumentedResponse]) -> Result<(), SpecError> {
+    let body = |response: &DocumentedResponse| match (&response.schema, &response.raw_media_type) {
+        (Some(schema), _) => serde_json::to_value(schema).unwrap_or_default(),
+        (None, Some(_)) => serde_json::Value::from("raw"),
+        (None, None) => serde_json::Value::Null,
     };
-    let schema = serde_json::to_value(&first.schema).unwrap_or_default();
-    for response in errors {
-        if serde_json::to_value(&response.schema).unwrap_or_default() != schema {
-            return Err(SpecError::new(
-                &response.pointer,
-                format!(
-                    "every error response of an operation needs the same schema, because \
-                     progenitor decodes them into one type; use the schema of status {}",
-                    first.status
-                ),
-            ));
+    for (class, range) in [("success", 200..=299), ("error", 400..=599)] {
+        let mut members = responses.iter().filter(|r| range.contains(&r.status));
+        let Some(first) = members.next() else {
+            continue;
+        };
+        for response in members {
+            if body(response) != body(first) {
+                return Err(SpecError::new(
+                    &response.pointer,
+                    format!(
+                        "every {class} response of an operation needs the same body, because \
+                         progenitor decodes them into one type; use the body of status {}",
+                        first.status
+                    ),
+                ));
+            }
         }
     }
     Ok(())

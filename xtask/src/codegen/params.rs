@@ -1,5 +1,6 @@
-//! The model of an operation's parameters: path, query and header
-//! parameters of the scalar types the server stubs can decode.
+//! The model of an operation's parameters: path, query, header and cookie
+//! parameters of the scalar types the server stubs can decode, and arrays
+//! of them in the query.
 
 use openapiv3::{
     OpenAPI, Parameter, ParameterData, ParameterSchemaOrContent, QueryStyle, ReferenceOr, Schema,
@@ -15,6 +16,7 @@ pub enum Location {
     Path,
     Query,
     Header,
+    Cookie,
 }
 
 impl Location {
@@ -23,6 +25,7 @@ impl Location {
             Location::Path => "path",
             Location::Query => "query",
             Location::Header => "header",
+            Location::Cookie => "cookie",
         }
     }
 }
@@ -74,7 +77,11 @@ pub struct Param {
     pub location: Location,
     pub description: Option<String>,
     pub required: bool,
+    /// The value type, or the item type of an array.
     pub kind: ParamKind,
+    /// Whether the value is an array, sent as a repeated query parameter
+    /// (`form` style, `explode: true`).
+    pub array: bool,
     /// The parameter's schema, as written, for the shared type space.
     pub schema: ReferenceOr<Schema>,
     /// JSON pointer of the parameter's schema.
@@ -94,7 +101,9 @@ pub fn build(
         let parameter = resolve(api, parameter, &parameter_pointer, |components, name| {
             components.parameters.get(name)
         })?;
-        let param = param(api, parameter, &parameter_pointer)?;
+        let Some(param) = param(api, parameter, &parameter_pointer)? else {
+            continue;
+        };
         let duplicate = params.iter().any(|other| {
             other.location == param.location
                 && match param.location {
@@ -117,7 +126,9 @@ pub fn build(
     Ok(params)
 }
 
-fn param(api: &OpenAPI, parameter: &Parameter, pointer: &str) -> Result<Param, SpecError> {
+/// Builds one parameter. A header parameter named `Accept`, `Content-Type`
+/// or `Authorization` is `None`, because OpenAPI 3.0 ignores it.
+fn param(api: &OpenAPI, parameter: &Parameter, pointer: &str) -> Result<Option<Param>, SpecError> {
     let (data, location) = match parameter {
         Parameter::Path { parameter_data, .. } => (parameter_data, Location::Path),
         Parameter::Query {
@@ -134,24 +145,37 @@ fn param(api: &OpenAPI, parameter: &Parameter, pointer: &str) -> Result<Param, S
             (parameter_data, Location::Query)
         }
         Parameter::Header { parameter_data, .. } => (parameter_data, Location::Header),
-        Parameter::Cookie { .. } => {
-            return Err(SpecError::new(
-                pointer,
-                "cookie parameters are not supported; use a header or query parameter",
-            ));
-        }
+        Parameter::Cookie { parameter_data, .. } => (parameter_data, Location::Cookie),
     };
+    if location == Location::Header && is_reserved_header(&data.name) {
+        return Ok(None);
+    }
     let (schema, schema_pointer) = parameter_schema(data, pointer)?;
-    let kind = param_kind(api, schema, &schema_pointer)?;
-
-    let supported = match location {
-        Location::Path | Location::Header => matches!(kind, ParamKind::String { .. }),
-        Location::Query => true,
+    let (kind, array) = match array_items(api, schema, &schema_pointer)? {
+        Some((items, items_pointer)) => (param_kind(api, &items, &items_pointer)?, true),
+        None => (param_kind(api, schema, &schema_pointer)?, false),
     };
-    if !supported {
+
+    if array && location != Location::Query {
         return Err(SpecError::new(
             &schema_pointer,
-            format!("{} parameters must have type string", location.as_str()),
+            format!(
+                "an array {} parameter is not supported; only query parameters can be arrays",
+                location.as_str()
+            ),
+        ));
+    }
+    if array && data.explode == Some(false) {
+        return Err(SpecError::new(
+            format!("{pointer}/explode"),
+            "an array query parameter must use `explode: true`, the default, as progenitor's \
+             client sends one `name=value` pair per item",
+        ));
+    }
+    if array && kind.has_default() {
+        return Err(SpecError::new(
+            &schema_pointer,
+            "a default on an array parameter is not supported; remove it",
         ));
     }
     if location == Location::Path && !data.required {
@@ -160,28 +184,60 @@ fn param(api: &OpenAPI, parameter: &Parameter, pointer: &str) -> Result<Param, S
             "a path parameter must be required",
         ));
     }
-    if location == Location::Header && is_reserved_header(&data.name) {
-        return Err(SpecError::new(
-            format!("{pointer}/name"),
-            format!(
-                "header `{}` is set by HTTP itself; OpenAPI ignores it as a parameter, so remove it",
-                data.name
-            ),
-        ));
-    }
 
-    Ok(Param {
+    Ok(Some(Param {
         name: data.name.clone(),
         location,
         description: data.description.clone(),
         required: data.required,
         kind,
+        array,
         schema: schema.clone(),
         pointer: schema_pointer,
-    })
+    }))
 }
 
-/// Headers that OpenAPI 3.0 says a header parameter must not name.
+/// Returns the items schema of an array schema, and its pointer.
+fn array_items(
+    api: &OpenAPI,
+    schema: &ReferenceOr<Schema>,
+    pointer: &str,
+) -> Result<Option<(ReferenceOr<Schema>, String)>, SpecError> {
+    let (schema, pointer) = resolve_schema(api, schema, pointer)?;
+    let SchemaKind::Type(Type::Array(array)) = &schema.schema_kind else {
+        return Ok(None);
+    };
+    match &array.items {
+        Some(items) => Ok(Some((items.clone().unbox(), format!("{pointer}/items")))),
+        None => Err(SpecError::new(pointer, "an array parameter needs `items`")),
+    }
+}
+
+/// Resolves a reference to `#/components/schemas`, returning the schema
+/// and its pointer.
+fn resolve_schema<'a>(
+    api: &'a OpenAPI,
+    schema: &'a ReferenceOr<Schema>,
+    pointer: &str,
+) -> Result<(&'a Schema, String), SpecError> {
+    match schema {
+        ReferenceOr::Item(schema) => Ok((schema, pointer.to_string())),
+        ReferenceOr::Reference { reference } => {
+            let name = reference
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_default();
+            let target = resolve(api, schema, pointer, |components, name| {
+                components.schemas.get(name)
+            })?;
+            Ok((
+                target,
+                format!("/components/schemas/{}", escape_segment(name)),
+            ))
+        }
+    }
+}
+
+/// Headers that OpenAPI 3.0 ignores as header parameters.
 fn is_reserved_header(name: &str) -> bool {
     ["accept", "content-type", "authorization"].contains(&name.to_ascii_lowercase().as_str())
 }
@@ -206,25 +262,12 @@ fn param_kind(
     schema: &ReferenceOr<Schema>,
     pointer: &str,
 ) -> Result<ParamKind, SpecError> {
-    let (schema, pointer) = match schema {
-        ReferenceOr::Item(schema) => (schema, pointer.to_string()),
-        ReferenceOr::Reference { reference } => {
-            let name = reference
-                .strip_prefix("#/components/schemas/")
-                .unwrap_or_default();
-            let target = resolve(api, schema, pointer, |components, name| {
-                components.schemas.get(name)
-            })?;
-            (
-                target,
-                format!("/components/schemas/{}", escape_segment(name)),
-            )
-        }
-    };
+    let (schema, pointer) = resolve_schema(api, schema, pointer)?;
     let unsupported = || {
         SpecError::new(
             &pointer,
-            "a parameter schema must be a string, string enum, integer, number or boolean",
+            "a parameter schema must be a string, string enum, integer, number or boolean, \
+             or an array of one in the query",
         )
     };
     if schema.schema_data.nullable {

@@ -23,15 +23,18 @@ pub struct ParamField<'a> {
 
 impl ParamField<'_> {
     /// Returns whether the field is an `Option`: the parameter is optional
-    /// and has no default.
+    /// and has no default. An absent array is empty instead.
     fn is_option(&self) -> bool {
-        !self.param.required && !self.param.kind.has_default()
+        !self.param.required && !self.param.kind.has_default() && !self.param.array
     }
 }
 
 /// Builds the field of each parameter, and adds each parameter schema to
 /// the type space under progenitor's name (`{operationId}-{name}` in
 /// UpperCamelCase), so that both type spaces stay equal.
+///
+/// Cookie parameters are left out of the type space, because the client
+/// does not send them (progenitor does not support them).
 pub fn param_fields<'a>(
     operation: &'a Operation,
     types: &mut Types,
@@ -39,7 +42,11 @@ pub fn param_fields<'a>(
     let mut fields: Vec<ParamField> = Vec::new();
     for param in &operation.params {
         let type_name = format!("{}-{}", operation.name, param.name).to_upper_camel_case();
-        let schema_type = types.type_of(&param.schema, &type_name, &param.pointer)?;
+        let schema_type = if param.location == Location::Cookie {
+            TokenStream::new()
+        } else {
+            types.type_of(&param.schema, &type_name, &param.pointer)?
+        };
         let ident = field_ident(&param.name);
         let clash = fields.iter().find(|field| field.ident == ident);
         if RESERVED_FIELDS.contains(&ident.to_string().as_str()) || clash.is_some() {
@@ -57,7 +64,20 @@ pub fn param_fields<'a>(
             ParamKind::Integer { .. } => quote! { i64 },
             ParamKind::Number { .. } => quote! { f64 },
             ParamKind::Boolean { .. } => quote! { bool },
-            ParamKind::Enum { .. } => schema_type,
+            // typify's type of the schema: the enum, or a `Vec` of it.
+            ParamKind::Enum { .. } => {
+                if param.location == Location::Cookie {
+                    return Err(SpecError::new(
+                        &param.pointer,
+                        "a cookie parameter with an enum is not supported; use a string",
+                    ));
+                }
+                schema_type.clone()
+            }
+        };
+        let typ = match (&param.kind, param.array) {
+            (ParamKind::Enum { .. }, _) | (_, false) => typ,
+            (_, true) => quote! { Vec<#typ> },
         };
         fields.push(ParamField { param, ident, typ });
     }
@@ -71,6 +91,7 @@ pub fn field_declaration(field: &ParamField) -> TokenStream {
         Location::Path => "Path",
         Location::Query => "Query",
         Location::Header => "Header",
+        Location::Cookie => "Cookie",
     };
     let mut doc = param
         .description
@@ -105,7 +126,7 @@ fn default_text(kind: &ParamKind) -> Option<String> {
 }
 
 /// Emits the handler steps that decode every parameter into a local
-/// variable named as its field, answering the documented 400 for an
+/// variable named as its field, returning the documented 400 for an
 /// invalid one.
 pub fn decode_steps(fields: &[ParamField]) -> Vec<TokenStream> {
     let mut steps = Vec::new();
@@ -143,36 +164,29 @@ pub fn decode_steps(fields: &[ParamField]) -> Vec<TokenStream> {
 fn decode_expression(field: &ParamField) -> TokenStream {
     let param = field.param;
     let name = param.name.as_str();
-    let read = match (param.location, &param.kind) {
-        (Location::Path, _) => return quote! { params.get(#name) },
-        (Location::Header, _) => quote! { runtime::header_param(&context.headers, #name) },
-        (Location::Query, ParamKind::String { .. }) => quote! { query.string(#name) },
-        (
-            Location::Query,
-            ParamKind::Integer {
-                minimum, maximum, ..
-            },
-        ) => {
-            let minimum = option_tokens(minimum.map(Literal::i64_suffixed));
-            let maximum = option_tokens(maximum.map(Literal::i64_suffixed));
-            quote! { query.integer(#name, #minimum, #maximum) }
+    let parse = parser(param);
+    let read = match (param.location, param.array) {
+        (Location::Path, _) => {
+            return match &param.kind {
+                ParamKind::String { .. } => quote! { params.get(#name) },
+                _ => quote! { params.get(#name).and_then(|text| #parse(&text)) },
+            };
         }
-        (
-            Location::Query,
-            ParamKind::Number {
-                minimum, maximum, ..
-            },
-        ) => {
-            let minimum = option_tokens(minimum.map(Literal::f64_suffixed));
-            let maximum = option_tokens(maximum.map(Literal::f64_suffixed));
-            quote! { query.number(#name, #minimum, #maximum) }
+        (Location::Query, true) => return quote! { query.all(#name, #parse) },
+        (Location::Query, false) => quote! { query.one(#name, #parse) },
+        (Location::Header, _) => {
+            quote! { runtime::header_param(&context.headers, #name) }
         }
-        (Location::Query, ParamKind::Boolean { .. }) => quote! { query.boolean(#name) },
-        (Location::Query, ParamKind::Enum { values, .. }) => {
-            let typ = &field.typ;
-            quote! { query.enumeration::<#typ>(#name, &[#(#values),*]) }
+        (Location::Cookie, _) => {
+            quote! { runtime::cookie_param(&context.headers, #name) }
         }
     };
+    // Headers and cookies are read as text, then parsed like a query value.
+    let read = match (param.location, &param.kind) {
+        (Location::Query, _) | (_, ParamKind::String { .. }) => read,
+        _ => quote! { #read.and_then(|value| value.as_deref().map(#parse).transpose()) },
+    };
+
     // Scalars take their default with `unwrap_or`, strings and enums,
     // which allocate, with `unwrap_or_else`.
     let default = match &param.kind {
@@ -199,6 +213,33 @@ fn decode_expression(field: &ParamField) -> TokenStream {
         quote! { #read.map(|value| value.#default) }
     } else {
         read
+    }
+}
+
+/// Emits the parser of one value of a parameter: a closure from `&str` to
+/// `Result<T, Rejection>` that names the parameter in its 400.
+fn parser(param: &Param) -> TokenStream {
+    let name = param.name.as_str();
+    match &param.kind {
+        ParamKind::String { .. } => quote! { runtime::parse_string },
+        ParamKind::Integer {
+            minimum, maximum, ..
+        } => {
+            let minimum = option_tokens(minimum.map(Literal::i64_suffixed));
+            let maximum = option_tokens(maximum.map(Literal::i64_suffixed));
+            quote! { |text: &str| runtime::parse_integer(#name, text, #minimum, #maximum) }
+        }
+        ParamKind::Number {
+            minimum, maximum, ..
+        } => {
+            let minimum = option_tokens(minimum.map(Literal::f64_suffixed));
+            let maximum = option_tokens(maximum.map(Literal::f64_suffixed));
+            quote! { |text: &str| runtime::parse_number(#name, text, #minimum, #maximum) }
+        }
+        ParamKind::Boolean { .. } => quote! { |text: &str| runtime::parse_boolean(#name, text) },
+        ParamKind::Enum { values, .. } => {
+            quote! { |text: &str| runtime::parse_enum(#name, text, &[#(#values),*]) }
+        }
     }
 }
 

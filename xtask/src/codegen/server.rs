@@ -121,6 +121,8 @@ impl OperationItems {
         // Types are added in progenitor's order: parameters, body, responses.
         let params = request::param_fields(operation, types)?;
         let body_type = match &operation.body {
+            // progenitor adds no type for a body that is not JSON.
+            Some(body) if body.raw_media_type.is_some() => Some(quote! { bytes::Bytes }),
             Some(body) => {
                 let name = format!("{camel}Body");
                 Some(types.type_of(&body.schema, &name, &format!("{}/content", body.pointer))?)
@@ -327,7 +329,10 @@ fn request_struct(
         });
     }
     if let (Some(body), Some(typ)) = (&operation.body, body_type) {
-        let doc = " The JSON request body.";
+        let doc = match &body.raw_media_type {
+            Some(media_type) => format!(" The `{media_type}` request body, as bytes."),
+            None => " The JSON request body.".to_string(),
+        };
         let typ = if body.required {
             quote! { #typ }
         } else {
@@ -479,7 +484,24 @@ fn handler_fn(
         quote! { #ident, }
     }));
 
-    if let (Some(body), Some(typ)) = (&operation.body, body_type) {
+    if let Some(media_type) = operation
+        .body
+        .as_ref()
+        .and_then(|b| b.raw_media_type.as_ref())
+    {
+        let reader = if operation.body.as_ref().is_some_and(|body| body.required) {
+            quote! { raw_body }
+        } else {
+            quote! { optional_raw_body }
+        };
+        steps.push(quote! {
+            let body = match runtime::#reader(&context.headers, body, #media_type).await {
+                Ok(body) => body,
+                Err(rejection) => return rejection.into_response(),
+            };
+        });
+        fields.push(quote! { body, });
+    } else if let (Some(body), Some(typ)) = (&operation.body, body_type) {
         let property_names = body.fields();
         let closed = body.closed();
         let reader = if body.required {

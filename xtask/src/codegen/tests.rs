@@ -102,19 +102,20 @@ fn base_spec_generates() {
 }
 
 #[test]
-fn cookie_parameter_is_located() {
-    let error = error_with(
+fn cookie_parameter_is_server_only() {
+    let text = BASE.replace(
         "      parameters:\n",
         "      parameters:\n        - {name: sid, in: cookie, schema: {type: string}}\n",
     );
+    let lib = generated_file(&text, "server/src/lib.rs");
+    let request = item(&lib, "pub struct TouchItemRequest");
+    assert!(request.contains("pub sid: Option<String>,"), "{request}");
     assert!(
-        error.contains("spec/openapi.yaml#/paths/~1items~1{item_id}/post/parameters/0:"),
-        "{error}"
+        lib.contains("runtime::cookie_param(&context.headers, \"sid\")"),
+        "cookie reader"
     );
-    assert!(
-        error.contains("cookie parameters are not supported"),
-        "{error}"
-    );
+    let client = generated_file(&text, "client/src/lib.rs");
+    assert!(!client.contains("sid"), "the client does not send it");
 }
 
 #[test]
@@ -155,18 +156,64 @@ fn path_template_mismatch_is_located() {
 }
 
 #[test]
-fn second_media_type_is_located() {
+fn json_media_type_is_chosen() {
+    let text = BASE.replace(
+        "          application/json:\n            schema: {$ref",
+        "          text/plain:\n            schema: {type: string}\n          application/json; charset=utf-8:\n            schema: {$ref",
+    );
+    let lib = generated_file(&text, "server/src/lib.rs");
+    assert!(
+        lib.contains("runtime::json_body::<types::Touch>"),
+        "JSON is read"
+    );
+    let client = generated_file(&text, "client/src/lib.rs");
+    assert!(client.contains(".json(&body)"), "the client sends JSON");
+}
+
+#[test]
+fn form_request_body_is_located() {
     let error = error_with(
         "          application/json:\n            schema: {$ref",
-        "          text/plain:\n            schema: {type: string}\n          application/json:\n            schema: {$ref",
+        "          application/x-www-form-urlencoded:\n            schema: {$ref",
     );
     assert!(
-        error.contains("/requestBody/content/text~1plain:"),
+        error.contains("/requestBody/content/application~1x-www-form-urlencoded:"),
         "{error}"
     );
     assert!(
-        error.contains("media type `text/plain` is not supported"),
+        error.contains("media type `application/x-www-form-urlencoded` is not supported"),
         "{error}"
+    );
+}
+
+#[test]
+fn octet_stream_body_is_bytes() {
+    let text = BASE.replace(
+        "          application/json:\n            schema: {$ref: \"#/components/schemas/Touch\"}",
+        "          application/octet-stream:\n            schema: {type: string, format: binary}",
+    );
+    let lib = generated_file(&text, "server/src/lib.rs");
+    let request = item(&lib, "pub struct TouchItemRequest");
+    assert!(request.contains("pub body: bytes::Bytes,"), "{request}");
+    assert!(
+        lib.contains("runtime::raw_body(&context.headers, body, \"application/octet-stream\")"),
+        "raw reader"
+    );
+}
+
+#[test]
+fn problem_json_response_is_typed() {
+    let text = BASE.replace(
+        "        \"400\":\n          description: bad\n          content:\n            application/json:",
+        "        \"400\":\n          description: bad\n          content:\n            application/problem+json:",
+    );
+    assert_ne!(text, BASE, "the base spec has a JSON 400");
+    let lib = generated_file(&text, "server/src/lib.rs");
+    assert!(lib.contains("BadRequest(types::Error)"), "typed variant");
+    let client = generated_file(&text, "client/src/lib.rs");
+    assert!(
+        client.contains("Error<types::Error>"),
+        "the client decodes the error"
     );
 }
 
@@ -344,7 +391,7 @@ fn differing_error_schemas_are_located() {
         "        \"401\":\n          description: no\n          content:\n            application/json:\n              schema: {type: string}\n        \"400\":",
     );
     assert!(error.contains("/post/responses/401:"), "{error}");
-    assert!(error.contains("use the schema of status 400"), "{error}");
+    assert!(error.contains("use the body of status 400"), "{error}");
 }
 
 #[test]
@@ -521,12 +568,12 @@ fn query_parameters_decode_with_bounds() {
     let compact = |text: &str| text.split_whitespace().collect::<String>();
     let handler = compact(handler);
     for call in [
-        "query.integer(\"limit\", Some(1i64), Some(100i64)).map(|value| value.unwrap_or(10i64))",
-        "query.integer(\"since\", Some(0i64), None)",
-        "query.number(\"ratio\", Some(0f64), Some(1f64))",
-        "query.boolean(\"verbose\").map(|value| value.unwrap_or(false))",
-        "runtime::require(\"prefix\", value)",
-        "query.enumeration::<types::ListItemsOrder>(\"order\", &[\"asc\", \"desc\"])",
+        "runtime::parse_integer(\"limit\", text, Some(1i64), Some(100i64)) }).map(|value| value.unwrap_or(10i64))",
+        "runtime::parse_integer(\"since\", text, Some(0i64), None)",
+        "runtime::parse_number(\"ratio\", text, Some(0f64), Some(1f64))",
+        "runtime::parse_boolean(\"verbose\", text) }).map(|value| value.unwrap_or(false))",
+        "query.one(\"prefix\", runtime::parse_string).and_then(|value| runtime::require(\"prefix\", value))",
+        "runtime::parse_enum(\"order\", text, &[\"asc\", \"desc\"])",
     ] {
         assert!(handler.contains(&compact(call)), "{call} in {handler}");
     }
@@ -633,10 +680,41 @@ fn control_spec_generates() {
 }
 
 #[test]
-fn array_query_parameter_is_located() {
+fn array_query_parameter_generates() {
+    let text = FEATURES.replace(
+        "{name: since, in: query, schema: {type: integer, minimum: 0}}",
+        "{name: since, in: query, schema: {type: array, items: {type: integer, minimum: 0}}}",
+    );
+    let lib = generated_file(&text, "server/src/lib.rs");
+    let request = item(&lib, "pub struct ListItemsRequest");
+    assert!(request.contains("pub since: Vec<i64>,"), "{request}");
+    let handler: String = item(&lib, "async fn handle_list_items")
+        .split_whitespace()
+        .collect();
+    assert!(
+        handler.contains("query.all(\"since\","),
+        "repeated reader in {handler}"
+    );
+}
+
+#[test]
+fn unexploded_array_is_located() {
     let error = features_error_with(
         "{name: since, in: query, schema: {type: integer, minimum: 0}}",
-        "{name: since, in: query, schema: {type: array, items: {type: integer}}}",
+        "{name: since, in: query, explode: false, schema: {type: array, items: {type: integer}}}",
+    );
+    assert!(
+        error.contains("#/paths/~1items/get/parameters/2/explode:"),
+        "{error}"
+    );
+    assert!(error.contains("explode: true"), "{error}");
+}
+
+#[test]
+fn object_query_parameter_is_located() {
+    let error = features_error_with(
+        "{name: since, in: query, schema: {type: integer, minimum: 0}}",
+        "{name: since, in: query, schema: {type: object}}",
     );
     assert!(
         error.contains("#/paths/~1items/get/parameters/2/schema:"),
@@ -646,18 +724,45 @@ fn array_query_parameter_is_located() {
 }
 
 #[test]
-fn integer_header_is_located() {
+fn array_header_is_located() {
     let error = features_error_with(
         "Session: {name: X-Session, in: header, schema: {type: string}}",
-        "Session: {name: X-Session, in: header, schema: {type: integer}}",
+        "Session: {name: X-Session, in: header, schema: {type: array, items: {type: string}}}",
     );
     assert!(
         error.contains("#/paths/~1items/get/parameters/0/schema:"),
         "{error}"
     );
     assert!(
-        error.contains("header parameters must have type string"),
+        error.contains("only query parameters can be arrays"),
         "{error}"
+    );
+}
+
+#[test]
+fn integer_and_enum_path_params() {
+    let text = FEATURES
+        .replace(
+            "{name: group, in: path, required: true, schema: {type: string}}",
+            "{name: group, in: path, required: true, schema: {type: string, enum: [red, blue]}}",
+        )
+        .replace(
+            "{name: item_id, in: path, required: true, schema: {type: string}}",
+            "{name: item_id, in: path, required: true, schema: {type: integer, minimum: 1}}",
+        );
+    let lib = generated_file(&text, "server/src/lib.rs");
+    let request = item(&lib, "pub struct PutItemRequest");
+    assert!(
+        request.contains("pub group: types::PutItemGroup,"),
+        "{request}"
+    );
+    assert!(request.contains("pub item_id: i64,"), "{request}");
+    let handler: String = item(&lib, "async fn handle_put_item")
+        .split_whitespace()
+        .collect();
+    assert!(
+        handler.contains("runtime::parse_integer(\"item_id\",text,Some(1i64),None)"),
+        "{handler}"
     );
 }
 
@@ -671,16 +776,29 @@ fn enum_default_outside_values_is_located() {
 }
 
 #[test]
-fn non_json_error_response_is_located() {
+fn mixed_error_bodies_are_located() {
     let error = features_error_with(
         "        \"204\": {description: cleared}\n",
         "        \"204\": {description: cleared}\n        \"409\":\n          description: conflict\n          content:\n            text/plain:\n              schema: {type: string}\n",
     );
     assert!(
-        error.contains("#/paths/~1items/delete/responses/409/content:"),
+        error.contains("#/paths/~1items/delete/responses/409:"),
         "{error}"
     );
-    assert!(error.contains("an error response must be"), "{error}");
+    assert!(error.contains("use the body of status 401"), "{error}");
+}
+
+#[test]
+fn mixed_success_bodies_are_located() {
+    let error = features_error_with(
+        "        \"204\": {description: cleared}\n",
+        "        \"200\":\n          description: ok\n          content:\n            application/json:\n              schema: {type: integer}\n        \"204\": {description: cleared}\n",
+    );
+    assert!(
+        error.contains("#/paths/~1items/delete/responses/204:"),
+        "{error}"
+    );
+    assert!(error.contains("every success response"), "{error}");
 }
 
 #[test]
@@ -717,4 +835,21 @@ fn scratch_output_is_a_workspace() {
         .expect_err("an invalid name is rejected");
     assert!(format!("{error}").contains("--name"), "{error}");
     std::fs::remove_dir_all(&dir).expect("remove scratch dir");
+}
+
+#[test]
+fn ref_request_body_resolves() {
+    let text = BASE
+        .replace(
+            "      requestBody:\n        required: true\n        content:\n          application/json:\n            schema: {$ref: \"#/components/schemas/Touch\"}\n",
+            "      requestBody: {$ref: \"#/components/requestBodies/TouchBody\"}\n",
+        )
+        .replace(
+            "components:\n  schemas:",
+            "components:\n  requestBodies:\n    TouchBody:\n      required: true\n      content:\n        application/json:\n          schema: {$ref: \"#/components/schemas/Touch\"}\n  schemas:",
+        );
+    assert!(text.contains("#/components/requestBodies/TouchBody"));
+    let lib = generated_file(&text, "server/src/lib.rs");
+    let request = item(&lib, "pub struct TouchItemRequest");
+    assert!(request.contains("pub body: types::Touch,"), "{request}");
 }
