@@ -19,16 +19,52 @@ use anyhow::{Context, bail};
 
 use crate::test_suite::{Step, cargo};
 
+mod instructions;
+
 /// Key of the mock's built-in default, sent by every request.
 const API_KEY: &str = "mock-api-key";
 /// Core of the server under test.
 const SERVER_CORE: usize = 0;
 /// Core of the load generator.
 const LOAD_CORE: usize = 1;
-/// Maximum wait for a server's first 200.
-const STARTUP_LIMIT: Duration = Duration::from_secs(10);
+/// Maximum wait for a server's first 200; a server under callgrind starts in a few seconds.
+const STARTUP_LIMIT: Duration = Duration::from_secs(30);
 /// Directory of the wrk scripts, server logs and results.
 const OUT_DIR: &str = "target/bench";
+
+/// Options of `cargo xtask bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A few seconds of tiny load that checks that every case runs; no targets are assessed.
+    #[arg(long)]
+    smoke: bool,
+    /// Seconds of each measured wrk run.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Seconds of unmeasured wrk load before each measured run.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// Open connections of wrk.
+    #[arg(long, default_value_t = 64)]
+    connections: u32,
+    /// Runs of each case, interleaved; the report shows the run with the median requests/s.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Record a `perf` profile of the mock during each of its measured runs, in
+    /// `target/bench/perf-*.data`.
+    #[arg(long)]
+    perf: bool,
+    /// Skip the state micro-benchmarks.
+    #[arg(long)]
+    skip_state: bool,
+    /// Count the instructions per request of each server under callgrind instead of the wrk
+    /// load; results in `target/bench/instructions.md`.
+    #[arg(long, conflicts_with_all = ["smoke", "perf"])]
+    instructions: bool,
+    /// Requests of each counted run of `--instructions`, after 500 uncounted ones.
+    #[arg(long, default_value_t = 5000, requires = "instructions")]
+    requests: u64,
+}
 
 /// Settings of one `cargo xtask bench` run.
 #[derive(Debug, Clone)]
@@ -48,6 +84,8 @@ pub struct Options {
     pub perf: bool,
     /// Skip the state micro-benchmarks.
     pub skip_state: bool,
+    /// Requests of each counted callgrind run, or `None` for the wrk load.
+    pub instructions: Option<u64>,
 }
 
 impl Options {
@@ -61,6 +99,28 @@ impl Options {
             rounds: 1,
             perf: false,
             skip_state: false,
+            instructions: None,
+        }
+    }
+}
+
+impl From<Args> for Options {
+    fn from(args: Args) -> Self {
+        if args.smoke {
+            return Options {
+                skip_state: args.skip_state,
+                ..Options::smoke()
+            };
+        }
+        Options {
+            smoke: false,
+            duration: args.duration,
+            warmup: args.warmup,
+            connections: args.connections,
+            rounds: args.rounds.max(1),
+            perf: args.perf,
+            skip_state: args.skip_state,
+            instructions: args.instructions.then_some(args.requests.max(1)),
         }
     }
 }
@@ -144,49 +204,13 @@ struct Measurement {
 
 /// Runs the benchmarks and prints the results; with `--smoke`, checks only that each case runs.
 pub fn run(options: &Options) -> anyhow::Result<()> {
+    if let Some(requests) = options.instructions {
+        build_servers()?;
+        return instructions::run(&targets(), requests);
+    }
     ensure_wrk()?;
-    cargo(&[
-        "build",
-        "--release",
-        "--locked",
-        "--package",
-        "bench",
-        "--package",
-        "mock-server",
-        "--bins",
-    ])
-    .run()?;
-    let release = target_dir().join("release");
-    let targets = [
-        Target {
-            name: "ceiling",
-            binary: release.join("ceiling"),
-            rust_log: None,
-            ceiling: true,
-            persist: false,
-        },
-        Target {
-            name: "mock (log info, default)",
-            binary: release.join("mock-server"),
-            rust_log: None,
-            ceiling: false,
-            persist: false,
-        },
-        Target {
-            name: "mock (RUST_LOG=warn)",
-            binary: release.join("mock-server"),
-            rust_log: Some("warn"),
-            ceiling: false,
-            persist: false,
-        },
-        Target {
-            name: "mock --persist (RUST_LOG=warn)",
-            binary: release.join("mock-server"),
-            rust_log: Some("warn"),
-            ceiling: false,
-            persist: true,
-        },
-    ];
+    build_servers()?;
+    let targets = targets();
 
     let out_dir = PathBuf::from(OUT_DIR);
     fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {OUT_DIR}"))?;
@@ -242,27 +266,82 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Installs Debian's wrk when it is not on `PATH`, updating the package lists if the first
-/// attempt fails.
+/// Builds the ceiling server and the mock in release mode.
+fn build_servers() -> anyhow::Result<()> {
+    cargo(&[
+        "build",
+        "--release",
+        "--locked",
+        "--package",
+        "bench",
+        "--package",
+        "mock-server",
+        "--bins",
+    ])
+    .run()
+}
+
+/// Returns the servers under test: the ceiling and the mock in three configurations.
+fn targets() -> [Target; 4] {
+    let release = target_dir().join("release");
+    [
+        Target {
+            name: "ceiling",
+            binary: release.join("ceiling"),
+            rust_log: None,
+            ceiling: true,
+            persist: false,
+        },
+        Target {
+            name: "mock (log info, default)",
+            binary: release.join("mock-server"),
+            rust_log: None,
+            ceiling: false,
+            persist: false,
+        },
+        Target {
+            name: "mock (RUST_LOG=warn)",
+            binary: release.join("mock-server"),
+            rust_log: Some("warn"),
+            ceiling: false,
+            persist: false,
+        },
+        Target {
+            name: "mock --persist (RUST_LOG=warn)",
+            binary: release.join("mock-server"),
+            rust_log: Some("warn"),
+            ceiling: false,
+            persist: true,
+        },
+    ]
+}
+
+/// Installs Debian's wrk when it is not on `PATH`.
 fn ensure_wrk() -> anyhow::Result<()> {
-    if wrk_runs() {
+    ensure_debian_tool("wrk", "wrk")
+}
+
+/// Installs the Debian `package` that provides `program` when `program --version` does not run,
+/// updating the package lists if the first attempt fails.
+fn ensure_debian_tool(program: &str, package: &str) -> anyhow::Result<()> {
+    if runs(program) {
         return Ok(());
     }
-    println!("wrk is missing; installing Debian's package");
+    println!("{program} is missing; installing Debian's package {package}");
     let install =
-        Step::new("apt-get", &["install", "-y", "wrk"]).env("DEBIAN_FRONTEND", "noninteractive");
+        Step::new("apt-get", &["install", "-y", package]).env("DEBIAN_FRONTEND", "noninteractive");
     if install.run().is_err() {
         Step::new("apt-get", &["update"]).run()?;
         install.run()?;
     }
-    if !wrk_runs() {
-        bail!("wrk is still not runnable after installing it");
+    if !runs(program) {
+        bail!("{program} is still not runnable after installing {package}");
     }
     Ok(())
 }
 
-fn wrk_runs() -> bool {
-    Command::new("wrk")
+fn runs(program: &str) -> bool {
+    Command::new(program)
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -425,9 +504,28 @@ impl Server {
         log_path: &Path,
         pinned: bool,
     ) -> anyhow::Result<Self> {
+        Server::start_wrapped(target, address, log_path, pinned, &[])
+    }
+
+    /// Starts the server as [`Server::start`] does, run by the program and arguments of
+    /// `wrapper` (such as `valgrind --tool=callgrind`) when it is not empty.
+    fn start_wrapped(
+        target: &Target,
+        address: SocketAddr,
+        log_path: &Path,
+        pinned: bool,
+        wrapper: &[String],
+    ) -> anyhow::Result<Self> {
         let log = fs::File::create(log_path)
             .with_context(|| format!("cannot create {}", log_path.display()))?;
-        let mut command = pinned_command(SERVER_CORE, &target.binary, pinned);
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = pinned_command(SERVER_CORE, Path::new(program), pinned);
+                command.args(args).arg(&target.binary);
+                command
+            }
+            None => pinned_command(SERVER_CORE, &target.binary, pinned),
+        };
         command
             .args(["--listen", &address.to_string()])
             .stdin(Stdio::null())

@@ -66,30 +66,7 @@ enum Command {
     /// Benchmark the mock against a ceiling server under wrk load (REST and JSON-RPC, server and
     /// wrk pinned to separate cores), then the cluster state at scale; results in
     /// `target/bench/results.md`.
-    Bench {
-        /// A few seconds of tiny load that checks that every case runs; no targets are assessed.
-        #[arg(long)]
-        smoke: bool,
-        /// Seconds of each measured wrk run.
-        #[arg(long, default_value_t = 10)]
-        duration: u64,
-        /// Seconds of unmeasured wrk load before each measured run.
-        #[arg(long, default_value_t = 2)]
-        warmup: u64,
-        /// Open connections of wrk.
-        #[arg(long, default_value_t = 64)]
-        connections: u32,
-        /// Runs of each case, interleaved; the report shows the run with the median requests/s.
-        #[arg(long, default_value_t = 3)]
-        rounds: usize,
-        /// Record a `perf` profile of the mock during each of its measured runs, in
-        /// `target/bench/perf-*.data`.
-        #[arg(long)]
-        perf: bool,
-        /// Skip the state micro-benchmarks.
-        #[arg(long)]
-        skip_state: bool,
-    },
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -141,33 +118,7 @@ fn main() -> ExitCode {
             budget,
             seed,
         } => test_suite::contract(&base_url, &api_key, budget, seed),
-        Command::Bench {
-            smoke,
-            duration,
-            warmup,
-            connections,
-            rounds,
-            perf,
-            skip_state,
-        } => {
-            let options = if smoke {
-                bench::Options {
-                    skip_state,
-                    ..bench::Options::smoke()
-                }
-            } else {
-                bench::Options {
-                    smoke,
-                    duration,
-                    warmup,
-                    connections,
-                    rounds: rounds.max(1),
-                    perf,
-                    skip_state,
-                }
-            };
-            bench::run(&options)
-        }
+        Command::Bench(args) => bench::run(&bench::Options::from(args)),
     };
     exit(result)
 }
