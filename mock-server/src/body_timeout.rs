@@ -11,17 +11,16 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::CONNECTION;
 use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body::{Frame, SizeHint};
 use system_services_server::Rejection;
 use tokio::time::{Instant, Sleep};
 
-/// Middleware that gives the request body `timeout` from now to arrive.
-/// A body read that is still waiting for data then fails, and the response
+/// Runs `next` on `request` with a body that has `timeout` from now to
+/// arrive. A body read that is still waiting for data then fails, and the response
 /// becomes a 408 in the documented error body, whatever the handler made of
 /// the failed read. The connection is closed after it, because the rest of
 /// the body was not read.
@@ -31,27 +30,30 @@ use tokio::time::{Instant, Sleep};
 /// closes such a connection after the response instead of reading the rest
 /// of the body, and with the header a keep-alive client does not send its
 /// next request on it.
-pub(crate) async fn limit_body_read(
-    State(timeout): State<Duration>,
+pub(crate) async fn limit_body_read<F, Fut>(
+    timeout: Duration,
     request: Request,
-    next: Next,
-) -> Response {
-    let expired = Arc::new(AtomicBool::new(false));
-    let complete = Arc::new(AtomicBool::new(false));
+    next: F,
+) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    let flags = Arc::new(BodyFlags::default());
     let deadline = Instant::now() + timeout;
     let request = request.map(|body| {
-        complete.store(http_body::Body::is_end_stream(&body), Ordering::Release);
+        let complete = http_body::Body::is_end_stream(&body);
+        flags.complete.store(complete, Ordering::Release);
         Body::new(DeadlineBody {
             inner: body,
             deadline,
             sleep: None,
-            expired: expired.clone(),
-            complete: complete.clone(),
+            flags: flags.clone(),
         })
     });
-    let mut response = next.run(request).await;
-    if !expired.load(Ordering::Acquire) {
-        if !complete.load(Ordering::Acquire) {
+    let mut response = next(request).await;
+    if !flags.expired.load(Ordering::Acquire) {
+        if !flags.complete.load(Ordering::Acquire) {
             response
                 .headers_mut()
                 .insert(CONNECTION, HeaderValue::from_static("close"));
@@ -63,6 +65,16 @@ pub(crate) async fn limit_body_read(
         "request body timed out"
     );
     timeout_response(timeout)
+}
+
+/// Flags that a [`DeadlineBody`] sets for [`limit_body_read`] to read
+/// after the handler ran.
+#[derive(Default)]
+struct BodyFlags {
+    /// Set when a read passed the deadline.
+    expired: AtomicBool,
+    /// Set once the body has been read to its end.
+    complete: AtomicBool,
 }
 
 /// Builds the 408 response, in the documented error body.
@@ -94,9 +106,7 @@ struct DeadlineBody {
     /// The timer, started the first time the body waits for data, so a
     /// body that has arrived with its headers starts none.
     sleep: Option<Pin<Box<Sleep>>>,
-    expired: Arc<AtomicBool>,
-    /// Set once the body has been read to its end.
-    complete: Arc<AtomicBool>,
+    flags: Arc<BodyFlags>,
 }
 
 impl http_body::Body for DeadlineBody {
@@ -110,7 +120,7 @@ impl http_body::Body for DeadlineBody {
         let this = &mut *self;
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(context) {
             if frame.is_none() || this.inner.is_end_stream() {
-                this.complete.store(true, Ordering::Release);
+                this.flags.complete.store(true, Ordering::Release);
             }
             return Poll::Ready(frame);
         }
@@ -119,7 +129,7 @@ impl http_body::Body for DeadlineBody {
             .sleep
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
         if sleep.as_mut().poll(context).is_ready() {
-            this.expired.store(true, Ordering::Release);
+            this.flags.expired.store(true, Ordering::Release);
             return Poll::Ready(Some(Err(axum::Error::new(BodyTimedOut))));
         }
         Poll::Pending
@@ -145,20 +155,20 @@ mod tests {
     /// route that reads the body and one that does not, and returns the
     /// response's `Connection` header.
     async fn connection_header(path: &str, body: &'static str) -> Option<HeaderValue> {
-        let mut router = axum::Router::new()
+        let router = axum::Router::new()
             .route("/read", post(|body: String| async move { body }))
-            .route("/ignore", post(|| async { "ignored" }))
-            .layer(axum::middleware::from_fn_with_state(
-                Duration::from_secs(10),
-                limit_body_read,
-            ));
+            .route("/ignore", post(|| async { "ignored" }));
         let request = axum::http::Request::post(path)
             .body(Body::from(body))
             .expect("a valid request");
-        let response = router
-            .call(request)
-            .await
-            .expect("the router is infallible");
+        let response = limit_body_read(Duration::from_secs(10), request, |request| async move {
+            let mut router = router;
+            match router.call(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        })
+        .await;
         response.headers().get(CONNECTION).cloned()
     }
 

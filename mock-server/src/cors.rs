@@ -10,11 +10,9 @@
 //! not allowed, and any other `OPTIONS` request, go on to the routes, which
 //! respond with 405.
 
-use std::convert::Infallible;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::header::{
@@ -24,7 +22,6 @@ use axum::http::header::{
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
-use futures_util::future::{BoxFuture, Either};
 
 /// Request headers that a preflight response allows: the body's media
 /// type, the API key and `Prefer`, which selects a documented response.
@@ -148,87 +145,53 @@ impl FromStr for CorsOrigin {
     }
 }
 
-/// Tower layer that applies a [`Cors`] policy, as the module documentation
-/// describes.
-#[derive(Clone)]
-pub(crate) struct CorsLayer {
-    cors: Arc<Cors>,
-}
-
-impl CorsLayer {
-    pub(crate) fn new(cors: Cors) -> Self {
-        CorsLayer {
-            cors: Arc::new(cors),
-        }
-    }
-}
-
-impl<S> tower_layer::Layer<S> for CorsLayer {
-    type Service = CorsService<S>;
-
-    fn layer(&self, inner: S) -> CorsService<S> {
-        CorsService {
-            inner,
-            cors: self.cors.clone(),
-        }
-    }
-}
-
-/// The service of [`CorsLayer`]. A request without `Origin` goes to the
-/// inner service untouched and unboxed.
-#[derive(Clone)]
-pub(crate) struct CorsService<S> {
-    inner: S,
-    cors: Arc<Cors>,
-}
-
-impl<S> tower_service::Service<Request> for CorsService<S>
+/// Runs `next` on `request` and adds the CORS headers that `cors` gives
+/// the request's `Origin` to the response. A request without `Origin`, or
+/// a policy of `None`, leaves the response as it is, and so does a
+/// preflight response, which [`preflight`] made complete.
+pub(crate) async fn add_cors_headers<F, Fut>(
+    cors: Option<Arc<Cors>>,
+    request: Request,
+    next: F,
+) -> Response
 where
-    S: tower_service::Service<Request, Response = Response, Error = Infallible>,
-    S::Future: Send + 'static,
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
 {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
+    let Some((cors, origin)) = cors.as_deref().zip(request.headers().get(ORIGIN)) else {
+        return next(request).await;
+    };
+    let allow_origin = cors.allow_origin(origin);
+    if allow_origin.is_none() {
+        tracing::info!(
+            origin = %String::from_utf8_lossy(origin.as_bytes()),
+            allowed = %cors,
+            "origin is not allowed by CORS, so the response does not allow it"
+        );
     }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let Some(origin) = request.headers().get(ORIGIN) else {
-            return Either::Left(self.inner.call(request));
-        };
-        let allow_origin = self.cors.allow_origin(origin);
-        let varies = self.cors.varies();
-        if allow_origin.is_none() {
-            tracing::info!(
-                origin = %String::from_utf8_lossy(origin.as_bytes()),
-                allowed = %self.cors,
-                "origin is not allowed by CORS, so the response does not allow it"
-            );
-        }
-        if let Some(allow_origin) = &allow_origin
-            && let Some(methods) = preflight_methods(&request)
-        {
-            let response = preflight_response(allow_origin.clone(), methods.clone(), varies);
-            return Either::Right(Box::pin(std::future::ready(Ok(response))));
-        }
-        let future = self.inner.call(request);
-        Either::Right(Box::pin(async move {
-            // A handler panic becomes the 500 here, inside this layer, so
-            // that it carries the CORS headers too.
-            let mut response = crate::internal_error::catch_panic(async move {
-                match future.await {
-                    Ok(response) => response,
-                    Err(never) => match never {},
-                }
-            })
-            .await;
-            add_headers(response.headers_mut(), allow_origin, varies);
-            Ok(response)
-        }))
+    let varies = cors.varies();
+    let mut response = next(request).await;
+    if !response
+        .headers()
+        .contains_key(ACCESS_CONTROL_ALLOW_METHODS)
+    {
+        add_headers(response.headers_mut(), allow_origin, varies);
     }
+    response
+}
+
+/// Returns the 204 response to `request` when it is a preflight request
+/// from an origin that `cors` allows, to a path the mock serves. It runs
+/// after routing, because it needs the matched route.
+pub(crate) fn preflight(cors: &Cors, request: &Request) -> Option<Response> {
+    let origin = request.headers().get(ORIGIN)?;
+    let allow_origin = cors.allow_origin(origin)?;
+    let methods = preflight_methods(request)?;
+    Some(preflight_response(
+        allow_origin,
+        methods.clone(),
+        cors.varies(),
+    ))
 }
 
 /// Returns the methods of the matched route when `request` is a preflight

@@ -19,7 +19,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use futures_util::future::Either;
 use http_body::{Frame, SizeHint};
 use serde::{Serialize, Serializer};
 use system_services_server::JsonRpcMethods;
@@ -411,114 +410,72 @@ fn copy_headers(headers: &HeaderMap) -> Vec<(String, String)> {
     copied
 }
 
-/// Tower layer that records the requests outside the control API in a
-/// [`Journal`]. It must run inside the layer that sets [`RequestId`] and
-/// outside the fault layer, so that the response it records carries the
-/// fault and the final status.
-#[derive(Clone)]
-pub(crate) struct JournalLayer {
-    journal: Arc<Journal>,
-}
-
-impl JournalLayer {
-    pub(crate) fn new(journal: Arc<Journal>) -> Self {
-        JournalLayer { journal }
-    }
-}
-
-impl<S> tower_layer::Layer<S> for JournalLayer {
-    type Service = JournalService<S>;
-
-    fn layer(&self, inner: S) -> JournalService<S> {
-        JournalService {
-            inner,
-            journal: self.journal.clone(),
-        }
-    }
-}
-
-/// The service of [`JournalLayer`].
-#[derive(Clone)]
-pub(crate) struct JournalService<S> {
-    inner: S,
-    journal: Arc<Journal>,
-}
-
 /// The boxed future of a middleware's response.
 pub(crate) type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-impl<S> tower_service::Service<Request> for JournalService<S>
+/// Runs `next` on `request` and records the request in `journal`, unless
+/// it calls the control API. It must run inside the middleware that sets
+/// [`RequestId`] and outside the faults, so that the response it records
+/// carries the fault and the final status.
+pub(crate) async fn record_request<F, Fut>(journal: &Journal, request: Request, next: F) -> Response
 where
-    S: tower_service::Service<Request, Response = Response, Error = Infallible>,
-    S::Future: Send + 'static,
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
 {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Either<S::Future, BoxedResponse>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
+    if journal.limit == 0 || is_control_path(request.uri().path()) {
+        return next(request).await;
     }
+    // A request with an invalid session name belongs to no session.
+    let Ok(session) = name_from_headers(request.headers()) else {
+        return next(request).await;
+    };
+    let session = session.map(str::to_string);
+    let started = Instant::now();
+    let at = SystemTime::now();
+    let mut entry = JournalEntry {
+        seq: 0,
+        at,
+        request_id: request
+            .extensions()
+            .get::<RequestId>()
+            .map(|RequestId(id)| id.clone()),
+        method: request.method().as_str().to_string(),
+        path: request.uri().path().to_string(),
+        query: request.uri().query().map(str::to_string),
+        headers: copy_headers(request.headers()),
+        body: None,
+        rpc_methods: Vec::new(),
+        status: 0,
+        duration_ms: 0.0,
+        fault: None,
+    };
 
-    fn call(&mut self, request: Request) -> Self::Future {
-        if self.journal.limit == 0 || is_control_path(request.uri().path()) {
-            return Either::Left(self.inner.call(request));
-        }
-        // A request with an invalid session name belongs to no session.
-        let Ok(session) = name_from_headers(request.headers()) else {
-            return Either::Left(self.inner.call(request));
-        };
-        let session = session.map(str::to_string);
-        let started = Instant::now();
-        let at = SystemTime::now();
-        let mut entry = JournalEntry {
-            seq: 0,
-            at,
-            request_id: request
-                .extensions()
-                .get::<RequestId>()
-                .map(|RequestId(id)| id.clone()),
-            method: request.method().as_str().to_string(),
-            path: request.uri().path().to_string(),
-            query: request.uri().query().map(str::to_string),
-            headers: copy_headers(request.headers()),
-            body: None,
-            rpc_methods: Vec::new(),
-            status: 0,
-            duration_ms: 0.0,
-            fault: None,
-        };
-
-        let captured = Arc::new(Mutex::new(Vec::new()));
-        let request = if http_body::Body::is_end_stream(request.body()) {
-            request
-        } else {
-            let captured = captured.clone();
-            request.map(|inner| Body::new(TapBody { inner, captured }))
-        };
-        let response = self.inner.call(request);
-        let journal = self.journal.clone();
-        Either::Right(Box::pin(async move {
-            let Ok(response) = response.await;
-            entry.duration_ms = started.elapsed().as_micros() as f64 / 1000.0;
-            entry.status = response.status().as_u16();
-            entry.fault = response
-                .extensions()
-                .get::<AppliedFault>()
-                .map(|AppliedFault(id)| id.clone());
-            if let Some(JsonRpcMethods(names)) = response.extensions().get() {
-                entry.rpc_methods = names.clone();
-            }
-            let body = std::mem::take(&mut *captured.lock().unwrap_or_else(|p| p.into_inner()));
-            if !body.is_empty() {
-                entry.body = Some(String::from_utf8(body).unwrap_or_else(|error| {
-                    String::from_utf8_lossy(error.as_bytes()).into_owned()
-                }));
-            }
-            journal.record(session.as_deref(), entry);
-            Ok(response)
-        }))
+    let captured = Arc::new(Mutex::new(Vec::new()));
+    let request = if http_body::Body::is_end_stream(request.body()) {
+        request
+    } else {
+        let captured = captured.clone();
+        request.map(|inner| Body::new(TapBody { inner, captured }))
+    };
+    let response = next(request).await;
+    entry.duration_ms = started.elapsed().as_micros() as f64 / 1000.0;
+    entry.status = response.status().as_u16();
+    entry.fault = response
+        .extensions()
+        .get::<AppliedFault>()
+        .map(|AppliedFault(id)| id.clone());
+    if let Some(JsonRpcMethods(names)) = response.extensions().get() {
+        entry.rpc_methods = names.clone();
     }
+    let body = std::mem::take(&mut *captured.lock().unwrap_or_else(|p| p.into_inner()));
+    if !body.is_empty() {
+        entry.body = Some(
+            String::from_utf8(body)
+                .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned()),
+        );
+    }
+    journal.record(session.as_deref(), entry);
+    response
 }
 
 /// A request body that copies the first [`MAX_BODY_BYTES`] of the data

@@ -24,8 +24,10 @@ pub mod journal;
 pub mod persist;
 mod prefer;
 mod protocol_errors;
+mod routed;
 pub mod scheduler;
 mod server;
+mod service;
 pub mod session;
 pub mod sessions;
 mod spec;
@@ -43,6 +45,7 @@ pub use api::{
 pub use cors::{Cors, CorsOrigin};
 pub use internal_error::{INTERNAL_ERROR_MESSAGE, internal_error};
 pub use server::{Limits, Stopped, serve_with, serve_with_cors};
+pub use service::MockService;
 pub use spec::{OPENAPI_JSON_PATH, OPENAPI_YAML_PATH};
 
 /// API key accepted when none is configured.
@@ -79,14 +82,17 @@ pub fn app(api: Arc<MockApi>) -> axum::Router {
 /// Builds the router of the API on `api`: the operations, the spec at
 /// [`OPENAPI_YAML_PATH`] and [`OPENAPI_JSON_PATH`] without an API key, the
 /// selection of documented examples with the `Prefer` header, the faults of
-/// [`MockApi::faults`] inside the body deadline, the middleware of
-/// [`with_middleware_and_options`], and the recording of each request in
-/// [`MockApi::journal`] inside the outer layer.
+/// [`MockApi::faults`], the recording of each request in
+/// [`MockApi::journal`], and the middleware of [`MockService`].
 pub fn app_with(api: Arc<MockApi>, options: &AppOptions) -> axum::Router {
-    let router = spec::add_routes(system_services_server::router(api.clone()))
-        .layer(prefer::PreferLayer::new(api.clone()))
-        .layer(faults::FaultLayer::new(api.faults().clone()));
-    add_middleware(router, options, Some(api.journal().clone()))
+    axum::Router::new().fallback_service(service_with(api, options))
+}
+
+/// Builds the API on `api` as [`app_with`] does, as the service itself
+/// rather than a router around it.
+pub fn service_with(api: Arc<MockApi>, options: &AppOptions) -> MockService {
+    let router = spec::add_routes(system_services_server::router(api.clone()));
+    MockService::new(router, options, Some(api))
 }
 
 /// Adds the middleware to every route and the fallback of `router`, with
@@ -109,40 +115,12 @@ pub fn with_middleware_and_body_timeout(
     with_middleware_and_options(router, &options)
 }
 
-/// Adds the middleware to every route and the fallback of `router`. The
-/// outer layer gives each request an id, turns a handler panic into the
-/// documented 500 response and logs the request
-/// ([`telemetry::log_request`]). The next one, unless `options.cors` is
-/// `None`, responds to CORS preflight requests and adds the CORS headers to
-/// every response ([`cors`]). The inner one gives the request body
-/// `options.body_read_timeout` from the end of the headers to arrive, and
-/// responds to a later body with a 408 in the documented error body. Call
-/// it after the last route is added.
+/// Adds the middleware of [`MockService`] to every route and the fallback
+/// of `router`, without the `Prefer` selection. Call it after the last
+/// route is added.
 pub fn with_middleware_and_options(router: axum::Router, options: &AppOptions) -> axum::Router {
-    add_middleware(router, options, None)
-}
-
-/// Adds the middleware of [`with_middleware_and_options`] and, between
-/// the CORS layer and the outer one, the layer that records requests in
-/// `journal`.
-fn add_middleware(
-    router: axum::Router,
-    options: &AppOptions,
-    journal: Option<Arc<journal::Journal>>,
-) -> axum::Router {
-    let router = router.layer(axum::middleware::from_fn_with_state(
-        options.body_read_timeout,
-        body_timeout::limit_body_read,
-    ));
-    let router = match &options.cors {
-        Some(cors) => router.layer(cors::CorsLayer::new(cors.clone())),
-        None => router,
-    };
-    let router = match journal {
-        Some(journal) => router.layer(journal::JournalLayer::new(journal)),
-        None => router,
-    };
-    router.layer(axum::middleware::from_fn(telemetry::log_request))
+    let service = MockService::new(router, options, None);
+    axum::Router::new().fallback_service(service)
 }
 
 /// Serves the API on `listener` until the process stops.

@@ -11,16 +11,11 @@
 //! error with HTTP status 400, because it applies to REST operations only.
 //! Other preferences, such as `return=minimal`, are ignored (RFC 7240).
 
-use std::convert::Infallible;
-use std::future::Ready;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::future::Either;
 use system_services_server::{CallError, Rejection, jsonrpc};
 
 use crate::MockApi;
@@ -155,81 +150,29 @@ fn jsonrpc_rejection() -> Response {
     jsonrpc::reject(StatusCode::BAD_REQUEST, error)
 }
 
-/// Tower layer that selects documented examples with `Prefer`, as the
-/// module documentation describes.
-#[derive(Clone)]
-pub(crate) struct PreferLayer {
-    api: Arc<MockApi>,
-}
-
-impl PreferLayer {
-    pub(crate) fn new(api: Arc<MockApi>) -> Self {
-        PreferLayer { api }
+/// Returns the documented example that `request` selects with `Prefer`, as
+/// the module documentation describes. Returns none, so that the request
+/// goes on to the operation, when the request has no selection, matches no
+/// operation, or has a rejected API key. It runs after routing, because it
+/// needs the matched route.
+pub(crate) fn select(api: &MockApi, request: &Request) -> Option<Response> {
+    if !request.headers().contains_key(PREFER) {
+        return None;
     }
-}
-
-impl<S> tower_layer::Layer<S> for PreferLayer {
-    type Service = PreferService<S>;
-
-    fn layer(&self, inner: S) -> PreferService<S> {
-        PreferService {
-            inner,
-            api: self.api.clone(),
-        }
+    let selection = Selection::from_headers(request.headers())?;
+    let path = request.extensions().get::<MatchedPath>()?;
+    let operation = crate::spec::document().operation(path.as_str(), request.method())?;
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip());
+    if !api.accepts_key(peer, request.headers()) {
+        return None;
     }
-}
-
-/// The service of [`PreferLayer`]. A request without `Prefer` goes to the
-/// inner service untouched.
-#[derive(Clone)]
-pub(crate) struct PreferService<S> {
-    inner: S,
-    api: Arc<MockApi>,
-}
-
-impl<S> tower_service::Service<Request> for PreferService<S>
-where
-    S: tower_service::Service<Request, Response = Response, Error = Infallible>,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Either<S::Future, Ready<Result<Response, Infallible>>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
+    if operation.jsonrpc_endpoint {
+        return Some(jsonrpc_rejection());
     }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        match self.select(&request) {
-            Some(response) => Either::Right(std::future::ready(Ok(response))),
-            None => Either::Left(self.inner.call(request)),
-        }
-    }
-}
-
-impl<S> PreferService<S> {
-    /// Returns the response that `request` selects. Returns none, so that
-    /// the request goes on to the operation, when the request has no
-    /// selection, matches no operation, or has a rejected API key.
-    fn select(&self, request: &Request) -> Option<Response> {
-        if !request.headers().contains_key(PREFER) {
-            return None;
-        }
-        let selection = Selection::from_headers(request.headers())?;
-        let path = request.extensions().get::<MatchedPath>()?;
-        let operation = crate::spec::document().operation(path.as_str(), request.method())?;
-        let peer = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(address)| address.ip());
-        if !self.api.accepts_key(peer, request.headers()) {
-            return None;
-        }
-        if operation.jsonrpc_endpoint {
-            return Some(jsonrpc_rejection());
-        }
-        Some(selection.respond(operation))
-    }
+    Some(selection.respond(operation))
 }
 
 #[cfg(test)]

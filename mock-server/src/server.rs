@@ -1,21 +1,23 @@
 //! The HTTP/1.1 server: one task per connection, a header read timeout, a
 //! request body deadline, and a graceful shutdown bounded by a grace period.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::Request;
+use futures_util::FutureExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinError, JoinSet};
-use tower_service::Service;
 
 use crate::protocol_errors::ErrorBodyIo;
 use crate::{AppOptions, Cors, MockApi};
@@ -93,7 +95,7 @@ pub async fn serve_with_cors(
         body_read_timeout: limits.body_read_timeout,
         cors,
     };
-    let router = crate::app_with(api, &options);
+    let app = crate::service_with(api, &options);
     let mut builder = http1::Builder::new();
     // A client may shut down its write half after a request and wait for
     // the response. Without half-close support, hyper reads that EOF while
@@ -121,10 +123,11 @@ pub async fn serve_with_cors(
                 }
             },
         };
-        let router = router.clone();
+        let app = app.clone();
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
-            crate::faults::drop_if_marked(router.clone().call(request))
+            let response = app.serve(request.map(Body::new));
+            crate::faults::drop_if_marked(response.map(Ok::<_, Infallible>))
         });
         let io = TokioIo::new(ErrorBodyIo::new(stream, peer));
         let connection = builder.serve_connection(io, service);

@@ -1,15 +1,15 @@
 //! Logging with `tracing`: the subscriber, request ids and one line per request.
 
 use std::ffi::OsStr;
+use std::future::Future;
 use std::hash::BuildHasher;
 use std::io::IsTerminal;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::Response;
 use system_services_server::JsonRpcMethods;
 use tracing::Instrument;
@@ -111,64 +111,63 @@ pub(crate) fn mix(value: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Middleware that gives each request an id, runs it in a `request` span,
-/// turns a handler panic into the documented 500 response
-/// ([`crate::internal_error`]), and logs one line when the response head is
-/// ready. The line has the JSON-RPC method names as `rpc_methods`,
-/// comma-separated, when the response carries a [`JsonRpcMethods`]
-/// extension. No header value is logged, so the API key never is.
-///
-/// One middleware does all of this because each `from_fn` layer clones the
-/// inner service and boxes a future for every request.
-pub async fn log_request(mut request: Request, next: Next) -> Response {
+/// Runs `next` on `request` with a new request id, in a `request` span, and
+/// logs one line when the response head is ready. The id goes into the
+/// request's extensions as [`RequestId`] and into the `X-Request-Id`
+/// response header. The line has the JSON-RPC method names as
+/// `rpc_methods`, comma-separated, when the response carries a
+/// [`JsonRpcMethods`] extension. No header value is logged, so the API key
+/// never is.
+pub async fn log_request<F, Fut>(mut request: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let started = Instant::now();
     let digits = new_id_digits();
     let request_id = std::str::from_utf8(&digits).expect("hex digits are ASCII");
-    let method = request.method().clone();
-    let route = Route::of(&request);
+    // What the line needs is kept only when it is logged.
+    let logged = tracing::enabled!(tracing::Level::INFO).then(|| {
+        let slot = RouteSlot::default();
+        request.extensions_mut().insert(slot.clone());
+        (request.method().clone(), request.uri().clone(), slot)
+    });
     request
         .extensions_mut()
         .insert(RequestId(request_id.to_string()));
 
     let span = tracing::info_span!("request", request_id = %request_id);
-    let mut response = crate::internal_error::catch_panic(next.run(request))
-        .instrument(span)
-        .await;
+    let mut response = next(request).instrument(span).await;
 
     response.headers_mut().insert(
         X_REQUEST_ID,
         HeaderValue::from_bytes(&digits).expect("hex digits are a valid header value"),
     );
-    log_completed(
-        request_id,
-        &method,
-        route.as_str(),
-        &response,
-        started.elapsed(),
-    );
+    if let Some((method, uri, slot)) = logged {
+        let route = match slot.0.get() {
+            Some(matched) => matched.as_str(),
+            None => uri.path(),
+        };
+        log_completed(request_id, &method, route, &response, started.elapsed());
+    }
     response
 }
 
-/// The route template that matched, such as
-/// `/system/services/active/{system_services_id}/terminate`, or the raw
-/// path when no route matched.
-enum Route {
-    Matched(MatchedPath),
-    Unmatched(String),
-}
+/// The route template that matched a request, such as
+/// `/system/services/active/{system_services_id}/terminate`, filled in
+/// after routing ([`crate::routed`]) for the request's log line.
+#[derive(Clone, Default)]
+pub(crate) struct RouteSlot(Arc<OnceLock<MatchedPath>>);
 
-impl Route {
-    fn of(request: &Request) -> Self {
-        match request.extensions().get::<MatchedPath>() {
-            Some(matched) => Route::Matched(matched.clone()),
-            None => Route::Unmatched(request.uri().path().to_string()),
-        }
-    }
-
-    fn as_str(&self) -> &str {
-        match self {
-            Route::Matched(matched) => matched.as_str(),
-            Route::Unmatched(path) => path,
+impl RouteSlot {
+    /// Stores the route template of `request` in its slot, if it has both.
+    pub(crate) fn fill(request: &Request) {
+        let extensions = request.extensions();
+        if let Some((RouteSlot(slot), matched)) = extensions
+            .get::<RouteSlot>()
+            .zip(extensions.get::<MatchedPath>())
+        {
+            let _ = slot.set(matched.clone());
         }
     }
 }
@@ -222,19 +221,29 @@ mod tests {
         }
     }
 
+    impl Capture {
+        /// Returns a plain-text subscriber that writes into this capture.
+        fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
+            let writer = self.clone();
+            tracing_subscriber::fmt()
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .finish()
+        }
+
+        fn output(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
     /// Logs the request line of `response` and returns the output.
     fn request_line(response: &Response) -> String {
         let capture = Capture::default();
-        let writer = capture.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::with_default(subscriber, || {
+        tracing::subscriber::with_default(capture.subscriber(), || {
             let latency = Duration::from_micros(1500);
             log_completed("abc", &Method::POST, "/jsonrpc", response, latency);
         });
-        String::from_utf8(capture.0.lock().unwrap().clone()).unwrap()
+        capture.output()
     }
 
     #[test]
@@ -262,6 +271,71 @@ mod tests {
             line.contains("rpc_methods=\"system.services.active.mark_terminate,x.y\""),
             "{line}"
         );
+    }
+
+    /// Sends `request` to `address` on a new connection, from a blocking
+    /// thread, and reads the response until the server closes the connection.
+    async fn exchange(address: std::net::SocketAddr, request: String) -> String {
+        use std::io::{Read, Write};
+
+        let exchange = move || {
+            let mut stream = std::net::TcpStream::connect(address).expect("connect to the server");
+            stream
+                .write_all(request.as_bytes())
+                .expect("send the request");
+            let mut response = Vec::new();
+            stream
+                .read_to_end(&mut response)
+                .expect("read the response");
+            String::from_utf8_lossy(&response).into_owned()
+        };
+        tokio::task::spawn_blocking(exchange)
+            .await
+            .expect("the client thread finishes")
+    }
+
+    #[tokio::test]
+    async fn request_line_names_route_template() {
+        let capture = Capture::default();
+        let _default = tracing::subscriber::set_default(capture.subscriber());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind an ephemeral loopback port");
+        let address = listener.local_addr().expect("read the bound address");
+        let key = crate::DEFAULT_API_KEY;
+        let state = crate::state::ClusterState::default_state();
+        let api = Arc::new(crate::MockApi::new(state, vec![key.to_string()]));
+        let limits = crate::Limits::default();
+        let server = tokio::spawn(crate::serve_with(
+            listener,
+            api,
+            limits,
+            std::future::pending(),
+        ));
+
+        let terminate = format!(
+            "POST /system/services/active/cron/terminate HTTP/1.1\r\nHost: x\r\n\
+             X-Api-Key: {key}\r\nContent-Type: application/json\r\n\
+             Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        );
+        let response = exchange(address, terminate).await;
+        assert!(response.starts_with("HTTP/1.1 200 "), "{response}");
+        let unknown = "GET /unknown/path HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let response = exchange(address, unknown.to_string()).await;
+        assert!(response.starts_with("HTTP/1.1 404 "), "{response}");
+        server.abort();
+
+        let output = capture.output();
+        let lines: Vec<&str> = output
+            .lines()
+            .filter(|line| line.contains("request completed"))
+            .collect();
+        assert_eq!(lines.len(), 2, "{output}");
+        let template = "route=\"/system/services/active/{system_services_id}/terminate\"";
+        assert!(lines[0].contains(template), "{}", lines[0]);
+        assert!(lines[0].contains("status=200"), "{}", lines[0]);
+        assert!(lines[1].contains("route=\"/unknown/path\""), "{}", lines[1]);
+        assert!(lines[1].contains("status=404"), "{}", lines[1]);
     }
 
     #[test]
