@@ -1324,6 +1324,30 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /**
+             * @description The client is not on the loopback interface and no control
+             *     token is configured. With a token the page is served to any
+             *     client, and reads the token from the URL fragment
+             *     (`#token=...`).
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "message": "Access to the control API is not authorized",
+                     *         "data": {
+                     *           "code": "mock-control-auth-failed"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     stream_updates: {

@@ -15,6 +15,7 @@ mod api;
 pub mod auth;
 mod body_timeout;
 pub mod clock;
+mod control;
 pub mod control_auth;
 pub mod cors;
 pub mod events;
@@ -33,6 +34,7 @@ pub mod sessions;
 mod spec;
 pub mod state;
 pub mod telemetry;
+pub mod updates;
 mod yaml_location;
 
 use std::future::Future;
@@ -47,6 +49,9 @@ pub use internal_error::{INTERNAL_ERROR_MESSAGE, internal_error};
 pub use server::{Limits, Stopped, serve_with, serve_with_cors};
 pub use service::MockService;
 pub use spec::{OPENAPI_JSON_PATH, OPENAPI_YAML_PATH};
+
+/// Route of the control API, which serves every path under `/__mock/`.
+const CONTROL_ROUTE: &str = "/__mock/{*path}";
 
 /// API key accepted when none is configured.
 pub const DEFAULT_API_KEY: &str = "mock-api-key";
@@ -82,7 +87,8 @@ pub fn app(api: Arc<MockApi>) -> axum::Router {
 /// Builds the router of the API on `api`: the operations, the spec at
 /// [`OPENAPI_YAML_PATH`] and [`OPENAPI_JSON_PATH`] without an API key, the
 /// selection of documented examples with the `Prefer` header, the faults of
-/// [`MockApi::faults`], the recording of each request in
+/// [`MockApi::faults`], the control API under `/__mock/`
+/// (`spec/control.yaml`), the recording of each request in
 /// [`MockApi::journal`], and the middleware of [`MockService`].
 pub fn app_with(api: Arc<MockApi>, options: &AppOptions) -> axum::Router {
     axum::Router::new().fallback_service(service_with(api, options))
@@ -91,7 +97,12 @@ pub fn app_with(api: Arc<MockApi>, options: &AppOptions) -> axum::Router {
 /// Builds the API on `api` as [`app_with`] does, as the service itself
 /// rather than a router around it.
 pub fn service_with(api: Arc<MockApi>, options: &AppOptions) -> MockService {
-    let router = spec::add_routes(system_services_server::router(api.clone()));
+    let control = control::router(api.clone());
+    // NOTE: both routers have a fallback, which `Router::merge` rejects, so
+    // the control router is one service under its prefix. The request log
+    // therefore names the route `/__mock/{*path}`.
+    let router = spec::add_routes(system_services_server::router(api.clone()))
+        .route_service(CONTROL_ROUTE, control.into_service());
     MockService::new(router, options, Some(api))
 }
 

@@ -1835,6 +1835,11 @@ pub enum GetDashboardResponse {
     ///
     /// Sent as `text/html`; the body may stream.
     Ok(axum::body::Body),
+    /// 401: The client is not on the loopback interface and no control
+    /// token is configured. With a token the page is served to any
+    /// client, and reads the token from the URL fragment
+    /// (`#token=...`).
+    Unauthorized(types::Error),
 }
 
 impl IntoResponse for GetDashboardResponse {
@@ -1849,6 +1854,9 @@ impl IntoResponse for GetDashboardResponse {
                 body,
             )
                 .into_response(),
+            GetDashboardResponse::Unauthorized(body) => {
+                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+            }
         }
     }
 }

@@ -1,0 +1,515 @@
+//! The control API under `/__mock`: the generated
+//! `mock_control_server::Api` on the mock's shared state and sessions.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use mock_control_server::types::{self, ErrorError};
+use mock_control_server::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::MockApi;
+use crate::control_auth::{CONTROL_AUTH_FAILED_CODE, check_local};
+use crate::session::{AdvanceError, MAX_RUNS_PER_ADVANCE, Session};
+use crate::sessions::{SESSION_HEADER, SessionError, check_name};
+use crate::state::{ClusterState, Fixture, FixtureError, ProcessError};
+
+/// The dashboard page, served at `/__mock/dashboard`.
+const DASHBOARD_HTML: &str = include_str!("dashboard.html");
+
+/// Maximum of `seconds` in a clock advance: a year.
+const MAX_ADVANCE_SECS: i64 = 31_536_000;
+
+/// Error code of the 422 for a request that would start one session too
+/// many.
+const SESSION_LIMIT_CODE: &str = crate::SESSION_LIMIT_CODE;
+
+/// Error code of a control API 404.
+pub const OBJECT_NOT_FOUND_CODE: &str = "object-not-found";
+
+/// `error.message` of a 400.
+const INVALID_REQUEST: &str = "Invalid request";
+
+/// Builds the router of the control API on `api`.
+pub fn router(api: Arc<MockApi>) -> axum::Router {
+    mock_control_server::router(Arc::new(ControlApi { api }))
+}
+
+/// The implementation of the control API.
+struct ControlApi {
+    api: Arc<MockApi>,
+}
+
+/// A control request that fails the same way in every operation that
+/// names a session.
+enum Failure {
+    BadRequest(types::Error),
+    Unprocessable(types::Error),
+    Internal(types::Error),
+}
+
+/// Turns a [`Failure`] into each operation's response with the same
+/// variants.
+macro_rules! responses_of_failure {
+    ($($response:ident),* $(,)?) => {
+        $(
+            impl From<Failure> for $response {
+                fn from(failure: Failure) -> Self {
+                    match failure {
+                        Failure::BadRequest(error) => $response::BadRequest(error),
+                        Failure::Unprocessable(error) => $response::UnprocessableEntity(error),
+                        Failure::Internal(error) => $response::InternalServerError(error),
+                    }
+                }
+            }
+        )*
+    };
+}
+
+responses_of_failure!(
+    GetStateResponse,
+    ReplaceStateResponse,
+    ResetStateResponse,
+    GetSchedulerResponse,
+    RunSchedulerResponse,
+    AdvanceClockResponse,
+    HangProcessResponse,
+    KillProcessResponse,
+    ListEventsResponse,
+    ListFaultsResponse,
+    AddFaultResponse,
+    ClearFaultsResponse,
+    RemoveFaultResponse,
+    ListJournalResponse,
+    ClearJournalResponse,
+    StreamUpdatesResponse,
+    GetSnapshotResponse,
+);
+
+/// Returns `ok(value)`, or the response of the failure.
+fn reply<T, R: From<Failure>>(result: Result<T, Failure>, ok: impl FnOnce(T) -> R) -> R {
+    match result {
+        Ok(value) => ok(value),
+        Err(failure) => failure.into(),
+    }
+}
+
+impl ControlApi {
+    /// Returns the session that `name` names, started when it does not
+    /// exist, or the shared state for `None`. `parameter` is the name of
+    /// the header or query parameter, for the 400.
+    fn session(&self, name: Option<&str>, parameter: &str) -> Result<Arc<Session>, Failure> {
+        self.api.sessions().get(name).map_err(|error| match error {
+            SessionError::InvalidName(message) => Failure::BadRequest(invalid(parameter, message)),
+            SessionError::LimitReached(limit) => {
+                Failure::Unprocessable(session_limit_reached(limit))
+            }
+        })
+    }
+
+    /// Returns the session of the `X-Mock-Session` header.
+    fn session_of_header(&self, name: &Option<String>) -> Result<Arc<Session>, Failure> {
+        self.session(name.as_deref(), SESSION_HEADER)
+    }
+
+    fn initial(&self) -> &ClusterState {
+        self.api.sessions().initial()
+    }
+}
+
+impl Api for ControlApi {
+    fn authenticate(&self, context: &RequestContext, _token: &ApiKey) -> Result<(), types::Error> {
+        let peer = context.peer.map(|address| address.ip());
+        let Err(reason) = self.api.control_access().check(peer, &context.headers) else {
+            return Ok(());
+        };
+        tracing::info!(%reason, peer = peer.map(tracing::field::display), "control request rejected");
+        Err(unauthorized(&reason))
+    }
+
+    async fn get_state(&self, _: &RequestContext, request: GetStateRequest) -> GetStateResponse {
+        let state = self
+            .session_of_header(&request.x_mock_session)
+            .and_then(|session| convert(&session.with_state(ClusterState::to_fixture)));
+        reply(state, GetStateResponse::Ok)
+    }
+
+    async fn replace_state(
+        &self,
+        _: &RequestContext,
+        request: ReplaceStateRequest,
+    ) -> ReplaceStateResponse {
+        let result = self
+            .session_of_header(&request.x_mock_session)
+            .and_then(|session| {
+                let fixture: Fixture = convert(&request.body)?;
+                let state = ClusterState::from_fixture(fixture).map_err(invalid_fixture)?;
+                let replaced = state.to_fixture();
+                session
+                    .replace(state)
+                    .map_err(|error| internal("cannot persist the new state", &error))?;
+                convert(&replaced)
+            });
+        reply(result, ReplaceStateResponse::Ok)
+    }
+
+    async fn reset_state(
+        &self,
+        _: &RequestContext,
+        request: ResetStateRequest,
+    ) -> ResetStateResponse {
+        let result = self
+            .session_of_header(&request.x_mock_session)
+            .and_then(|session| {
+                session
+                    .reset(self.initial())
+                    .map_err(|error| internal("cannot persist the reset", &error))?;
+                convert(&self.initial().to_fixture())
+            });
+        reply(result, ResetStateResponse::Ok)
+    }
+
+    async fn get_scheduler(
+        &self,
+        _: &RequestContext,
+        request: GetSchedulerRequest,
+    ) -> GetSchedulerResponse {
+        let schedule = self
+            .session_of_header(&request.x_mock_session)
+            .and_then(|session| convert(&session.schedule()));
+        reply(schedule, GetSchedulerResponse::Ok)
+    }
+
+    async fn run_scheduler(
+        &self,
+        _: &RequestContext,
+        request: RunSchedulerRequest,
+    ) -> RunSchedulerResponse {
+        let run = self
+            .session_of_header(&request.x_mock_session)
+            .and_then(|session| {
+                let run = session
+                    .run_scheduler()
+                    .map_err(|error| internal("cannot persist the scheduler run", &error))?;
+                convert(&run)
+            });
+        reply(run, RunSchedulerResponse::Ok)
+    }
+
+    async fn advance_clock(
+        &self,
+        _: &RequestContext,
+        request: AdvanceClockRequest,
+    ) -> AdvanceClockResponse {
+        let result = self
+            .session_of_header(&request.x_mock_session)
+            .and_then(|session| {
+                let seconds = request.body.seconds;
+                if !(0..=MAX_ADVANCE_SECS).contains(&seconds) {
+                    let message =
+                        format!("Expected a number of seconds from 0 to {MAX_ADVANCE_SECS}");
+                    return Err(Failure::BadRequest(invalid("seconds", message)));
+                }
+                let by = Duration::from_secs(seconds.unsigned_abs());
+                let advanced = session.advance_clock(by).map_err(|error| match error {
+                    AdvanceError::TooManyRuns { runs } => {
+                        let message = format!(
+                            "Moving the clock by {seconds} seconds causes {runs} scheduled runs, \
+                             more than {MAX_RUNS_PER_ADVANCE}; move it in smaller steps"
+                        );
+                        Failure::BadRequest(invalid("seconds", message))
+                    }
+                    AdvanceError::Persist(error) => {
+                        internal("cannot persist a scheduled run", &error)
+                    }
+                })?;
+                convert(&advanced)
+            });
+        reply(result, AdvanceClockResponse::Ok)
+    }
+
+    async fn hang_process(
+        &self,
+        _: &RequestContext,
+        request: HangProcessRequest,
+    ) -> HangProcessResponse {
+        let result = self
+            .session_of_header(&request.x_mock_session)
+            .and_then(|session| {
+                session
+                    .hang(&request.service_id, &request.node_id)
+                    .map_err(|error| internal("cannot persist the hang", &error))
+            });
+        match result {
+            Ok(Ok(process)) => reply(convert(&process), HangProcessResponse::Ok),
+            Ok(Err(error)) => HangProcessResponse::NotFound(process_not_found(&error)),
+            Err(failure) => failure.into(),
+        }
+    }
+
+    async fn kill_process(
+        &self,
+        _: &RequestContext,
+        request: KillProcessRequest,
+    ) -> KillProcessResponse {
+        let result = self
+            .session_of_header(&request.x_mock_session)
+            .and_then(|session| {
+                session
+                    .kill(&request.service_id, &request.node_id)
+                    .map_err(|error| internal("cannot persist the kill", &error))
+            });
+        match result {
+            Ok(Ok(process)) => reply(convert(&process), KillProcessResponse::Ok),
+            Ok(Err(error)) => KillProcessResponse::NotFound(process_not_found(&error)),
+            Err(failure) => failure.into(),
+        }
+    }
+
+    async fn list_events(
+        &self,
+        _: &RequestContext,
+        request: ListEventsRequest,
+    ) -> ListEventsResponse {
+        // The router checks that `limit` is 1 to 10000.
+        let limit = usize::try_from(request.limit).unwrap_or(usize::MAX);
+        let events = self
+            .session_of_header(&request.x_mock_session)
+            .and_then(|session| convert(&session.events(limit)));
+        reply(events, ListEventsResponse::Ok)
+    }
+
+    async fn list_faults(
+        &self,
+        _: &RequestContext,
+        request: ListFaultsRequest,
+    ) -> ListFaultsResponse {
+        let result = self
+            .session_of_header(&request.x_mock_session)
+            .and_then(|_| Err::<Vec<types::Fault>, _>(faults_unavailable()));
+        reply(result, ListFaultsResponse::Ok)
+    }
+
+    async fn add_fault(&self, _: &RequestContext, request: AddFaultRequest) -> AddFaultResponse {
+        let result = self
+            .session_of_header(&request.x_mock_session)
+            .and_then(|_| Err::<types::Fault, _>(faults_unavailable()));
+        reply(result, AddFaultResponse::Created)
+    }
+
+    async fn clear_faults(
+        &self,
+        _: &RequestContext,
+        request: ClearFaultsRequest,
+    ) -> ClearFaultsResponse {
+        let result = self
+            .session_of_header(&request.x_mock_session)
+            .and_then(|_| Err::<(), _>(faults_unavailable()));
+        reply(result, |()| ClearFaultsResponse::NoContent)
+    }
+
+    async fn remove_fault(
+        &self,
+        _: &RequestContext,
+        request: RemoveFaultRequest,
+    ) -> RemoveFaultResponse {
+        let result = self
+            .session_of_header(&request.x_mock_session)
+            .and_then(|_| Err::<(), _>(faults_unavailable()));
+        reply(result, |()| RemoveFaultResponse::NoContent)
+    }
+
+    async fn list_journal(
+        &self,
+        _: &RequestContext,
+        request: ListJournalRequest,
+    ) -> ListJournalResponse {
+        let result = self
+            .session_of_header(&request.x_mock_session)
+            .and_then(|_| Err::<types::Journal, _>(faults_unavailable()));
+        reply(result, ListJournalResponse::Ok)
+    }
+
+    async fn clear_journal(
+        &self,
+        _: &RequestContext,
+        request: ClearJournalRequest,
+    ) -> ClearJournalResponse {
+        let result = self
+            .session_of_header(&request.x_mock_session)
+            .and_then(|_| Err::<(), _>(faults_unavailable()));
+        reply(result, |()| ClearJournalResponse::NoContent)
+    }
+
+    async fn list_sessions(
+        &self,
+        _: &RequestContext,
+        _: ListSessionsRequest,
+    ) -> ListSessionsResponse {
+        match convert(&self.api.sessions().list()) {
+            Ok(sessions) => ListSessionsResponse::Ok(sessions),
+            // A conversion fails with a 500 only.
+            Err(
+                Failure::Internal(error)
+                | Failure::BadRequest(error)
+                | Failure::Unprocessable(error),
+            ) => ListSessionsResponse::InternalServerError(error),
+        }
+    }
+
+    async fn delete_session(
+        &self,
+        _: &RequestContext,
+        request: DeleteSessionRequest,
+    ) -> DeleteSessionResponse {
+        let name = request.session_name;
+        if let Err(error) = check_name(&name) {
+            return DeleteSessionResponse::BadRequest(invalid("session_name", error.to_string()));
+        }
+        if self.api.sessions().remove(&name) {
+            DeleteSessionResponse::NoContent
+        } else {
+            DeleteSessionResponse::NotFound(not_found("sessions", &name))
+        }
+    }
+
+    async fn get_dashboard(
+        &self,
+        context: &RequestContext,
+        _: GetDashboardRequest,
+    ) -> GetDashboardResponse {
+        // With a token the page contains no secret, and reads the token from
+        // the URL fragment, so any client may load it.
+        if !self.api.control_access().has_token() {
+            let peer = context.peer.map(|address| address.ip());
+            if let Err(reason) = check_local(peer, &context.headers) {
+                tracing::info!(%reason, peer = peer.map(tracing::field::display), "dashboard request rejected");
+                return GetDashboardResponse::Unauthorized(unauthorized(&reason));
+            }
+        }
+        GetDashboardResponse::Ok(Body::from(DASHBOARD_HTML))
+    }
+
+    async fn stream_updates(
+        &self,
+        _: &RequestContext,
+        request: StreamUpdatesRequest,
+    ) -> StreamUpdatesResponse {
+        let session = match (&request.x_mock_session, &request.session) {
+            (Some(header), _) => self.session(Some(header), SESSION_HEADER),
+            (None, query) => self.session(query.as_deref(), "session"),
+        };
+        reply(session, |session| {
+            StreamUpdatesResponse::Ok(Body::from_stream(crate::updates::stream(session)))
+        })
+    }
+
+    async fn get_snapshot(
+        &self,
+        _: &RequestContext,
+        request: GetSnapshotRequest,
+    ) -> GetSnapshotResponse {
+        let snapshot = self
+            .session_of_header(&request.x_mock_session)
+            .and_then(|session| convert(&session.snapshot()));
+        reply(snapshot, GetSnapshotResponse::Ok)
+    }
+}
+
+/// Converts a value of the mock's model to the generated type of the same
+/// JSON form.
+fn convert<T: Serialize, U: DeserializeOwned>(value: &T) -> Result<U, Failure> {
+    let json = serde_json::to_value(value)
+        .map_err(|error| internal("cannot serialize a response", &error))?;
+    serde_json::from_value(json).map_err(|error| {
+        let type_name = std::any::type_name::<U>();
+        internal(&format!("cannot convert a response to {type_name}"), &error)
+    })
+}
+
+fn error(message: impl Into<String>, data: BTreeMap<String, String>) -> types::Error {
+    types::Error {
+        error: ErrorError {
+            message: message.into(),
+            data,
+        },
+    }
+}
+
+/// Builds the 400 naming one invalid field.
+fn invalid(field: &str, message: impl Into<String>) -> types::Error {
+    error(
+        INVALID_REQUEST,
+        BTreeMap::from([(field.to_string(), message.into())]),
+    )
+}
+
+/// Builds the 400 of an invalid state, naming the field as `--state` does.
+fn invalid_fixture(fixture_error: FixtureError) -> Failure {
+    let body = match fixture_error {
+        FixtureError::Invalid { field, message, .. } => invalid(&field, message),
+        FixtureError::Syntax(syntax) => invalid("body", syntax.to_string()),
+    };
+    Failure::BadRequest(body)
+}
+
+fn unauthorized(reason: &dyn fmt::Display) -> types::Error {
+    let data = BTreeMap::from([
+        ("code".to_string(), CONTROL_AUTH_FAILED_CODE.to_string()),
+        ("message".to_string(), reason.to_string()),
+    ]);
+    error("Access to the control API is not authorized", data)
+}
+
+fn session_limit_reached(limit: usize) -> types::Error {
+    let data = BTreeMap::from([
+        ("code".to_string(), SESSION_LIMIT_CODE.to_string()),
+        ("limit".to_string(), limit.to_string()),
+    ]);
+    let message = format!(
+        "The session limit of {limit} is reached; delete a session or wait until one expires"
+    );
+    error(message, data)
+}
+
+fn not_found(object_name: &str, object_id: &str) -> types::Error {
+    let data = BTreeMap::from([
+        ("code".to_string(), OBJECT_NOT_FOUND_CODE.to_string()),
+        ("object_name".to_string(), object_name.to_string()),
+        ("object_id".to_string(), object_id.to_string()),
+    ]);
+    error(format!("Object not found: {object_name} {object_id}"), data)
+}
+
+/// Builds the 404 of a hang or kill: the unknown service or node, or the
+/// missing process as `SERVICE@NODE`.
+fn process_not_found(process_error: &ProcessError) -> types::Error {
+    match process_error {
+        ProcessError::UnknownService(id) => not_found("system_services", id),
+        ProcessError::UnknownNode(id) => not_found("nodes", id),
+        ProcessError::NoProcess { service, node } => {
+            not_found("processes", &format!("{service}@{node}"))
+        }
+    }
+}
+
+/// Logs `error` with a new error id, as [`crate::internal_error`] does, and
+/// returns the 500.
+fn internal(context: &str, cause: &dyn fmt::Display) -> Failure {
+    let body = crate::internal_error(&format_args!("{context}: {cause}"));
+    let data = body.error.data.map(|data| data.extra).unwrap_or_default();
+    Failure::Internal(error(body.error.message, data))
+}
+
+/// Returns the 500 of the fault and journal operations.
+// TODO: serve faults and the journal once the mock records them.
+fn faults_unavailable() -> Failure {
+    internal(
+        "faults and the journal are not available",
+        &"the mock does not record them yet",
+    )
+}
