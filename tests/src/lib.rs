@@ -18,6 +18,7 @@
 
 pub mod checker;
 pub mod contract;
+pub mod control;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
