@@ -14,6 +14,8 @@ use serde::de::DeserializeOwned;
 
 use crate::MockApi;
 use crate::control_auth::{CONTROL_AUTH_FAILED_CODE, check_local};
+use crate::faults::FaultSpec;
+use crate::journal::JournalFilter;
 use crate::session::{AdvanceError, MAX_RUNS_PER_ADVANCE, Session};
 use crate::sessions::{SESSION_HEADER, SessionError, check_name};
 use crate::state::{ClusterState, Fixture, FixtureError, ProcessError};
@@ -168,6 +170,7 @@ impl Api for ControlApi {
                 session
                     .reset(self.initial())
                     .map_err(|error| internal("cannot persist the reset", &error))?;
+                self.api.faults().clear(session.name());
                 convert(&self.initial().to_fixture())
             });
         reply(result, ResetStateResponse::Ok)
@@ -288,16 +291,22 @@ impl Api for ControlApi {
         _: &RequestContext,
         request: ListFaultsRequest,
     ) -> ListFaultsResponse {
-        let result = self
+        let faults = self
             .session_of_header(&request.x_mock_session)
-            .and_then(|_| Err::<Vec<types::Fault>, _>(faults_unavailable()));
-        reply(result, ListFaultsResponse::Ok)
+            .and_then(|session| convert(&self.api.faults().list(session.name())));
+        reply(faults, ListFaultsResponse::Ok)
     }
 
     async fn add_fault(&self, _: &RequestContext, request: AddFaultRequest) -> AddFaultResponse {
         let result = self
             .session_of_header(&request.x_mock_session)
-            .and_then(|_| Err::<types::Fault, _>(faults_unavailable()));
+            .and_then(|session| {
+                let spec: FaultSpec = convert(&request.body)?;
+                let added = self.api.faults().add(session.name(), spec);
+                let fault =
+                    added.map_err(|errors| Failure::BadRequest(error(INVALID_REQUEST, errors)))?;
+                convert(&fault)
+            });
         reply(result, AddFaultResponse::Created)
     }
 
@@ -306,10 +315,11 @@ impl Api for ControlApi {
         _: &RequestContext,
         request: ClearFaultsRequest,
     ) -> ClearFaultsResponse {
-        let result = self
-            .session_of_header(&request.x_mock_session)
-            .and_then(|_| Err::<(), _>(faults_unavailable()));
-        reply(result, |()| ClearFaultsResponse::NoContent)
+        let session = self.session_of_header(&request.x_mock_session);
+        reply(session, |session| {
+            self.api.faults().clear(session.name());
+            ClearFaultsResponse::NoContent
+        })
     }
 
     async fn remove_fault(
@@ -317,10 +327,14 @@ impl Api for ControlApi {
         _: &RequestContext,
         request: RemoveFaultRequest,
     ) -> RemoveFaultResponse {
-        let result = self
-            .session_of_header(&request.x_mock_session)
-            .and_then(|_| Err::<(), _>(faults_unavailable()));
-        reply(result, |()| RemoveFaultResponse::NoContent)
+        let session = self.session_of_header(&request.x_mock_session);
+        reply(session, |session| {
+            if self.api.faults().remove(session.name(), &request.fault_id) {
+                RemoveFaultResponse::NoContent
+            } else {
+                RemoveFaultResponse::NotFound(not_found("faults", &request.fault_id))
+            }
+        })
     }
 
     async fn list_journal(
@@ -328,10 +342,20 @@ impl Api for ControlApi {
         _: &RequestContext,
         request: ListJournalRequest,
     ) -> ListJournalResponse {
-        let result = self
+        // The router checks the ranges of `status` (100 to 599), `since`
+        // (0 or more) and `limit` (1 to 10000), so the conversions succeed.
+        let filter = JournalFilter {
+            method: request.method,
+            path: request.path,
+            status: request.status.and_then(|status| u16::try_from(status).ok()),
+            rpc_method: request.rpc_method,
+            since: request.since.and_then(|since| u64::try_from(since).ok()),
+            limit: usize::try_from(request.limit).ok(),
+        };
+        let journal = self
             .session_of_header(&request.x_mock_session)
-            .and_then(|_| Err::<types::Journal, _>(faults_unavailable()));
-        reply(result, ListJournalResponse::Ok)
+            .and_then(|session| convert(&self.api.journal().list(session.name(), &filter)));
+        reply(journal, ListJournalResponse::Ok)
     }
 
     async fn clear_journal(
@@ -339,10 +363,11 @@ impl Api for ControlApi {
         _: &RequestContext,
         request: ClearJournalRequest,
     ) -> ClearJournalResponse {
-        let result = self
-            .session_of_header(&request.x_mock_session)
-            .and_then(|_| Err::<(), _>(faults_unavailable()));
-        reply(result, |()| ClearJournalResponse::NoContent)
+        let session = self.session_of_header(&request.x_mock_session);
+        reply(session, |session| {
+            self.api.journal().clear(session.name());
+            ClearJournalResponse::NoContent
+        })
     }
 
     async fn list_sessions(
@@ -503,13 +528,4 @@ fn internal(context: &str, cause: &dyn fmt::Display) -> Failure {
     let body = crate::internal_error(&format_args!("{context}: {cause}"));
     let data = body.error.data.map(|data| data.extra).unwrap_or_default();
     Failure::Internal(error(body.error.message, data))
-}
-
-/// Returns the 500 of the fault and journal operations.
-// TODO: serve faults and the journal once the mock records them.
-fn faults_unavailable() -> Failure {
-    internal(
-        "faults and the journal are not available",
-        &"the mock does not record them yet",
-    )
 }

@@ -630,3 +630,100 @@ async fn unknown_control_paths_use_error_body() {
     assert_eq!(method.headers["allow"], "GET, PUT");
     assert!(body_json(&method)["error"]["data"]["method"].is_string());
 }
+
+#[tokio::test]
+async fn faults_apply_per_session() {
+    let mock = start().await;
+    let base = mock.base_url();
+    let fault = post(&base, "/__mock/faults")
+        .header("X-Mock-Session", "f")
+        .json(&json!({"status": 500, "count": 1}));
+    let added = send_checked(&fault).await;
+    assert_eq!(added.status, 201);
+    let id = body_json(&added)["id"].as_str().unwrap().to_string();
+
+    let listed = send_checked(&get(&base, "/__mock/faults").header("X-Mock-Session", "f")).await;
+    let faults = body_json(&listed);
+    assert_eq!(faults[0]["id"], id.as_str());
+    assert_eq!(faults[0]["applied"], 0);
+    assert_eq!(faults[0]["remaining"], 1);
+
+    assert_eq!(
+        terminate_in(&base, None, "cron").await.0,
+        200,
+        "the shared state has no fault"
+    );
+    assert_eq!(terminate_in(&base, Some("f"), "cron").await.0, 500);
+    assert_eq!(
+        terminate_in(&base, Some("f"), "cron").await,
+        (200, json!(2))
+    );
+    let listed = send_checked(&get(&base, "/__mock/faults").header("X-Mock-Session", "f")).await;
+    assert_eq!(body_json(&listed), json!([]), "a used-up fault expires");
+
+    let fault = post(&base, "/__mock/faults")
+        .header("X-Mock-Session", "f")
+        .json(&json!({"latency_ms": {"min": 1}}));
+    let id = body_json(&send_checked(&fault).await)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/__mock/faults/{id}");
+    let remove = RecordedRequest::new(Method::DELETE, &base, &path).header("X-Mock-Session", "f");
+    assert_eq!(send_checked(&remove).await.status, 204);
+    let again = send_checked(&remove).await;
+    assert_eq!(again.status, 404);
+    assert_eq!(error_data(&again)["object_name"], "faults");
+
+    let invalid = post(&base, "/__mock/faults").json(&json!({"status": 418}));
+    let response = send_checked(&invalid).await;
+    assert_eq!(response.status, 400);
+    assert!(error_data(&response)["status"].is_string());
+}
+
+#[tokio::test]
+async fn reset_clears_faults() {
+    let mock = start().await;
+    let base = mock.base_url();
+    let fault = post(&base, "/__mock/faults").json(&json!({"status": 404}));
+    assert_eq!(send_checked(&fault).await.status, 201);
+    assert_eq!(terminate_in(&base, None, "cron").await.0, 404);
+
+    send_checked(&post(&base, "/__mock/reset")).await;
+    let faults = body_json(&send_checked(&get(&base, "/__mock/faults")).await);
+    assert_eq!(faults, json!([]));
+    assert_eq!(terminate_in(&base, None, "cron").await, (200, json!(2)));
+}
+
+#[tokio::test]
+async fn journal_lists_session_requests() {
+    let mock = start().await;
+    let base = mock.base_url();
+    terminate_in(&base, Some("j"), "cron").await;
+    terminate_in(&base, Some("j"), "mailer").await;
+    terminate_in(&base, None, "web_server").await;
+
+    let request = get(&base, "/__mock/journal?status=404").header("X-Mock-Session", "j");
+    let journal = body_json(&send_checked(&request).await);
+    let entries = journal["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        entries[0]["path"],
+        "/system/services/active/mailer/terminate"
+    );
+    assert_eq!(entries[0]["headers"]["x-api-key"], "[redacted]");
+
+    let clear = RecordedRequest::new(Method::DELETE, &base, "/__mock/journal")
+        .header("X-Mock-Session", "j");
+    assert_eq!(send_checked(&clear).await.status, 204);
+    let after = body_json(
+        &send_checked(&get(&base, "/__mock/journal").header("X-Mock-Session", "j")).await,
+    );
+    assert_eq!(after["entries"], json!([]));
+    let shared = body_json(&send_checked(&get(&base, "/__mock/journal")).await);
+    assert_eq!(
+        shared["entries"].as_array().unwrap().len(),
+        1,
+        "the shared journal stays"
+    );
+}
