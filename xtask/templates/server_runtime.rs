@@ -10,7 +10,9 @@ use std::net::SocketAddr;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
-use axum::http::header::{ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE};
+use axum::http::header::{
+    ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE,
+};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, request::Parts};
 use axum::response::{IntoResponse, Response};
 use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
@@ -81,6 +83,105 @@ impl fmt::Debug for ApiKey {
             ApiKey::Repeated => f.write_str("Repeated"),
             ApiKey::Invalid => f.write_str("Invalid"),
         }
+    }
+}
+
+/// Where a request carries the credential of a security scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// An apiKey scheme in this header.
+    Header(&'static str),
+    /// An apiKey scheme in this query parameter.
+    Query(&'static str),
+    /// An apiKey scheme in this cookie.
+    Cookie(&'static str),
+    /// `Authorization: Bearer <token>`: an http bearer, oauth2 or
+    /// openIdConnect scheme.
+    Bearer,
+    /// `Authorization: Basic <credentials>`, still base64-encoded.
+    Basic,
+}
+
+/// The credentials of a request to an operation with a security
+/// requirement: one per scheme the operation lists. `Debug` never prints
+/// a credential.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// The operation's alternatives, each a set of scheme names that must
+    /// all be satisfied.
+    pub alternatives: &'static [&'static [&'static str]],
+    /// Whether a request without credentials is also allowed (`{}` among
+    /// the alternatives).
+    pub optional: bool,
+    values: Vec<(&'static str, ApiKey)>,
+}
+
+impl Credentials {
+    /// Reads the credential of each scheme in `schemes` from the request.
+    pub fn read(
+        headers: &HeaderMap,
+        uri: &Uri,
+        alternatives: &'static [&'static [&'static str]],
+        optional: bool,
+        schemes: &[(&'static str, CredentialSource)],
+    ) -> Self {
+        let values = schemes
+            .iter()
+            .map(|&(name, source)| (name, read_credential(headers, uri, source)))
+            .collect();
+        Credentials {
+            alternatives,
+            optional,
+            values,
+        }
+    }
+
+    /// Returns the credential of scheme `name`: `ApiKey::Missing` when the
+    /// request does not carry it or the operation does not list the scheme.
+    pub fn get(&self, name: &str) -> &ApiKey {
+        self.values
+            .iter()
+            .find(|(scheme, _)| *scheme == name)
+            .map_or(&ApiKey::Missing, |(_, value)| value)
+    }
+}
+
+fn read_credential(headers: &HeaderMap, uri: &Uri, source: CredentialSource) -> ApiKey {
+    let values: Vec<String> = match source {
+        CredentialSource::Header(name) => return ApiKey::from_headers(headers, name),
+        CredentialSource::Query(name) => {
+            let query = uri.query().unwrap_or_default();
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_str(query).unwrap_or_default();
+            pairs
+                .into_iter()
+                .filter(|(key, _)| key == name)
+                .map(|(_, value)| value)
+                .collect()
+        }
+        CredentialSource::Cookie(name) => cookie_values(headers, name),
+        CredentialSource::Bearer => return authorization(headers, "bearer"),
+        CredentialSource::Basic => return authorization(headers, "basic"),
+    };
+    match values.as_slice() {
+        [] => ApiKey::Missing,
+        [value] if !value.trim().is_empty() => ApiKey::Key(value.trim().to_string()),
+        [_] => ApiKey::Invalid,
+        _ => ApiKey::Repeated,
+    }
+}
+
+/// Reads the `Authorization` header of `scheme` (`bearer` or `basic`). A
+/// header of another scheme is `ApiKey::Invalid`.
+fn authorization(headers: &HeaderMap, scheme: &str) -> ApiKey {
+    match ApiKey::from_headers(headers, AUTHORIZATION.as_str()) {
+        ApiKey::Key(value) => match value.split_once(' ') {
+            Some((name, token)) if name.eq_ignore_ascii_case(scheme) && !token.trim().is_empty() => {
+                ApiKey::Key(token.trim().to_string())
+            }
+            _ => ApiKey::Invalid,
+        },
+        other => other,
     }
 }
 
@@ -395,30 +496,26 @@ pub fn header_param(headers: &HeaderMap, name: &str) -> Result<Option<String>, R
 /// Reads the cookie parameter `name` from the `Cookie` headers. A cookie
 /// that appears more than once or has an empty value is a 400.
 pub fn cookie_param(headers: &HeaderMap, name: &str) -> Result<Option<String>, Rejection> {
-    let mut found = None;
-    for header in headers.get_all(COOKIE) {
-        let Ok(header) = header.to_str() else {
-            continue;
-        };
-        for pair in header.split(';') {
-            let Some((key, value)) = pair.split_once('=') else {
-                continue;
-            };
-            if key.trim() != name {
-                continue;
-            }
-            if found.is_some() {
-                return Err(Rejection::invalid(name, "Expected one cookie, found several"));
-            }
-            found = Some(value.trim().trim_matches('"').to_string());
-        }
+    match cookie_values(headers, name).as_slice() {
+        [] => Ok(None),
+        [value] if value.is_empty() => Err(Rejection::invalid(name, "Empty value is not allowed")),
+        [value] => Ok(Some(value.clone())),
+        _ => Err(Rejection::invalid(name, "Expected one cookie, found several")),
     }
-    match found {
-        Some(value) if value.is_empty() => {
-            Err(Rejection::invalid(name, "Empty value is not allowed"))
-        }
-        found => Ok(found),
-    }
+}
+
+/// Returns every value of cookie `name` in the `Cookie` headers, without
+/// the quotes of a quoted value.
+fn cookie_values(headers: &HeaderMap, name: &str) -> Vec<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|header| header.to_str().ok())
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(key, _)| key.trim() == name)
+        .map(|(_, value)| value.trim().trim_matches('"').to_string())
+        .collect()
 }
 
 /// Turns an absent required parameter into a 400.

@@ -12,7 +12,8 @@ pub mod types;
 pub mod runtime;
 
 pub use runtime::{
-    ApiKey, BodyShape, MAX_BODY_BYTES, PathParams, QueryParams, Rejection, RequestContext,
+    ApiKey, BodyShape, CredentialSource, Credentials, MAX_BODY_BYTES, PathParams, QueryParams,
+    Rejection, RequestContext,
 };
 
 use axum::extract::{Request, State};

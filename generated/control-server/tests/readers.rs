@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use mock_control_server::runtime::{self, PathParams, QueryParams};
+use mock_control_server::{CredentialSource, Credentials};
 use serde_json::Value;
 
 /// Answers 200 with the debug form of `decoded`, or the rejection.
@@ -49,8 +50,32 @@ async fn upload(request: Request) -> Response {
     reply(runtime::raw_body(&parts.headers, body, "application/octet-stream").await)
 }
 
+/// Answers the debug form of the credentials of three schemes.
+async fn credentials(request: Request) -> Response {
+    let credentials = Credentials::read(
+        request.headers(),
+        request.uri(),
+        &[&["jwt"], &["key", "session"]],
+        false,
+        &[
+            ("jwt", CredentialSource::Bearer),
+            ("key", CredentialSource::Query("key")),
+            ("session", CredentialSource::Cookie("sid")),
+        ],
+    );
+    let states: Vec<String> = ["jwt", "key", "session"]
+        .iter()
+        .map(|name| match credentials.get(name) {
+            mock_control_server::ApiKey::Key(value) => format!("{name}={value}"),
+            other => format!("{name}:{other:?}"),
+        })
+        .collect();
+    states.join(" ").into_response()
+}
+
 async fn start() -> String {
     let app = axum::Router::new()
+        .route("/credentials", axum::routing::get(credentials))
         .route("/cookie", axum::routing::get(cookie))
         .route("/tags", axum::routing::get(tags))
         .route("/items/{item_id}", axum::routing::get(item))
@@ -154,4 +179,22 @@ async fn raw_body_checks_its_media_type() {
     let (status, body) = send(post("application/octet-stream", "")).await;
     assert_eq!(status, 400);
     assert!(field_message(&body, "body").contains("required"), "{body}");
+}
+
+#[tokio::test]
+async fn credentials_of_each_scheme() {
+    let base = start().await;
+    let http = reqwest::Client::new();
+    let get = |query: &str| http.get(format!("{base}/credentials{query}"));
+    let (status, body) = send(
+        get("?key=k1")
+            .header("authorization", "Bearer t1")
+            .header("cookie", "sid=s1"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body, "jwt=t1 key=k1 session=s1");
+
+    let (_, body) = send(get("?key=a&key=b").header("authorization", "Basic dTpw")).await;
+    assert_eq!(body, "jwt:Invalid key:Repeated session:Missing");
 }

@@ -16,7 +16,8 @@ pub mod jsonrpc;
 pub use jsonrpc::{CallError, JsonRpcMethods, MAX_BATCH_LEN};
 
 pub use runtime::{
-    ApiKey, BodyShape, MAX_BODY_BYTES, PathParams, QueryParams, Rejection, RequestContext,
+    ApiKey, BodyShape, CredentialSource, Credentials, MAX_BODY_BYTES, PathParams, QueryParams,
+    Rejection, RequestContext,
 };
 
 use axum::extract::{Request, State};

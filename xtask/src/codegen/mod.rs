@@ -4,6 +4,7 @@
 //! rejects what the generator does not support, naming the spec location),
 //! then emit each back end from its own module.
 
+mod auth;
 mod client;
 mod files;
 mod format;
@@ -14,6 +15,7 @@ mod names;
 mod openrpc;
 mod params;
 mod request;
+mod security;
 mod server;
 mod spec;
 mod types;
@@ -46,6 +48,10 @@ pub struct Target {
     pub client_dir: String,
     /// Path of the TypeScript declarations.
     pub typescript: String,
+    /// Whether every operation must document the 400 and 401 responses
+    /// that the router sends, as this workspace's specs do. Vendor specs
+    /// generated with `--out` need not.
+    pub strict: bool,
 }
 
 impl Target {
@@ -58,12 +64,14 @@ impl Target {
                 server_dir: "generated/server".into(),
                 client_dir: "generated/client".into(),
                 typescript: "generated/typescript/api.d.ts".into(),
+                strict: true,
             },
             Target {
                 spec: "spec/control.yaml".into(),
                 server_dir: "generated/control-server".into(),
                 client_dir: "generated/control-client".into(),
                 typescript: "generated/typescript/control.d.ts".into(),
+                strict: true,
             },
         ]
     }
@@ -118,6 +126,7 @@ pub fn run_scratch(spec: &Path, out: &Path, name: Option<&str>, mode: Mode) -> a
         server_dir: format!("{out}/{name}-server"),
         client_dir: format!("{out}/{name}-client"),
         typescript: format!("{out}/{name}.d.ts"),
+        strict: false,
     };
     let api = spec::load(Path::new("/"), &target.spec)?;
     let mut generated = generate(&api, &target)?;

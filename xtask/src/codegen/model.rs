@@ -7,11 +7,11 @@
 use std::collections::BTreeMap;
 
 use openapiv3::{
-    OpenAPI, Operation as SpecOperation, ReferenceOr, RequestBody, Schema, SecurityScheme,
-    StatusCode,
+    OpenAPI, Operation as SpecOperation, ReferenceOr, RequestBody, Schema, StatusCode,
 };
 
 use super::params::{self, Location, Param};
+use super::security::{self, Requirement, Scheme};
 use super::spec::{SpecError, escape_segment};
 
 /// Media types of request bodies that the stubs pass on as bytes, as
@@ -58,6 +58,11 @@ const JSONRPC_CODES_EXTENSION: &str = "x-jsonrpc-error-codes";
 pub struct Model {
     pub operations: Vec<Operation>,
     pub jsonrpc: Option<JsonRpcEndpoint>,
+    /// Every security scheme that a requirement names, by name.
+    pub schemes: BTreeMap<String, Scheme>,
+    /// Whether `authenticate` takes `Credentials` of several schemes,
+    /// rather than the `ApiKey` of the spec's one apiKey header scheme.
+    pub credentials: bool,
 }
 
 /// The operation marked `x-jsonrpc-endpoint: true`.
@@ -84,7 +89,10 @@ pub struct Operation {
     pub jsonrpc_method: Option<String>,
     /// Path, query and header parameters, in the spec's order.
     pub params: Vec<Param>,
-    /// The API key of the operation, unless it has no security requirement.
+    /// The security requirement, unless the operation checks none.
+    pub security: Option<Requirement>,
+    /// The API key of the operation, when the spec's one scheme is an
+    /// apiKey header (`Model::credentials` is false).
     pub api_key: Option<ApiKeyAuth>,
     pub body: Option<Body>,
     /// Documented responses, ordered by status.
@@ -174,9 +182,13 @@ pub fn is_jsonrpc_endpoint(operation: &SpecOperation) -> bool {
 
 /// Builds the model: every operation, in path and method order, and the
 /// JSON-RPC endpoint, which must exist when an operation names a method.
-pub fn build(api: &OpenAPI) -> Result<Model, SpecError> {
+///
+/// `strict` also requires each operation to document the 400 and 401
+/// responses that the router sends, as this workspace's specs do.
+pub fn build(api: &OpenAPI, strict: bool) -> Result<Model, SpecError> {
     let mut operations = Vec::new();
     let mut jsonrpc = None;
+    let mut schemes = BTreeMap::new();
     for (path, item) in api.paths.iter() {
         let item_pointer = format!("/paths/{}", escape_segment(path));
         let item = match item {
@@ -197,7 +209,8 @@ pub fn build(api: &OpenAPI) -> Result<Model, SpecError> {
         for (method, operation) in item.iter() {
             let pointer = format!("{item_pointer}/{method}");
             if !is_jsonrpc_endpoint(operation) {
-                operations.push(operation_model(api, path, method, operation, pointer)?);
+                let model = operation_model(api, path, method, operation, pointer, &mut schemes)?;
+                operations.push(model);
                 continue;
             }
             if method != "post" {
@@ -212,17 +225,73 @@ pub fn build(api: &OpenAPI) -> Result<Model, SpecError> {
                     "the spec has a second JSON-RPC endpoint",
                 ));
             }
+            let requirement = security::requirement(api, operation, &pointer, &mut schemes)?;
             jsonrpc = Some(JsonRpcEndpoint {
                 path: path.clone(),
-                api_key_header: api_key(api, operation, &pointer)?.map(|key| key.header),
+                // Filled in below, once every scheme is known.
+                api_key_header: requirement.map(|_| String::new()),
                 error_codes: error_codes(operation, &pointer)?,
             });
         }
     }
+
+    let requirements: Vec<&Requirement> = operations
+        .iter()
+        .filter_map(|operation| operation.security.as_ref())
+        .collect();
+    let header = security::single_header(&schemes, &requirements);
+    let credentials = header.is_none() && !schemes.is_empty();
+    for operation in &mut operations {
+        operation.api_key = match (&header, &operation.security) {
+            (Some(header), Some(requirement)) => Some(ApiKeyAuth {
+                header: header.clone(),
+                optional: requirement.optional,
+            }),
+            _ => None,
+        };
+        if strict {
+            require_status(
+                &operation.responses,
+                operation.api_key.is_some(),
+                401,
+                "rejected API keys",
+                &operation.pointer,
+            )?;
+        }
+    }
+    if let Some(endpoint) = &mut jsonrpc
+        && endpoint.api_key_header.is_some()
+    {
+        endpoint.api_key_header = match &header {
+            Some(header) => Some(header.clone()),
+            None => {
+                return Err(SpecError::new(
+                    format!("/paths/{}/post/security", escape_segment(&endpoint.path)),
+                    "the JSON-RPC endpoint supports a spec whose one security scheme is an \
+                     apiKey header",
+                ));
+            }
+        };
+    }
+    if strict {
+        for operation in &operations {
+            let has_input = operation.body.is_some() || !operation.params.is_empty();
+            require_status(
+                &operation.responses,
+                has_input,
+                400,
+                "requests that cannot be decoded",
+                &operation.pointer,
+            )?;
+        }
+    }
+
     check_jsonrpc_methods(&operations, jsonrpc.as_ref())?;
     Ok(Model {
         operations,
         jsonrpc,
+        schemes,
+        credentials,
     })
 }
 
@@ -341,6 +410,7 @@ fn operation_model(
     method: &str,
     operation: &SpecOperation,
     pointer: String,
+    schemes: &mut BTreeMap<String, Scheme>,
 ) -> Result<Operation, SpecError> {
     // `names::normalize_operation_ids` has given every operation a
     // snake_case identifier.
@@ -364,28 +434,12 @@ fn operation_model(
     check_path_template(path, &params, &pointer)?;
 
     let responses = responses(api, operation, &pointer)?;
-    let api_key = api_key(api, operation, &pointer)?;
+    let security = security::requirement(api, operation, &pointer, schemes)?;
     let body = match &operation.request_body {
         Some(body) => Some(body_model(api, body, &format!("{pointer}/requestBody"))?),
         None => None,
     };
-
     check_one_body_per_class(&responses)?;
-    let has_input = body.is_some() || !params.is_empty();
-    require_status(
-        &responses,
-        has_input,
-        400,
-        "requests that cannot be decoded",
-        &pointer,
-    )?;
-    require_status(
-        &responses,
-        api_key.is_some(),
-        401,
-        "rejected API keys",
-        &pointer,
-    )?;
 
     Ok(Operation {
         name,
@@ -395,7 +449,8 @@ fn operation_model(
         description: operation.description.clone(),
         jsonrpc_method,
         params,
-        api_key,
+        security,
+        api_key: None,
         body,
         responses,
         pointer,
@@ -622,86 +677,6 @@ fn require_status(
         ));
     }
     Ok(())
-}
-
-/// Returns the API key of the operation's security requirement: the
-/// operation's own `security`, else the root one.
-///
-/// The alternatives may name one apiKey header scheme, and the empty
-/// alternative `{}` makes the key optional. `security: []` means no key.
-fn api_key(
-    api: &OpenAPI,
-    operation: &SpecOperation,
-    pointer: &str,
-) -> Result<Option<ApiKeyAuth>, SpecError> {
-    let (requirements, requirements_pointer) = match &operation.security {
-        Some(requirements) => (requirements, format!("{pointer}/security")),
-        None => match &api.security {
-            Some(requirements) => (requirements, "/security".to_string()),
-            None => return Ok(None),
-        },
-    };
-    let mut header: Option<String> = None;
-    let mut optional = false;
-    for (index, requirement) in requirements.iter().enumerate() {
-        let requirement_pointer = format!("{requirements_pointer}/{index}");
-        if requirement.is_empty() {
-            optional = true;
-            continue;
-        }
-        if requirement.len() > 1 {
-            return Err(SpecError::new(
-                requirement_pointer,
-                "a requirement of several schemes at once is not supported; list them as \
-                 alternatives",
-            ));
-        }
-        for scheme_name in requirement.keys() {
-            let name = api_key_scheme_header(api, scheme_name, &requirement_pointer)?;
-            if header
-                .replace(name.clone())
-                .is_some_and(|previous| previous != name)
-            {
-                return Err(SpecError::new(
-                    &requirements_pointer,
-                    "more than one API key header is not supported",
-                ));
-            }
-        }
-    }
-    Ok(header.map(|header| ApiKeyAuth { header, optional }))
-}
-
-/// Returns the header of the apiKey scheme `scheme_name`.
-fn api_key_scheme_header(
-    api: &OpenAPI,
-    scheme_name: &str,
-    requirement_pointer: &str,
-) -> Result<String, SpecError> {
-    let scheme = api
-        .components
-        .as_ref()
-        .and_then(|components| components.security_schemes.get(scheme_name))
-        .ok_or_else(|| {
-            SpecError::new(
-                requirement_pointer,
-                format!("security scheme `{scheme_name}` is not defined"),
-            )
-        })?;
-    match scheme {
-        ReferenceOr::Item(SecurityScheme::APIKey {
-            location: openapiv3::APIKeyLocation::Header,
-            name,
-            ..
-        }) => Ok(name.clone()),
-        _ => Err(SpecError::new(
-            format!(
-                "/components/securitySchemes/{}",
-                escape_segment(scheme_name)
-            ),
-            "only an apiKey scheme in a header is supported",
-        )),
-    }
 }
 
 /// Resolves a local `#/components/<kind>/<name>` reference with `lookup`.

@@ -11,7 +11,7 @@ use super::spec::SpecError;
 use super::types::Types;
 
 /// Field names of a request struct that parameters cannot take.
-const RESERVED_FIELDS: [&str; 2] = ["api_key", "body"];
+const RESERVED_FIELDS: [&str; 3] = ["api_key", "body", "credentials"];
 
 /// A parameter with its request field and Rust type.
 pub struct ParamField<'a> {

@@ -15,9 +15,13 @@ use super::Target;
 use super::files::GeneratedFile;
 use super::format;
 use super::jsonrpc;
-use super::model::{self, DocumentedResponse, Operation};
+use std::collections::BTreeMap;
+
+use super::auth;
+use super::model::{self, DocumentedResponse, Model, Operation};
 use super::openrpc;
 use super::request::{self, ParamField};
+use super::security::Scheme;
 use super::spec::SpecError;
 use super::types::Types;
 
@@ -38,12 +42,12 @@ pub struct Server {
 /// Generates `lib.rs`, `types.rs` and `runtime.rs` of the server crate, and
 /// `jsonrpc.rs` and `openrpc.json` when the spec has a JSON-RPC endpoint.
 pub fn emit(api: &OpenAPI, target: &Target) -> anyhow::Result<Server> {
-    let model = model::build(api)?;
+    let model = model::build(api, target.strict)?;
     let mut types = Types::new(api)?;
     let header = target.rust_header();
     let mut items = Vec::new();
     for operation in &model.operations {
-        items.push(OperationItems::new(operation, &mut types)?);
+        items.push(OperationItems::new(operation, &model.schemes, &mut types)?);
     }
     if let Some(endpoint) = &model.jsonrpc {
         let operations: Vec<_> = model
@@ -56,7 +60,7 @@ pub fn emit(api: &OpenAPI, target: &Target) -> anyhow::Result<Server> {
     }
 
     let has_jsonrpc = model.jsonrpc.is_some();
-    let lib = lib_tokens(&api.info.title, &model.operations, &items, has_jsonrpc);
+    let lib = lib_tokens(&api.info.title, &model, &items);
     let lib = format::rust_file(&header, lib).context("formatting lib.rs")?;
     let types_tokens = types.to_stream()?;
     let types_file = format::rust_file(
@@ -111,7 +115,11 @@ pub struct OperationItems {
 }
 
 impl OperationItems {
-    fn new(operation: &Operation, types: &mut Types) -> Result<Self, SpecError> {
+    fn new(
+        operation: &Operation,
+        schemes: &BTreeMap<String, Scheme>,
+        types: &mut Types,
+    ) -> Result<Self, SpecError> {
         let camel = operation.name.to_upper_camel_case();
         let method_name = format_ident!("{}", operation.name);
         let request_type = format_ident!("{camel}Request");
@@ -134,6 +142,7 @@ impl OperationItems {
         let doc = operation_doc(operation);
         let handler_fn = handler_fn(
             operation,
+            schemes,
             &params,
             body_type.as_ref(),
             &handler,
@@ -163,14 +172,10 @@ impl OperationItems {
     }
 }
 
-fn lib_tokens(
-    title: &str,
-    operations: &[Operation],
-    items: &[OperationItems],
-    has_jsonrpc: bool,
-) -> TokenStream {
+fn lib_tokens(title: &str, model: &Model, items: &[OperationItems]) -> TokenStream {
     let crate_doc = format!(" Axum server stubs of the {title}.");
-    let authenticate = authenticate_method(operations);
+    let authenticate = auth::authenticate_method(model);
+    let has_jsonrpc = model.jsonrpc.is_some();
     let definitions = items.iter().map(|item| &item.definitions);
     let trait_methods = items.iter().map(|item| &item.trait_method);
     let routes = routes(items);
@@ -196,7 +201,8 @@ fn lib_tokens(
         #jsonrpc_module
 
         pub use runtime::{
-            ApiKey, BodyShape, MAX_BODY_BYTES, PathParams, QueryParams, Rejection, RequestContext,
+            ApiKey, BodyShape, CredentialSource, Credentials, MAX_BODY_BYTES, PathParams,
+            QueryParams, Rejection, RequestContext,
         };
 
         use std::future::Future;
@@ -227,38 +233,6 @@ fn lib_tokens(
         }
 
         #(#definitions)*
-    }
-}
-
-/// Emits the `authenticate` method of the `Api` trait, if an operation has
-/// a security requirement.
-fn authenticate_method(operations: &[Operation]) -> TokenStream {
-    let keys: Vec<_> = operations
-        .iter()
-        .filter_map(|op| op.api_key.as_ref())
-        .collect();
-    if keys.is_empty() {
-        return TokenStream::new();
-    }
-    let mut doc = vec![
-        " Checks the API key of a request to an operation that has a security".to_string(),
-        " requirement. An error is sent as the operation's 401 response.".to_string(),
-    ];
-    if keys.iter().any(|key| key.optional) {
-        doc.extend([
-            String::new(),
-            " The key is optional for some operations: `ApiKey::Missing` is then a".to_string(),
-            " state that the implementation may accept. Operations with".to_string(),
-            " `security: []` never call this method.".to_string(),
-        ]);
-    }
-    quote! {
-        #(#[doc = #doc])*
-        fn authenticate(
-            &self,
-            context: &RequestContext,
-            api_key: &ApiKey,
-        ) -> Result<(), types::Error>;
     }
 }
 
@@ -317,17 +291,7 @@ fn request_struct(
     request_type: &Ident,
 ) -> TokenStream {
     let mut fields: Vec<TokenStream> = params.iter().map(request::field_declaration).collect();
-    if let Some(key) = &operation.api_key {
-        let doc = if key.optional {
-            format!(" The `{}` header, which is optional.", key.header)
-        } else {
-            format!(" The `{}` header.", key.header)
-        };
-        fields.push(quote! {
-            #[doc = #doc]
-            pub api_key: ApiKey,
-        });
-    }
+    fields.extend(auth::request_field(operation));
     if let (Some(body), Some(typ)) = (&operation.body, body_type) {
         let doc = match &body.raw_media_type {
             Some(media_type) => format!(" The `{media_type}` request body, as bytes."),
@@ -458,6 +422,7 @@ fn status_reason(response: &DocumentedResponse) -> Result<&'static str, SpecErro
 
 fn handler_fn(
     operation: &Operation,
+    schemes: &BTreeMap<String, Scheme>,
     params: &[ParamField],
     body_type: Option<&TokenStream>,
     handler: &Ident,
@@ -468,14 +433,9 @@ fn handler_fn(
     let mut steps = Vec::new();
     let mut fields = Vec::new();
 
-    if let Some(header) = operation.api_key.as_ref().map(|key| &key.header) {
-        steps.push(quote! {
-            let api_key = ApiKey::from_headers(&context.headers, #header);
-            if let Err(error) = api.authenticate(&context, &api_key) {
-                return #response_type::Unauthorized(error).into_response();
-            }
-        });
-        fields.push(quote! { api_key, });
+    if let Some((step, field)) = auth::handler_step(operation, schemes, response_type) {
+        steps.push(step);
+        fields.push(field);
     }
 
     steps.extend(request::decode_steps(params));

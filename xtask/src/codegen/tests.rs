@@ -802,13 +802,49 @@ fn mixed_success_bodies_are_located() {
 }
 
 #[test]
-fn combined_security_requirement_is_located() {
-    let error = features_error_with(
-        "  - Token: []\n  - {}",
-        "  - {Token: [], Other: []}\n  - {}",
+fn several_schemes_pass_credentials() {
+    let text = FEATURES
+        .replace(
+            "  - Token: []\n  - {}",
+            "  - {Token: [], Jwt: []}\n  - {Key: []}",
+        )
+        .replace(
+            "    Token: {type: apiKey, in: header, name: X-Token}",
+            "    Token: {type: apiKey, in: header, name: X-Token}\n    Jwt: {type: http, scheme: bearer}\n    Key: {type: apiKey, in: query, name: key}",
+        );
+    let lib = generated_file(&text, "server/src/lib.rs");
+    assert!(lib.contains("credentials: &Credentials,"), "authenticate");
+    let request = item(&lib, "pub struct ListItemsRequest");
+    assert!(
+        request.contains("pub credentials: Credentials,"),
+        "{request}"
     );
-    assert!(error.contains("#/security/0:"), "{error}");
-    assert!(error.contains("several schemes at once"), "{error}");
+    let handler: String = item(&lib, "async fn handle_list_items")
+        .split_whitespace()
+        .collect();
+    for part in [
+        "&[&[\"Token\",\"Jwt\"],&[\"Key\"]],false,",
+        "(\"Jwt\",CredentialSource::Bearer)",
+        "(\"Key\",CredentialSource::Query(\"key\"))",
+        "(\"Token\",CredentialSource::Header(\"X-Token\"))",
+    ] {
+        assert!(handler.contains(part), "{part} in {handler}");
+    }
+    let page = item(&lib, "async fn handle_get_page");
+    assert!(!page.contains("authenticate"), "{page}");
+}
+
+#[test]
+fn digest_scheme_is_located() {
+    let error = features_error_with(
+        "    Token: {type: apiKey, in: header, name: X-Token}",
+        "    Token: {type: http, scheme: digest}",
+    );
+    assert!(
+        error.contains("#/components/securitySchemes/Token/scheme:"),
+        "{error}"
+    );
+    assert!(error.contains("use bearer or basic"), "{error}");
 }
 
 #[test]

@@ -1,0 +1,132 @@
+//! Emits the authentication of the server stubs: the `authenticate` method
+//! of the `Api` trait, the request field with the credentials, and the
+//! handler step that checks them.
+//!
+//! A spec whose one security scheme is an apiKey header gets the `ApiKey`
+//! of that header. Any other spec gets `Credentials` with the credential
+//! of each scheme that the operation lists.
+
+use std::collections::BTreeMap;
+
+use proc_macro2::{Ident, TokenStream};
+use quote::quote;
+
+use super::model::{Model, Operation};
+use super::security::Scheme;
+
+/// Emits the `authenticate` method of the `Api` trait, if an operation has
+/// a security requirement.
+pub fn authenticate_method(model: &Model) -> TokenStream {
+    if model.credentials {
+        return quote! {
+            /// Checks the credentials of a request to an operation that has a
+            /// security requirement: `credentials` contains the credential of
+            /// each scheme the operation lists, and its alternatives. A
+            /// rejection is sent as it is, typically with status 401.
+            fn authenticate(
+                &self,
+                context: &RequestContext,
+                credentials: &Credentials,
+            ) -> Result<(), Rejection>;
+        };
+    }
+    let keys: Vec<_> = model
+        .operations
+        .iter()
+        .filter_map(|op| op.api_key.as_ref())
+        .collect();
+    if keys.is_empty() {
+        return TokenStream::new();
+    }
+    let mut doc = vec![
+        " Checks the API key of a request to an operation that has a security".to_string(),
+        " requirement. An error is sent as the operation's 401 response.".to_string(),
+    ];
+    if keys.iter().any(|key| key.optional) {
+        doc.extend([
+            String::new(),
+            " The key is optional for some operations: `ApiKey::Missing` is then a".to_string(),
+            " state that the implementation may accept. Operations with".to_string(),
+            " `security: []` never call this method.".to_string(),
+        ]);
+    }
+    quote! {
+        #(#[doc = #doc])*
+        fn authenticate(
+            &self,
+            context: &RequestContext,
+            api_key: &ApiKey,
+        ) -> Result<(), types::Error>;
+    }
+}
+
+/// Emits the request field that carries the operation's credentials.
+pub fn request_field(operation: &Operation) -> Option<TokenStream> {
+    if let Some(key) = &operation.api_key {
+        let doc = if key.optional {
+            format!(" The `{}` header, which is optional.", key.header)
+        } else {
+            format!(" The `{}` header.", key.header)
+        };
+        return Some(quote! {
+            #[doc = #doc]
+            pub api_key: ApiKey,
+        });
+    }
+    operation.security.as_ref()?;
+    Some(quote! {
+        /// The credential of each security scheme the operation lists.
+        pub credentials: Credentials,
+    })
+}
+
+/// Emits the handler step that reads the credentials and calls
+/// `authenticate`, and the request field it fills, if the operation has a
+/// security requirement.
+pub fn handler_step(
+    operation: &Operation,
+    schemes: &BTreeMap<String, Scheme>,
+    response_type: &Ident,
+) -> Option<(TokenStream, TokenStream)> {
+    if let Some(key) = &operation.api_key {
+        let header = &key.header;
+        let step = quote! {
+            let api_key = ApiKey::from_headers(&context.headers, #header);
+            if let Err(error) = api.authenticate(&context, &api_key) {
+                return #response_type::Unauthorized(error).into_response();
+            }
+        };
+        return Some((step, quote! { api_key, }));
+    }
+    let requirement = operation.security.as_ref()?;
+    let alternatives = requirement.alternatives.iter().map(|names| {
+        quote! { &[#(#names),*] }
+    });
+    let mut names: Vec<&String> = requirement.alternatives.iter().flatten().collect();
+    names.sort_unstable();
+    names.dedup();
+    let sources = names.iter().map(|name| {
+        let source = match &schemes[*name] {
+            Scheme::Header(header) => quote! { CredentialSource::Header(#header) },
+            Scheme::Query(key) => quote! { CredentialSource::Query(#key) },
+            Scheme::Cookie(cookie) => quote! { CredentialSource::Cookie(#cookie) },
+            Scheme::Bearer => quote! { CredentialSource::Bearer },
+            Scheme::Basic => quote! { CredentialSource::Basic },
+        };
+        quote! { (#name, #source) }
+    });
+    let optional = requirement.optional;
+    let step = quote! {
+        let credentials = Credentials::read(
+            &context.headers,
+            &parts.uri,
+            &[#(#alternatives),*],
+            #optional,
+            &[#(#sources),*],
+        );
+        if let Err(rejection) = api.authenticate(&context, &credentials) {
+            return rejection.into_response();
+        }
+    };
+    Some((step, quote! { credentials, }))
+}
