@@ -111,7 +111,7 @@ fn millis_since_epoch(time: SystemTime) -> i128 {
 
 /// Converts days since 1970-01-01 to a proleptic Gregorian (year, month,
 /// day), with Howard Hinnant's `civil_from_days` algorithm.
-fn civil_from_days(days: i128) -> (i128, i128, i128) {
+pub(crate) fn civil_from_days(days: i128) -> (i128, i128, i128) {
     let shifted = days + 719_468; // days since 0000-03-01
     let era = shifted.div_euclid(146_097);
     let day_of_era = shifted.rem_euclid(146_097);

@@ -250,8 +250,21 @@ impl Options {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // The workers buffer their log lines and write them when they go idle.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_unpark(telemetry::buffer_this_thread)
+        .on_thread_park(telemetry::flush)
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(run());
+    drop(runtime);
+    telemetry::flush();
+    result
+}
+
+async fn run() -> anyhow::Result<()> {
     let options = Options::parse();
     telemetry::init(options.log_format);
 

@@ -15,6 +15,19 @@ use system_services_server::JsonRpcMethods;
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
+pub use output::{LogOutput, buffer_this_thread, flush};
+use text_format::TextFormat;
+
+mod output;
+mod text_format;
+
+/// Target of the request log line, which [`TextFormat`] writes directly.
+const TARGET: &str = module_path!();
+
+/// Name of the request log line's latency field, which no other event of
+/// [`TARGET`] has.
+const LATENCY_FIELD: &str = "latency_ms";
+
 /// Response header that carries the request id.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -31,16 +44,23 @@ pub enum LogFormat {
 /// Filter of the log lines when `RUST_LOG` is unset, empty or invalid.
 pub const DEFAULT_FILTER: &str = "info";
 
-/// Installs the global subscriber, which writes to standard output.
+/// Installs the global subscriber, which writes to standard output through
+/// [`LogOutput`]: lines logged on a thread that called
+/// [`buffer_this_thread`] wait until it calls [`flush`].
 /// `RUST_LOG` sets the filter. When it is unset or empty the filter is
 /// [`DEFAULT_FILTER`], and when it is invalid too, after one logged
 /// warning. Pretty lines are coloured only when standard output is a
 /// terminal.
 pub fn init(format: LogFormat) {
     let (filter, ignored) = env_filter(std::env::var_os("RUST_LOG").as_deref());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(LogOutput);
     match format {
-        LogFormat::Pretty => builder.with_ansi(std::io::stdout().is_terminal()).init(),
+        LogFormat::Pretty => builder
+            .with_ansi(std::io::stdout().is_terminal())
+            .event_format(TextFormat::default())
+            .init(),
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
@@ -198,7 +218,7 @@ fn log_completed(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::{Arc, Mutex};
 
     use axum::http::StatusCode;
@@ -208,7 +228,7 @@ mod tests {
 
     /// Log output collected in memory.
     #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
+    pub(crate) struct Capture(Arc<Mutex<Vec<u8>>>);
 
     impl std::io::Write for Capture {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
@@ -223,7 +243,7 @@ mod tests {
 
     impl Capture {
         /// Returns a plain-text subscriber that writes into this capture.
-        fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
+        pub(crate) fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
             let writer = self.clone();
             tracing_subscriber::fmt()
                 .with_writer(move || writer.clone())
@@ -231,7 +251,7 @@ mod tests {
                 .finish()
         }
 
-        fn output(&self) -> String {
+        pub(crate) fn output(&self) -> String {
             String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
         }
     }

@@ -258,6 +258,39 @@ fn configured_key_never_logged() {
 }
 
 #[test]
+fn request_line_written_while_running() {
+    let mut mock = RunningMock::start(&[]);
+    let address = mock.address.clone();
+    let path = "/system/services/active/cron/terminate";
+    let response = http(&address, "mock-api-key", path, "{}");
+    assert!(response.starts_with("HTTP/1.1 200 "), "{response}");
+
+    // The worker buffers the line and writes it when it goes idle, so it
+    // arrives while the server runs. A watchdog kills a server that never
+    // writes it, which ends the read below.
+    let pid = mock.child.as_ref().expect("the mock is running").id();
+    let (found, watched) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if watched.recv_timeout(Duration::from_secs(10)).is_err() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    });
+    let mut line = String::new();
+    while !line.contains("request completed") {
+        line.clear();
+        let read = mock.stdout.read_line(&mut line).expect("read stdout");
+        assert!(read > 0, "no request line within 10 seconds");
+    }
+    let _ = found.send(());
+    assert!(line.contains(" INFO mock_server::telemetry: "), "{line}");
+    let route = "route=\"/system/services/active/{system_services_id}/terminate\"";
+    assert!(line.contains(route), "{line}");
+    assert!(line.contains("status=200"), "{line}");
+}
+
+#[test]
 fn request_line_has_fields() {
     let mock = RunningMock::start(&["--log-format", "json"]);
     let address = mock.address.clone();
