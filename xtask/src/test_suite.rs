@@ -21,6 +21,11 @@ const REQUIREMENTS: &str = "xtask/python-requirements.txt";
 /// Copy of the requirements file that was last installed into the virtual environment.
 const REQUIREMENTS_STAMP: &str = ".venv/.python-requirements";
 
+/// The dashboard's end-to-end test, with playwright-core pinned in its `package-lock.json`.
+const DASHBOARD_E2E: &str = "tests/dashboard";
+/// Copy of the lock file that was last installed into the test's `node_modules`.
+const DASHBOARD_LOCK_STAMP: &str = "tests/dashboard/node_modules/.installed-package-lock.json";
+
 /// Key of the mock server that Schemathesis sends; the mock's built-in default.
 const MOCK_API_KEY: &str = "mock-api-key";
 
@@ -28,7 +33,7 @@ const MOCK_API_KEY: &str = "mock-api-key";
 const SCHEMATHESIS_SEED: &str = "20261204";
 
 /// Runs the checks: rustfmt, the generated-code drift check, the OpenAPI validator, clippy,
-/// the tests, the benchmark smoke run and rustdoc.
+/// the tests, the dashboard in headless Chromium, the benchmark smoke run and rustdoc.
 pub fn run() -> anyhow::Result<()> {
     cargo(&["fmt", "--all", "--check"]).run()?;
     cargo(&[
@@ -62,6 +67,7 @@ pub fn run() -> anyhow::Result<()> {
     .run()?;
     cargo(&["test", "--workspace", "--locked"]).run()?;
     run_schemathesis()?;
+    run_dashboard_e2e()?;
     cargo(&[
         "run",
         "--quiet",
@@ -140,10 +146,7 @@ fn install_python_tools() -> anyhow::Result<()> {
 /// Starts the mock server on a free loopback port and runs every Schemathesis
 /// check against it, negative data and authentication included.
 fn run_schemathesis() -> anyhow::Result<()> {
-    cargo(&["build", "--quiet", "--locked", "--package", "mock-server"]).run()?;
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
-    let binary = target.join("debug/mock-server");
+    let binary = build_mock_server()?;
     let mut server = MockProcess::start(&binary)?;
     let url = server.base_url()?;
     let header = format!("X-Api-Key: {MOCK_API_KEY}");
@@ -165,6 +168,36 @@ fn run_schemathesis() -> anyhow::Result<()> {
         ],
     )
     .run()
+}
+
+/// Installs the pinned playwright-core unless the stamp shows that the current lock file is
+/// installed, then runs the dashboard's end-to-end test, which starts its own mocks.
+fn run_dashboard_e2e() -> anyhow::Result<()> {
+    let lock_path = format!("{DASHBOARD_E2E}/package-lock.json");
+    let lock = fs::read(&lock_path).with_context(|| format!("cannot read {lock_path}"))?;
+    let installed = fs::read(DASHBOARD_LOCK_STAMP).ok();
+    if installed.as_deref() != Some(lock.as_slice()) {
+        Step::new(
+            "npm",
+            &["ci", "--no-audit", "--no-fund", "--prefix", DASHBOARD_E2E],
+        )
+        .run()?;
+        fs::write(DASHBOARD_LOCK_STAMP, &lock)
+            .with_context(|| format!("cannot write {DASHBOARD_LOCK_STAMP}"))?;
+    }
+
+    let binary = build_mock_server()?;
+    let script = format!("{DASHBOARD_E2E}/e2e.mjs");
+    let binary = binary.to_string_lossy();
+    Step::new("node", &[&script, "--mock-server", &binary]).run()
+}
+
+/// Builds the mock server binary and returns its path.
+fn build_mock_server() -> anyhow::Result<PathBuf> {
+    cargo(&["build", "--quiet", "--locked", "--package", "mock-server"]).run()?;
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    Ok(target.join("debug/mock-server"))
 }
 
 /// A mock server child process, killed when dropped.
