@@ -319,8 +319,9 @@ function liveSteps(context) {
       await expectStatus(page, "ok", /^Terminate cron: 2 processes flagged$/);
       await expectAttribute(cell(page, "cron", "node-1"), "data-terminate", "true", "session's cron");
 
+      // Enter in the field submits the form, as the button does.
       await page.getByTestId("session-input").fill("");
-      await page.getByTestId("session-apply").click();
+      await page.getByTestId("session-input").press("Enter");
       await expectText(page.getByTestId("session-name"), /^shared state$/, "session name");
       await expectAttribute(cell(page, "cron", "node-1"), "data-terminate", "false", "shared cron");
     }],
