@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use system_services_server::{CallError, Rejection, jsonrpc};
 
-use crate::journal::{BoxedResponse, MAX_BODY_BYTES, SessionCheck, is_control_path};
-use crate::sessions::{ExistsPredicate, name_from_headers};
+use crate::journal::{BoxedResponse, MAX_BODY_BYTES, SessionCheck, is_control_path, session_of};
+use crate::sessions::ExistsPredicate;
 use crate::spec::{self, Operation};
 
 /// Maximum number of faults of one session.
@@ -777,7 +777,7 @@ where
             return Either::Left(self.inner.call(request));
         }
         // A request with an invalid session name belongs to no session.
-        let Ok(session) = name_from_headers(request.headers()) else {
+        let Ok(session) = session_of(request.headers()) else {
             return Either::Left(self.inner.call(request));
         };
         let session = session.map(str::to_string);

@@ -1,31 +1,24 @@
 //! The journal of the requests that the API received, kept per session for
 //! the control API's `GET /__mock/journal`.
 //!
-//! [`JournalLayer`] records every request outside the control API (paths
+//! [`record_request`] records every request outside the control API (paths
 //! under `/__mock`): its headers with secrets redacted, the part of its body
 //! that the server read, the JSON-RPC methods it called, its status and the
 //! fault that applied to it. [`Journal`] keeps the newest entries of the
 //! shared state and of each session, and lists them with filters.
 
+mod layer;
+
 use std::collections::{HashMap, VecDeque};
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::task::{Context, Poll};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
-use axum::body::{Body, Bytes};
-use axum::extract::Request;
-use axum::http::HeaderMap;
-use axum::response::Response;
-use http_body::{Frame, SizeHint};
+use axum::http::{HeaderMap, HeaderName, Method, header};
 use serde::{Serialize, Serializer};
-use system_services_server::JsonRpcMethods;
 
-use crate::faults::AppliedFault;
-use crate::sessions::{ExistsPredicate, name_from_headers};
-use crate::telemetry::RequestId;
+use crate::sessions::{ExistsPredicate, SessionError, name_from_headers};
+
+pub(crate) use layer::{BoxedResponse, record_request};
 
 /// Entries that a journal keeps per session when no limit is given.
 pub const DEFAULT_LIMIT: usize = 10_000;
@@ -33,14 +26,14 @@ pub const DEFAULT_LIMIT: usize = 10_000;
 /// Bytes of a request body that an entry keeps. The rest is cut.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Bytes of entries (strings, plus [`ENTRY_OVERHEAD`] each) that a journal
-/// keeps per session. It drops its oldest entries beyond it too, so that
+/// Bytes of entries (their text, plus [`ENTRY_OVERHEAD`] each) that a
+/// journal keeps per session. It drops its oldest entries beyond it too, so that
 /// 10,000 entries of large bodies do not take 640 MiB. About 10,000 entries
 /// of a browser's requests (1 KiB of headers each) fit.
 pub const MAX_BYTES_PER_SESSION: usize = 16 * 1024 * 1024;
 
-/// Estimated bytes of an entry besides its strings.
-const ENTRY_OVERHEAD: usize = 256;
+/// Estimated bytes of an entry besides its text.
+const ENTRY_OVERHEAD: usize = 192;
 
 /// Default `limit` of [`JournalFilter`].
 pub const DEFAULT_PAGE_LIMIT: usize = 1000;
@@ -53,17 +46,30 @@ pub const CONTROL_PREFIX: &str = "/__mock";
 pub const REDACTED: &str = "[redacted]";
 
 /// Headers whose values an entry never contains.
-const SECRET_HEADERS: [&str; 5] = [
-    "x-api-key",
-    "x-mock-control-token",
-    "authorization",
-    "proxy-authorization",
-    "cookie",
+const SECRET_HEADERS: [HeaderName; 5] = [
+    HeaderName::from_static("x-api-key"),
+    HeaderName::from_static("x-mock-control-token"),
+    header::AUTHORIZATION,
+    header::PROXY_AUTHORIZATION,
+    header::COOKIE,
 ];
 
-/// The predicate that tells the journal or the faults which sessions
-/// exist, so that they keep data only for the shared state and those. It
-/// returns false for every session until [`SessionCheck::set`].
+/// The session header, [`crate::sessions::SESSION_HEADER`], as a header
+/// name that needs no parsing on each lookup.
+const SESSION: HeaderName = HeaderName::from_static("x-mock-session");
+
+/// Returns the session that `headers` name: none for the shared state, or
+/// an error for an invalid name ([`name_from_headers`]).
+pub(crate) fn session_of(headers: &HeaderMap) -> Result<Option<&str>, SessionError> {
+    if !headers.contains_key(SESSION) {
+        return Ok(None);
+    }
+    name_from_headers(headers)
+}
+
+/// The session-exists predicate of the journal or the faults, which keep
+/// data only for the shared state and the existing sessions. It returns
+/// false for every session until [`SessionCheck::set`].
 pub(crate) struct SessionCheck(RwLock<ExistsPredicate>);
 
 impl SessionCheck {
@@ -129,24 +135,6 @@ pub struct JournalEntry {
     pub fault: Option<String>,
 }
 
-impl JournalEntry {
-    /// Estimates the memory the entry takes.
-    fn size(&self) -> usize {
-        let headers: usize = self
-            .headers
-            .iter()
-            .map(|(name, value)| name.len() + value.len())
-            .sum();
-        let strings = [&self.request_id, &self.query, &self.body, &self.fault]
-            .into_iter()
-            .flatten()
-            .map(String::len)
-            .sum::<usize>();
-        let rpc_methods: usize = self.rpc_methods.iter().map(String::len).sum();
-        ENTRY_OVERHEAD + self.method.len() + self.path.len() + headers + strings + rpc_methods
-    }
-}
-
 fn serialize_map<S: Serializer>(
     pairs: &[(String, String)],
     serializer: S,
@@ -172,15 +160,15 @@ pub struct JournalFilter {
 }
 
 impl JournalFilter {
-    fn matches(&self, entry: &JournalEntry) -> bool {
+    fn matches(&self, entry: &Record) -> bool {
         let method = self
             .method
             .as_ref()
-            .is_none_or(|method| method.eq_ignore_ascii_case(&entry.method));
+            .is_none_or(|method| method.eq_ignore_ascii_case(entry.method.as_str()));
         let path = self
             .path
             .as_ref()
-            .is_none_or(|prefix| entry.path.starts_with(prefix.as_str()));
+            .is_none_or(|prefix| entry.piece(entry.path).starts_with(prefix.as_bytes()));
         let status = self.status.is_none_or(|status| status == entry.status);
         let rpc_method = self
             .rpc_method
@@ -202,11 +190,104 @@ pub struct JournalPage {
     pub dropped: u64,
 }
 
+/// Start and end of a piece of a [`Record`]'s text.
+type Span = (u32, u32);
+
+/// A recorded request as the journal stores it: its strings back to back
+/// in one buffer, so that recording a request takes few allocations. The
+/// text is converted to UTF-8, lossily, only when the entry is listed.
+#[derive(Debug)]
+struct Record {
+    seq: u64,
+    at: SystemTime,
+    method: Method,
+    status: u16,
+    duration_ms: f64,
+    text: Vec<u8>,
+    request_id: Option<Span>,
+    path: Span,
+    query: Option<Span>,
+    /// The name and value of each header, in the request's order. A secret
+    /// value is [`REDACTED`] in the text.
+    headers: Vec<(Span, Span)>,
+    body: Option<Span>,
+    rpc_methods: Vec<String>,
+    fault: Option<String>,
+}
+
+impl Record {
+    /// Appends `bytes` to `text` and returns their span.
+    fn push(text: &mut Vec<u8>, bytes: &[u8]) -> Span {
+        let start = text.len() as u32;
+        text.extend_from_slice(bytes);
+        (start, text.len() as u32)
+    }
+
+    fn piece(&self, (start, end): Span) -> &[u8] {
+        &self.text[start as usize..end as usize]
+    }
+
+    fn string(&self, span: Span) -> String {
+        String::from_utf8_lossy(self.piece(span)).into_owned()
+    }
+
+    /// Estimates the memory the record takes.
+    fn size(&self) -> usize {
+        let rpc_methods: usize = self.rpc_methods.iter().map(String::len).sum();
+        let fault = self.fault.as_ref().map_or(0, String::len);
+        ENTRY_OVERHEAD
+            + self.text.capacity()
+            + self.headers.capacity() * size_of::<(Span, Span)>()
+            + rpc_methods
+            + fault
+    }
+
+    /// Returns the headers, joining the values of one name with `, `. The
+    /// [`REDACTED`] value of a repeated secret header appears once.
+    fn joined_headers(&self) -> Vec<(String, String)> {
+        let mut joined: Vec<(String, String)> = Vec::with_capacity(self.headers.len());
+        for &(name, value) in &self.headers {
+            let secret = SECRET_HEADERS
+                .iter()
+                .any(|secret| secret.as_str().as_bytes() == self.piece(name));
+            let name = String::from_utf8_lossy(self.piece(name));
+            let value = String::from_utf8_lossy(self.piece(value));
+            match joined.last_mut() {
+                Some((last, values)) if *last == name => {
+                    if !secret {
+                        values.push_str(", ");
+                        values.push_str(&value);
+                    }
+                }
+                _ => joined.push((name.into_owned(), value.into_owned())),
+            }
+        }
+        joined
+    }
+
+    fn entry(&self) -> JournalEntry {
+        JournalEntry {
+            seq: self.seq,
+            at: self.at,
+            request_id: self.request_id.map(|span| self.string(span)),
+            method: self.method.as_str().to_string(),
+            path: self.string(self.path),
+            query: self.query.map(|span| self.string(span)),
+            headers: self.joined_headers(),
+            body: self.body.map(|span| self.string(span)),
+            rpc_methods: self.rpc_methods.clone(),
+            status: self.status,
+            duration_ms: self.duration_ms,
+            fault: self.fault.clone(),
+        }
+    }
+}
+
 /// The entries of the shared state or of one session.
 #[derive(Debug, Default)]
 struct SessionLog {
-    entries: VecDeque<JournalEntry>,
-    /// Sum of the entries' [`JournalEntry::size`].
+    entries: VecDeque<Record>,
+    /// Sum of the entries' [`Record::size`].
     bytes: usize,
     /// The sequence number of the latest entry.
     last_seq: u64,
@@ -216,7 +297,7 @@ struct SessionLog {
 impl SessionLog {
     /// Appends `entry` with the next sequence number, dropping the oldest
     /// entries beyond `limit` entries or [`MAX_BYTES_PER_SESSION`].
-    fn push(&mut self, mut entry: JournalEntry, limit: usize) {
+    fn push(&mut self, mut entry: Record, limit: usize) {
         self.last_seq += 1;
         entry.seq = self.last_seq;
         self.bytes += entry.size();
@@ -319,7 +400,7 @@ impl Journal {
             .iter()
             .filter(|entry| filter.matches(entry))
             .take(limit)
-            .cloned()
+            .map(Record::entry)
             .collect();
         JournalPage {
             entries,
@@ -351,7 +432,7 @@ impl Journal {
 
     /// Appends `entry` to the log of `session`, unless the session does
     /// not exist.
-    fn record(&self, session: Option<&str>, entry: JournalEntry) {
+    fn record(&self, session: Option<&str>, entry: Record) {
         if self.limit == 0 {
             return;
         }
@@ -386,156 +467,26 @@ impl Journal {
     }
 }
 
-/// Copies the headers, joining the values of one name and redacting
-/// secrets.
-fn copy_headers(headers: &HeaderMap) -> Vec<(String, String)> {
-    let mut copied: Vec<(String, String)> = Vec::with_capacity(headers.len());
-    for (name, value) in headers {
-        let secret = SECRET_HEADERS.contains(&name.as_str());
-        let value = if secret {
-            REDACTED.into()
-        } else {
-            String::from_utf8_lossy(value.as_bytes())
-        };
-        match copied.last_mut() {
-            Some((last, joined)) if last == name.as_str() => {
-                if !secret {
-                    joined.push_str(", ");
-                    joined.push_str(&value);
-                }
-            }
-            _ => copied.push((name.as_str().to_string(), value.into_owned())),
-        }
-    }
-    copied
-}
-
-/// The boxed future of a middleware's response.
-pub(crate) type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-/// Runs `next` on `request` and records the request in `journal`, unless
-/// it calls the control API. It must run inside the middleware that sets
-/// [`RequestId`] and outside the faults, so that the response it records
-/// carries the fault and the final status.
-pub(crate) async fn record_request<F, Fut>(journal: &Journal, request: Request, next: F) -> Response
-where
-    F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = Response>,
-{
-    if journal.limit == 0 || is_control_path(request.uri().path()) {
-        return next(request).await;
-    }
-    // A request with an invalid session name belongs to no session.
-    let Ok(session) = name_from_headers(request.headers()) else {
-        return next(request).await;
-    };
-    let session = session.map(str::to_string);
-    let started = Instant::now();
-    let at = SystemTime::now();
-    let mut entry = JournalEntry {
-        seq: 0,
-        at,
-        request_id: request
-            .extensions()
-            .get::<RequestId>()
-            .map(|RequestId(id)| id.clone()),
-        method: request.method().as_str().to_string(),
-        path: request.uri().path().to_string(),
-        query: request.uri().query().map(str::to_string),
-        headers: copy_headers(request.headers()),
-        body: None,
-        rpc_methods: Vec::new(),
-        status: 0,
-        duration_ms: 0.0,
-        fault: None,
-    };
-
-    let captured = Arc::new(Mutex::new(Vec::new()));
-    let request = if http_body::Body::is_end_stream(request.body()) {
-        request
-    } else {
-        let captured = captured.clone();
-        request.map(|inner| Body::new(TapBody { inner, captured }))
-    };
-    let response = next(request).await;
-    entry.duration_ms = started.elapsed().as_micros() as f64 / 1000.0;
-    entry.status = response.status().as_u16();
-    entry.fault = response
-        .extensions()
-        .get::<AppliedFault>()
-        .map(|AppliedFault(id)| id.clone());
-    if let Some(JsonRpcMethods(names)) = response.extensions().get() {
-        entry.rpc_methods = names.clone();
-    }
-    let body = std::mem::take(&mut *captured.lock().unwrap_or_else(|p| p.into_inner()));
-    if !body.is_empty() {
-        entry.body = Some(
-            String::from_utf8(body)
-                .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned()),
-        );
-    }
-    journal.record(session.as_deref(), entry);
-    response
-}
-
-/// A request body that copies the first [`MAX_BODY_BYTES`] of the data
-/// it passes on to `captured`. Its frames, size hint and end are those of
-/// `inner`.
-struct TapBody {
-    inner: Body,
-    captured: Arc<Mutex<Vec<u8>>>,
-}
-
-impl http_body::Body for TapBody {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        let frame = std::task::ready!(Pin::new(&mut self.inner).poll_frame(context));
-        if let Some(Ok(frame)) = &frame
-            && let Some(data) = frame.data_ref()
-        {
-            let mut captured = self
-                .captured
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let room = MAX_BODY_BYTES.saturating_sub(captured.len());
-            captured.extend_from_slice(&data[..data.len().min(room)]);
-        }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
-
     use super::*;
 
-    fn entry(method: &str, path: &str, status: u16) -> JournalEntry {
-        JournalEntry {
+    fn record(method: Method, path: &str, status: u16) -> Record {
+        let mut text = Vec::new();
+        let path = Record::push(&mut text, path.as_bytes());
+        Record {
             seq: 0,
             at: SystemTime::UNIX_EPOCH,
+            method,
+            status,
+            duration_ms: 0.0,
+            text,
             request_id: None,
-            method: method.to_string(),
-            path: path.to_string(),
+            path,
             query: None,
             headers: Vec::new(),
             body: None,
             rpc_methods: Vec::new(),
-            status,
-            duration_ms: 0.0,
             fault: None,
         }
     }
@@ -549,25 +500,16 @@ mod tests {
     }
 
     #[test]
-    fn headers_are_joined_and_redacted() {
-        let mut headers = HeaderMap::new();
-        headers.append("x-api-key", HeaderValue::from_static("secret"));
-        headers.append("x-api-key", HeaderValue::from_static("other"));
-        headers.append("accept", HeaderValue::from_static("a"));
-        headers.append("accept", HeaderValue::from_static("b"));
-        headers.append("cookie", HeaderValue::from_static("id=1"));
-        let copied = copy_headers(&headers);
-        assert!(copied.contains(&("x-api-key".into(), REDACTED.into())));
-        assert!(copied.contains(&("accept".into(), "a, b".into())));
-        assert!(copied.contains(&("cookie".into(), REDACTED.into())));
-        assert_eq!(copied.len(), 3);
+    fn session_header_name_matches_sessions() {
+        let name = HeaderName::from_bytes(crate::sessions::SESSION_HEADER.as_bytes());
+        assert_eq!(name.ok(), Some(SESSION));
     }
 
     #[test]
     fn limit_drops_oldest_and_counts() {
         let journal = Journal::new(3);
         for index in 0..5 {
-            journal.record(None, entry("GET", &format!("/{index}"), 200));
+            journal.record(None, record(Method::GET, &format!("/{index}"), 200));
         }
         let page = journal.list(None, &JournalFilter::default());
         let seqs: Vec<u64> = page.entries.iter().map(|entry| entry.seq).collect();
@@ -578,23 +520,29 @@ mod tests {
     #[test]
     fn byte_budget_drops_oldest() {
         let journal = Journal::new(DEFAULT_LIMIT);
-        let mut large = entry("POST", "/", 200);
-        large.body = Some("x".repeat(MAX_BODY_BYTES));
-        let fitting = MAX_BYTES_PER_SESSION / large.size();
+        let large = || {
+            let mut large = record(Method::POST, "/", 200);
+            let body = Record::push(&mut large.text, &[b'x'; MAX_BODY_BYTES]);
+            large.body = Some(body);
+            large
+        };
+        let fitting = MAX_BYTES_PER_SESSION / large().size();
         for _ in 0..fitting + 10 {
-            journal.record(None, large.clone());
+            journal.record(None, large());
         }
         let page = journal.list(None, &JournalFilter::default());
         assert_eq!(page.entries.len(), fitting);
         assert_eq!(page.dropped, 10);
+        let body = page.entries[0].body.as_deref().unwrap_or_default();
+        assert_eq!(body.len(), MAX_BODY_BYTES);
     }
 
     #[test]
     fn unknown_session_is_not_recorded() {
         let journal = Journal::new(10);
         journal.set_sessions(Arc::new(|name| name == "known"));
-        journal.record(Some("known"), entry("GET", "/", 200));
-        journal.record(Some("unknown"), entry("GET", "/", 200));
+        journal.record(Some("known"), record(Method::GET, "/", 200));
+        journal.record(Some("unknown"), record(Method::GET, "/", 200));
         let known = journal.list(Some("known"), &JournalFilter::default());
         assert_eq!(known.entries.len(), 1);
         let unknown = journal.list(Some("unknown"), &JournalFilter::default());
@@ -611,9 +559,9 @@ mod tests {
     #[test]
     fn clear_keeps_sequence_going() {
         let journal = Journal::new(10);
-        journal.record(None, entry("GET", "/", 200));
+        journal.record(None, record(Method::GET, "/", 200));
         journal.clear(None);
-        journal.record(None, entry("GET", "/", 200));
+        journal.record(None, record(Method::GET, "/", 200));
         let page = journal.list(None, &JournalFilter::default());
         assert_eq!(page.entries.len(), 1);
         assert_eq!(page.entries[0].seq, 2);

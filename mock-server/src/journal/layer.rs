@@ -1,0 +1,207 @@
+//! The middleware that records each request in the journal, and the body
+//! wrapper that copies the part of the body the server reads.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime};
+
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::response::Response;
+use http_body::{Frame, SizeHint};
+use system_services_server::JsonRpcMethods;
+
+use super::{
+    Journal, MAX_BODY_BYTES, REDACTED, Record, SECRET_HEADERS, is_control_path, session_of,
+};
+use crate::faults::AppliedFault;
+use crate::telemetry::RequestId;
+
+/// The boxed future of a middleware's response.
+pub(crate) type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+/// Starts the record of `request`: everything but the body and the
+/// outcome. Its text has room for the body that `Content-Length`
+/// announces, up to [`MAX_BODY_BYTES`].
+fn start_record(request: &Request, at: SystemTime) -> Record {
+    let headers = request.headers();
+    let request_id = request.extensions().get::<RequestId>();
+    let uri = request.uri();
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len().max(REDACTED.len()))
+        .sum();
+    let body_bytes = http_body::Body::size_hint(request.body())
+        .exact()
+        .map_or(0, |bytes| bytes.min(MAX_BODY_BYTES as u64) as usize);
+    let capacity = request_id.map_or(0, |RequestId(id)| id.len())
+        + uri.path().len()
+        + uri.query().map_or(0, str::len)
+        + header_bytes
+        + body_bytes;
+
+    let mut text = Vec::with_capacity(capacity);
+    let request_id = request_id.map(|RequestId(id)| Record::push(&mut text, id.as_bytes()));
+    let path = Record::push(&mut text, uri.path().as_bytes());
+    let query = uri
+        .query()
+        .map(|query| Record::push(&mut text, query.as_bytes()));
+    let mut spans = Vec::with_capacity(headers.len());
+    for (name, value) in headers {
+        let secret = SECRET_HEADERS.contains(name);
+        let value = if secret {
+            REDACTED.as_bytes()
+        } else {
+            value.as_bytes()
+        };
+        let name = Record::push(&mut text, name.as_str().as_bytes());
+        spans.push((name, Record::push(&mut text, value)));
+    }
+    Record {
+        seq: 0,
+        at,
+        method: request.method().clone(),
+        status: 0,
+        duration_ms: 0.0,
+        text,
+        request_id,
+        path,
+        query,
+        headers: spans,
+        body: None,
+        rpc_methods: Vec::new(),
+        fault: None,
+    }
+}
+
+/// Completes `record` with the outcome that `response` carries.
+fn finish_record(record: &mut Record, response: &Response, started: Instant) {
+    record.duration_ms = started.elapsed().as_micros() as f64 / 1000.0;
+    record.status = response.status().as_u16();
+    record.fault = response
+        .extensions()
+        .get::<AppliedFault>()
+        .map(|AppliedFault(id)| id.clone());
+    if let Some(JsonRpcMethods(names)) = response.extensions().get() {
+        record.rpc_methods = names.clone();
+    }
+}
+
+/// Runs `next` on `request` and records the request in `journal`, unless
+/// it calls the control API. It must run inside the middleware that sets
+/// [`RequestId`] and outside the faults, so that the response it records
+/// carries the fault and the final status.
+pub(crate) async fn record_request<F, Fut>(journal: &Journal, request: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    if journal.limit == 0 || is_control_path(request.uri().path()) {
+        return next(request).await;
+    }
+    // A request with an invalid session name belongs to no session.
+    let Ok(session) = session_of(request.headers()) else {
+        return next(request).await;
+    };
+    let session = session.map(str::to_string);
+    let started = Instant::now();
+    let mut record = start_record(&request, SystemTime::now());
+
+    if http_body::Body::is_end_stream(request.body()) {
+        let response = next(request).await;
+        finish_record(&mut record, &response, started);
+        journal.record(session.as_deref(), record);
+        return response;
+    }
+
+    // The body wrapper appends what the server reads to the record's text,
+    // up to the limit, until the response is ready.
+    let body_start = record.text.len();
+    let text = Arc::new(Mutex::new(std::mem::take(&mut record.text)));
+    let captured = text.clone();
+    let request = request.map(|inner| {
+        Body::new(TapBody {
+            inner,
+            captured,
+            limit: body_start + MAX_BODY_BYTES,
+        })
+    });
+    let response = next(request).await;
+    record.text = std::mem::take(&mut *text.lock().unwrap_or_else(|p| p.into_inner()));
+    if record.text.len() > body_start {
+        record.body = Some((body_start as u32, record.text.len() as u32));
+    }
+    finish_record(&mut record, &response, started);
+    journal.record(session.as_deref(), record);
+    response
+}
+
+/// A request body that appends the data it passes on to `captured` while
+/// `captured` is shorter than `limit`. Its frames, size hint and end are
+/// those of `inner`.
+struct TapBody {
+    inner: Body,
+    captured: Arc<Mutex<Vec<u8>>>,
+    limit: usize,
+}
+
+impl http_body::Body for TapBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let frame = std::task::ready!(Pin::new(&mut self.inner).poll_frame(context));
+        if let Some(Ok(frame)) = &frame
+            && let Some(data) = frame.data_ref()
+        {
+            let mut captured = self
+                .captured
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let room = self.limit.saturating_sub(captured.len());
+            captured.extend_from_slice(&data[..data.len().min(room)]);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn headers_are_joined_and_redacted() {
+        let mut request = Request::new(Body::empty());
+        let headers = request.headers_mut();
+        headers.append("x-api-key", HeaderValue::from_static("secret"));
+        headers.append("x-api-key", HeaderValue::from_static("other"));
+        headers.append("accept", HeaderValue::from_static("a"));
+        headers.append("accept", HeaderValue::from_static("b"));
+        headers.append("cookie", HeaderValue::from_static("id=1"));
+        let record = start_record(&request, SystemTime::UNIX_EPOCH);
+        let joined = record.joined_headers();
+        assert!(joined.contains(&("x-api-key".into(), REDACTED.into())));
+        assert!(joined.contains(&("accept".into(), "a, b".into())));
+        assert!(joined.contains(&("cookie".into(), REDACTED.into())));
+        assert_eq!(joined.len(), 3);
+        let text = String::from_utf8_lossy(&record.text);
+        assert!(!text.contains("secret"), "{text}");
+        assert!(!text.contains("id=1"), "{text}");
+    }
+}
