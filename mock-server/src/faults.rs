@@ -3,7 +3,7 @@
 //!
 //! A fault delays the response, replaces it with the documented example of
 //! an error status, or drops the connection without a response.
-//! [`FaultLayer`] applies faults to each request outside the control API
+//! `FaultLayer` applies faults to each request outside the control API
 //! and the spec documents. Of the faults, in the order they were added, the
 //! first one applies whose `match` fits the request, whose `count` is not
 //! used up, and which the draw for its `rate` selects. A fault that the

@@ -1,7 +1,7 @@
 //! The journal of the requests that the API received, kept per session for
 //! the control API's `GET /__mock/journal`.
 //!
-//! [`record_request`] records every request outside the control API (paths
+//! `record_request` records every request outside the control API (paths
 //! under `/__mock`): its headers with secrets redacted, the part of its body
 //! that the server read, the JSON-RPC methods it called, its status and the
 //! fault that applied to it. [`Journal`] keeps the newest entries of the
@@ -26,7 +26,7 @@ pub const DEFAULT_LIMIT: usize = 10_000;
 /// Bytes of a request body that an entry keeps. The rest is cut.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Bytes of entries (their text, plus [`ENTRY_OVERHEAD`] each) that a
+/// Bytes of entries (their text, plus an estimated overhead each) that a
 /// journal keeps per session. It drops its oldest entries beyond it too, so that
 /// 10,000 entries of large bodies do not take 640 MiB. About 10,000 entries
 /// of a browser's requests (1 KiB of headers each) fit.
