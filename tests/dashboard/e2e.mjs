@@ -271,6 +271,7 @@ function liveSteps(context) {
       const signals = events(page, { event: "signal", service: "cron", outcome: "terminated" });
       await expectCount(signals, 2, "cron's signal events");
       await expectCount(events(page, { event: "scheduler_run" }), 1, "scheduler run events");
+      await expectText(page.getByTestId("events-summary"), /^Showing 3 events\.$/, "event summary");
     }],
     ["hung process ignores SIGTERM", async () => {
       const target = cell(page, "web_server", "node-3");
@@ -309,6 +310,7 @@ function liveSteps(context) {
       await expectAttribute(cell(page, "cron", "node-1"), "data-terminate", "false", "cron on node-1");
       await expectAttribute(cell(page, "web_server", "node-3"), "data-process", "running", "web_server on node-3");
       await expectCount(events(page, {}), 0, "events after the reset");
+      await expectText(page.getByTestId("events-summary"), /^No events yet\.$/, "event summary");
     }],
     ["session keeps its own state", async () => {
       await page.getByTestId("session-input").fill("e2e-session");
