@@ -364,8 +364,9 @@ function tokenSteps(context) {
 const results = { passed: 0, failed: 0 };
 const cleanups = [];
 
-async function runScenario(name, options, browser, makeSteps) {
-  const server = await MockServer.start(options.mockServer, name === "token" ? ["--control-token", CONTROL_TOKEN] : []);
+async function runScenario(scenario, options, browser) {
+  const { name, mockArgs, makeSteps } = scenario;
+  const server = await MockServer.start(options.mockServer, mockArgs);
   cleanups.push(() => server.stop());
   console.log(`# ${name}: ${server.commandLine} -> ${server.url}`);
 
@@ -450,9 +451,12 @@ async function main() {
   cleanups.unshift(() => browser.close());
   browser.setDefaultTimeout(WAIT_MS);
 
-  const scenarios = [["live", liveSteps], ["token", tokenSteps]];
-  for (const [name, makeSteps] of scenarios) {
-    if (!(await runScenario(name, options, browser, makeSteps))) {
+  const scenarios = [
+    { name: "live", mockArgs: [], makeSteps: liveSteps },
+    { name: "token", mockArgs: ["--control-token", CONTROL_TOKEN], makeSteps: tokenSteps },
+  ];
+  for (const scenario of scenarios) {
+    if (!(await runScenario(scenario, options, browser))) {
       break;
     }
   }
