@@ -20,6 +20,7 @@ use anyhow::{Context, bail};
 use crate::test_suite::{Step, cargo};
 
 mod instructions;
+mod peers;
 
 /// Key of the mock's built-in default, sent by every request.
 const API_KEY: &str = "mock-api-key";
@@ -64,6 +65,10 @@ pub struct Args {
     /// Requests of each counted run of `--instructions`, after 500 uncounted ones.
     #[arg(long, default_value_t = 5000, requires = "instructions")]
     requests: u64,
+    /// Compare the mock with Stoplight Prism, Mockoon and WireMock over REST, installed from
+    /// `bench/peers` with npm; results in `target/bench/peers.md`.
+    #[arg(long, conflicts_with_all = ["smoke", "perf", "instructions"])]
+    peers: bool,
 }
 
 /// Settings of one `cargo xtask bench` run.
@@ -86,6 +91,8 @@ pub struct Options {
     pub skip_state: bool,
     /// Requests of each counted callgrind run, or `None` for the wrk load.
     pub instructions: Option<u64>,
+    /// Compare the mock with other mock servers.
+    pub peers: bool,
 }
 
 impl Options {
@@ -100,6 +107,7 @@ impl Options {
             perf: false,
             skip_state: false,
             instructions: None,
+            peers: false,
         }
     }
 }
@@ -121,6 +129,7 @@ impl From<Args> for Options {
             perf: args.perf,
             skip_state: args.skip_state,
             instructions: args.instructions.then_some(args.requests.max(1)),
+            peers: args.peers,
         }
     }
 }
@@ -181,6 +190,9 @@ struct Target {
     ceiling: bool,
     /// Whether the mock runs with `--persist` on a new database in the output directory.
     persist: bool,
+    /// The arguments of another mock server for its listening address; `None` for the ceiling
+    /// and the mock, which take `--listen`.
+    peer_args: Option<fn(SocketAddr) -> Vec<String>>,
 }
 
 /// The measurements of one case.
@@ -210,36 +222,14 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     }
     ensure_wrk()?;
     build_servers()?;
+    if options.peers {
+        return peers::run(options, &targets());
+    }
     let targets = targets();
-
-    let out_dir = PathBuf::from(OUT_DIR);
-    fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {OUT_DIR}"))?;
-    for transport in [Transport::Rest, Transport::JsonRpc] {
-        write_script(&out_dir, transport)?;
-    }
+    let out_dir = prepare_output()?;
     let pinned = pinning_available();
-    if !pinned {
-        println!("warning: fewer than 2 cores; the server and wrk share the cores, unpinned");
-    }
-
-    let mut runs: Vec<Vec<Measurement>> = Vec::new();
-    for round in 1..=options.rounds {
-        println!("round {round} of {}", options.rounds);
-        let mut case = 0;
-        for transport in [Transport::Rest, Transport::JsonRpc] {
-            for target in &targets {
-                let measurement = run_case(options, target, transport, &out_dir, pinned)
-                    .with_context(|| format!("{} over {}", target.name, transport.name()))?;
-                print_measurement(&measurement);
-                if round == 1 {
-                    runs.push(Vec::new());
-                }
-                runs[case].push(measurement);
-                case += 1;
-            }
-        }
-    }
-    let results: Vec<Measurement> = runs.into_iter().map(median_run).collect();
+    let transports = [Transport::Rest, Transport::JsonRpc];
+    let results = measure(options, &targets, &transports, &out_dir, pinned)?;
 
     let report = report(options, &results, pinned);
     println!("\n{report}");
@@ -264,6 +254,48 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         cargo(&args).run()?;
     }
     Ok(())
+}
+
+/// Creates the output directory and writes the wrk scripts into it.
+fn prepare_output() -> anyhow::Result<PathBuf> {
+    let out_dir = PathBuf::from(OUT_DIR);
+    fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {OUT_DIR}"))?;
+    for transport in [Transport::Rest, Transport::JsonRpc] {
+        write_script(&out_dir, transport)?;
+    }
+    Ok(out_dir)
+}
+
+/// Runs every target over every transport `options.rounds` times, interleaved, and returns
+/// the median run of each case.
+fn measure(
+    options: &Options,
+    targets: &[Target],
+    transports: &[Transport],
+    out_dir: &Path,
+    pinned: bool,
+) -> anyhow::Result<Vec<Measurement>> {
+    if !pinned {
+        println!("warning: fewer than 2 cores; the server and wrk share the cores, unpinned");
+    }
+    let mut runs: Vec<Vec<Measurement>> = Vec::new();
+    for round in 1..=options.rounds {
+        println!("round {round} of {}", options.rounds);
+        let mut case = 0;
+        for &transport in transports {
+            for target in targets {
+                let measurement = run_case(options, target, transport, out_dir, pinned)
+                    .with_context(|| format!("{} over {}", target.name, transport.name()))?;
+                print_measurement(&measurement);
+                if round == 1 {
+                    runs.push(Vec::new());
+                }
+                runs[case].push(measurement);
+                case += 1;
+            }
+        }
+    }
+    Ok(runs.into_iter().map(median_run).collect())
 }
 
 /// Builds the ceiling server and the mock in release mode.
@@ -291,6 +323,7 @@ fn targets() -> [Target; 4] {
             rust_log: None,
             ceiling: true,
             persist: false,
+            peer_args: None,
         },
         Target {
             name: "mock (log info, default)",
@@ -298,6 +331,7 @@ fn targets() -> [Target; 4] {
             rust_log: None,
             ceiling: false,
             persist: false,
+            peer_args: None,
         },
         Target {
             name: "mock (RUST_LOG=warn)",
@@ -305,6 +339,7 @@ fn targets() -> [Target; 4] {
             rust_log: Some("warn"),
             ceiling: false,
             persist: false,
+            peer_args: None,
         },
         Target {
             name: "mock --persist (RUST_LOG=warn)",
@@ -312,6 +347,7 @@ fn targets() -> [Target; 4] {
             rust_log: Some("warn"),
             ceiling: false,
             persist: true,
+            peer_args: None,
         },
     ]
 }
@@ -436,7 +472,8 @@ fn run_case(
         );
     }
     let (status, body) = send(address, transport)?;
-    if status != 200 || !transport.is_steady_result(&body) {
+    let steady = target.peer_args.is_some() || transport.is_steady_result(&body);
+    if status != 200 || !steady {
         bail!(
             "after the run the server responded {status} {body}, expected 200 with the steady-state 0"
         );
@@ -526,8 +563,11 @@ impl Server {
             }
             None => pinned_command(SERVER_CORE, &target.binary, pinned),
         };
+        match target.peer_args {
+            Some(peer_args) => command.args(peer_args(address)),
+            None => command.args(["--listen", &address.to_string()]),
+        };
         command
-            .args(["--listen", &address.to_string()])
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
