@@ -24,8 +24,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 
 /// Request headers that a preflight response allows: the body's media
-/// type, the API key and `Prefer`, which selects a documented response.
-pub const ALLOWED_HEADERS: &str = "Content-Type, X-Api-Key, Prefer";
+/// type, the API key, `Prefer`, which selects a documented response, and
+/// `X-Mock-Session`, which selects a session.
+pub const ALLOWED_HEADERS: &str = "Content-Type, X-Api-Key, Prefer, X-Mock-Session";
 
 /// Response headers that a page may read besides the CORS-safelisted ones.
 pub const EXPOSED_HEADERS: &str = "X-Request-Id, Preference-Applied";

@@ -169,7 +169,7 @@ struct Options {
         env = "MOCK_CONTROL_TOKEN",
         value_name = "TOKEN",
         hide_env_values = true,
-        value_parser = parse_control_token
+        value_parser = ControlTokenParser
     )]
     control_token: Option<ControlToken>,
 
@@ -196,9 +196,28 @@ const MAX_SESSIONS: u64 = 10_000;
 const MAX_IDLE_TIMEOUT_SECS: u64 = 604_800;
 
 /// Parses `--control-token`. Unlike clap's function parsers, its error
-/// message does not repeat the value.
-fn parse_control_token(text: &str) -> Result<ControlToken, InvalidControlToken> {
-    text.parse()
+/// message does not repeat the value, which is a secret.
+#[derive(Clone)]
+struct ControlTokenParser;
+
+impl TypedValueParser for ControlTokenParser {
+    type Value = ControlToken;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        _argument: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<ControlToken, clap::Error> {
+        let token = value
+            .to_str()
+            .ok_or(InvalidControlToken)
+            .and_then(str::parse);
+        token.map_err(|error| {
+            let message = format!("invalid value for --control-token: {error}\n");
+            clap::Error::raw(ErrorKind::ValueValidation, message).with_cmd(command)
+        })
+    }
 }
 
 impl Options {
@@ -728,6 +747,43 @@ mod tests {
         ] {
             assert!(parse(&arguments).is_err(), "{arguments:?}");
         }
+    }
+
+    #[test]
+    fn session_options_set_limits() {
+        let defaults = parse(&[]).expect("valid options").session_limits();
+        assert_eq!(defaults, SessionLimits::default());
+        let options = parse(&[
+            "--max-sessions",
+            "0",
+            "--session-idle-timeout",
+            "5",
+            "--control-token",
+            "s3cret",
+        ])
+        .expect("valid options");
+        let limits = options.session_limits();
+        assert_eq!(limits.max_sessions, 0);
+        assert_eq!(limits.idle_timeout, Duration::from_secs(5));
+        assert_eq!(options.control_token, Some("s3cret".parse().unwrap()));
+    }
+
+    #[test]
+    fn session_options_reject_out_of_range() {
+        for arguments in [
+            ["--max-sessions", "10001"],
+            ["--session-idle-timeout", "0"],
+            ["--session-idle-timeout", "604801"],
+        ] {
+            assert!(parse(&arguments).is_err(), "{arguments:?}");
+        }
+    }
+
+    #[test]
+    fn control_token_error_hides_token() {
+        let error = parse_error(&["--control-token", "top secret"]);
+        assert!(!error.contains("top secret"), "{error}");
+        assert!(error.contains("visible ASCII"), "{error}");
     }
 
     /// A writer whose reader has gone, as standard output piped into

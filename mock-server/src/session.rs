@@ -654,6 +654,38 @@ mod tests {
     }
 
     #[test]
+    fn replace_and_reset_are_persisted() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("state.db");
+        let initial = ClusterState::default_state();
+        let (mut store, _) = Store::open(&path).unwrap();
+        store.save(&initial).unwrap();
+        let clock = Arc::new(ManualClock::new(UNIX_EPOCH + START));
+        let session = Session::new(None, initial.clone(), Some(store), clock, INTERVAL);
+
+        let mut fixture = initial.to_fixture();
+        fixture.processes.truncate(1);
+        session
+            .replace(ClusterState::from_fixture(fixture).unwrap())
+            .unwrap();
+        let (_, store) = session.into_parts();
+        drop(store);
+        let (store, saved) = Store::open(&path).unwrap();
+        let saved = saved.unwrap();
+        assert_eq!(saved.processes().len(), 1);
+
+        let clock = Arc::new(ManualClock::new(UNIX_EPOCH + START));
+        let session = Session::new(None, saved, Some(store), clock, INTERVAL);
+        session.kill("tasks_scheduler", "node-1").unwrap().unwrap();
+        session.reset(&initial).unwrap();
+        drop(session);
+        let (_, saved) = Store::open(&path).unwrap();
+        let saved = saved.unwrap();
+        assert_eq!(saved.processes().len(), 7);
+        assert_eq!(saved.events().len(), 0);
+    }
+
+    #[test]
     fn hang_returns_hung_process() {
         let (session, _clock) = session(INTERVAL);
         let process = session.hang("cron", "node-2").unwrap().unwrap();

@@ -323,3 +323,26 @@ async fn session_reset_leaves_shared_alone() {
         "each session has its own clock"
     );
 }
+
+#[tokio::test]
+async fn browser_may_send_session_header() {
+    let mock = MockServer::start_with_api(api()).await;
+    let request = RecordedRequest::new(
+        Method::OPTIONS,
+        &mock.base_url(),
+        "/system/services/active/cron/terminate",
+    )
+    .header("Origin", "http://localhost:5173")
+    .header("Access-Control-Request-Method", "POST")
+    .header(
+        "Access-Control-Request-Headers",
+        "x-api-key, x-mock-session",
+    );
+    let response = send(&request).await;
+    assert_eq!(response.status, 204);
+    let allowed = response.headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("x-mock-session"), "{allowed}");
+}
