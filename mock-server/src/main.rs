@@ -139,7 +139,7 @@ struct Options {
     #[arg(long, env = "MOCK_NO_CORS", value_parser = clap::builder::FalseyValueParser::new())]
     no_cors: bool,
 
-    /// Maximum number of sessions (X-Mock-Session) at once, at most 10000; each holds a copy
+    /// Maximum number of sessions (X-Mock-Session) at once, at most 10000; each keeps a copy
     /// of the initial state. A request that would start one more gets a 422. 0 turns sessions
     /// off.
     #[arg(
