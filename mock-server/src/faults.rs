@@ -182,7 +182,7 @@ impl Rule {
         });
         let drop_connection = spec.drop_connection == Some(true);
         if status.is_some() && drop_connection {
-            let message = "status and drop_connection exclude each other; give one";
+            let message = "status and drop_connection exclude each other, so give only one";
             errors.insert("status".into(), message.into());
             errors.insert("drop_connection".into(), message.into());
         }
@@ -198,7 +198,7 @@ impl Rule {
                 errors.insert("latency_ms.min".into(), range.clone());
             }
             let max = latency.max.unwrap_or(latency.min);
-            if !in_range(max) {
+            if latency.max.is_some() && !in_range(max) {
                 errors.insert("latency_ms.max".into(), range);
             } else if max < latency.min {
                 errors.insert("latency_ms.max".into(), "Expected min or more".into());

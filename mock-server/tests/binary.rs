@@ -760,3 +760,44 @@ fn cors_origin_option_rejects_path() {
         "{stderr}"
     );
 }
+
+#[test]
+fn journal_limit_and_fault_seed_apply() {
+    let mock = RunningMock::start(&["--journal-limit", "1", "--fault-seed", "9"]);
+    let address = mock.address.clone();
+    let fault = http(
+        &address,
+        "",
+        "/__mock/faults",
+        r#"{"status": 500, "count": 1}"#,
+    );
+    assert_eq!(status_of(&fault), 201, "{fault}");
+    let path = "/system/services/active/backup/terminate";
+    let faulted = http(&address, "mock-api-key", path, "{}");
+    assert_eq!(status_of(&faulted), 500, "{faulted}");
+    let normal = http(&address, "mock-api-key", path, "{}");
+    assert_eq!(status_of(&normal), 200, "{normal}");
+
+    let request = "GET /__mock/journal HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    let mut stream = send_partial(&address, request);
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("read the journal");
+    let journal = json_body_of(&response);
+    let Some(entries) = journal["entries"].as_array() else {
+        panic!("no journal entries in {response:?}");
+    };
+    assert_eq!(entries.len(), 1, "{journal}");
+    assert_eq!(entries[0]["status"], 200, "{journal}");
+    assert_eq!(journal["dropped"], 1, "{journal}");
+
+    let (exited, output) = mock.stop();
+    assert!(exited, "{output}");
+    let started = output
+        .lines()
+        .find(|line| line.contains("mock server started"))
+        .expect("the start-up line");
+    assert!(started.contains("fault_seed=9"), "{started}");
+    assert!(started.contains("journal_limit=1"), "{started}");
+}

@@ -437,3 +437,51 @@ async fn fault_request_decodes_control_example() {
     let unknown = serde_json::from_value::<FaultSpec>(json!({"status": 500, "x": 1}));
     assert!(unknown.is_err());
 }
+
+#[tokio::test]
+async fn control_api_names_invalid_fields() {
+    let mock = start(1).await;
+    let cases = [
+        (json!({}), "body"),
+        (
+            json!({"status": 500, "drop_connection": true}),
+            "drop_connection",
+        ),
+        (
+            json!({"latency_ms": {"min": 300, "max": 200}}),
+            "latency_ms.max",
+        ),
+        (json!({"latency_ms": {"min": 70000}}), "latency_ms.min"),
+        (json!({"rate": 1.5, "status": 500}), "rate"),
+        (
+            json!({"match": {"path": "jsonrpc"}, "status": 500}),
+            "match.path",
+        ),
+        (json!({"status": 418}), "status"),
+    ];
+    for (body, field) in cases {
+        let (status, response) = post(&mock, "/__mock/faults", &body).await;
+        assert_eq!(status, 400, "{body}: {response}");
+        let data = &response["error"]["data"];
+        assert!(data[field].is_string(), "{body}: {response}");
+    }
+    let (status, response) = post(
+        &mock,
+        "/__mock/faults",
+        &json!({"latency_ms": {"min": 70000}}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        response["error"]["data"].get("latency_ms.max").is_none(),
+        "{response}"
+    );
+
+    let listed = reqwest::get(format!("{}/__mock/faults", mock.base_url()))
+        .await
+        .expect("the mock answers");
+    assert_eq!(
+        listed.json::<Value>().await.expect("a JSON body"),
+        json!([])
+    );
+}
