@@ -66,6 +66,17 @@ pub fn run() -> anyhow::Result<()> {
     ])
     .run()?;
     cargo(&["test", "--workspace", "--locked"]).run()?;
+    // The generated crates of the spec corpus, built once into target/corpus.
+    cargo(&[
+        "test",
+        "--locked",
+        "--package",
+        "xtask",
+        "corpus",
+        "--",
+        "--ignored",
+    ])
+    .run()?;
     run_schemathesis()?;
     run_dashboard_e2e()?;
     cargo(&[

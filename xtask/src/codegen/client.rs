@@ -77,6 +77,7 @@ pub fn emit(api: &OpenAPI, target: &Target) -> anyhow::Result<Client> {
 ///   200 and 204 responses differ in kind, which progenitor rejects);
 /// - cookie parameters, which progenitor rejects, so the client does not
 ///   send them;
+/// - the `default` response, which becomes `4XX` and `5XX`;
 /// - every media type of a body or response but the one the server reads,
 ///   with a JSON one (`application/problem+json`, `charset=`) renamed to
 ///   `application/json`, the only name progenitor decodes as JSON.
@@ -119,6 +120,18 @@ fn progenitor_view(api: &openapiv3::OpenAPI) -> openapiv3::OpenAPI {
             {
                 if let ReferenceOr::Item(response) = response {
                     keep_served_media_type(&mut response.content);
+                }
+            }
+            // progenitor counts `default` as a success too, and panics when
+            // its body differs from the 2xx one. As `4XX` and `5XX` it is an
+            // error only, as the server treats it.
+            if let Some(default) = responses.default.take() {
+                for range in [4, 5] {
+                    let status = openapiv3::StatusCode::Range(range);
+                    responses
+                        .responses
+                        .entry(status)
+                        .or_insert_with(|| default.clone());
                 }
             }
         }

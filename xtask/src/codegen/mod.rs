@@ -110,6 +110,17 @@ pub fn run_scratch(spec: &Path, out: &Path, name: Option<&str>, mode: Mode) -> a
         Some(name) => name.to_string(),
         None => crate_name(spec),
     };
+    let mut generated = scratch_crates(spec, out, &name)?;
+    generated.push(manifest::workspace_manifest(
+        &out.display().to_string(),
+        &[name],
+    ));
+    files::sync(Path::new("/"), &generated, mode)
+}
+
+/// Returns the files of the crates `{name}-server` and `{name}-client` in
+/// `out`, manifests included, generated from the spec at `spec`.
+pub fn scratch_crates(spec: &Path, out: &Path, name: &str) -> anyhow::Result<Vec<GeneratedFile>> {
     if !name.starts_with(|c: char| c.is_ascii_lowercase())
         || !name
             .chars()
@@ -130,8 +141,8 @@ pub fn run_scratch(spec: &Path, out: &Path, name: Option<&str>, mode: Mode) -> a
     };
     let api = spec::load(Path::new("/"), &target.spec)?;
     let mut generated = generate(&api, &target)?;
-    generated.extend(manifest::scratch_manifests(&out, &name, &generated));
-    files::sync(Path::new("/"), &generated, mode)
+    generated.extend(manifest::crate_manifests(&out, name, &generated));
+    Ok(generated)
 }
 
 /// Derives a crate name from a spec's file name, such as `petstore` from
@@ -177,5 +188,7 @@ pub fn generate(api: &OpenAPI, target: &Target) -> anyhow::Result<Vec<GeneratedF
     Ok(generated)
 }
 
+#[cfg(test)]
+mod corpus_tests;
 #[cfg(test)]
 mod tests;

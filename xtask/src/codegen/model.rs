@@ -97,6 +97,9 @@ pub struct Operation {
     pub body: Option<Body>,
     /// Documented responses, ordered by status.
     pub responses: Vec<DocumentedResponse>,
+    /// The `default` response, whose `status` is 0, because the
+    /// implementation picks the status of each response.
+    pub default_response: Option<DocumentedResponse>,
     /// JSON pointer of the operation.
     pub pointer: String,
 }
@@ -350,6 +353,12 @@ fn check_jsonrpc_methods(
                 ),
             ));
         }
+        if let Some(response) = &operation.default_response {
+            return Err(SpecError::new(
+                &response.pointer,
+                "a JSON-RPC method needs an explicit status for each response",
+            ));
+        }
         if let Some(response) = operation
             .responses
             .iter()
@@ -434,12 +443,29 @@ fn operation_model(
     check_path_template(path, &params, &pointer)?;
 
     let responses = responses(api, operation, &pointer)?;
+    let default_response = match &operation.responses.default {
+        Some(response) => {
+            let response_pointer = format!("{pointer}/responses/default");
+            let response = resolve(api, response, &response_pointer, |components, name| {
+                components.responses.get(name)
+            })?;
+            let (schema, raw_media_type) = response_body(response, &response_pointer)?;
+            Some(DocumentedResponse {
+                status: 0,
+                description: response.description.clone(),
+                schema,
+                raw_media_type,
+                pointer: response_pointer,
+            })
+        }
+        None => None,
+    };
     let security = security::requirement(api, operation, &pointer, schemes)?;
     let body = match &operation.request_body {
         Some(body) => Some(body_model(api, body, &format!("{pointer}/requestBody"))?),
         None => None,
     };
-    check_one_body_per_class(&responses)?;
+    check_one_body_per_class(&responses, default_response.as_ref())?;
 
     Ok(Operation {
         name,
@@ -453,6 +479,7 @@ fn operation_model(
         api_key: None,
         body,
         responses,
+        default_response,
         pointer,
     })
 }
@@ -564,12 +591,6 @@ fn responses(
     pointer: &str,
 ) -> Result<Vec<DocumentedResponse>, SpecError> {
     let responses_pointer = format!("{pointer}/responses");
-    if operation.responses.default.is_some() {
-        return Err(SpecError::new(
-            format!("{responses_pointer}/default"),
-            "a default response is not supported; document each status",
-        ));
-    }
     let mut documented = Vec::new();
     for (status, response) in &operation.responses.responses {
         let response_pointer = format!("{responses_pointer}/{status}");
@@ -633,17 +654,23 @@ fn response_body(
 }
 
 /// Checks that the success responses (2xx) of an operation have one body,
-/// and so do its error responses (4xx and 5xx): the same JSON schema, or
-/// all another media type, or all none. progenitor's client returns one
-/// type for each class and panics on a mix.
-fn check_one_body_per_class(responses: &[DocumentedResponse]) -> Result<(), SpecError> {
+/// and so do its error responses (4xx, 5xx and `default`): the same JSON
+/// schema, or all another media type, or all none. progenitor's client
+/// returns one type for each class and panics on a mix.
+fn check_one_body_per_class(
+    responses: &[DocumentedResponse],
+    default_response: Option<&DocumentedResponse>,
+) -> Result<(), SpecError> {
     let body = |response: &DocumentedResponse| match (&response.schema, &response.raw_media_type) {
         (Some(schema), _) => serde_json::to_value(schema).unwrap_or_default(),
         (None, Some(_)) => serde_json::Value::from("raw"),
         (None, None) => serde_json::Value::Null,
     };
     for (class, range) in [("success", 200..=299), ("error", 400..=599)] {
-        let mut members = responses.iter().filter(|r| range.contains(&r.status));
+        let mut members = responses
+            .iter()
+            .filter(|r| range.contains(&r.status))
+            .chain(default_response.filter(|_| class == "error"));
         let Some(first) = members.next() else {
             continue;
         };
@@ -653,8 +680,11 @@ fn check_one_body_per_class(responses: &[DocumentedResponse]) -> Result<(), Spec
                     &response.pointer,
                     format!(
                         "every {class} response of an operation needs the same body, because \
-                         progenitor decodes them into one type; use the body of status {}",
-                        first.status
+                         progenitor decodes them into one type; use the body of {}",
+                        match first.status {
+                            0 => "the default response".to_string(),
+                            status => format!("status {status}"),
+                        }
                     ),
                 ));
             }

@@ -20,7 +20,7 @@ pub enum Location {
 }
 
 impl Location {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Location::Path => "path",
             Location::Query => "query",

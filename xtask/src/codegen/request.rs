@@ -47,9 +47,17 @@ pub fn param_fields<'a>(
         } else {
             types.type_of(&param.schema, &type_name, &param.pointer)?
         };
-        let ident = field_ident(&param.name);
-        let clash = fields.iter().find(|field| field.ident == ident);
-        if RESERVED_FIELDS.contains(&ident.to_string().as_str()) || clash.is_some() {
+        // A name that another field takes gets the location as a suffix,
+        // such as `api_key_header`.
+        let taken = |ident: &Ident| {
+            RESERVED_FIELDS.contains(&ident.to_string().as_str())
+                || fields.iter().any(|field| field.ident == *ident)
+        };
+        let mut ident = field_ident(&param.name);
+        if taken(&ident) {
+            ident = field_ident(&format!("{}_{}", param.name, param.location.as_str()));
+        }
+        if taken(&ident) {
             return Err(SpecError::new(
                 &param.pointer,
                 format!(
@@ -169,7 +177,10 @@ fn decode_expression(field: &ParamField) -> TokenStream {
         (Location::Path, _) => {
             return match &param.kind {
                 ParamKind::String { .. } => quote! { params.get(#name) },
-                _ => quote! { params.get(#name).and_then(|text| #parse(&text)) },
+                _ => {
+                    let parsed = parse_expression(param, quote! { &text });
+                    quote! { params.get(#name).and_then(|text| #parsed) }
+                }
             };
         }
         (Location::Query, true) => return quote! { query.all(#name, #parse) },
@@ -216,29 +227,39 @@ fn decode_expression(field: &ParamField) -> TokenStream {
     }
 }
 
-/// Emits the parser of one value of a parameter: a closure from `&str` to
-/// `Result<T, Rejection>` that names the parameter in its 400.
+/// Emits the parser of one value of a parameter: a function from `&str`
+/// to `Result<T, Rejection>` that names the parameter in its 400.
 fn parser(param: &Param) -> TokenStream {
+    if let ParamKind::String { .. } = param.kind {
+        return quote! { runtime::parse_string };
+    }
+    let parsed = parse_expression(param, quote! { text });
+    quote! { |text: &str| #parsed }
+}
+
+/// Emits the expression that parses `text`, a `&str`, as a value of the
+/// parameter.
+fn parse_expression(param: &Param, text: TokenStream) -> TokenStream {
     let name = param.name.as_str();
     match &param.kind {
-        ParamKind::String { .. } => quote! { runtime::parse_string },
+        ParamKind::String { .. } => quote! { runtime::parse_string(#text) },
         ParamKind::Integer {
             minimum, maximum, ..
         } => {
             let minimum = option_tokens(minimum.map(Literal::i64_suffixed));
             let maximum = option_tokens(maximum.map(Literal::i64_suffixed));
-            quote! { |text: &str| runtime::parse_integer(#name, text, #minimum, #maximum) }
+            quote! { runtime::parse_integer(#name, #text, #minimum, #maximum) }
         }
         ParamKind::Number {
             minimum, maximum, ..
         } => {
             let minimum = option_tokens(minimum.map(Literal::f64_suffixed));
             let maximum = option_tokens(maximum.map(Literal::f64_suffixed));
-            quote! { |text: &str| runtime::parse_number(#name, text, #minimum, #maximum) }
+            quote! { runtime::parse_number(#name, #text, #minimum, #maximum) }
         }
-        ParamKind::Boolean { .. } => quote! { |text: &str| runtime::parse_boolean(#name, text) },
+        ParamKind::Boolean { .. } => quote! { runtime::parse_boolean(#name, #text) },
         ParamKind::Enum { values, .. } => {
-            quote! { |text: &str| runtime::parse_enum(#name, text, &[#(#values),*]) }
+            quote! { runtime::parse_enum(#name, #text, &[#(#values),*]) }
         }
     }
 }

@@ -368,16 +368,21 @@ fn response_enum(
             }
         }
     }
+    if let Some(response) = &operation.default_response {
+        let (variant, arm) = default_variant(operation, response, types, response_type)?;
+        variants.push(variant);
+        arms.push(arm);
+    }
     let doc = format!(
         " Documented responses of [`Api::{}`], one variant per status.",
         operation.name
     );
     // A streamed body cannot be cloned.
-    let derives = if operation
+    let mut all_responses = operation
         .responses
         .iter()
-        .any(|r| r.raw_media_type.is_some())
-    {
+        .chain(&operation.default_response);
+    let derives = if all_responses.any(|r| r.raw_media_type.is_some()) {
         quote! { #[derive(Debug)] }
     } else {
         quote! { #[derive(Debug, Clone)] }
@@ -397,6 +402,54 @@ fn response_enum(
             }
         }
     })
+}
+
+/// Emits the `Default` variant of a `default` response, which carries the
+/// status to send, and its arm of `into_response`.
+fn default_variant(
+    operation: &Operation,
+    response: &DocumentedResponse,
+    types: &mut Types,
+    response_type: &Ident,
+) -> Result<(TokenStream, TokenStream), SpecError> {
+    let doc = format!(
+        " Any other status: {}",
+        response.description.trim_end().replace('\n', " ")
+    );
+    let tokens = match (&response.schema, &response.raw_media_type) {
+        (Some(schema), _) => {
+            let name = format!("{}Response", operation.name.to_upper_camel_case());
+            let typ = types.type_of(schema, &name, &format!("{}/content", response.pointer))?;
+            (
+                quote! { #[doc = #doc] Default(axum::http::StatusCode, #typ), },
+                quote! {
+                    #response_type::Default(status, body) => (status, axum::Json(body)).into_response(),
+                },
+            )
+        }
+        (None, Some(media_type)) => {
+            let media_type = with_utf8_charset(media_type);
+            (
+                quote! { #[doc = #doc] Default(axum::http::StatusCode, axum::body::Body), },
+                quote! {
+                    #response_type::Default(status, body) => (
+                        status,
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            axum::http::HeaderValue::from_static(#media_type),
+                        )],
+                        body,
+                    )
+                        .into_response(),
+                },
+            )
+        }
+        (None, None) => (
+            quote! { #[doc = #doc] Default(axum::http::StatusCode), },
+            quote! { #response_type::Default(status) => status.into_response(), },
+        ),
+    };
+    Ok(tokens)
 }
 
 /// Returns the response enum variant of a status: its reason phrase in

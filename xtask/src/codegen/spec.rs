@@ -65,6 +65,29 @@ fn parse_document(text: &str, path: &str) -> anyhow::Result<OpenAPI> {
     // keys with their line; openapiv3 panics on some duplicate keys.
     let document: serde_yaml::Value =
         serde_yaml::from_str(text).with_context(|| format!("{path} is not valid YAML"))?;
+    // The version comes first: a 3.1 or 2.0 document often fails to parse
+    // as 3.0, with a less helpful message.
+    let version = match document.get("openapi").or_else(|| document.get("swagger")) {
+        Some(serde_yaml::Value::String(version)) => version.clone(),
+        Some(version) => serde_yaml::to_string(version).unwrap_or_default(),
+        None => String::new(),
+    };
+    if !version.starts_with("3.0.") {
+        let pointer = if document.get("swagger").is_some() {
+            "/swagger"
+        } else {
+            "/openapi"
+        };
+        return Err(SpecError::new(
+            pointer,
+            format!(
+                "version `{}` is not supported; progenitor reads OpenAPI 3.0.x, so convert \
+                 the document to 3.0.3",
+                version.trim()
+            ),
+        )
+        .into());
+    }
     let parsed = std::panic::catch_unwind(|| serde_yaml::from_str::<OpenAPI>(text));
     let api = match parsed {
         Ok(result) => {
@@ -72,16 +95,6 @@ fn parse_document(text: &str, path: &str) -> anyhow::Result<OpenAPI> {
         }
         Err(_) => anyhow::bail!("{path} is not a valid OpenAPI 3.0 document"),
     };
-    if !api.openapi.starts_with("3.0.") {
-        return Err(SpecError::new(
-            "/openapi",
-            format!(
-                "version {} is not supported; progenitor reads OpenAPI 3.0.x, so write 3.0.3",
-                api.openapi
-            ),
-        )
-        .into());
-    }
     let document = serde_json::to_value(&document)
         .with_context(|| format!("{path} has a value that JSON cannot hold"))?;
     check_refs(&document, &document, "")?;

@@ -761,7 +761,7 @@ fn integer_and_enum_path_params() {
         .split_whitespace()
         .collect();
     assert!(
-        handler.contains("runtime::parse_integer(\"item_id\",text,Some(1i64),None)"),
+        handler.contains("runtime::parse_integer(\"item_id\",&text,Some(1i64),None)"),
         "{handler}"
     );
 }
@@ -888,4 +888,51 @@ fn ref_request_body_resolves() {
     let lib = generated_file(&text, "server/src/lib.rs");
     let request = item(&lib, "pub struct TouchItemRequest");
     assert!(request.contains("pub body: types::Touch,"), "{request}");
+}
+
+#[test]
+fn openapi_31_document_is_located() {
+    // `type: [string, "null"]` is 3.1 only, and openapiv3 cannot parse it.
+    let text = BASE.replace("openapi: 3.0.3", "openapi: 3.1.0").replace(
+        "note: {type: string, nullable: true}",
+        "note: {type: [string, \"null\"]}",
+    );
+    let error = generation_error(&text);
+    assert!(error.contains("spec/openapi.yaml#/openapi:"), "{error}");
+    assert!(
+        error.contains("version `3.1.0` is not supported"),
+        "{error}"
+    );
+}
+
+#[test]
+fn swagger_20_document_is_located() {
+    let error = generation_error("swagger: \"2.0\"\ninfo: {title: t, version: \"1\"}\npaths: {}\n");
+    assert!(error.contains("spec/openapi.yaml#/swagger:"), "{error}");
+    assert!(error.contains("version `2.0` is not supported"), "{error}");
+}
+
+#[test]
+fn composite_schemas_generate() {
+    let text = BASE.replace(
+        "    Touch:\n      type: object\n      properties:\n        note: {type: string, nullable: true}",
+        "    Touch:
+      type: object
+      properties:
+        note: {type: string, nullable: true}
+        shape:
+          oneOf:
+            - {type: object, required: [kind, radius], properties: {kind: {type: string, enum: [circle]}, radius: {type: number}}}
+            - {type: object, required: [kind, side], properties: {kind: {type: string, enum: [square]}, side: {type: number}}}
+        label:
+          anyOf: [{type: string}, {type: integer}]
+        size:
+          allOf: [{$ref: \"#/components/schemas/Error\"}, {type: object, properties: {extra: {type: boolean, default: true}}}]
+        mode: {type: string, enum: [fast, slow], default: fast}",
+    );
+    assert_ne!(text, BASE, "the base spec has the Touch schema");
+    let types = generated_file(&text, "server/src/types.rs");
+    assert!(types.contains("pub enum TouchShape"), "oneOf enum");
+    assert!(types.contains("pub enum TouchMode"), "string enum");
+    assert!(types.contains("pub struct TouchSize"), "allOf struct");
 }

@@ -1,0 +1,114 @@
+//! Tests over the corpus of public specs in `xtask/corpus`: each generates
+//! and compiles, or fails with the located error that the table names.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{manifest, scratch_crates};
+
+/// What generating a corpus spec must give.
+enum Expected {
+    /// Crates that compile.
+    Compiles,
+    /// An error at this location (`file#pointer`), with this text.
+    Fails {
+        pointer: &'static str,
+        message: &'static str,
+    },
+}
+
+/// The corpus, by file name under `xtask/corpus`.
+const CORPUS: &[(&str, Expected)] = &[
+    ("petstore3.yaml", Expected::Compiles),
+    ("petstore-expanded.yaml", Expected::Compiles),
+    ("uber.yaml", Expected::Compiles),
+    (
+        "uspto.yaml",
+        Expected::Fails {
+            pointer: "uspto.yaml#/paths/~1{dataset}~1{version}~1records/post/requestBody/content/application~1x-www-form-urlencoded:",
+            message: "request media type `application/x-www-form-urlencoded` is not supported",
+        },
+    ),
+    (
+        "realworld.yaml",
+        Expected::Fails {
+            pointer: "realworld.yaml#/paths/~1users~1login/post/responses/422:",
+            message: "every error response of an operation needs the same body",
+        },
+    ),
+];
+
+fn corpus_dir() -> PathBuf {
+    crate::workspace_root().join("xtask/corpus")
+}
+
+/// Returns the crate name prefix of a corpus file, such as `petstore3`.
+fn crate_name(file: &str) -> String {
+    file.split('.').next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn corpus_generates_or_fails_located() {
+    let out = std::env::temp_dir().join(format!("xtask-corpus-gen-{}", std::process::id()));
+    for (file, expected) in CORPUS {
+        let result = scratch_crates(&corpus_dir().join(file), &out, &crate_name(file));
+        match (expected, result) {
+            (Expected::Compiles, Ok(files)) => {
+                assert!(
+                    files.iter().any(|f| f.path.ends_with("src/lib.rs")),
+                    "{file} has sources"
+                );
+            }
+            (Expected::Compiles, Err(error)) => panic!("{file} fails: {error:#}"),
+            (Expected::Fails { .. }, Ok(_)) => panic!("{file} generates, but must fail"),
+            (Expected::Fails { pointer, message }, Err(error)) => {
+                let error = format!("{error:#}");
+                assert!(error.contains(pointer), "{file}: {error}");
+                assert!(error.contains(message), "{file}: {error}");
+            }
+        }
+    }
+}
+
+/// Generates every corpus spec that must compile into one scratch
+/// workspace, with this workspace's lock file so that the versions match,
+/// and runs `cargo check` on it once. The build goes to `target/corpus`,
+/// which later runs reuse.
+#[test]
+#[ignore = "builds the generated crates, about a minute on a cold target/corpus; \
+            cargo xtask test runs it"]
+fn corpus_crates_compile() {
+    let root = crate::workspace_root();
+    let out = std::env::temp_dir().join(format!("xtask-corpus-check-{}", std::process::id()));
+    let mut names = Vec::new();
+    let mut files = Vec::new();
+    for (file, expected) in CORPUS {
+        if let Expected::Compiles = expected {
+            let name = crate_name(file);
+            let crates = scratch_crates(&corpus_dir().join(file), &out, &name)
+                .unwrap_or_else(|error| panic!("{file} fails: {error:#}"));
+            files.extend(crates);
+            names.push(name);
+        }
+    }
+    files.push(manifest::workspace_manifest(
+        &out.display().to_string(),
+        &names,
+    ));
+    super::files::sync(Path::new("/"), &files, super::Mode::Write).expect("write the crates");
+    std::fs::copy(root.join("Cargo.lock"), out.join("Cargo.lock")).expect("copy Cargo.lock");
+
+    let output = Command::new(env!("CARGO"))
+        .args(["check", "--quiet", "--workspace"])
+        .env("CARGO_TARGET_DIR", root.join("target/corpus"))
+        .current_dir(&out)
+        .output()
+        .expect("run cargo check");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "cargo check of the corpus crates in {} failed:\n{stderr}",
+        out.display()
+    );
+    std::fs::remove_dir_all(&out).expect("remove the scratch workspace");
+}
