@@ -3,8 +3,8 @@
 //! of them in the query.
 
 use openapiv3::{
-    OpenAPI, Parameter, ParameterData, ParameterSchemaOrContent, QueryStyle, ReferenceOr, Schema,
-    SchemaKind, Type,
+    OpenAPI, Parameter, ParameterData, ParameterSchemaOrContent, PathStyle, QueryStyle,
+    ReferenceOr, Schema, SchemaKind, Type,
 };
 
 use super::model::resolve;
@@ -130,7 +130,18 @@ pub fn build(
 /// or `Authorization` is `None`, because OpenAPI 3.0 ignores it.
 fn param(api: &OpenAPI, parameter: &Parameter, pointer: &str) -> Result<Option<Param>, SpecError> {
     let (data, location) = match parameter {
-        Parameter::Path { parameter_data, .. } => (parameter_data, Location::Path),
+        Parameter::Path {
+            parameter_data,
+            style,
+        } => {
+            if !matches!(style, PathStyle::Simple) {
+                return Err(SpecError::new(
+                    format!("{pointer}/style"),
+                    "only the `simple` style of path parameters is supported",
+                ));
+            }
+            (parameter_data, Location::Path)
+        }
         Parameter::Query {
             parameter_data,
             style,

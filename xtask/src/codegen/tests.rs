@@ -936,3 +936,13 @@ fn composite_schemas_generate() {
     assert!(types.contains("pub enum TouchMode"), "string enum");
     assert!(types.contains("pub struct TouchSize"), "allOf struct");
 }
+
+#[test]
+fn label_path_style_is_located() {
+    let error = error_with(
+        "{name: item_id, in: path, required: true, schema: {type: string}}",
+        "{name: item_id, in: path, required: true, style: label, schema: {type: string}}",
+    );
+    assert!(error.contains("/post/parameters/0/style:"), "{error}");
+    assert!(error.contains("`simple` style"), "{error}");
+}
