@@ -46,7 +46,7 @@ pub const CONTROL_PREFIX: &str = "/__mock";
 pub const REDACTED: &str = "[redacted]";
 
 /// Headers whose values an entry never contains.
-const SECRET_HEADERS: [HeaderName; 5] = [
+static SECRET_HEADERS: [HeaderName; 5] = [
     HeaderName::from_static("x-api-key"),
     HeaderName::from_static("x-mock-control-token"),
     header::AUTHORIZATION,
@@ -56,12 +56,12 @@ const SECRET_HEADERS: [HeaderName; 5] = [
 
 /// The session header, [`crate::sessions::SESSION_HEADER`], as a header
 /// name that needs no parsing on each lookup.
-const SESSION: HeaderName = HeaderName::from_static("x-mock-session");
+static SESSION: HeaderName = HeaderName::from_static("x-mock-session");
 
 /// Returns the session that `headers` name: none for the shared state, or
 /// an error for an invalid name ([`name_from_headers`]).
 pub(crate) fn session_of(headers: &HeaderMap) -> Result<Option<&str>, SessionError> {
-    if !headers.contains_key(SESSION) {
+    if !headers.contains_key(&SESSION) {
         return Ok(None);
     }
     name_from_headers(headers)
@@ -502,7 +502,7 @@ mod tests {
     #[test]
     fn session_header_name_matches_sessions() {
         let name = HeaderName::from_bytes(crate::sessions::SESSION_HEADER.as_bytes());
-        assert_eq!(name.ok(), Some(SESSION));
+        assert_eq!(name.ok(), Some(SESSION.clone()));
     }
 
     #[test]
