@@ -5,6 +5,7 @@
 //! then emit each back end from its own module.
 
 mod auth;
+mod bodies;
 mod client;
 mod files;
 mod format;
