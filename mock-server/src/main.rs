@@ -323,6 +323,11 @@ async fn run() -> anyhow::Result<()> {
     });
     Scheduler::new(api.clone()).spawn();
     api.sessions().spawn_sweeper();
+    let streams = api.clone();
+    let shutdown = async move {
+        shutdown.await;
+        streams.sessions().close_update_streams();
+    };
     let stopped =
         mock_server::serve_with_cors(listener, api, options.limits(), cors, shutdown).await?;
     tracing::info!(

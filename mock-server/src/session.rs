@@ -41,6 +41,8 @@ pub struct Session {
     /// Counts the changes, so that receivers wake up after each one.
     changes: watch::Sender<u64>,
     ended: AtomicBool,
+    /// Set when the mock stops, so that update streams end.
+    streams_closed: AtomicBool,
 }
 
 /// The contents of the lock of [`Session`]: the state that reads use, the
@@ -150,6 +152,7 @@ impl Session {
             last_used: Mutex::new(now),
             changes: watch::Sender::new(0),
             ended: AtomicBool::new(false),
+            streams_closed: AtomicBool::new(false),
         }
     }
 
@@ -434,6 +437,19 @@ impl Session {
     /// Marks the session as ended and wakes its receivers.
     pub(crate) fn end(&self) {
         self.ended.store(true, Ordering::Release);
+        self.notify();
+    }
+
+    /// Returns whether update streams of the session should end: the
+    /// session ended, or the mock is stopping.
+    pub fn streams_closed(&self) -> bool {
+        self.has_ended() || self.streams_closed.load(Ordering::Acquire)
+    }
+
+    /// Ends the update streams of the session, and wakes its receivers.
+    /// The session itself goes on.
+    pub fn close_streams(&self) {
+        self.streams_closed.store(true, Ordering::Release);
         self.notify();
     }
 

@@ -286,6 +286,15 @@ impl Sessions {
         all
     }
 
+    /// Ends the update streams of the shared state and of every session,
+    /// for a shutdown: an open stream would otherwise keep its connection
+    /// until the shutdown grace period is over.
+    pub fn close_update_streams(&self) {
+        for session in self.all() {
+            session.close_streams();
+        }
+    }
+
     /// Spawns a task on the current tokio runtime that ends idle sessions
     /// every second, and logs each.
     ///

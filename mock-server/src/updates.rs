@@ -18,7 +18,8 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Returns the stream of `update` events of `session`: one with the
 /// current snapshot, then one after each change. Changes that come while
 /// an event is written are sent as one event with the newest snapshot.
-/// The stream ends when the session ends.
+/// The stream ends when the session ends or its streams are closed
+/// ([`Session::close_streams`]).
 pub fn stream(session: Arc<Session>) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
     let changes = session.subscribe();
     let start = Step {
@@ -51,7 +52,7 @@ impl Step {
         match tokio::time::timeout(KEEP_ALIVE, self.changes.changed()).await {
             Err(_elapsed) => Some(Bytes::from_static(b": keep-alive\n\n")),
             Ok(Err(_closed)) => None,
-            Ok(Ok(())) if self.session.has_ended() => None,
+            Ok(Ok(())) if self.session.streams_closed() => None,
             Ok(Ok(())) => {
                 self.changes.mark_unchanged();
                 Some(self.update())
@@ -124,6 +125,16 @@ mod tests {
         updates.next().await.unwrap().unwrap();
         session.end();
         assert!(updates.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn ends_when_streams_close() {
+        let session = session();
+        let mut updates = Box::pin(stream(session.clone()));
+        updates.next().await.unwrap().unwrap();
+        session.close_streams();
+        assert!(updates.next().await.is_none());
+        assert!(!session.has_ended());
     }
 
     #[tokio::test(start_paused = true)]
