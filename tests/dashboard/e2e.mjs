@@ -69,11 +69,12 @@ function parseArgs(argv) {
 
 /** A mock-server child process with its log lines. */
 class MockServer {
-  static async start(binary, extraArgs) {
+  /** Starts the mock on `listen`, such as 127.0.0.1:0 for a free port. */
+  static async start(binary, listen, extraArgs) {
     if (!fs.existsSync(binary)) {
       throw new Error(`${binary} does not exist; build it with cargo build -p mock-server`);
     }
-    const args = ["--listen", "127.0.0.1:0", "--scheduler-interval", SCHEDULER_INTERVAL, ...extraArgs];
+    const args = ["--listen", listen, "--scheduler-interval", SCHEDULER_INTERVAL, ...extraArgs];
     const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
     const server = new MockServer(child, `${binary} ${args.join(" ")}`);
     server.url = await server.readAddress();
@@ -121,10 +122,14 @@ class MockServer {
     });
   }
 
-  stop() {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.kill("SIGKILL");
+  /** Kills the mock with SIGKILL and waits until it has exited. */
+  async stop() {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) {
+      return;
     }
+    const exited = new Promise((resolve) => this.child.once("exit", resolve));
+    this.child.kill("SIGKILL");
+    await exited;
   }
 }
 
@@ -327,6 +332,16 @@ function liveSteps(context) {
       await expectText(page.getByTestId("session-name"), /^shared state$/, "session name");
       await expectAttribute(cell(page, "cron", "node-1"), "data-terminate", "false", "shared cron");
     }],
+    ["page reconnects after mock restart", async () => {
+      await terminate(page, "cron");
+      await expectAttribute(cell(page, "cron", "node-1"), "data-terminate", "true", "cron on node-1");
+      const restarted = context.restartMock();
+      await expectAttribute(page.getByTestId("connection"), "data-mode", "polling", "updates");
+      await restarted;
+      // The new mock starts from the default state, so the flag is gone.
+      await expectAttribute(page.getByTestId("connection"), "data-mode", "live", "updates");
+      await expectAttribute(cell(page, "cron", "node-1"), "data-terminate", "false", "cron on node-1");
+    }],
     ["invalid session name shows 400", async () => {
       await page.getByTestId("session-input").fill("not a name");
       await page.getByTestId("session-apply").click();
@@ -366,11 +381,16 @@ const cleanups = [];
 
 async function runScenario(scenario, options, browser) {
   const { name, mockArgs, makeSteps } = scenario;
-  const server = await MockServer.start(options.mockServer, mockArgs);
+  let server = await MockServer.start(options.mockServer, "127.0.0.1:0", mockArgs);
   cleanups.push(() => server.stop());
   console.log(`# ${name}: ${server.commandLine} -> ${server.url}`);
 
   const origin = new URL(server.url).origin;
+  // Kills the mock and starts a new one on the same port.
+  const restartMock = async () => {
+    await server.stop();
+    server = await MockServer.start(options.mockServer, new URL(origin).host, mockArgs);
+  };
   const page = await browser.newPage();
   const foreign = [];
   const pageErrors = [];
@@ -382,7 +402,7 @@ async function runScenario(scenario, options, browser) {
   page.on("websocket", (socket) => foreign.push(socket.url()));
   page.on("pageerror", (error) => pageErrors.push(error.message));
 
-  const steps = makeSteps({ page, url: server.url });
+  const steps = makeSteps({ page, url: server.url, restartMock });
   steps.push(["page stays on its origin", async () => {
     if (foreign.length > 0) {
       throw new ExpectationError(`requests to other origins: ${foreign.join(", ")}`);
@@ -404,7 +424,7 @@ async function runScenario(scenario, options, browser) {
     }
   }
   await page.close();
-  server.stop();
+  await server.stop();
   return true;
 }
 
