@@ -70,12 +70,19 @@ fn corpus_generates_or_fails_located() {
     }
 }
 
+/// The server crate that gets `SERVE_TEST` as an integration test.
+const SERVED_CRATE: &str = "petstore-expanded-server";
+
+/// A hand-written test of the petstore-expanded stubs over HTTP.
+const SERVE_TEST: &str = include_str!("../../corpus/petstore_expanded_serve.rs");
+
 /// Generates every corpus spec that must compile into one scratch
 /// workspace, with this workspace's lock file so that the versions match,
-/// and runs `cargo check` on it once. The build goes to `target/corpus`,
-/// which later runs reuse.
+/// runs `cargo check` on it, then serves one generated server over HTTP
+/// with `SERVE_TEST`. The build goes to `target/corpus`, which later runs
+/// reuse.
 #[test]
-#[ignore = "builds the generated crates, about a minute on a cold target/corpus; \
+#[ignore = "builds and tests the generated crates, about two minutes on a cold target/corpus; \
             cargo xtask test runs it"]
 fn corpus_crates_compile() {
     let root = crate::workspace_root();
@@ -95,20 +102,46 @@ fn corpus_crates_compile() {
         &out.display().to_string(),
         &names,
     ));
+    for file in &mut files {
+        if file.path.ends_with(format!("{SERVED_CRATE}/Cargo.toml")) {
+            file.contents.push_str(
+                "\n[dev-dependencies]\n\
+                 reqwest = { version = \"0.13\", default-features = false }\n\
+                 tokio = { version = \"1\", features = [\"macros\", \"rt-multi-thread\", \"net\"] }\n",
+            );
+        }
+    }
+    files.push(super::GeneratedFile {
+        path: out.join(SERVED_CRATE).join("tests/serve.rs"),
+        contents: SERVE_TEST.to_string(),
+    });
     super::files::sync(Path::new("/"), &files, super::Mode::Write).expect("write the crates");
     std::fs::copy(root.join("Cargo.lock"), out.join("Cargo.lock")).expect("copy Cargo.lock");
 
-    let output = Command::new(env!("CARGO"))
-        .args(["check", "--quiet", "--workspace"])
-        .env("CARGO_TARGET_DIR", root.join("target/corpus"))
-        .current_dir(&out)
-        .output()
-        .expect("run cargo check");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "cargo check of the corpus crates in {} failed:\n{stderr}",
-        out.display()
-    );
+    let cargo = |args: &[&str]| {
+        let output = Command::new(env!("CARGO"))
+            .args(args)
+            .env("CARGO_TARGET_DIR", root.join("target/corpus"))
+            .current_dir(&out)
+            .output()
+            .expect("run cargo");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "cargo {} in {} failed:\n{stdout}\n{stderr}",
+            args.join(" "),
+            out.display()
+        );
+    };
+    cargo(&["check", "--quiet", "--workspace"]);
+    cargo(&[
+        "test",
+        "--quiet",
+        "--package",
+        SERVED_CRATE,
+        "--test",
+        "serve",
+    ]);
     std::fs::remove_dir_all(&out).expect("remove the scratch workspace");
 }

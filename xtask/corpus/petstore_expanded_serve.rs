@@ -1,0 +1,123 @@
+//! Serves the stubs generated from `petstore-expanded.yaml` on loopback and
+//! checks their decoding over real HTTP: a repeated query parameter, an
+//! integer path parameter, a `default` response and an empty 204.
+//!
+//! `corpus_crates_compile` copies this file into the generated server
+//! crate's `tests/` and runs it there.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use petstore_expanded_server::types::{Error, Pet};
+use petstore_expanded_server::*;
+
+/// Answers every operation from its request alone.
+struct Pets;
+
+impl Api for Pets {
+    async fn find_pets(&self, _: &RequestContext, request: FindPetsRequest) -> FindPetsResponse {
+        let limit = request.limit.unwrap_or(100) as usize;
+        let pets = request
+            .tags
+            .iter()
+            .take(limit)
+            .enumerate()
+            .map(|(id, tag)| Pet {
+                id: id as i64,
+                name: format!("pet {id}"),
+                tag: Some(tag.clone()),
+            });
+        FindPetsResponse::Ok(pets.collect())
+    }
+
+    async fn add_pet(&self, _: &RequestContext, request: AddPetRequest) -> AddPetResponse {
+        let message = format!("{} exists", request.body.name);
+        AddPetResponse::Default(StatusCode::CONFLICT, Error { code: 409, message })
+    }
+
+    async fn find_pet_by_id(
+        &self,
+        _: &RequestContext,
+        request: FindPetByIdRequest,
+    ) -> FindPetByIdResponse {
+        FindPetByIdResponse::Ok(Pet {
+            id: request.id,
+            name: "found".to_string(),
+            tag: None,
+        })
+    }
+
+    async fn delete_pet(&self, _: &RequestContext, _: DeletePetRequest) -> DeletePetResponse {
+        DeletePetResponse::NoContent
+    }
+}
+
+async fn start() -> String {
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("bind loopback");
+    let address = listener.local_addr().expect("local address");
+    let app = router(Arc::new(Pets));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}")
+}
+
+/// Sends `request` and returns the status and the JSON body, `null` when
+/// the body is empty.
+async fn send(request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+    let response = request.send().await.expect("request is sent");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    (status, body)
+}
+
+#[tokio::test]
+async fn repeated_query_parameter_is_an_array() {
+    let base = start().await;
+    let http = reqwest::Client::new();
+    let (status, body) = send(http.get(format!("{base}/pets?tags=a&tags=b&tags=c&limit=2"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(body[1]["tag"], "b");
+    assert_eq!(body.as_array().map(Vec::len), Some(2));
+}
+
+#[tokio::test]
+async fn integer_path_parameter_is_checked() {
+    let base = start().await;
+    let http = reqwest::Client::new();
+    let (status, body) = send(http.get(format!("{base}/pets/42"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["id"], 42);
+    let (status, body) = send(http.get(format!("{base}/pets/forty-two"))).await;
+    assert_eq!(status, 400);
+    assert!(body["error"]["data"]["id"].is_string(), "{body}");
+}
+
+#[tokio::test]
+async fn default_response_keeps_its_status() {
+    let base = start().await;
+    let http = reqwest::Client::new();
+    let request = http
+        .post(format!("{base}/pets"))
+        .header("content-type", "application/json")
+        .body(r#"{"name": "Rex"}"#);
+    let (status, body) = send(request).await;
+    assert_eq!(status, 409);
+    assert_eq!(body["message"], "Rex exists");
+    // A missing field is reported under `body`, with its name in the message.
+    let (status, body) = send(http.post(format!("{base}/pets")).body("{}")).await;
+    assert_eq!(status, 400);
+    let message = body["error"]["data"]["body"].as_str().unwrap_or_default();
+    assert!(message.contains("`name`"), "{body}");
+}
+
+#[tokio::test]
+async fn no_content_has_empty_body() {
+    let base = start().await;
+    let http = reqwest::Client::new();
+    let (status, body) = send(http.delete(format!("{base}/pets/1"))).await;
+    assert_eq!(status, 204);
+    assert!(body.is_null());
+}
