@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use petstore_expanded_server::types::{Error, Pet};
 use petstore_expanded_server::*;
 
-/// Answers every operation from its request alone.
+/// An `Api` that builds every response from its request alone.
 struct Pets;
 
 impl Api for Pets {
