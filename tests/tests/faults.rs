@@ -1,6 +1,8 @@
 //! Fault injection over a real socket: documented error responses, counts,
 //! rates and seeds, latency, dropped connections and JSON-RPC errors.
 
+mod chunked;
+
 use std::time::{Duration, Instant};
 
 use contract_tests::MockServer;
@@ -484,4 +486,90 @@ async fn control_api_names_invalid_fields() {
         listed.json::<Value>().await.expect("a JSON body"),
         json!([])
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn count_holds_under_parallel_requests() {
+    let mock = start(1).await;
+    add(
+        &mock,
+        FaultSpec {
+            count: Some(5),
+            ..status_fault(500)
+        },
+    );
+    let mock = std::sync::Arc::new(mock);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let mock = mock.clone();
+        tasks.spawn(async move { terminate_idle(&mock).await });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = tasks.join_next().await {
+        statuses.push(status.expect("the request task finishes"));
+    }
+    let faulted = statuses.iter().filter(|&&status| status == 500).count();
+    let normal = statuses.iter().filter(|&&status| status == 200).count();
+    assert_eq!((faulted, normal), (5, 35), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn rpc_method_match_keeps_large_body() {
+    let mock = start(1).await;
+    add(
+        &mock,
+        FaultSpec {
+            matches: Some(FaultMatch {
+                rpc_method: Some(METHOD.into()),
+                ..FaultMatch::default()
+            }),
+            ..status_fault(500)
+        },
+    );
+    assert_eq!(
+        chunked::post_chunked(mock.address, "/jsonrpc", 100 * 1024).await,
+        413
+    );
+    assert_eq!(mock.api.faults().list(None)[0].applied, 0);
+    let journal = mock.api.journal().list(None, &JournalFilter::default());
+    assert_eq!(journal.entries[0].status, 413);
+    let body = journal.entries[0].body.as_deref().unwrap_or_default();
+    assert_eq!(body.len(), mock_server::journal::MAX_BODY_BYTES);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 256,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Any fault either is added with the values it was given, or is
+    /// rejected naming at least one field; validation never panics.
+    #[test]
+    fn any_fault_is_added_or_rejected(
+        status in proptest::option::of(-1000i64..1000),
+        drop_connection in proptest::option::of(proptest::bool::ANY),
+        latency in proptest::option::of((-10i64..70_000, proptest::option::of(-10i64..70_000))),
+        count in proptest::option::of(-3i64..5),
+        rate in proptest::option::of(-0.5f64..1.5),
+        path in proptest::option::of("[a-z/]{0,4}"),
+    ) {
+        let spec = FaultSpec {
+            matches: path.map(|path| FaultMatch { path: Some(path), ..FaultMatch::default() }),
+            status,
+            drop_connection,
+            latency_ms: latency.map(|(min, max)| Latency { min, max }),
+            count,
+            rate,
+        };
+        match Faults::new(3).add(None, spec.clone()) {
+            Ok(fault) => {
+                proptest::prop_assert_eq!(&fault.fault, &spec);
+                proptest::prop_assert_eq!(fault.remaining, count.map(|count| count as u64));
+                let valid_rate = rate.is_none_or(|rate| (0.0..=1.0).contains(&rate));
+                proptest::prop_assert!(valid_rate);
+            }
+            Err(errors) => proptest::prop_assert!(!errors.is_empty()),
+        }
+    }
 }

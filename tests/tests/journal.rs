@@ -1,12 +1,13 @@
 //! The request journal over a real socket: what an entry records, the
 //! filters, the limit, and the requests it leaves out.
 
+mod chunked;
+
 use contract_tests::MockServer;
 use mock_server::journal::{Journal, JournalEntry, JournalFilter, MAX_BODY_BYTES, REDACTED};
 use mock_server::state::ClusterState;
 use mock_server::{DEFAULT_API_KEY, MockApi};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const METHOD: &str = "system.services.active.mark_terminate";
 
@@ -242,50 +243,20 @@ async fn invalid_session_is_not_recorded() {
     assert!(invalid.entries.is_empty());
 }
 
-/// Sends a chunked body of `size` bytes on a raw connection and returns
-/// the status of the response.
-async fn post_chunked(mock: &MockServer, size: usize) -> u16 {
-    let mut stream = tokio::net::TcpStream::connect(mock.address)
-        .await
-        .expect("connect to the mock");
-    let head = format!(
-        "POST /system/services/active/cron/terminate HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-         X-Api-Key: {DEFAULT_API_KEY}\r\nContent-Type: application/json\r\n\
-         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-    );
-    stream
-        .write_all(head.as_bytes())
-        .await
-        .expect("send the head");
-    let chunk = vec![b'x'; 4096];
-    let mut sent = 0;
-    while sent < size {
-        let part = &chunk[..chunk.len().min(size - sent)];
-        let framed = [format!("{:x}\r\n", part.len()).as_bytes(), part, b"\r\n"].concat();
-        if stream.write_all(&framed).await.is_err() {
-            break;
-        }
-        sent += part.len();
-    }
-    let _ = stream.write_all(b"0\r\n\r\n").await;
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response).await;
-    let text = String::from_utf8_lossy(&response);
-    text.split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::test]
 async fn large_body_is_cut() {
     let mock = MockServer::start().await;
-    let status = post_chunked(&mock, 100 * 1024).await;
+    let status = chunked::post_chunked(
+        mock.address,
+        "/system/services/active/cron/terminate",
+        100 * 1024,
+    )
+    .await;
     assert_eq!(status, 413);
     let recorded = entries(&mock, &JournalFilter::default());
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].status, 413);
     let body = recorded[0].body.as_deref().expect("the body that was read");
     assert_eq!(body.len(), MAX_BODY_BYTES);
-    assert!(body.bytes().all(|byte| byte == b'x'));
+    assert!(body.bytes().all(|byte| byte == b' '));
 }
