@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::middleware::Next;
 use mock_control_server::types::{self, ErrorError};
 use mock_control_server::*;
 use serde::Serialize;
@@ -19,6 +20,7 @@ use crate::journal::JournalFilter;
 use crate::session::{AdvanceError, MAX_RUNS_PER_ADVANCE, Session};
 use crate::sessions::{SESSION_HEADER, SessionError, check_name};
 use crate::state::{ClusterState, Fixture, FixtureError, ProcessError};
+use crate::telemetry::RouteSlot;
 
 /// The dashboard page, served at `/__mock/dashboard`.
 const DASHBOARD_HTML: &str = include_str!("dashboard.html");
@@ -36,9 +38,16 @@ pub const OBJECT_NOT_FOUND_CODE: &str = "object-not-found";
 /// `error.message` of a 400.
 const INVALID_REQUEST: &str = "Invalid request";
 
-/// Builds the router of the control API on `api`.
+/// Builds the router of the control API on `api`. Each route stores its
+/// template for the request's log line, because the control router is
+/// the fallback of the API's router, which has no route to store.
 pub fn router(api: Arc<MockApi>) -> axum::Router {
-    mock_control_server::router(Arc::new(ControlApi { api }))
+    mock_control_server::router(Arc::new(ControlApi { api })).layer(axum::middleware::from_fn(
+        |request: axum::extract::Request, next: Next| async move {
+            RouteSlot::fill(&request);
+            next.run(request).await
+        },
+    ))
 }
 
 /// The implementation of the control API.

@@ -50,9 +50,6 @@ pub use server::{Limits, Stopped, serve_with, serve_with_cors};
 pub use service::MockService;
 pub use spec::{OPENAPI_JSON_PATH, OPENAPI_YAML_PATH};
 
-/// Route of the control API, which serves every path under `/__mock/`.
-const CONTROL_ROUTE: &str = "/__mock/{*path}";
-
 /// API key accepted when none is configured.
 pub const DEFAULT_API_KEY: &str = "mock-api-key";
 
@@ -97,12 +94,12 @@ pub fn app_with(api: Arc<MockApi>, options: &AppOptions) -> axum::Router {
 /// Builds the API on `api` as [`app_with`] does, as the service itself
 /// rather than a router around it.
 pub fn service_with(api: Arc<MockApi>, options: &AppOptions) -> MockService {
-    let control = control::router(api.clone());
-    // NOTE: both routers have a fallback, which `Router::merge` rejects, so
-    // the control router is one service under its prefix. The request log
-    // therefore names the route `/__mock/{*path}`.
+    // Both routers have a fallback, which `Router::merge` rejects. So the
+    // control router is the fallback of the API's router: it serves the
+    // paths under `/__mock/`, and its own fallback the unknown paths, with
+    // the same 404 as the API's.
     let router = spec::add_routes(system_services_server::router(api.clone()))
-        .route_service(CONTROL_ROUTE, control.into_service());
+        .fallback_service(control::router(api.clone()));
     MockService::new(router, options, Some(api))
 }
 
