@@ -558,8 +558,7 @@ pub async fn json_body<T: DeserializeOwned>(
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Rejection::invalid("body", "Request body is required"));
     }
-    let value = parse_strict_json(&bytes)?;
-    decode_body(value, shape)
+    decode_json_body(&bytes, shape)
 }
 
 /// Reads and decodes an optional JSON request body: an empty body is `None`,
@@ -573,8 +572,38 @@ pub async fn optional_json_body<T: DeserializeOwned>(
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let value = parse_strict_json(&bytes)?;
-    decode_body(value, shape).map(Some)
+    decode_json_body(&bytes, shape).map(Some)
+}
+
+/// Decodes a JSON body as [`json_body`] describes. A valid body is decoded
+/// in one pass ([`decode_strict`]). Only an invalid one is parsed into a
+/// `Value` and decoded again, to name what is wrong with it.
+fn decode_json_body<T: DeserializeOwned>(bytes: &[u8], shape: &BodyShape) -> Result<T, Rejection> {
+    if let Some(decoded) = decode_strict(bytes, shape) {
+        return Ok(decoded);
+    }
+    let value = parse_strict_json(bytes)?;
+    decode_body(value, shape)
+}
+
+/// Decodes `bytes` straight into `T` with the checks of [`json_body`]: an
+/// object, no duplicate key at any depth, no field outside a closed shape,
+/// and no trailing data. Returns `None` when any check or the decoding
+/// fails.
+fn decode_strict<T: DeserializeOwned>(bytes: &[u8], shape: &BodyShape) -> Option<T> {
+    // serde also decodes a struct from an array, which the checks reject.
+    let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return None;
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let strict = Strict {
+        inner: &mut deserializer,
+        fields: shape.closed.then_some(shape.fields),
+    };
+    let decoded = T::deserialize(strict).ok()?;
+    deserializer.end().ok()?;
+    Some(decoded)
 }
 
 /// Decodes a parsed JSON body: checks the object shape, then each field's
@@ -747,9 +776,12 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Rejection> {
 /// optional UTF-8 charset.
 fn is_json_media_type(content_type: &str) -> bool {
     let mut parts = content_type.split(';');
-    let essence = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-    let json = essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    let essence = parts.next().unwrap_or_default().trim();
+    let prefix = |text: &str| essence.get(..text.len());
+    let suffix = |text: &str| essence.get(essence.len().saturating_sub(text.len())..);
+    let json = essence.eq_ignore_ascii_case("application/json")
+        || (prefix("application/").is_some_and(|part| part.eq_ignore_ascii_case("application/"))
+            && suffix("+json").is_some_and(|part| part.eq_ignore_ascii_case("+json")));
     let utf8 = parts.all(|parameter| match parameter.split_once('=') {
         Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
             value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
@@ -833,6 +865,256 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
+/// A deserializer that rejects a repeated key in any object it reads, and,
+/// when `fields` is set, a key of the outer object outside `fields`.
+struct Strict<D> {
+    inner: D,
+    fields: Option<&'static [&'static str]>,
+}
+
+impl<D> Strict<D> {
+    fn nested(inner: D) -> Self {
+        Strict {
+            inner,
+            fields: None,
+        }
+    }
+}
+
+/// Forwards each `deserialize_*` method to the inner deserializer, with the
+/// visitor wrapped.
+macro_rules! forward_strict {
+    ($($method:ident($($arg:ident: $type:ty),*)),* $(,)?) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, $($arg: $type,)* visitor: V) -> Result<V::Value, D::Error> {
+                let visitor = StrictVisitorOf { inner: visitor, fields: self.fields };
+                self.inner.$method($($arg,)* visitor)
+            }
+        )*
+    };
+}
+
+impl<'de, D: de::Deserializer<'de>> de::Deserializer<'de> for Strict<D> {
+    type Error = D::Error;
+
+    forward_strict! {
+        deserialize_any(), deserialize_bool(), deserialize_i8(), deserialize_i16(),
+        deserialize_i32(), deserialize_i64(), deserialize_i128(), deserialize_u8(),
+        deserialize_u16(), deserialize_u32(), deserialize_u64(), deserialize_u128(),
+        deserialize_f32(), deserialize_f64(), deserialize_char(), deserialize_str(),
+        deserialize_string(), deserialize_bytes(), deserialize_byte_buf(),
+        deserialize_option(), deserialize_unit(), deserialize_seq(), deserialize_map(),
+        deserialize_identifier(),
+        deserialize_unit_struct(name: &'static str),
+        deserialize_newtype_struct(name: &'static str),
+        deserialize_tuple(len: usize),
+        deserialize_tuple_struct(name: &'static str, len: usize),
+        deserialize_struct(name: &'static str, fields: &'static [&'static str]),
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]),
+    }
+
+    /// Reads an ignored value in full, so its objects are checked too.
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.deserialize_any(visitor)
+    }
+
+    fn is_human_readable(&self) -> bool {
+        self.inner.is_human_readable()
+    }
+}
+
+/// A visitor whose maps, sequences, enums and nested values are read
+/// through [`Strict`].
+struct StrictVisitorOf<V> {
+    inner: V,
+    fields: Option<&'static [&'static str]>,
+}
+
+/// Forwards each `visit_*` method of a plain value to the inner visitor.
+macro_rules! forward_visits {
+    ($($method:ident($type:ty)),* $(,)?) => {
+        $(
+            fn $method<E: de::Error>(self, value: $type) -> Result<V::Value, E> {
+                self.inner.$method(value)
+            }
+        )*
+    };
+}
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for StrictVisitorOf<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.expecting(f)
+    }
+
+    forward_visits! {
+        visit_bool(bool), visit_i8(i8), visit_i16(i16), visit_i32(i32), visit_i64(i64),
+        visit_i128(i128), visit_u8(u8), visit_u16(u16), visit_u32(u32), visit_u64(u64),
+        visit_u128(u128), visit_f32(f32), visit_f64(f64), visit_char(char),
+        visit_str(&str), visit_borrowed_str(&'de str), visit_string(String),
+        visit_bytes(&[u8]), visit_borrowed_bytes(&'de [u8]), visit_byte_buf(Vec<u8>),
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
+        self.inner.visit_none()
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
+        self.inner.visit_unit()
+    }
+
+    fn visit_some<D2: de::Deserializer<'de>>(self, inner: D2) -> Result<V::Value, D2::Error> {
+        self.inner.visit_some(Strict::nested(inner))
+    }
+
+    fn visit_newtype_struct<D2: de::Deserializer<'de>>(
+        self,
+        inner: D2,
+    ) -> Result<V::Value, D2::Error> {
+        self.inner.visit_newtype_struct(Strict {
+            inner,
+            fields: self.fields,
+        })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
+        self.inner.visit_seq(StrictSeq(seq))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        self.inner.visit_map(StrictMap {
+            inner: map,
+            keys: std::collections::BTreeSet::new(),
+            fields: self.fields,
+        })
+    }
+
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<V::Value, A::Error> {
+        self.inner.visit_enum(StrictEnum(data))
+    }
+}
+
+/// A seed whose value is read through [`Strict`].
+struct StrictSeed<S>(S);
+
+impl<'de, S: de::DeserializeSeed<'de>> de::DeserializeSeed<'de> for StrictSeed<S> {
+    type Value = S::Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, inner: D) -> Result<S::Value, D::Error> {
+        self.0.deserialize(Strict::nested(inner))
+    }
+}
+
+struct StrictSeq<A>(A);
+
+impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for StrictSeq<A> {
+    type Error = A::Error;
+
+    fn next_element_seed<S: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<Option<S::Value>, A::Error> {
+        self.0.next_element_seed(StrictSeed(seed))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.0.size_hint()
+    }
+}
+
+/// An object's entries, with the keys read so far.
+struct StrictMap<A> {
+    inner: A,
+    keys: std::collections::BTreeSet<String>,
+    fields: Option<&'static [&'static str]>,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for StrictMap<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<S: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<Option<S::Value>, A::Error> {
+        let Some(key) = self.inner.next_key::<String>()? else {
+            return Ok(None);
+        };
+        if self
+            .fields
+            .is_some_and(|fields| !fields.contains(&key.as_str()))
+        {
+            return Err(de::Error::custom(format_args!("unknown field `{key}`")));
+        }
+        let value = seed.deserialize(de::value::StrDeserializer::<A::Error>::new(&key))?;
+        if !self.keys.insert(key) {
+            return Err(de::Error::custom("duplicate key"));
+        }
+        Ok(Some(value))
+    }
+
+    fn next_value_seed<S: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<S::Value, A::Error> {
+        self.inner.next_value_seed(StrictSeed(seed))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.inner.size_hint()
+    }
+}
+
+struct StrictEnum<A>(A);
+
+impl<'de, A: de::EnumAccess<'de>> de::EnumAccess<'de> for StrictEnum<A> {
+    type Error = A::Error;
+    type Variant = StrictEnum<A::Variant>;
+
+    fn variant_seed<S: de::DeserializeSeed<'de>>(
+        self,
+        seed: S,
+    ) -> Result<(S::Value, Self::Variant), A::Error> {
+        let (value, variant) = self.0.variant_seed(seed)?;
+        Ok((value, StrictEnum(variant)))
+    }
+}
+
+impl<'de, A: de::VariantAccess<'de>> de::VariantAccess<'de> for StrictEnum<A> {
+    type Error = A::Error;
+
+    fn unit_variant(self) -> Result<(), A::Error> {
+        self.0.unit_variant()
+    }
+
+    fn newtype_variant_seed<S: de::DeserializeSeed<'de>>(
+        self,
+        seed: S,
+    ) -> Result<S::Value, A::Error> {
+        self.0.newtype_variant_seed(StrictSeed(seed))
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, A::Error> {
+        let visitor = StrictVisitorOf {
+            inner: visitor,
+            fields: None,
+        };
+        self.0.tuple_variant(len, visitor)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, A::Error> {
+        let visitor = StrictVisitorOf {
+            inner: visitor,
+            fields: None,
+        };
+        self.0.struct_variant(fields, visitor)
+    }
+}
+
 fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -877,5 +1159,76 @@ fn field_message(error: &serde_json::Error, found: Option<&Value>) -> String {
             format!("Expected {expected}, found {}", json_type(value))
         }
         _ => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// An open object, with a map and a raw JSON value inside.
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Open {
+        #[serde(default)]
+        labels: HashMap<String, String>,
+        #[serde(default)]
+        extra: Option<Value>,
+    }
+
+    const OPEN: BodyShape = BodyShape {
+        fields: &["labels", "extra"],
+        closed: false,
+    };
+
+    /// Decodes `text` both ways and checks that the one-pass decoder agrees
+    /// with the `Value` path: a result only where the `Value` path has one,
+    /// and then the same.
+    fn agree(text: &str, shape: &BodyShape) -> Option<Open> {
+        let fast = decode_strict::<Open>(text.as_bytes(), shape);
+        let slow = parse_strict_json(text.as_bytes()).and_then(|value| decode_body(value, shape));
+        match (&fast, slow) {
+            (Some(fast), Ok(slow)) => assert_eq!(fast, &slow, "{text}"),
+            (Some(fast), Err(rejection)) => panic!("{text}: {fast:?}, but {rejection:?}"),
+            (None, _) => {}
+        }
+        fast
+    }
+
+    #[test]
+    fn valid_bodies_decode_in_one_pass() {
+        let decoded = agree(
+            r#"{"labels": {"a": "1"}, "extra": {"b": [1, {"c": null}]}}"#,
+            &OPEN,
+        );
+        assert!(decoded.is_some());
+        assert!(agree(r#" {"unknown": {"x": 1}} "#, &OPEN).is_some());
+    }
+
+    #[test]
+    fn repeated_keys_fail_at_any_depth() {
+        let cases = [
+            r#"{"labels": {"a": "1", "a": "2"}}"#,
+            r#"{"extra": {"b": [{"c": 1, "c": 2}]}}"#,
+            r#"{"unknown": {"x": 1, "x": 2}}"#,
+            r#"{"labels": {}, "labels": {}}"#,
+        ];
+        for text in cases {
+            assert_eq!(agree(text, &OPEN), None, "{text}");
+            assert!(parse_strict_json(text.as_bytes()).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn other_shapes_fail() {
+        let closed = BodyShape {
+            fields: OPEN.fields,
+            closed: true,
+        };
+        assert_eq!(agree(r#"{"unknown": 1}"#, &closed), None);
+        assert_eq!(agree(r#"[{}, null]"#, &OPEN), None);
+        assert_eq!(agree(r#"{} {}"#, &OPEN), None);
+        assert_eq!(agree(r#"{"labels": {"a": 1}}"#, &OPEN), None);
     }
 }
