@@ -561,10 +561,18 @@ export interface components {
             headers: {
                 [key: string]: string;
             };
-            /** @description The request body as text, cut at 64 KiB; null when empty. */
+            /**
+             * @description The part of the request body that the server read, as text, cut
+             *     at 64 KiB. Null when the server read none, as for a 404 sent
+             *     before the body was read.
+             */
             body?: string | null;
             /** @description The JSON-RPC methods a JSON-RPC request called. */
             rpc_methods?: string[];
+            /**
+             * @description HTTP status of the response, or 444 when a fault dropped the
+             *     connection without a response.
+             */
             status: number;
             duration_ms: number;
             /** @description ID of the fault that applied to the request, if any. */

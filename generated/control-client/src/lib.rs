@@ -383,7 +383,9 @@ pub mod types {
     #[serde(deny_unknown_fields)]
     pub struct JournalEntry {
         pub at: ::chrono::DateTime<::chrono::offset::Utc>,
-        ///The request body as text, cut at 64 KiB; null when empty.
+        /// The part of the request body that the server read, as text, cut
+        /// at 64 KiB. Null when the server read none, as for a 404 sent
+        /// before the body was read.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub body: ::std::option::Option<::std::string::String>,
         pub duration_ms: f64,
@@ -403,6 +405,8 @@ pub mod types {
         pub rpc_methods: ::std::vec::Vec<::std::string::String>,
         ///Sequence number, growing by one per request of the session.
         pub seq: ::std::num::NonZeroU64,
+        /// HTTP status of the response, or 444 when a fault dropped the
+        /// connection without a response.
         pub status: i64,
     }
 
