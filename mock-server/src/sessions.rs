@@ -273,7 +273,9 @@ impl Sessions {
         SessionList {
             sessions,
             limit: limits.max_sessions,
-            idle_timeout_seconds: limits.idle_timeout.as_secs(),
+            // Rounded up, so that a timeout under a second, which only the
+            // library allows, is not listed as 0.
+            idle_timeout_seconds: limits.idle_timeout.as_millis().div_ceil(1000).max(1) as u64,
         }
     }
 
@@ -530,6 +532,19 @@ mod tests {
             info.last_used_at.duration_since(info.created_at).unwrap(),
             IDLE - Duration::from_secs(1)
         );
+    }
+
+    #[test]
+    fn list_rounds_timeout_up() {
+        let clock = Arc::new(ManualClock::new(UNIX_EPOCH));
+        let state = ClusterState::default_state();
+        let limits = SessionLimits {
+            max_sessions: 1,
+            idle_timeout: Duration::from_millis(1500),
+        };
+        let interval = Duration::from_secs(60);
+        let sessions = Sessions::new(&state, state.clone(), None, clock, interval, limits);
+        assert_eq!(sessions.list().idle_timeout_seconds, 2);
     }
 
     #[test]
