@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use mock_control_server::runtime::{self, PathParams, QueryParams};
-use mock_control_server::{CredentialSource, Credentials};
+use mock_control_server::{BodyShape, CredentialSource, Credentials};
 use serde_json::Value;
 
 /// Answers 200 with the debug form of `decoded`, or the rejection.
@@ -45,6 +45,24 @@ async fn item(request: Request) -> Response {
     )
 }
 
+/// A form body with the fields of a closed object schema.
+#[derive(Debug, serde::Deserialize)]
+struct Search {
+    #[allow(dead_code)]
+    criteria: String,
+    #[allow(dead_code)]
+    rows: i64,
+}
+
+async fn search(request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let shape = BodyShape {
+        fields: &["criteria", "rows"],
+        closed: true,
+    };
+    reply(runtime::form_body::<Search>(&parts.headers, body, &shape).await)
+}
+
 async fn upload(request: Request) -> Response {
     let (parts, body) = request.into_parts();
     reply(runtime::raw_body(&parts.headers, body, "application/octet-stream").await)
@@ -79,7 +97,8 @@ async fn start() -> String {
         .route("/cookie", axum::routing::get(cookie))
         .route("/tags", axum::routing::get(tags))
         .route("/items/{item_id}", axum::routing::get(item))
-        .route("/upload", axum::routing::post(upload));
+        .route("/upload", axum::routing::post(upload))
+        .route("/search", axum::routing::post(search));
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .expect("bind loopback");
@@ -197,4 +216,36 @@ async fn credentials_of_each_scheme() {
 
     let (_, body) = send(get("?key=a&key=b").header("authorization", "Basic dTpw")).await;
     assert_eq!(body, "jwt:Invalid key:Repeated session:Missing");
+}
+
+#[tokio::test]
+async fn form_body_is_decoded() {
+    let base = start().await;
+    let http = reqwest::Client::new();
+    let post = |content_type: &'static str, body: &'static str| {
+        http.post(format!("{base}/search"))
+            .header("content-type", content_type)
+            .body(body)
+    };
+    let form = "application/x-www-form-urlencoded";
+    let (status, body) = send(post(form, "criteria=a%3Ab&rows=5")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, "Search { criteria: \"a:b\", rows: 5 }");
+
+    let (status, body) = send(post(form, "criteria=x&rows=five")).await;
+    assert_eq!(status, 400);
+    assert!(
+        field_message(&body, "body").contains("Invalid form body"),
+        "{body}"
+    );
+
+    let (status, body) = send(post(form, "criteria=x&rows=1&extra=1")).await;
+    assert_eq!(status, 400);
+    assert!(
+        field_message(&body, "extra").contains("Unknown field"),
+        "{body}"
+    );
+
+    let (status, _) = send(post("application/json", "{}")).await;
+    assert_eq!(status, 415);
 }

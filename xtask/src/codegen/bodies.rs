@@ -12,6 +12,9 @@ use super::spec::{SpecError, escape_segment};
 /// progenitor's client sends them.
 const RAW_REQUEST_MEDIA_TYPES: [&str; 2] = ["application/octet-stream", "text/plain"];
 
+/// Media type of form request bodies.
+const FORM: &str = "application/x-www-form-urlencoded";
+
 /// Returns whether a media type is JSON: `application/json` or
 /// `application/<suffix>+json`, with any parameters such as `charset`.
 pub fn is_json_media_type(media_type: &str) -> bool {
@@ -45,6 +48,9 @@ pub struct Body {
     /// Media type of a body that is not JSON (`application/octet-stream` or
     /// `text/plain`), which the stubs pass on as bytes.
     pub raw_media_type: Option<String>,
+    /// Whether the body is `application/x-www-form-urlencoded`, decoded into
+    /// the schema's type like a JSON one.
+    pub form: bool,
     pub required: bool,
     pub pointer: String,
     /// The schema, resolved, when it is an object: its fields can then be
@@ -110,24 +116,35 @@ pub fn body_model(
         ));
     };
     let media_pointer = format!("{content_pointer}/{}", escape_segment(media_type));
-    let raw_media_type = if is_json_media_type(media_type) {
+    let essence = media_type.split(';').next().unwrap_or_default().trim();
+    let form = essence == FORM;
+    let raw_media_type = if is_json_media_type(media_type) || form {
         None
-    } else if RAW_REQUEST_MEDIA_TYPES.contains(&media_type.as_str()) {
-        Some(media_type.clone())
+    } else if RAW_REQUEST_MEDIA_TYPES.contains(&essence) {
+        Some(essence.to_string())
     } else {
         return Err(SpecError::new(
             media_pointer,
             format!(
                 "request media type `{media_type}` is not supported; the stubs read JSON, \
-                 {}",
+                 {FORM}, {}",
                 RAW_REQUEST_MEDIA_TYPES.join(" or ")
             ),
         ));
     };
+    if !content.encoding.is_empty() {
+        return Err(SpecError::new(
+            format!("{media_pointer}/encoding"),
+            "`encoding` on a request body is not supported (progenitor rejects it); remove it",
+        ));
+    }
     let schema = content
         .schema
         .clone()
         .ok_or_else(|| SpecError::new(&media_pointer, "the media type has no schema"))?;
+    if let Some(raw) = &raw_media_type {
+        check_raw_schema(api, &schema, raw, &format!("{media_pointer}/schema"))?;
+    }
     let (resolved, resolved_pointer) = match &schema {
         ReferenceOr::Item(schema) => (Some(schema), format!("{pointer}/content")),
         ReferenceOr::Reference { reference } => {
@@ -149,10 +166,55 @@ pub fn body_model(
     Ok(Body {
         schema,
         raw_media_type,
+        form,
         required: body.required,
         pointer: pointer.to_string(),
         object,
     })
+}
+
+/// Checks the schema of a raw request body as progenitor does: `type:
+/// string` with `format: binary` for `application/octet-stream`, and without
+/// a format for `text/plain`.
+fn check_raw_schema(
+    api: &OpenAPI,
+    schema: &ReferenceOr<Schema>,
+    media_type: &str,
+    pointer: &str,
+) -> Result<(), SpecError> {
+    let schema = resolve(api, schema, pointer, |components, name| {
+        components.schemas.get(name)
+    })?;
+    let binary = media_type == "application/octet-stream";
+    let fits = match &schema.schema_kind {
+        openapiv3::SchemaKind::Type(openapiv3::Type::String(string)) => {
+            let format_fits = match &string.format {
+                openapiv3::VariantOrUnknownOrEmpty::Item(openapiv3::StringFormat::Binary) => binary,
+                openapiv3::VariantOrUnknownOrEmpty::Empty => !binary,
+                _ => false,
+            };
+            format_fits
+                && string.enumeration.is_empty()
+                && string.pattern.is_none()
+                && string.min_length.is_none()
+                && string.max_length.is_none()
+                && !schema.schema_data.nullable
+                && schema.schema_data.default.is_none()
+        }
+        _ => false,
+    };
+    if fits {
+        return Ok(());
+    }
+    let expected = if binary {
+        "`type: string` with `format: binary`"
+    } else {
+        "`type: string` without a format"
+    };
+    Err(SpecError::new(
+        pointer,
+        format!("a `{media_type}` body needs the schema {expected}, as progenitor reads it"),
+    ))
 }
 
 pub fn responses(

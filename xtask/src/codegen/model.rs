@@ -273,6 +273,12 @@ fn check_jsonrpc_methods(
                 "a JSON-RPC method needs an explicit status for each response",
             ));
         }
+        if let Some(body) = operation.body.as_ref().filter(|body| body.form) {
+            return Err(SpecError::new(
+                &body.pointer,
+                "a JSON-RPC method needs a JSON request body, whose fields become params",
+            ));
+        }
         if let Some(response) = operation
             .responses
             .iter()

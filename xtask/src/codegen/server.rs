@@ -295,6 +295,7 @@ fn request_struct(
     if let (Some(body), Some(typ)) = (&operation.body, body_type) {
         let doc = match &body.raw_media_type {
             Some(media_type) => format!(" The `{media_type}` request body, as bytes."),
+            None if body.form => " The form request body.".to_string(),
             None => " The JSON request body.".to_string(),
         };
         let typ = if body.required {
@@ -517,10 +518,11 @@ fn handler_fn(
     } else if let (Some(body), Some(typ)) = (&operation.body, body_type) {
         let property_names = body.fields();
         let closed = body.closed();
-        let reader = if body.required {
-            quote! { json_body }
-        } else {
-            quote! { optional_json_body }
+        let reader = match (body.form, body.required) {
+            (false, true) => quote! { json_body },
+            (false, false) => quote! { optional_json_body },
+            (true, true) => quote! { form_body },
+            (true, false) => quote! { optional_form_body },
         };
         let decode = quote! {
             runtime::#reader::<#typ>(

@@ -171,19 +171,50 @@ fn json_media_type_is_chosen() {
 }
 
 #[test]
-fn form_request_body_is_located() {
-    let error = error_with(
+fn form_request_body_is_typed() {
+    let text = BASE.replace(
         "          application/json:\n            schema: {$ref",
         "          application/x-www-form-urlencoded:\n            schema: {$ref",
     );
+    let lib = generated_file(&text, "server/src/lib.rs");
     assert!(
-        error.contains("/requestBody/content/application~1x-www-form-urlencoded:"),
+        lib.contains("runtime::form_body::<types::Touch>"),
+        "form reader"
+    );
+    let client = generated_file(&text, "client/src/lib.rs");
+    assert!(
+        client.contains("form_urlencoded"),
+        "the client sends a form"
+    );
+}
+
+#[test]
+fn multipart_request_body_is_located() {
+    let error = error_with(
+        "          application/json:\n            schema: {$ref",
+        "          multipart/form-data:\n            schema: {$ref",
+    );
+    assert!(
+        error.contains("/requestBody/content/multipart~1form-data:"),
         "{error}"
     );
     assert!(
-        error.contains("media type `application/x-www-form-urlencoded` is not supported"),
+        error.contains("media type `multipart/form-data` is not supported"),
         "{error}"
     );
+}
+
+#[test]
+fn octet_stream_without_binary_is_located() {
+    let error = error_with(
+        "          application/json:\n            schema: {$ref: \"#/components/schemas/Touch\"}",
+        "          application/octet-stream:\n            schema: {type: string}",
+    );
+    assert!(
+        error.contains("/requestBody/content/application~1octet-stream/schema:"),
+        "{error}"
+    );
+    assert!(error.contains("`format: binary`"), "{error}");
 }
 
 #[test]
