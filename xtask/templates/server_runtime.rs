@@ -518,6 +518,14 @@ fn cookie_values(headers: &HeaderMap, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// Turns a required array parameter without values into a 400.
+pub fn require_items<T>(name: &str, values: Vec<T>) -> Result<Vec<T>, Rejection> {
+    if values.is_empty() {
+        return Err(Rejection::invalid(name, "Required parameter is missing"));
+    }
+    Ok(values)
+}
+
 /// Turns an absent required parameter into a 400.
 pub fn require<T>(name: &str, value: Option<T>) -> Result<T, Rejection> {
     value.ok_or_else(|| Rejection::invalid(name, "Required parameter is missing"))

@@ -32,6 +32,19 @@ async fn tags(request: Request) -> Response {
     }))
 }
 
+async fn required_tags(request: Request) -> Response {
+    let query = match QueryParams::from_uri(request.uri()) {
+        Ok(query) => query,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let parse = |text: &str| runtime::parse_integer("tag", text, None, None);
+    reply(
+        query
+            .all("tag", parse)
+            .and_then(|values| runtime::require_items("tag", values)),
+    )
+}
+
 async fn item(request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
     let params = match PathParams::from_parts(&mut parts).await {
@@ -96,6 +109,7 @@ async fn start() -> String {
         .route("/credentials", axum::routing::get(credentials))
         .route("/cookie", axum::routing::get(cookie))
         .route("/tags", axum::routing::get(tags))
+        .route("/required-tags", axum::routing::get(required_tags))
         .route("/items/{item_id}", axum::routing::get(item))
         .route("/upload", axum::routing::post(upload))
         .route("/search", axum::routing::post(search));
@@ -157,6 +171,17 @@ async fn repeated_query_parameter_is_an_array() {
         field_message(&body, "tag").contains("from 0 to 9"),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn required_array_needs_a_value() {
+    let base = start().await;
+    let http = reqwest::Client::new();
+    let (status, body) = send(http.get(format!("{base}/required-tags"))).await;
+    assert_eq!(status, 400);
+    assert!(field_message(&body, "tag").contains("missing"), "{body}");
+    let (status, body) = send(http.get(format!("{base}/required-tags?tag=3"))).await;
+    assert_eq!((status, body.as_str()), (200, "[3]"));
 }
 
 #[tokio::test]

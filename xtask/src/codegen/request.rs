@@ -183,6 +183,11 @@ fn decode_expression(field: &ParamField) -> TokenStream {
                 }
             };
         }
+        (Location::Query, true) if param.required => {
+            return quote! {
+                query.all(#name, #parse).and_then(|values| runtime::require_items(#name, values))
+            };
+        }
         (Location::Query, true) => return quote! { query.all(#name, #parse) },
         (Location::Query, false) => quote! { query.one(#name, #parse) },
         (Location::Header, _) => {

@@ -729,6 +729,22 @@ fn array_query_parameter_generates() {
 }
 
 #[test]
+fn required_array_rejects_no_values() {
+    let text = FEATURES.replace(
+        "{name: since, in: query, schema: {type: integer, minimum: 0}}",
+        "{name: since, in: query, required: true, schema: {type: array, items: {type: integer}}}",
+    );
+    let lib = generated_file(&text, "server/src/lib.rs");
+    let handler: String = item(&lib, "async fn handle_list_items")
+        .split_whitespace()
+        .collect();
+    assert!(
+        handler.contains("runtime::require_items(\"since\",values)"),
+        "{handler}"
+    );
+}
+
+#[test]
 fn unexploded_array_is_located() {
     let error = features_error_with(
         "{name: since, in: query, schema: {type: integer, minimum: 0}}",
