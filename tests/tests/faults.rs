@@ -190,6 +190,27 @@ async fn latency_delays_at_least_min() {
     assert_eq!((status, body), (200, json!(0)));
 }
 
+#[tokio::test]
+async fn latency_delays_status_fault() {
+    let mock = start(1).await;
+    add(
+        &mock,
+        FaultSpec {
+            latency_ms: Some(Latency {
+                min: 200,
+                max: None,
+            }),
+            ..status_fault(422)
+        },
+    );
+    let started = Instant::now();
+    let (status, body) = post(&mock, IDLE_PATH, &json!({})).await;
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert_eq!(status, 422);
+    let code = &body["error"]["data"]["code"];
+    assert_eq!(code, "system_services-scheduler-self-terminate");
+}
+
 /// Sends a terminate request on a raw connection and returns what the
 /// server sent until it closed the connection.
 async fn raw_exchange(mock: &MockServer) -> Vec<u8> {
