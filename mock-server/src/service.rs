@@ -23,7 +23,7 @@ use crate::{AppOptions, MockApi, body_timeout, internal_error, routed, telemetry
 /// the request body the body deadline, responding to a later body with a
 /// 408 in the documented error body. After routing, the routes respond to
 /// CORS preflight requests and, for the API, apply its faults and respond
-/// to `Prefer` selections ([`crate::routed`]).
+/// to `Prefer` selections (the `routed` module).
 ///
 /// The middleware wraps the router as plain function calls in one boxed
 /// future per request, rather than as router layers, which box and clone

@@ -175,7 +175,7 @@ where
 
 /// The route template that matched a request, such as
 /// `/system/services/active/{system_services_id}/terminate`, filled in
-/// after routing ([`crate::routed`]) for the request's log line.
+/// after routing (the `routed` module) for the request's log line.
 #[derive(Clone, Default)]
 pub(crate) struct RouteSlot(Arc<OnceLock<MatchedPath>>);
 
