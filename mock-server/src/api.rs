@@ -13,7 +13,7 @@ use system_services_server::{
 
 use crate::auth::AuthPolicy;
 use crate::clock::{Clock, SystemClock};
-use crate::control_auth::{ControlAccess, ControlToken};
+use crate::control_auth::{ControlAccess, ControlAuthError, ControlToken};
 use crate::events::Event;
 use crate::faults::Faults;
 use crate::journal::Journal;
@@ -89,6 +89,19 @@ impl MockApi {
     /// Returns who may use the control API.
     pub fn control_access(&self) -> &ControlAccess {
         &self.control
+    }
+
+    /// Checks a control request from the socket peer `peer` with
+    /// [`ControlAccess::check`]. Behind a `--trusted-proxy`, the client is
+    /// the one that `X-Forwarded-For` names, so a proxy on the loopback
+    /// interface does not make its remote clients local.
+    pub(crate) fn check_control(
+        &self,
+        peer: Option<IpAddr>,
+        headers: &HeaderMap,
+    ) -> Result<(), ControlAuthError> {
+        let client = peer.map(|peer| self.auth.client_ip(peer, headers));
+        self.control.check(client, headers)
     }
 
     /// Writes each change of the shared state to `store` before applying

@@ -186,6 +186,12 @@ impl AuthPolicy {
         }
     }
 
+    /// Returns the client IP of a request from the socket peer `peer`, as
+    /// [`client_ip`] finds it with these trusted proxies.
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        client_ip(peer, headers, &self.trusted_proxies)
+    }
+
     /// Accepts `api_key` if an entry with that key allows the client IP.
     ///
     /// Every configured key is compared, so the time taken does not tell

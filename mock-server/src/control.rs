@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::MockApi;
-use crate::control_auth::{CONTROL_AUTH_FAILED_CODE, check_local};
+use crate::control_auth::CONTROL_AUTH_FAILED_CODE;
 use crate::faults::FaultSpec;
 use crate::journal::JournalFilter;
 use crate::session::{AdvanceError, MAX_RUNS_PER_ADVANCE, Session};
@@ -135,7 +135,7 @@ impl ControlApi {
 impl Api for ControlApi {
     fn authenticate(&self, context: &RequestContext, _token: &ApiKey) -> Result<(), types::Error> {
         let peer = context.peer.map(|address| address.ip());
-        let Err(reason) = self.api.control_access().check(peer, &context.headers) else {
+        let Err(reason) = self.api.check_control(peer, &context.headers) else {
             return Ok(());
         };
         tracing::info!(%reason, peer = peer.map(tracing::field::display), "control request rejected");
@@ -420,7 +420,7 @@ impl Api for ControlApi {
         // the URL fragment, so any client may load it.
         if !self.api.control_access().has_token() {
             let peer = context.peer.map(|address| address.ip());
-            if let Err(reason) = check_local(peer, &context.headers) {
+            if let Err(reason) = self.api.check_control(peer, &context.headers) {
                 tracing::info!(%reason, peer = peer.map(tracing::field::display), "dashboard request rejected");
                 return GetDashboardResponse::Unauthorized(unauthorized(&reason));
             }

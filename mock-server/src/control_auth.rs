@@ -92,12 +92,17 @@ impl ControlAccess {
         self.token.is_some()
     }
 
-    /// Checks a control request from the TCP peer `peer`. With a token, the
-    /// request must carry it, compared in constant time for a given length.
+    /// Checks a control request from the client IP `client`: the TCP peer,
+    /// or the client that a trusted proxy names. With a token, the request
+    /// must carry it, compared in constant time for a given length.
     /// Without one, see [`check_local`].
-    pub fn check(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Result<(), ControlAuthError> {
+    pub fn check(
+        &self,
+        client: Option<IpAddr>,
+        headers: &HeaderMap,
+    ) -> Result<(), ControlAuthError> {
         let Some(ControlToken(expected)) = &self.token else {
-            return check_local(peer, headers);
+            return check_local(client, headers);
         };
         let mut values = headers.get_all(CONTROL_TOKEN_HEADER).iter();
         let Some(presented) = values.next() else {
@@ -114,15 +119,16 @@ impl ControlAccess {
     }
 }
 
-/// Checks a control request without a configured token: the TCP peer is a
-/// loopback address ([`is_loopback`]; `X-Forwarded-For` does not count), the
-/// `Host` header, when present, names a loopback host, and the `Origin`
-/// header, when present, is the mock's own origin (`http://` and the
-/// `Host` value).
-pub fn check_local(peer: Option<IpAddr>, headers: &HeaderMap) -> Result<(), ControlAuthError> {
-    let peer = peer.ok_or(ControlAuthError::UnknownClient)?;
-    if !is_loopback(peer) {
-        return Err(ControlAuthError::NotLoopback(peer));
+/// Checks a control request without a configured token: the client IP is
+/// a loopback address ([`is_loopback`]), the `Host` header, when present,
+/// names a loopback host, and the `Origin` header, when present, is the
+/// mock's own origin (`http://` and the `Host` value). This function reads
+/// no `X-Forwarded-For`: the caller passes the TCP peer, or the client a
+/// trusted proxy names.
+pub fn check_local(client: Option<IpAddr>, headers: &HeaderMap) -> Result<(), ControlAuthError> {
+    let client = client.ok_or(ControlAuthError::UnknownClient)?;
+    if !is_loopback(client) {
+        return Err(ControlAuthError::NotLoopback(client));
     }
     let host = match headers.get(HOST) {
         Some(value) => {

@@ -8,6 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use contract_tests::MockServer;
 use contract_tests::checker::RecordedRequest;
 use contract_tests::control::{body_json, get, post, send, send_checked, terminate_in};
+use mock_server::auth::AuthPolicy;
 use mock_server::clock::ManualClock;
 use mock_server::state::ClusterState;
 use mock_server::{DEFAULT_API_KEY, MockApi};
@@ -726,4 +727,29 @@ async fn journal_lists_session_requests() {
         1,
         "the shared journal stays"
     );
+}
+
+#[tokio::test]
+async fn local_proxy_keeps_clients_remote() {
+    let trusted = vec!["127.0.0.1/32".parse().unwrap()];
+    let keys = vec![DEFAULT_API_KEY.parse().unwrap()];
+    let api = MockApi::new(
+        ClusterState::default_state(),
+        AuthPolicy::new(keys, trusted),
+    );
+    let mock = MockServer::start_with_api(api).await;
+    let base = mock.base_url();
+
+    let proxied = get(&base, "/__mock/state").header("X-Forwarded-For", "198.51.100.7");
+    let response = send_checked(&proxied).await;
+    assert_eq!(response.status, 401);
+    let message = error_data(&response)["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("198.51.100.7"), "{message}");
+
+    let local = get(&base, "/__mock/state").header("X-Forwarded-For", "127.0.0.1");
+    assert_eq!(send_checked(&local).await.status, 200);
+    assert_eq!(send_checked(&get(&base, "/__mock/state")).await.status, 200);
 }
