@@ -4,8 +4,8 @@
 //! Without a token, a request must also name a loopback host in `Host` and,
 //! when it has an `Origin`, come from a page of the mock itself. A web page
 //! of another site that the developer opens can make the browser send
-//! requests to 127.0.0.1, and with DNS rebinding read their responses; these
-//! two checks reject such requests.
+//! requests to 127.0.0.1, and read their responses after a DNS rebinding.
+//! These two checks reject such requests.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -73,7 +73,7 @@ pub enum ControlAuthError {
     CrossOrigin,
 }
 
-/// Who may use the control API.
+/// The access rule of the control API: a token, or loopback clients only.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ControlAccess {
     /// `None` allows loopback clients without a token.
@@ -119,10 +119,10 @@ impl ControlAccess {
     }
 }
 
-/// Checks a control request without a configured token: the client IP is
-/// a loopback address ([`is_loopback`]), the `Host` header, when present,
-/// names a loopback host, and the `Origin` header, when present, is the
-/// mock's own origin (`http://` and the `Host` value). This function reads
+/// Checks a control request without a configured token. The client IP
+/// must be a loopback address ([`is_loopback`]). The `Host` header, when
+/// present, must name a loopback host, and the `Origin` header, when
+/// present, must be the mock's own origin (`http://` and the `Host` value). This function reads
 /// no `X-Forwarded-For`: the caller passes the TCP peer, or the client a
 /// trusted proxy names.
 pub fn check_local(client: Option<IpAddr>, headers: &HeaderMap) -> Result<(), ControlAuthError> {
