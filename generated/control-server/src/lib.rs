@@ -11,6 +11,8 @@ pub mod types;
 
 pub mod runtime;
 
+pub mod params;
+
 pub use runtime::{
     ApiKey, BodyShape, CredentialSource, Credentials, MAX_BODY_BYTES, PathParams, QueryParams,
     Rejection, RequestContext,

@@ -11,6 +11,8 @@ pub mod types;
 
 pub mod runtime;
 
+pub mod params;
+
 pub mod jsonrpc;
 
 pub use jsonrpc::{CallError, JsonRpcMethods, MAX_BATCH_LEN};

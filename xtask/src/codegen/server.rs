@@ -28,6 +28,10 @@ use super::types::Types;
 /// Source of the request-decoding runtime, copied into the server crate.
 const RUNTIME: &str = include_str!("../../templates/server_runtime.rs");
 
+/// Source of the parameter and credential readers, copied into the server
+/// crate as `params.rs`.
+const PARAMS_RUNTIME: &str = include_str!("../../templates/params_runtime.rs");
+
 /// Source of the JSON-RPC envelope runtime, copied into the server crate
 /// when the spec has a JSON-RPC endpoint.
 const JSONRPC_RUNTIME: &str = include_str!("../../templates/jsonrpc_runtime.rs");
@@ -88,6 +92,10 @@ pub fn emit(api: &OpenAPI, target: &Target) -> anyhow::Result<Server> {
         GeneratedFile {
             path: format!("{dir}/src/runtime.rs").into(),
             contents: runtime,
+        },
+        GeneratedFile {
+            path: format!("{dir}/src/params.rs").into(),
+            contents: format!("{header}\n{}", format::rustfmt(PARAMS_RUNTIME)?),
         },
     ];
     files.extend(openrpc::emit(api, &model, dir)?);
@@ -198,6 +206,7 @@ fn lib_tokens(title: &str, model: &Model, items: &[OperationItems]) -> TokenStre
 
         pub mod types;
         pub mod runtime;
+        pub mod params;
         #jsonrpc_module
 
         pub use runtime::{
