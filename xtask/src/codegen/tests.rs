@@ -993,3 +993,29 @@ fn label_path_style_is_located() {
     assert!(error.contains("/post/parameters/0/style:"), "{error}");
     assert!(error.contains("`simple` style"), "{error}");
 }
+
+#[test]
+fn not_schema_is_located() {
+    let error = error_with(
+        "        note: {type: string, nullable: true}",
+        "        note: {not: {type: string}}",
+    );
+    assert!(
+        error.contains("#/components/schemas/Touch/properties/note/not:"),
+        "{error}"
+    );
+    assert!(error.contains("typify 0.8 cannot convert it"), "{error}");
+}
+
+#[test]
+fn mixed_untyped_enum_is_located() {
+    let error = error_with(
+        "        note: {type: string, nullable: true}",
+        "        note: {enum: [1, \"a\"]}",
+    );
+    assert!(
+        error.contains("#/components/schemas/Touch/properties/note/enum:"),
+        "{error}"
+    );
+    assert!(error.contains("mixes number, string values"), "{error}");
+}

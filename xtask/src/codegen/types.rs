@@ -37,8 +37,7 @@ impl Types {
                 definitions.insert(name.clone(), to_json_schema(schema, &pointer)?);
             }
         }
-        space
-            .add_ref_types(definitions)
+        guarded("/components/schemas", || space.add_ref_types(definitions))?
             .map_err(|error| SpecError::new("/components/schemas", error.to_string()))?;
         Ok(Types { space })
     }
@@ -52,10 +51,11 @@ impl Types {
         pointer: &str,
     ) -> Result<TokenStream, SpecError> {
         let json_schema = to_json_schema(schema, pointer)?;
-        let id = self
-            .space
-            .add_type_with_name(&json_schema, Some(name.to_string()))
-            .map_err(|error| SpecError::new(pointer, error.to_string()))?;
+        let space = &mut self.space;
+        let id = guarded(pointer, || {
+            space.add_type_with_name(&json_schema, Some(name.to_string()))
+        })?
+        .map_err(|error| SpecError::new(pointer, error.to_string()))?;
         let typ = self
             .space
             .get_type(&id)
@@ -68,7 +68,7 @@ impl Types {
     /// Fails when two definitions share a name, which typify 0.8 produces
     /// for a named schema that is `nullable` without a `type`.
     pub fn to_stream(&self) -> Result<TokenStream, SpecError> {
-        let tokens = self.space.to_stream();
+        let tokens = guarded("/components/schemas", || self.space.to_stream())?;
         let file: syn::File = syn::parse2(tokens.clone())
             .map_err(|error| SpecError::new("/components/schemas", error.to_string()))?;
         let mut names = std::collections::BTreeSet::new();
@@ -130,6 +130,8 @@ fn convert(value: &mut Value, pointer: &str) -> Result<(), SpecError> {
         return Ok(());
     }
 
+    check_typify_support(object, pointer)?;
+
     // OpenAPI-only keywords that JSON Schema does not define.
     for keyword in ["example", "xml", "externalDocs"] {
         object.remove(keyword);
@@ -161,6 +163,62 @@ fn convert(value: &mut Value, pointer: &str) -> Result<(), SpecError> {
     }
 
     convert_children(object, pointer)
+}
+
+/// Rejects the constructs on which typify 0.8 panics instead of returning
+/// an error.
+fn check_typify_support(
+    object: &serde_json::Map<String, Value>,
+    pointer: &str,
+) -> Result<(), SpecError> {
+    if object.contains_key("not") {
+        return Err(SpecError::new(
+            format!("{pointer}/not"),
+            "`not` is not supported, because typify 0.8 cannot convert it; remove it, or \
+             list the allowed values instead",
+        ));
+    }
+    if let (None, Some(Value::Array(values))) = (object.get("type"), object.get("enum")) {
+        let kinds: std::collections::BTreeSet<&str> = values
+            .iter()
+            .filter(|value| !value.is_null())
+            .map(|value| match value {
+                Value::Bool(_) => "boolean",
+                Value::Number(_) => "number",
+                Value::String(_) => "string",
+                Value::Array(_) => "array",
+                _ => "object",
+            })
+            .collect();
+        if kinds.len() > 1 {
+            return Err(SpecError::new(
+                format!("{pointer}/enum"),
+                format!(
+                    "an enum without `type` mixes {} values, which typify 0.8 cannot \
+                     convert; give it a `type` and values of that type",
+                    kinds.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Runs a typify call, turning a panic into an error at `pointer`: typify
+/// 0.8 panics on some schemas that the checks above do not catch.
+fn guarded<T>(pointer: &str, call: impl FnOnce() -> T) -> Result<T, SpecError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("no message");
+        let message = message.lines().next().unwrap_or_default();
+        SpecError::new(
+            pointer,
+            format!("typify cannot convert the schema: {message}"),
+        )
+    })
 }
 
 /// Rewrites a nullable schema without `type` as `oneOf: [null, schema]`,
