@@ -11,7 +11,8 @@ use system_services_server::{
     Api, ApiKey, MarkTerminateRequest, MarkTerminateResponse, RequestContext,
 };
 
-use crate::auth::AuthPolicy;
+use crate::any_spec::AnySpec;
+use crate::auth::{AuthError, AuthPolicy};
 use crate::clock::{Clock, SystemClock};
 use crate::control_auth::{ControlAccess, ControlAuthError, ControlToken};
 use crate::events::Event;
@@ -45,6 +46,8 @@ pub struct MockApi {
     options: SessionOptions,
     auth: AuthPolicy,
     control: ControlAccess,
+    /// The other OpenAPI document that the mock serves, if any.
+    spec: Option<Arc<AnySpec>>,
 }
 
 /// The options that [`Sessions`] is built with.
@@ -76,7 +79,29 @@ impl MockApi {
             options,
             auth: auth.into(),
             control: ControlAccess::default(),
+            spec: None,
         }
+    }
+
+    /// Serves the operations of `spec` too ([`AnySpec`]).
+    pub fn with_spec(mut self, spec: AnySpec) -> Self {
+        self.spec = Some(Arc::new(spec));
+        self
+    }
+
+    /// Returns the other OpenAPI document that the mock serves, if any.
+    pub(crate) fn spec(&self) -> Option<&Arc<AnySpec>> {
+        self.spec.as_ref()
+    }
+
+    /// Checks `api_key`, sent by `peer`, against the mock's API keys.
+    pub(crate) fn check_api_key(
+        &self,
+        api_key: &ApiKey,
+        peer: Option<IpAddr>,
+        headers: &HeaderMap,
+    ) -> Result<(), AuthError> {
+        self.auth.check(api_key, peer, headers)
     }
 
     /// Requires `token` on every request to the control API. Without a
@@ -168,6 +193,7 @@ impl MockApi {
             mut options,
             auth,
             control,
+            spec,
         } = self;
         let (mut initial, shared, mut store) = sessions.into_parts();
         change(&mut options, &mut initial, &mut store);
@@ -176,6 +202,7 @@ impl MockApi {
             options,
             auth,
             control,
+            spec,
         }
     }
 

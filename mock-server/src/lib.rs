@@ -11,6 +11,7 @@
 //! # }
 //! ```
 
+mod any_spec;
 mod api;
 pub mod auth;
 mod body_timeout;
@@ -41,6 +42,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use any_spec::AnySpec;
 pub use api::{
     AUTH_FAILED_CODE, MockApi, NOT_FOUND_CODE, SCHEDULER_ITSELF_CODE, SESSION_LIMIT_CODE,
 };
@@ -48,7 +50,7 @@ pub use cors::{Cors, CorsOrigin};
 pub use internal_error::{INTERNAL_ERROR_MESSAGE, internal_error};
 pub use server::{Limits, Stopped, serve_with, serve_with_cors};
 pub use service::MockService;
-pub use spec::{OPENAPI_JSON_PATH, OPENAPI_YAML_PATH};
+pub use spec::{LoadError as SpecLoadError, OPENAPI_JSON_PATH, OPENAPI_YAML_PATH};
 
 /// API key accepted when none is configured.
 pub const DEFAULT_API_KEY: &str = "mock-api-key";
@@ -97,9 +99,14 @@ pub fn service_with(api: Arc<MockApi>, options: &AppOptions) -> MockService {
     // Both routers have a fallback, which `Router::merge` rejects. So the
     // control router is the fallback of the API's router: it serves the
     // paths under `/__mock/`, and its own fallback the unknown paths, with
-    // the same 404 as the API's.
-    let router = spec::add_routes(system_services_server::router(api.clone()))
-        .fallback_service(control::router(api.clone()));
+    // the same 404 as the API's. A loaded spec comes between the two.
+    let fallback = control::router(api.clone());
+    let fallback = match api.spec() {
+        Some(loaded) => any_spec::router(loaded.clone(), api.clone(), fallback),
+        None => fallback,
+    };
+    let router =
+        spec::add_routes(system_services_server::router(api.clone())).fallback_service(fallback);
     MockService::new(router, options, Some(api))
 }
 

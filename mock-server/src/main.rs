@@ -25,7 +25,7 @@ use mock_server::scheduler::{DEFAULT_INTERVAL, MAX_INTERVAL_SECS, Scheduler};
 use mock_server::sessions::SessionLimits;
 use mock_server::state::ClusterState;
 use mock_server::telemetry::{self, LogFormat};
-use mock_server::{Cors, CorsOrigin, DEFAULT_API_KEY, Limits, MockApi};
+use mock_server::{AnySpec, Cors, CorsOrigin, DEFAULT_API_KEY, Limits, MockApi};
 
 /// Largest value of the timeout options, in seconds.
 const MAX_TIMEOUT_SECS: u64 = 3600;
@@ -187,6 +187,18 @@ struct Options {
     /// can be repeated. Without it the seed is random, and the start-up log line shows it.
     #[arg(long, env = "MOCK_FAULT_SEED", value_name = "SEED")]
     fault_seed: Option<u64>,
+
+    /// OpenAPI 3.0 document, YAML or JSON, whose operations the mock serves too: each request
+    /// is validated against it and gets the documented example, or a value generated from the
+    /// schema. The mock's own operations and the control API stay served.
+    #[arg(long, env = "MOCK_SPEC", value_name = "FILE")]
+    spec: Option<PathBuf>,
+
+    /// Seed of the values generated for --spec responses without an example, so that the same
+    /// seed gives the same bodies. Without it the seed is random, and the start-up log line
+    /// shows it.
+    #[arg(long, env = "MOCK_SEED", value_name = "SEED")]
+    seed: Option<u64>,
 }
 
 /// Largest value of `--max-sessions`.
@@ -260,6 +272,11 @@ impl Options {
             .unwrap_or_else(|| RandomState::new().hash_one(0))
     }
 
+    /// Returns the seed of `--seed`, or a random one.
+    fn seed(&self) -> u64 {
+        self.seed.unwrap_or_else(|| RandomState::new().hash_one(1))
+    }
+
     fn limits(&self) -> Limits {
         Limits {
             header_read_timeout: Duration::from_secs(self.header_read_timeout),
@@ -288,6 +305,8 @@ async fn run() -> anyhow::Result<()> {
     telemetry::init(options.log_format);
 
     let fixture = load_fixture(&options)?;
+    let seed = options.seed();
+    let spec = load_spec(&options, seed)?;
     let (state, store) = load_state(&options, &fixture)?;
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
@@ -307,6 +326,9 @@ async fn run() -> anyhow::Result<()> {
         cors_origins = %cors.as_ref().map_or("off".to_string(), Cors::to_string),
         journal_limit = options.journal_limit,
         fault_seed,
+        spec = options.spec.as_ref().map(|path| tracing::field::display(path.display())),
+        spec_operations = spec.as_ref().map(AnySpec::operation_count),
+        seed = spec.as_ref().map(|_| seed),
         "mock server started"
     );
 
@@ -317,8 +339,12 @@ async fn run() -> anyhow::Result<()> {
         .with_control_token(options.control_token.clone())
         .with_journal(Journal::new(options.journal_limit))
         .with_faults(Faults::new(fault_seed));
-    let api = Arc::new(match store {
+    let api = match store {
         Some(store) => api.with_store(store),
+        None => api,
+    };
+    let api = Arc::new(match spec {
+        Some(spec) => api.with_spec(spec),
         None => api,
     });
     Scheduler::new(api.clone()).spawn();
@@ -347,6 +373,18 @@ fn load_fixture(options: &Options) -> anyhow::Result<ClusterState> {
         }
         None => Ok(ClusterState::default_state()),
     }
+}
+
+/// Loads the document of `--spec`, if any.
+fn load_spec(options: &Options, seed: u64) -> anyhow::Result<Option<AnySpec>> {
+    let Some(path) = &options.spec else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the spec {}", path.display()))?;
+    let spec = AnySpec::load(&text, seed)
+        .with_context(|| format!("cannot load the spec {}", path.display()))?;
+    Ok(Some(spec))
 }
 
 /// Loads the state of `--persist` when its file contains one, and otherwise

@@ -139,6 +139,13 @@ fn unquote(value: &str) -> String {
     text
 }
 
+/// Returns the documented example of `operation` that the `Prefer` headers
+/// in `headers` select, or none when they name neither `code` nor
+/// `example`.
+pub(crate) fn respond_to(headers: &HeaderMap, operation: &Operation) -> Option<Response> {
+    Selection::from_headers(headers).map(|selection| selection.respond(operation))
+}
+
 /// Builds the 400 response to a selection on the JSON-RPC endpoint, with a
 /// JSON-RPC error.
 fn jsonrpc_rejection() -> Response {

@@ -123,10 +123,22 @@ impl Example {
 /// Error of a spec that the mock cannot read, with the JSON pointer and the
 /// reason.
 #[derive(Debug)]
-pub(crate) struct LoadError {
+pub struct LoadError {
     pointer: String,
     message: String,
 }
+
+impl LoadError {
+    /// Builds the error at the JSON pointer `pointer` (without the `#`).
+    pub(crate) fn new(pointer: &str, message: impl Into<String>) -> Self {
+        LoadError {
+            pointer: pointer.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -35,7 +35,6 @@
 
 mod body;
 mod record;
-mod schema;
 mod spec;
 mod violation;
 

@@ -7,7 +7,7 @@ use jsonschema::Validator;
 use serde_json::Value;
 
 use super::body::essence;
-use super::schema;
+use openapi_schema as schema;
 
 /// The HTTP methods that a Path Item Object can hold, as OpenAPI 3.0 names
 /// them.

@@ -23,7 +23,7 @@ const OPENAPI_ONLY: &[&str] = &[
 ///
 /// Property names are never taken for keywords: the conversion descends only
 /// into the keywords whose values are schemas.
-pub(super) fn to_json_schema(schema: &Value) -> Value {
+pub fn to_json_schema(schema: &Value) -> Value {
     let Value::Object(object) = schema else {
         return schema.clone();
     };
@@ -45,14 +45,14 @@ pub(super) fn to_json_schema(schema: &Value) -> Value {
 }
 
 /// Converts every schema of a `components/schemas` map.
-pub(super) fn convert_components(schemas: Option<&Value>) -> Value {
+pub fn convert_components(schemas: Option<&Value>) -> Value {
     schemas.map_or_else(|| json!({}), convert_map_values)
 }
 
 /// Builds the document a validator compiles: the converted `schema` at the
 /// root and the converted component schemas at `/components/schemas`, so a
 /// `$ref` to `#/components/schemas/Name` resolves as it does in the spec.
-pub(super) fn root_document(schema: &Value, components: &Value) -> Value {
+pub fn root_document(schema: &Value, components: &Value) -> Value {
     let mut root = to_json_schema(schema);
     if let Value::Object(map) = &mut root {
         map.insert("components".to_string(), json!({ "schemas": components }));

@@ -1,0 +1,472 @@
+//! Reading the operations of an OpenAPI 3.0 document: their parameters,
+//! request bodies, security requirements and the schema of the response
+//! that the mock sends.
+
+use axum::http::{Method, StatusCode};
+use jsonschema::Validator;
+use serde_json::Value;
+
+use crate::spec::LoadError;
+
+/// The methods a Path Item Object can hold, as OpenAPI 3.0 names them.
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// The max number of `$ref` hops followed before a reference counts as a
+/// cycle.
+const MAX_REF_HOPS: usize = 32;
+
+/// An operation of the loaded document.
+pub(super) struct Operation {
+    pub template: String,
+    pub method: Method,
+    pub operation_id: Option<String>,
+    /// JSON pointer of the Operation Object, for log lines.
+    pub pointer: String,
+    pub parameters: Vec<Parameter>,
+    pub body: Option<RequestBody>,
+    /// The alternatives of the security requirement, each a set of schemes
+    /// that must all be satisfied. Empty when the operation needs none.
+    pub security: Vec<Vec<Credential>>,
+    /// Whether a request without credentials is also allowed (`{}` among
+    /// the alternatives).
+    pub security_optional: bool,
+    /// The documented response that the mock sends without `Prefer`.
+    pub response: DocumentedResponse,
+}
+
+/// Where a parameter is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Location {
+    Path,
+    Query,
+    Header,
+    Cookie,
+}
+
+/// A parameter with its compiled schema.
+pub(super) struct Parameter {
+    pub name: String,
+    pub location: Location,
+    pub required: bool,
+    /// `type` of the schema, which tells how the text is read.
+    pub kind: Option<String>,
+    /// `type` of the items, for an array parameter.
+    pub item_kind: Option<String>,
+    /// Whether each item of an array query parameter is its own
+    /// `name=value` pair (`explode`, true by default for query
+    /// parameters), rather than one comma-separated value.
+    pub explode: bool,
+    pub validator: Option<Validator>,
+}
+
+/// A request body: whether it is required, and its media types.
+pub(super) struct RequestBody {
+    pub required: bool,
+    pub media_types: Vec<MediaType>,
+}
+
+/// A documented media type of a request body, such as `application/json`
+/// or `application/*`, lowercase and without parameters.
+pub(super) struct MediaType {
+    pub name: String,
+    /// The compiled schema of a JSON media type, if it has one.
+    pub validator: Option<Validator>,
+}
+
+/// A credential that a security scheme asks for.
+#[derive(Clone, Debug)]
+pub(super) enum Credential {
+    /// An apiKey scheme, checked against the mock's API keys.
+    ApiKey { location: Location, name: String },
+    /// `Authorization: <scheme> <token>`, such as `Bearer` for http
+    /// bearer, oauth2 and openIdConnect schemes. Any token is accepted.
+    Authorization { scheme: String },
+}
+
+/// The response that the mock sends: the lowest documented 2xx status,
+/// and its JSON media type and schema, if any.
+pub(super) struct DocumentedResponse {
+    pub status: StatusCode,
+    /// JSON pointer of the Response Object, for log lines.
+    pub pointer: String,
+    pub media_type: Option<String>,
+    pub media: Option<Value>,
+}
+
+/// Returns whether the media type `name` (lowercase, without parameters)
+/// is JSON: `application/json` or a `+json` type.
+pub(super) fn is_json(name: &str) -> bool {
+    name == "application/json" || name.ends_with("+json")
+}
+
+/// Reads the operations of a whole OpenAPI document.
+pub(super) struct Loader<'a> {
+    pub document: &'a Value,
+    /// The component schemas, converted to JSON Schema once.
+    pub components: Value,
+}
+
+impl<'a> Loader<'a> {
+    pub(super) fn new(document: &'a Value) -> Self {
+        let components = document.pointer("/components/schemas");
+        Loader {
+            document,
+            components: openapi_schema::convert_components(components),
+        }
+    }
+
+    /// Reads every operation, in the order of the document's paths.
+    pub(super) fn operations(&self) -> Result<Vec<Operation>, LoadError> {
+        let Some(paths) = self.document.get("paths").and_then(Value::as_object) else {
+            return Err(LoadError::new("/paths", "missing; the document has no paths"));
+        };
+        let mut operations = Vec::new();
+        for (template, item) in paths {
+            let item_pointer = format!("/paths/{}", pointer_token(template));
+            let item = self.resolve(item, &item_pointer)?;
+            let shared = self.parameters(item.get("parameters"), &item_pointer)?;
+            for name in METHODS {
+                let Some(operation) = item.get(name) else {
+                    continue;
+                };
+                let pointer = format!("{item_pointer}/{name}");
+                let method = Method::from_bytes(name.to_ascii_uppercase().as_bytes())
+                    .expect("an HTTP method name");
+                operations.push(self.operation(template, method, operation, &shared, pointer)?);
+            }
+        }
+        Ok(operations)
+    }
+
+    fn operation(
+        &self,
+        template: &str,
+        method: Method,
+        operation: &Value,
+        shared: &[(String, Location, &'a Value, String)],
+        pointer: String,
+    ) -> Result<Operation, LoadError> {
+        // An operation's parameter overrides a path-level one of the same
+        // name and location.
+        let own = self.parameters(operation.get("parameters"), &pointer)?;
+        let mut declared: Vec<_> = shared
+            .iter()
+            .filter(|(name, location, ..)| {
+                !own.iter()
+                    .any(|(other, place, ..)| other == name && place == location)
+            })
+            .cloned()
+            .collect();
+        declared.extend(own);
+        let parameters = declared
+            .into_iter()
+            .map(|(_, _, parameter, pointer)| self.parameter(parameter, &pointer))
+            .collect::<Result<_, _>>()?;
+
+        let body = match operation.get("requestBody") {
+            Some(body) => Some(self.request_body(body, &format!("{pointer}/requestBody"))?),
+            None => None,
+        };
+        let requirement = operation
+            .get("security")
+            .map(|security| (security, format!("{pointer}/security")))
+            .or_else(|| {
+                let security = self.document.get("security")?;
+                Some((security, "/security".to_string()))
+            });
+        let (security, security_optional) = match requirement {
+            Some((security, pointer)) => self.security(security, &pointer)?,
+            None => (Vec::new(), true),
+        };
+        let response = self.response(operation, &pointer)?;
+        Ok(Operation {
+            template: template.to_string(),
+            method,
+            operation_id: operation
+                .get("operationId")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            pointer,
+            parameters,
+            body,
+            security,
+            security_optional,
+            response,
+        })
+    }
+
+    /// Resolves the Parameter Objects of a `parameters` list, with their
+    /// names, locations and pointers.
+    #[allow(clippy::type_complexity)]
+    fn parameters(
+        &self,
+        list: Option<&'a Value>,
+        pointer: &str,
+    ) -> Result<Vec<(String, Location, &'a Value, String)>, LoadError> {
+        let Some(list) = list else {
+            return Ok(Vec::new());
+        };
+        let pointer = format!("{pointer}/parameters");
+        let items = list
+            .as_array()
+            .ok_or_else(|| LoadError::new(&pointer, "expected a list of parameters"))?;
+        let mut parameters = Vec::new();
+        for (index, parameter) in items.iter().enumerate() {
+            let pointer = format!("{pointer}/{index}");
+            let parameter = self.resolve(parameter, &pointer)?;
+            let name = parameter
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| LoadError::new(&pointer, "the parameter has no `name`"))?;
+            let location = match parameter.get("in").and_then(Value::as_str) {
+                Some("path") => Location::Path,
+                Some("query") => Location::Query,
+                Some("header") => Location::Header,
+                Some("cookie") => Location::Cookie,
+                other => {
+                    let message = format!("`in` is {other:?}; expected path, query, header or cookie");
+                    return Err(LoadError::new(&pointer, message));
+                }
+            };
+            parameters.push((name.to_string(), location, parameter, pointer));
+        }
+        Ok(parameters)
+    }
+
+    fn parameter(&self, parameter: &Value, pointer: &str) -> Result<Parameter, LoadError> {
+        let name = parameter["name"].as_str().unwrap_or_default().to_string();
+        let location = match parameter["in"].as_str() {
+            Some("path") => Location::Path,
+            Some("header") => Location::Header,
+            Some("cookie") => Location::Cookie,
+            _ => Location::Query,
+        };
+        let required =
+            location == Location::Path || parameter.get("required") == Some(&Value::Bool(true));
+        // A parameter described by `content` rather than `schema` is
+        // checked for presence only.
+        let schema = parameter.get("schema");
+        let (kind, item_kind) = match schema {
+            Some(schema) => {
+                let schema = self.resolve(schema, &format!("{pointer}/schema"))?;
+                let items = match schema.get("items") {
+                    Some(items) => Some(self.resolve(items, &format!("{pointer}/schema/items"))?),
+                    None => None,
+                };
+                (type_name(schema), items.and_then(type_name))
+            }
+            None => (None, None),
+        };
+        let validator = match schema {
+            Some(schema) => Some(self.validator(schema, &format!("{pointer}/schema"))?),
+            None => None,
+        };
+        let style_form = parameter
+            .get("style")
+            .and_then(Value::as_str)
+            .is_none_or(|style| style == "form");
+        let explode = parameter
+            .get("explode")
+            .and_then(Value::as_bool)
+            .unwrap_or(style_form);
+        Ok(Parameter {
+            name,
+            location,
+            required,
+            kind,
+            item_kind,
+            explode: location == Location::Query && explode,
+            validator,
+        })
+    }
+
+    fn request_body(&self, body: &Value, pointer: &str) -> Result<RequestBody, LoadError> {
+        let body = self.resolve(body, pointer)?;
+        let required = body.get("required") == Some(&Value::Bool(true));
+        let mut media_types = Vec::new();
+        let content = body.get("content").and_then(Value::as_object);
+        for (name, media) in content.into_iter().flatten() {
+            let name = essence(name);
+            let pointer = format!("{pointer}/content/{}", pointer_token(&name));
+            let validator = match media.get("schema") {
+                Some(schema) if is_json(&name) => {
+                    Some(self.validator(schema, &format!("{pointer}/schema"))?)
+                }
+                _ => None,
+            };
+            media_types.push(MediaType { name, validator });
+        }
+        Ok(RequestBody {
+            required,
+            media_types,
+        })
+    }
+
+    /// Reads a security requirement: its alternatives, and whether `{}`
+    /// is one of them.
+    fn security(
+        &self,
+        security: &Value,
+        pointer: &str,
+    ) -> Result<(Vec<Vec<Credential>>, bool), LoadError> {
+        let alternatives = security
+            .as_array()
+            .ok_or_else(|| LoadError::new(pointer, "expected a list of requirements"))?;
+        if alternatives.is_empty() {
+            return Ok((Vec::new(), true));
+        }
+        let mut credentials = Vec::new();
+        let mut optional = false;
+        for (index, requirement) in alternatives.iter().enumerate() {
+            let pointer = format!("{pointer}/{index}");
+            let names = requirement
+                .as_object()
+                .ok_or_else(|| LoadError::new(&pointer, "expected a mapping of scheme names"))?;
+            if names.is_empty() {
+                optional = true;
+                continue;
+            }
+            let schemes = names
+                .keys()
+                .map(|name| self.scheme(name, &pointer))
+                .collect::<Result<_, _>>()?;
+            credentials.push(schemes);
+        }
+        Ok((credentials, optional))
+    }
+
+    fn scheme(&self, name: &str, pointer: &str) -> Result<Credential, LoadError> {
+        let scheme_pointer = format!("/components/securitySchemes/{}", pointer_token(name));
+        let scheme = self.document.pointer(&scheme_pointer).ok_or_else(|| {
+            LoadError::new(pointer, format!("security scheme `{name}` is not defined"))
+        })?;
+        let scheme = self.resolve(scheme, &scheme_pointer)?;
+        let text = |key: &str| scheme.get(key).and_then(Value::as_str).unwrap_or_default();
+        match text("type") {
+            "apiKey" => {
+                let location = match text("in") {
+                    "header" => Location::Header,
+                    "query" => Location::Query,
+                    "cookie" => Location::Cookie,
+                    other => {
+                        let message =
+                            format!("`in` is `{other}`; expected header, query or cookie");
+                        return Err(LoadError::new(&scheme_pointer, message));
+                    }
+                };
+                Ok(Credential::ApiKey {
+                    location,
+                    name: text("name").to_string(),
+                })
+            }
+            "http" => Ok(Credential::Authorization {
+                scheme: text("scheme").to_ascii_lowercase(),
+            }),
+            "oauth2" | "openIdConnect" => Ok(Credential::Authorization {
+                scheme: "bearer".to_string(),
+            }),
+            other => Err(LoadError::new(
+                &scheme_pointer,
+                format!("security scheme type `{other}` is not supported"),
+            )),
+        }
+    }
+
+    /// Picks the response the mock sends: the lowest documented 2xx
+    /// status, else `default` as a 200, else the lowest documented status.
+    fn response(&self, operation: &Value, pointer: &str) -> Result<DocumentedResponse, LoadError> {
+        let responses = operation.get("responses").and_then(Value::as_object);
+        let mut statuses: Vec<(StatusCode, &str)> = responses
+            .into_iter()
+            .flatten()
+            .filter_map(|(key, _)| {
+                let code = key.parse::<u16>().ok()?;
+                Some((StatusCode::from_u16(code).ok()?, key.as_str()))
+            })
+            .collect();
+        statuses.sort();
+        let success = statuses.iter().find(|(status, _)| status.is_success());
+        let (status, key) = match (success, statuses.first()) {
+            (Some(&chosen), _) => chosen,
+            _ if responses.is_some_and(|map| map.contains_key("default")) => {
+                (StatusCode::OK, "default")
+            }
+            (None, Some(&first)) => first,
+            (None, None) => {
+                let pointer = format!("{pointer}/responses");
+                return Err(LoadError::new(&pointer, "the operation documents no response"));
+            }
+        };
+        let pointer = format!("{pointer}/responses/{}", pointer_token(key));
+        let response = self.resolve(&operation["responses"][key], &pointer)?;
+        let content = response.get("content").and_then(Value::as_object);
+        let mut media_types = content.into_iter().flatten();
+        let chosen = media_types
+            .clone()
+            .find(|(name, _)| is_json(&essence(name)))
+            .or_else(|| media_types.next());
+        Ok(DocumentedResponse {
+            status,
+            pointer,
+            media_type: chosen.map(|(name, _)| name.clone()),
+            media: chosen.map(|(_, media)| media.clone()),
+        })
+    }
+
+    /// Compiles `schema` with the document's component schemas.
+    pub(super) fn validator(&self, schema: &Value, pointer: &str) -> Result<Validator, LoadError> {
+        let root = openapi_schema::root_document(schema, &self.components);
+        jsonschema::draft202012::options()
+            .build(&root)
+            .map_err(|error| LoadError::new(pointer, format!("invalid schema: {error}")))
+    }
+
+    /// Follows `value`'s `$ref`s to an object in the document.
+    pub(super) fn resolve(&self, value: &'a Value, pointer: &str) -> Result<&'a Value, LoadError> {
+        resolve(self.document, value)
+            .map_err(|message| LoadError::new(pointer, message))
+    }
+}
+
+/// Follows `value`'s `$ref`, and the `$ref` of its target, to an object in
+/// `document`. Returns why it fails.
+pub(super) fn resolve<'a>(document: &'a Value, value: &'a Value) -> Result<&'a Value, String> {
+    let mut current = value;
+    for _ in 0..MAX_REF_HOPS {
+        let Some(reference) = current.get("$ref") else {
+            return Ok(current);
+        };
+        let target = reference
+            .as_str()
+            .and_then(|reference| reference.strip_prefix('#'))
+            .ok_or_else(|| format!("only references inside the document resolve: {reference}"))?;
+        current = document
+            .pointer(target)
+            .ok_or_else(|| format!("reference #{target} does not resolve"))?;
+    }
+    Err(format!("more than {MAX_REF_HOPS} references in a chain"))
+}
+
+/// Returns the `type` of a schema, or the one that its keywords imply.
+fn type_name(schema: &Value) -> Option<String> {
+    match schema.get("type") {
+        Some(Value::String(name)) => Some(name.clone()),
+        _ if schema.get("items").is_some() => Some("array".to_string()),
+        _ if schema.get("properties").is_some() => Some("object".to_string()),
+        _ => None,
+    }
+}
+
+/// Returns the media type `name` lowercase and without its parameters,
+/// such as `application/json` for `application/json; charset=utf-8`.
+pub(super) fn essence(name: &str) -> String {
+    let essence = name.split(';').next().unwrap_or_default();
+    essence.trim().to_ascii_lowercase()
+}
+
+/// Escapes `~` and `/` for a JSON pointer token.
+pub(super) fn pointer_token(text: &str) -> String {
+    text.replace('~', "~0").replace('/', "~1")
+}

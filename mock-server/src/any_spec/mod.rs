@@ -1,0 +1,474 @@
+//! The mock of another OpenAPI 3.0 document, loaded at start-up
+//! (`mock-server --spec FILE`) and interpreted at run time.
+//!
+//! Each request is routed by the document's path templates and methods,
+//! then checked against the operation: its security requirement (a 401),
+//! the media type of its body (a 415), then its parameters and JSON body
+//! (a 400 naming each invalid field). A valid request gets the documented
+//! example of the lowest 2xx status, or a value generated from its schema
+//! with the seed of [`AnySpec::load`]. `Prefer: code=` and `example=`
+//! select another documented example, as for the mock's own document.
+//!
+//! The mock's own operations, the spec at `/openapi.yaml` and the control
+//! API stay served, and come first: an operation of the loaded document at
+//! one of their paths, such as the terminate operation, keeps its stateful
+//! implementation.
+
+mod generate;
+mod load;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use system_services_server::{MAX_BODY_BYTES, Rejection};
+use tower_service::Service;
+
+use crate::spec::{Document, LoadError};
+use crate::{MockApi, prefer, telemetry};
+use load::{Loader, Operation, essence, is_json};
+
+/// A loaded OpenAPI 3.0 document, ready to serve.
+pub struct AnySpec {
+    routes: Vec<Route>,
+    /// The documented examples, for `Prefer` selections.
+    examples: Document,
+}
+
+/// A path template with the operations at it.
+struct Route {
+    template: String,
+    segments: Vec<Segment>,
+    operations: Vec<ServedOperation>,
+}
+
+/// A segment of a path template.
+enum Segment {
+    Literal(String),
+    /// A segment with a template expression, such as `{id}` or
+    /// `{id}.json`.
+    Parameter {
+        prefix: String,
+        name: String,
+        suffix: String,
+    },
+}
+
+struct ServedOperation {
+    operation: Operation,
+    answer: Answer,
+}
+
+/// The response to a valid request without `Prefer`.
+struct Answer {
+    status: StatusCode,
+    content_type: Option<HeaderValue>,
+    body: Bytes,
+}
+
+impl AnySpec {
+    /// Loads an OpenAPI 3.0 document from YAML or JSON `text`, and prepares
+    /// the response of each operation. `seed` sets the values generated
+    /// for responses documented without an example.
+    ///
+    /// # Errors
+    ///
+    /// Returns the JSON pointer and the reason when the text is not YAML
+    /// or JSON, the document is not OpenAPI 3.0, a `$ref` does not
+    /// resolve, a schema does not compile, or a security scheme is not
+    /// defined.
+    ///
+    /// ```
+    /// let yaml = "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n";
+    /// let error = mock_server::AnySpec::load(yaml, 7).err().unwrap();
+    /// assert!(error.to_string().starts_with("#/openapi: OpenAPI 3.1.0 is not supported"));
+    /// ```
+    pub fn load(text: &str, seed: u64) -> Result<Self, LoadError> {
+        let document: Value = serde_yaml::from_str(text)
+            .map_err(|error| LoadError::new("", format!("invalid YAML or JSON: {error}")))?;
+        check_version(&document)?;
+        let loader = Loader::new(&document);
+        let operations = loader.operations()?;
+        let examples = Document::load(text)?;
+
+        let mut routes: Vec<Route> = Vec::new();
+        for operation in operations {
+            let answer = answer(&loader, &examples, &operation, seed)?;
+            let served = ServedOperation { operation, answer };
+            match routes
+                .iter_mut()
+                .find(|route| route.template == served.operation.template)
+            {
+                Some(route) => route.operations.push(served),
+                None => routes.push(Route {
+                    template: served.operation.template.clone(),
+                    segments: segments(&served.operation.template),
+                    operations: vec![served],
+                }),
+            }
+        }
+        Ok(AnySpec { routes, examples })
+    }
+
+    /// Returns the number of operations of the document.
+    pub fn operation_count(&self) -> usize {
+        self.routes.iter().map(|route| route.operations.len()).sum()
+    }
+
+    /// Finds the route of `path`, preferring the template with the most
+    /// literal segments, with the decoded values of its expressions.
+    fn find(&self, path: &str) -> Option<(&Route, Vec<(String, String)>)> {
+        let parts: Vec<&str> = path.split('/').collect();
+        let mut best: Option<(&Route, Vec<(String, String)>, usize)> = None;
+        for route in &self.routes {
+            let Some(values) = route.matches(&parts) else {
+                continue;
+            };
+            let literals = route
+                .segments
+                .iter()
+                .filter(|segment| matches!(segment, Segment::Literal(_)))
+                .count();
+            if best.as_ref().is_none_or(|(_, _, most)| literals > *most) {
+                best = Some((route, values, literals));
+            }
+        }
+        best.map(|(route, values, _)| (route, values))
+    }
+
+    /// Responds to `request`, or passes it to `fallback` when its path is
+    /// not in the document.
+    async fn respond(&self, api: &MockApi, mut fallback: axum::Router, request: Request) -> Response {
+        let Some((route, path_values)) = self.find(request.uri().path()) else {
+            return match fallback.call(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+        };
+        let method = request.method();
+        let Some(served) = route
+            .operations
+            .iter()
+            .find(|served| served.operation.method == method)
+        else {
+            let allow = route
+                .operations
+                .iter()
+                .map(|served| served.operation.method.clone())
+                .collect();
+            return Rejection::method_not_allowed(method, allow).into_response();
+        };
+        let operation = &served.operation;
+        tracing::debug!(
+            route = %operation.template,
+            operation_id = operation.operation_id.as_deref(),
+            pointer = %operation.pointer,
+            "request to the loaded spec"
+        );
+
+        let (parts, body) = request.into_parts();
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(address)| address.ip());
+        if let Err(rejection) =
+            validate::check_security(operation, api, peer, &parts.headers, &parts.uri)
+        {
+            return rejection.into_response();
+        }
+        let body = match read_body(&parts.headers, body).await {
+            Ok(body) => body,
+            Err(rejection) => return rejection.into_response(),
+        };
+        let mut invalid = BTreeMap::new();
+        if let Err(rejection) = validate::check_body(operation, &parts.headers, &body, &mut invalid)
+        {
+            return rejection.into_response();
+        }
+        validate::check_parameters(operation, &path_values, &parts.headers, &parts.uri, &mut invalid);
+        if !invalid.is_empty() {
+            return Rejection {
+                status: StatusCode::BAD_REQUEST,
+                message: "Invalid request".to_string(),
+                data: invalid,
+                allow: Vec::new(),
+            }
+            .into_response();
+        }
+
+        let documented = self.examples.operation(&operation.template, &operation.method);
+        if let Some(selected) =
+            documented.and_then(|documented| prefer::respond_to(&parts.headers, documented))
+        {
+            return selected;
+        }
+        served.answer.response()
+    }
+}
+
+/// Serves the operations of `spec` in front of `fallback`, which gets the
+/// requests to other paths.
+pub(crate) fn router(spec: Arc<AnySpec>, api: Arc<MockApi>, fallback: axum::Router) -> axum::Router {
+    axum::Router::new().fallback(move |request: Request| {
+        let (spec, api, fallback) = (spec.clone(), api.clone(), fallback.clone());
+        async move { spec.respond(&api, fallback, request).await }
+    })
+}
+
+impl Route {
+    /// Returns the values of the template's expressions when the path
+    /// `parts` match it.
+    fn matches(&self, parts: &[&str]) -> Option<Vec<(String, String)>> {
+        if parts.len() != self.segments.len() {
+            return None;
+        }
+        let mut values = Vec::new();
+        for (segment, part) in self.segments.iter().zip(parts) {
+            match segment {
+                Segment::Literal(literal) if literal == part => {}
+                Segment::Literal(_) => return None,
+                Segment::Parameter {
+                    prefix,
+                    name,
+                    suffix,
+                } => {
+                    let value = part.strip_prefix(prefix.as_str())?.strip_suffix(suffix.as_str())?;
+                    if value.is_empty() {
+                        return None;
+                    }
+                    let decoded = percent_encoding::percent_decode_str(value).decode_utf8().ok()?;
+                    values.push((name.clone(), decoded.into_owned()));
+                }
+            }
+        }
+        Some(values)
+    }
+}
+
+/// Splits a path template into its segments. A segment with several
+/// expressions is matched by its first one only.
+fn segments(template: &str) -> Vec<Segment> {
+    template
+        .split('/')
+        .map(|part| {
+            let expression = part
+                .split_once('{')
+                .and_then(|(prefix, rest)| Some((prefix, rest.split_once('}')?)));
+            match expression {
+                Some((prefix, (name, suffix))) => Segment::Parameter {
+                    prefix: prefix.to_string(),
+                    name: name.to_string(),
+                    suffix: suffix.to_string(),
+                },
+                None => Segment::Literal(part.to_string()),
+            }
+        })
+        .collect()
+}
+
+/// Rejects a document that is not OpenAPI 3.0.
+fn check_version(document: &Value) -> Result<(), LoadError> {
+    match document.get("openapi") {
+        Some(Value::String(version)) if version.starts_with("3.0.") => Ok(()),
+        Some(Value::String(version)) => Err(LoadError::new(
+            "/openapi",
+            format!("OpenAPI {version} is not supported; the mock serves OpenAPI 3.0 documents"),
+        )),
+        Some(other) => Err(LoadError::new(
+            "/openapi",
+            format!("expected a version string such as \"3.0.3\", found {other}"),
+        )),
+        None if document.get("swagger").is_some() => Err(LoadError::new(
+            "/swagger",
+            "Swagger 2.0 is not supported; convert the document to OpenAPI 3.0",
+        )),
+        None => Err(LoadError::new(
+            "/openapi",
+            "missing; the mock serves OpenAPI 3.0 documents",
+        )),
+    }
+}
+
+/// Reads the request body, up to [`MAX_BODY_BYTES`]; a larger one is a
+/// 413.
+async fn read_body(headers: &axum::http::HeaderMap, body: Body) -> Result<Bytes, Rejection> {
+    let too_large = || Rejection {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        message: format!("Request body is larger than {MAX_BODY_BYTES} bytes"),
+        data: BTreeMap::from([("body".to_string(), "Request body is too large".to_string())]),
+        allow: Vec::new(),
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok()?.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| too_large())
+}
+
+impl Answer {
+    fn response(&self) -> Response {
+        let mut response = Response::new(Body::from(self.body.clone()));
+        *response.status_mut() = self.status;
+        if let Some(content_type) = &self.content_type {
+            response.headers_mut().insert(CONTENT_TYPE, content_type.clone());
+        }
+        response
+    }
+}
+
+/// The draws tried in turn for a generated response until one is valid:
+/// whether schema examples are taken, and which `oneOf` alternative.
+const ATTEMPTS: [(bool, usize); 5] = [(true, 0), (false, 0), (true, 1), (false, 1), (false, 2)];
+
+/// Prepares the response to a valid request to `operation`: its documented
+/// example, else a value generated from its schema.
+fn answer(
+    loader: &Loader,
+    examples: &Document,
+    operation: &Operation,
+    seed: u64,
+) -> Result<Answer, LoadError> {
+    let documented = &operation.response;
+    let status = documented.status;
+    let (Some(media_type), Some(media)) = (&documented.media_type, &documented.media) else {
+        return Ok(Answer {
+            status,
+            content_type: None,
+            body: Bytes::new(),
+        });
+    };
+    if matches!(status.as_u16(), 204 | 205 | 304) {
+        return Ok(Answer {
+            status,
+            content_type: None,
+            body: Bytes::new(),
+        });
+    }
+    let content_type = HeaderValue::from_str(media_type).ok();
+    let essence = essence(media_type);
+    let schema = media.get("schema");
+
+    if !is_json(&essence) {
+        // NOTE: a response of another media type gets a generated string
+        // when its schema is a string, and an empty body otherwise.
+        let mut generator = generate::Generator::new(loader.document, seed, true, 0);
+        let body = match schema.map(|schema| generator.value(schema)) {
+            Some(Value::String(text)) => Bytes::from(text),
+            _ => Bytes::new(),
+        };
+        return Ok(Answer {
+            status,
+            content_type,
+            body,
+        });
+    }
+
+    let example = documented_example(loader, examples, operation, media);
+    let value = match (example, schema) {
+        (Some(example), _) => example,
+        (None, None) => Value::Object(serde_json::Map::new()),
+        (None, Some(schema)) => {
+            let pointer = format!("{}/content/{}/schema", documented.pointer, load::pointer_token(media_type));
+            let validator = loader.validator(schema, &pointer)?;
+            let operation_seed = telemetry::mix(seed ^ fnv1a(&format!("{} {}", operation.method, operation.template)));
+            let mut values = ATTEMPTS.iter().map(|&(use_examples, alternative)| {
+                generate::Generator::new(loader.document, operation_seed, use_examples, alternative)
+                    .value(schema)
+            });
+            let first = values.next().unwrap_or(Value::Null);
+            if validator.is_valid(&first) {
+                first
+            } else if let Some(valid) = values.find(|value| validator.is_valid(value)) {
+                valid
+            } else {
+                tracing::warn!(
+                    pointer,
+                    "the value generated for the schema does not validate against it, so the \
+                     response may not match the spec"
+                );
+                first
+            }
+        }
+    };
+    let body = serde_json::to_vec(&value).map_err(|error| {
+        LoadError::new(&documented.pointer, format!("the example is not JSON: {error}"))
+    })?;
+    Ok(Answer {
+        status,
+        content_type,
+        body: Bytes::from(body),
+    })
+}
+
+/// Returns the first documented example of the operation's response: the
+/// first of its `application/json` examples, in the document's order, or
+/// the `example` or first `examples` value of its media type.
+fn documented_example(
+    loader: &Loader,
+    examples: &Document,
+    operation: &Operation,
+    media: &Value,
+) -> Option<Value> {
+    let status = operation.response.status;
+    let first = examples
+        .operation(&operation.template, &operation.method)
+        .and_then(|documented| documented.select(Some(status), None).ok())
+        .and_then(|example| serde_json::from_slice(&example.body).ok());
+    if first.is_some() {
+        return first;
+    }
+    if let Some(example) = media.get("example") {
+        return Some(example.clone());
+    }
+    let named = media.get("examples").and_then(Value::as_object)?;
+    named.values().find_map(|example| {
+        let example = load::resolve(loader.document, example).ok()?;
+        example.get("value").cloned()
+    })
+}
+
+/// Hashes `text` with 64-bit FNV-1a, so each operation draws its own
+/// generated values from the seed.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_segments_win_over_expressions() {
+        let yaml = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /pets/{id}:\n    get:\n      responses: {'200': {description: one}}\n  /pets/mine:\n    get:\n      responses: {'204': {description: none}}\n";
+        let spec = AnySpec::load(yaml, 1).unwrap();
+        let (route, values) = spec.find("/pets/mine").unwrap();
+        assert_eq!(route.template, "/pets/mine");
+        assert!(values.is_empty());
+        let (route, values) = spec.find("/pets/a%20b").unwrap();
+        assert_eq!(route.template, "/pets/{id}");
+        assert_eq!(values, [("id".to_string(), "a b".to_string())]);
+        assert!(spec.find("/pets").is_none());
+    }
+
+    #[test]
+    fn swagger_two_is_rejected() {
+        let error = AnySpec::load("swagger: '2.0'\npaths: {}\n", 1).err().unwrap();
+        assert_eq!(
+            error.to_string(),
+            "#/swagger: Swagger 2.0 is not supported; convert the document to OpenAPI 3.0"
+        );
+    }
+}
