@@ -32,7 +32,12 @@ pub(super) struct Generator<'a> {
 }
 
 impl<'a> Generator<'a> {
-    pub(super) fn new(document: &'a Value, seed: u64, use_examples: bool, alternative: usize) -> Self {
+    pub(super) fn new(
+        document: &'a Value,
+        seed: u64,
+        use_examples: bool,
+        alternative: usize,
+    ) -> Self {
         Generator {
             document,
             state: seed,
@@ -221,7 +226,12 @@ impl<'a> Generator<'a> {
         let draw = self.next();
         let format = schema.get("format").and_then(Value::as_str);
         let text = match format {
-            Some("date-time") => format!("2026-{:02}-{:02}T{:02}:00:00Z", 1 + draw % 12, 1 + draw % 28, draw % 24),
+            Some("date-time") => format!(
+                "2026-{:02}-{:02}T{:02}:00:00Z",
+                1 + draw % 12,
+                1 + draw % 28,
+                draw % 24
+            ),
             Some("date") => format!("2026-{:02}-{:02}", 1 + draw % 12, 1 + draw % 28),
             Some("time") => format!("{:02}:{:02}:00", draw % 24, draw % 60),
             Some("uuid") => {
@@ -272,8 +282,20 @@ fn range(schema: &Value, default_low: f64, default_high: f64) -> (f64, f64) {
     } else {
         0.01
     };
-    let low = bound(schema, "minimum").map(|low| if exclusive("exclusiveMinimum") { low + step } else { low });
-    let high = bound(schema, "maximum").map(|high| if exclusive("exclusiveMaximum") { high - step } else { high });
+    let low = bound(schema, "minimum").map(|low| {
+        if exclusive("exclusiveMinimum") {
+            low + step
+        } else {
+            low
+        }
+    });
+    let high = bound(schema, "maximum").map(|high| {
+        if exclusive("exclusiveMaximum") {
+            high - step
+        } else {
+            high
+        }
+    });
     match (low, high) {
         (Some(low), Some(high)) => (low, high),
         (Some(low), None) => (low, low + default_high),

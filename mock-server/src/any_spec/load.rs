@@ -120,7 +120,10 @@ impl<'a> Loader<'a> {
     /// Reads every operation, in the order of the document's paths.
     pub(super) fn operations(&self) -> Result<Vec<Operation>, LoadError> {
         let Some(paths) = self.document.get("paths").and_then(Value::as_object) else {
-            return Err(LoadError::new("/paths", "missing; the document has no paths"));
+            return Err(LoadError::new(
+                "/paths",
+                "missing; the document has no paths",
+            ));
         };
         let mut operations = Vec::new();
         for (template, item) in paths {
@@ -226,7 +229,8 @@ impl<'a> Loader<'a> {
                 Some("header") => Location::Header,
                 Some("cookie") => Location::Cookie,
                 other => {
-                    let message = format!("`in` is {other:?}; expected path, query, header or cookie");
+                    let message =
+                        format!("`in` is {other:?}; expected path, query, header or cookie");
                     return Err(LoadError::new(&pointer, message));
                 }
             };
@@ -396,7 +400,10 @@ impl<'a> Loader<'a> {
             (None, Some(&first)) => first,
             (None, None) => {
                 let pointer = format!("{pointer}/responses");
-                return Err(LoadError::new(&pointer, "the operation documents no response"));
+                return Err(LoadError::new(
+                    &pointer,
+                    "the operation documents no response",
+                ));
             }
         };
         let pointer = format!("{pointer}/responses/{}", pointer_token(key));
@@ -425,8 +432,7 @@ impl<'a> Loader<'a> {
 
     /// Follows `value`'s `$ref`s to an object in the document.
     pub(super) fn resolve(&self, value: &'a Value, pointer: &str) -> Result<&'a Value, LoadError> {
-        resolve(self.document, value)
-            .map_err(|message| LoadError::new(pointer, message))
+        resolve(self.document, value).map_err(|message| LoadError::new(pointer, message))
     }
 }
 

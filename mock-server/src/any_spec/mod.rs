@@ -145,7 +145,12 @@ impl AnySpec {
 
     /// Responds to `request`, or passes it to `fallback` when its path is
     /// not in the document.
-    async fn respond(&self, api: &MockApi, mut fallback: axum::Router, request: Request) -> Response {
+    async fn respond(
+        &self,
+        api: &MockApi,
+        mut fallback: axum::Router,
+        request: Request,
+    ) -> Response {
         let Some((route, path_values)) = self.find(request.uri().path()) else {
             return match fallback.call(request).await {
                 Ok(response) => response,
@@ -192,7 +197,13 @@ impl AnySpec {
         {
             return rejection.into_response();
         }
-        validate::check_parameters(operation, &path_values, &parts.headers, &parts.uri, &mut invalid);
+        validate::check_parameters(
+            operation,
+            &path_values,
+            &parts.headers,
+            &parts.uri,
+            &mut invalid,
+        );
         if !invalid.is_empty() {
             return Rejection {
                 status: StatusCode::BAD_REQUEST,
@@ -203,7 +214,9 @@ impl AnySpec {
             .into_response();
         }
 
-        let documented = self.examples.operation(&operation.template, &operation.method);
+        let documented = self
+            .examples
+            .operation(&operation.template, &operation.method);
         if let Some(selected) =
             documented.and_then(|documented| prefer::respond_to(&parts.headers, documented))
         {
@@ -215,7 +228,11 @@ impl AnySpec {
 
 /// Serves the operations of `spec` in front of `fallback`, which gets the
 /// requests to other paths.
-pub(crate) fn router(spec: Arc<AnySpec>, api: Arc<MockApi>, fallback: axum::Router) -> axum::Router {
+pub(crate) fn router(
+    spec: Arc<AnySpec>,
+    api: Arc<MockApi>,
+    fallback: axum::Router,
+) -> axum::Router {
     axum::Router::new().fallback(move |request: Request| {
         let (spec, api, fallback) = (spec.clone(), api.clone(), fallback.clone());
         async move { spec.respond(&api, fallback, request).await }
@@ -239,11 +256,15 @@ impl Route {
                     name,
                     suffix,
                 } => {
-                    let value = part.strip_prefix(prefix.as_str())?.strip_suffix(suffix.as_str())?;
+                    let value = part
+                        .strip_prefix(prefix.as_str())?
+                        .strip_suffix(suffix.as_str())?;
                     if value.is_empty() {
                         return None;
                     }
-                    let decoded = percent_encoding::percent_decode_str(value).decode_utf8().ok()?;
+                    let decoded = percent_encoding::percent_decode_str(value)
+                        .decode_utf8()
+                        .ok()?;
                     values.push((name.clone(), decoded.into_owned()));
                 }
             }
@@ -321,7 +342,9 @@ impl Answer {
         let mut response = Response::new(Body::from(self.body.clone()));
         *response.status_mut() = self.status;
         if let Some(content_type) = &self.content_type {
-            response.headers_mut().insert(CONTENT_TYPE, content_type.clone());
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, content_type.clone());
         }
         response
     }
@@ -342,18 +365,10 @@ fn answer(
     let documented = &operation.response;
     let status = documented.status;
     let (Some(media_type), Some(media)) = (&documented.media_type, &documented.media) else {
-        return Ok(Answer {
-            status,
-            content_type: None,
-            body: Bytes::new(),
-        });
+        return Ok(empty_answer(status));
     };
     if matches!(status.as_u16(), 204 | 205 | 304) {
-        return Ok(Answer {
-            status,
-            content_type: None,
-            body: Bytes::new(),
-        });
+        return Ok(empty_answer(status));
     }
     let content_type = HeaderValue::from_str(media_type).ok();
     let essence = essence(media_type);
@@ -379,9 +394,15 @@ fn answer(
         (Some(example), _) => example,
         (None, None) => Value::Object(serde_json::Map::new()),
         (None, Some(schema)) => {
-            let pointer = format!("{}/content/{}/schema", documented.pointer, load::pointer_token(media_type));
+            let pointer = format!(
+                "{}/content/{}/schema",
+                documented.pointer,
+                load::pointer_token(media_type)
+            );
             let validator = loader.validator(schema, &pointer)?;
-            let operation_seed = telemetry::mix(seed ^ fnv1a(&format!("{} {}", operation.method, operation.template)));
+            let operation_seed = telemetry::mix(
+                seed ^ fnv1a(&format!("{} {}", operation.method, operation.template)),
+            );
             let mut values = ATTEMPTS.iter().map(|&(use_examples, alternative)| {
                 generate::Generator::new(loader.document, operation_seed, use_examples, alternative)
                     .value(schema)
@@ -402,13 +423,42 @@ fn answer(
         }
     };
     let body = serde_json::to_vec(&value).map_err(|error| {
-        LoadError::new(&documented.pointer, format!("the example is not JSON: {error}"))
+        LoadError::new(
+            &documented.pointer,
+            format!("the example is not JSON: {error}"),
+        )
     })?;
     Ok(Answer {
         status,
         content_type,
         body: Bytes::from(body),
     })
+}
+
+/// Builds the answer of a response documented without content. An error
+/// status still gets the documented error body, because the mock never
+/// sends an empty 4xx or 5xx (the `protocol_errors` module rewrites those
+/// as hyper's own).
+fn empty_answer(status: StatusCode) -> Answer {
+    if status.is_success() || status.is_redirection() || status.is_informational() {
+        return Answer {
+            status,
+            content_type: None,
+            body: Bytes::new(),
+        };
+    }
+    let message = format!(
+        "The spec documents no successful response for this operation, so the mock sends its \
+         documented {}",
+        status.as_u16()
+    );
+    let body =
+        serde_json::json!({ "error": { "message": message, "data": { "status": message } } });
+    Answer {
+        status,
+        content_type: Some(HeaderValue::from_static("application/json")),
+        body: Bytes::from(body.to_string()),
+    }
 }
 
 /// Returns the first documented example of the operation's response: the
@@ -465,7 +515,9 @@ mod tests {
 
     #[test]
     fn swagger_two_is_rejected() {
-        let error = AnySpec::load("swagger: '2.0'\npaths: {}\n", 1).err().unwrap();
+        let error = AnySpec::load("swagger: '2.0'\npaths: {}\n", 1)
+            .err()
+            .unwrap();
         assert_eq!(
             error.to_string(),
             "#/swagger: Swagger 2.0 is not supported; convert the document to OpenAPI 3.0"

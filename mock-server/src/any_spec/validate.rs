@@ -44,9 +44,11 @@ pub(super) fn check_security(
         }
         reasons.extend(failures);
     }
-    let nothing_sent = operation.security.iter().flatten().all(|credential| {
-        matches!(read_credential(credential, headers, uri), ApiKey::Missing)
-    });
+    let nothing_sent = operation
+        .security
+        .iter()
+        .flatten()
+        .all(|credential| matches!(read_credential(credential, headers, uri), ApiKey::Missing));
     if operation.security_optional && nothing_sent {
         return Ok(());
     }

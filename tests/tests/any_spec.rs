@@ -1,0 +1,496 @@
+//! The mock serving another OpenAPI 3.0 document (`--spec`): for each spec
+//! of the corpus and the mock's own, valid requests built from the spec get
+//! responses that pass the checker, and invalid ones get the documented
+//! error body naming the invalid field.
+
+use contract_tests::MockServer;
+use contract_tests::checker::{Checker, RecordedRequest, RecordedResponse, Rule, record};
+use mock_server::state::ClusterState;
+use mock_server::{AnySpec, DEFAULT_API_KEY, MockApi};
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+
+const SEED: u64 = 42;
+
+/// Each spec under test, by name.
+const SPECS: [(&str, &str); 6] = [
+    (
+        "petstore-expanded",
+        include_str!("../../xtask/corpus/petstore-expanded.yaml"),
+    ),
+    (
+        "petstore3",
+        include_str!("../../xtask/corpus/petstore3.yaml"),
+    ),
+    (
+        "realworld",
+        include_str!("../../xtask/corpus/realworld.yaml"),
+    ),
+    ("uber", include_str!("../../xtask/corpus/uber.yaml")),
+    ("uspto", include_str!("../../xtask/corpus/uspto.yaml")),
+    ("openapi", api_spec::OPENAPI_YAML),
+];
+
+const METHODS: [&str; 7] = ["get", "put", "post", "delete", "options", "head", "patch"];
+
+/// Starts the mock on loopback, serving `yaml` with `seed`.
+async fn start(yaml: &str, seed: u64) -> MockServer {
+    let spec = AnySpec::load(yaml, seed).expect("the spec loads");
+    let api = MockApi::new(
+        ClusterState::default_state(),
+        vec![DEFAULT_API_KEY.to_string()],
+    );
+    MockServer::start_with_api(api.with_spec(spec)).await
+}
+
+/// An operation of a spec, with its parameters and path-level ones.
+struct Operation<'a> {
+    document: &'a Value,
+    template: &'a str,
+    method: Method,
+    operation: &'a Value,
+    parameters: Vec<&'a Value>,
+}
+
+fn operations(document: &Value) -> Vec<Operation<'_>> {
+    let mut operations = Vec::new();
+    let paths = document["paths"].as_object().expect("paths");
+    for (template, item) in paths {
+        let item = resolve(document, item);
+        for name in METHODS {
+            let Some(operation) = item.get(name) else {
+                continue;
+            };
+            let own = operation["parameters"].as_array().into_iter().flatten();
+            let shared = item["parameters"].as_array().into_iter().flatten();
+            let mut parameters: Vec<&Value> = own.map(|p| resolve(document, p)).collect();
+            for parameter in shared.map(|p| resolve(document, p)) {
+                if !parameters.iter().any(|p| p["name"] == parameter["name"]) {
+                    parameters.push(parameter);
+                }
+            }
+            operations.push(Operation {
+                document,
+                template,
+                method: Method::from_bytes(name.to_uppercase().as_bytes()).unwrap(),
+                operation,
+                parameters,
+            });
+        }
+    }
+    operations
+}
+
+fn resolve<'a>(document: &'a Value, value: &'a Value) -> &'a Value {
+    let mut current = value;
+    while let Some(reference) = current.get("$ref").and_then(Value::as_str) {
+        let pointer = reference.strip_prefix('#').expect("a local reference");
+        current = document.pointer(pointer).expect("the reference resolves");
+    }
+    current
+}
+
+/// Builds a value of `schema`: its example, else the first enum value,
+/// else the smallest value of its type with the required properties.
+fn sample(document: &Value, schema: &Value) -> Value {
+    let schema = resolve(document, schema);
+    if let Some(example) = schema.get("example") {
+        return example.clone();
+    }
+    if let Some(first) = schema["enum"].as_array().and_then(|values| values.first()) {
+        return first.clone();
+    }
+    if let Some(parts) = schema["allOf"].as_array() {
+        let mut merged = Map::new();
+        for part in parts {
+            if let Value::Object(map) = sample(document, part) {
+                merged.extend(map);
+            }
+        }
+        return Value::Object(merged);
+    }
+    for keyword in ["oneOf", "anyOf"] {
+        if let Some(first) = schema[keyword].as_array().and_then(|values| values.first()) {
+            return sample(document, first);
+        }
+    }
+    let minimum = schema["minimum"].as_f64().unwrap_or(1.0).max(1.0);
+    match schema["type"].as_str() {
+        Some("integer") => json!(minimum as i64),
+        Some("number") => json!(minimum),
+        Some("boolean") => json!(true),
+        Some("array") => json!([sample(document, &schema["items"])]),
+        Some("object") | None if schema.get("properties").is_some() => {
+            let required = schema["required"].as_array().into_iter().flatten();
+            let object: Map<String, Value> = required
+                .filter_map(Value::as_str)
+                .map(|name| {
+                    let property = &schema["properties"][name];
+                    (name.to_string(), sample(document, property))
+                })
+                .collect();
+            Value::Object(object)
+        }
+        Some("object") => json!({}),
+        _ => match schema["format"].as_str() {
+            Some("date-time") => json!("2026-01-02T03:04:05Z"),
+            Some("date") => json!("2026-01-02"),
+            Some("email") => json!("someone@example.com"),
+            Some("uuid") => json!("0b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8"),
+            _ => {
+                let length = schema["minLength"].as_u64().unwrap_or(1) as usize;
+                json!("a".repeat(length.max(1)))
+            }
+        },
+    }
+}
+
+/// Returns the text of a parameter value, with arrays joined by commas.
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
+
+/// What to leave out of, or break in, a request built by [`build`].
+#[derive(Clone, Copy, PartialEq)]
+enum Change<'a> {
+    None,
+    OmitParameter(&'a str),
+    BreakParameter(&'a str),
+    OmitCredentials,
+}
+
+impl Operation<'_> {
+    /// Builds a request with every required parameter, the credentials of
+    /// the first security alternative and a JSON body, changed by `change`.
+    fn build(&self, base_url: &str, change: Change) -> RecordedRequest {
+        let mut path = self.template.to_string();
+        let mut query = Vec::new();
+        let mut headers = Vec::new();
+        let mut cookies = Vec::new();
+        for parameter in &self.parameters {
+            let name = parameter["name"].as_str().unwrap();
+            let location = parameter["in"].as_str().unwrap();
+            let required = location == "path" || parameter["required"] == json!(true);
+            if !required || change == Change::OmitParameter(name) {
+                continue;
+            }
+            let value = match parameter.get("example") {
+                Some(example) => example.clone(),
+                None => sample(self.document, &parameter["schema"]),
+            };
+            let value = if change == Change::BreakParameter(name) {
+                "not-valid".to_string()
+            } else {
+                text(&value)
+            };
+            match location {
+                "path" => path = path.replace(&format!("{{{name}}}"), &value),
+                "query" => query.push(format!("{name}={value}")),
+                "header" => headers.push((name.to_string(), value)),
+                _ => cookies.push(format!("{name}={value}")),
+            }
+        }
+        if !query.is_empty() {
+            path = format!("{path}?{}", query.join("&"));
+        }
+        if change != Change::OmitCredentials {
+            self.add_credentials(&mut headers, &mut cookies, &mut path);
+        }
+        if !cookies.is_empty() {
+            headers.push(("Cookie".to_string(), cookies.join("; ")));
+        }
+        let mut request = RecordedRequest::new(self.method.clone(), base_url, &path);
+        for (name, value) in headers {
+            request = request.header(&name, &value);
+        }
+        match self.json_body_schema() {
+            Some(schema) => request.json(&sample(self.document, schema)),
+            None => request,
+        }
+    }
+
+    fn security(&self) -> Option<&Value> {
+        let security = self
+            .operation
+            .get("security")
+            .or_else(|| self.document.get("security"))?;
+        security.as_array()?.first()
+    }
+
+    fn add_credentials(
+        &self,
+        headers: &mut Vec<(String, String)>,
+        cookies: &mut Vec<String>,
+        path: &mut String,
+    ) {
+        let Some(requirement) = self.security().and_then(Value::as_object) else {
+            return;
+        };
+        for name in requirement.keys() {
+            let scheme = &self.document["components"]["securitySchemes"][name];
+            let key_name = scheme["name"].as_str().unwrap_or_default();
+            match (scheme["type"].as_str(), scheme["in"].as_str()) {
+                (Some("apiKey"), Some("header")) => {
+                    headers.push((key_name.to_string(), DEFAULT_API_KEY.to_string()));
+                }
+                (Some("apiKey"), Some("query")) => {
+                    let separator = if path.contains('?') { '&' } else { '?' };
+                    path.push_str(&format!("{separator}{key_name}={DEFAULT_API_KEY}"));
+                }
+                (Some("apiKey"), _) => cookies.push(format!("{key_name}={DEFAULT_API_KEY}")),
+                (Some("http"), _) if scheme["scheme"] == json!("basic") => {
+                    headers.push((
+                        "Authorization".to_string(),
+                        "Basic dXNlcjpwYXNz".to_string(),
+                    ));
+                }
+                _ => headers.push(("Authorization".to_string(), "Bearer token".to_string())),
+            }
+        }
+    }
+
+    fn json_body_schema(&self) -> Option<&Value> {
+        let body = resolve(self.document, self.operation.get("requestBody")?);
+        let content = body["content"].as_object()?;
+        let (_, media) = content.iter().find(|(name, _)| name.contains("json"))?;
+        media.get("schema")
+    }
+
+    /// Returns whether the operation documents a 2xx or `default`
+    /// response.
+    fn documents_success(&self) -> bool {
+        let responses = self.operation["responses"]
+            .as_object()
+            .into_iter()
+            .flatten();
+        responses
+            .map(|(key, _)| key.as_str())
+            .any(|key| key.starts_with('2') || key == "default")
+    }
+
+    fn body_required(&self) -> bool {
+        let body = self.operation.get("requestBody");
+        body.is_some_and(|body| resolve(self.document, body)["required"] == json!(true))
+    }
+}
+
+async fn send(request: &RecordedRequest) -> RecordedResponse {
+    record(&reqwest::Client::new(), request)
+        .await
+        .expect("the mock responds")
+}
+
+/// Asserts that `response` is the documented error body with `status`,
+/// naming `field` in `data`, and that the checker passes it unless the
+/// spec leaves the status undocumented or documents it with other content:
+/// the mock sends its own error body in place of the spec's.
+fn assert_error(
+    checker: &Checker,
+    request: &RecordedRequest,
+    response: &RecordedResponse,
+    status: u16,
+    field: &str,
+) {
+    let curl = contract_tests::checker::curl_line(request);
+    assert_eq!(response.status, status, "{curl}\n{response:?}");
+    let body: Value = serde_json::from_slice(&response.body).expect("a JSON error body");
+    assert!(body["error"]["message"].is_string(), "{curl}\n{body}");
+    assert!(
+        body["error"]["data"].get(field).is_some(),
+        "{curl}: `{field}` is not named in {body}"
+    );
+    if let Err(violation) = checker.check(request, response) {
+        assert!(
+            matches!(
+                violation.rule,
+                Rule::StatusNotDocumented
+                    | Rule::BodyNotEmpty
+                    | Rule::ContentTypeMismatch
+                    | Rule::BodySchema
+            ),
+            "{violation}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn valid_requests_pass_checker() {
+    for (name, yaml) in SPECS {
+        let checker = Checker::from_yaml(yaml).expect("the checker loads the spec");
+        let mock = start(yaml, SEED).await;
+        let mut checked = 0;
+        for operation in operations(checker.document()) {
+            let request = operation.build(&mock.base_url(), Change::None);
+            let response = send(&request).await;
+            let curl = contract_tests::checker::curl_line(&request);
+            let result = checker.check(&request, &response);
+            if !operation.documents_success() {
+                // An error documented without content still gets the
+                // documented error body.
+                let violation = result.expect_err("an error body where none is documented");
+                assert_eq!(violation.rule, Rule::BodyNotEmpty, "{violation}");
+                assert_error(&checker, &request, &response, response.status, "status");
+                continue;
+            }
+            assert!(result.is_ok(), "{name}: {}", result.unwrap_err());
+            // The mock's own operations keep their stateful implementation,
+            // whose responses depend on the state.
+            if name != "openapi" {
+                assert!(
+                    (200..300).contains(&response.status),
+                    "{name}: {curl}\n{response:?}"
+                );
+            }
+            checked += 1;
+        }
+        assert!(checked > 0, "{name} has operations");
+    }
+}
+
+#[tokio::test]
+async fn invalid_requests_get_error_body() {
+    for (name, yaml) in SPECS.into_iter().filter(|(name, _)| *name != "openapi") {
+        let checker = Checker::from_yaml(yaml).expect("the checker loads the spec");
+        let mock = start(yaml, SEED).await;
+        let mut rejected = 0;
+        for operation in operations(checker.document()) {
+            let base_url = mock.base_url();
+            for parameter in &operation.parameters {
+                let parameter_name = parameter["name"].as_str().unwrap();
+                let schema = resolve(operation.document, &parameter["schema"]);
+                let location = parameter["in"].as_str().unwrap();
+                if location != "path" && parameter["required"] == json!(true) {
+                    let request = operation.build(&base_url, Change::OmitParameter(parameter_name));
+                    let response = send(&request).await;
+                    assert_error(&checker, &request, &response, 400, parameter_name);
+                    rejected += 1;
+                }
+                let typed = matches!(schema["type"].as_str(), Some("integer" | "number"));
+                if typed && parameter["required"] == json!(true) || typed && location == "path" {
+                    let request =
+                        operation.build(&base_url, Change::BreakParameter(parameter_name));
+                    let response = send(&request).await;
+                    assert_error(&checker, &request, &response, 400, parameter_name);
+                    rejected += 1;
+                }
+            }
+            if operation.json_body_schema().is_some() && operation.body_required() {
+                let mut request = operation.build(&base_url, Change::None);
+                request.body = b"\"not-an-object\"".to_vec();
+                let response = send(&request).await;
+                assert_error(&checker, &request, &response, 400, "body");
+                rejected += 1;
+            }
+            if operation.operation.get("requestBody").is_some() {
+                let mut request = operation.build(&base_url, Change::None);
+                request.headers.remove("content-type");
+                request.body = b"a,b".to_vec();
+                let request = request.header("Content-Type", "text/csv");
+                let response = send(&request).await;
+                assert_error(&checker, &request, &response, 415, "content-type");
+                rejected += 1;
+            }
+            let secured = operation.security().and_then(Value::as_object);
+            if secured.is_some_and(|requirement| !requirement.is_empty()) {
+                let request = operation.build(&base_url, Change::OmitCredentials);
+                let response = send(&request).await;
+                assert_eq!(
+                    response.status,
+                    401,
+                    "{name}: {}",
+                    contract_tests::checker::curl_line(&request)
+                );
+                rejected += 1;
+            }
+        }
+        assert!(rejected > 0, "{name} has requests to reject");
+    }
+}
+
+/// Returns the body of each GET operation without path parameters.
+async fn get_bodies(yaml: &str, seed: u64) -> Vec<Vec<u8>> {
+    let checker = Checker::from_yaml(yaml).expect("the checker loads the spec");
+    let mock = start(yaml, seed).await;
+    let mut bodies = Vec::new();
+    for operation in operations(checker.document()) {
+        if operation.method == Method::GET {
+            let request = operation.build(&mock.base_url(), Change::None);
+            bodies.push(send(&request).await.body);
+        }
+    }
+    bodies
+}
+
+#[tokio::test]
+async fn same_seed_gives_same_bodies() {
+    let (_, yaml) = SPECS[1];
+    let first = get_bodies(yaml, SEED).await;
+    let again = get_bodies(yaml, SEED).await;
+    let other = get_bodies(yaml, SEED + 1).await;
+    assert!(!first.is_empty());
+    assert_eq!(first, again);
+    assert_ne!(first, other);
+}
+
+/// A spec with named examples, for the `Prefer` selection.
+const EXAMPLES_YAML: &str = "
+openapi: 3.0.3
+info: {title: Items, version: '1'}
+paths:
+  /items:
+    get:
+      responses:
+        '200':
+          description: The items.
+          content:
+            application/json:
+              schema: {type: array, items: {type: integer}}
+              examples:
+                first: {value: [1]}
+                second: {value: [2, 3]}
+        '404':
+          description: No items.
+          content:
+            application/json:
+              example: {missing: true}
+";
+
+#[tokio::test]
+async fn prefer_selects_documented_example() {
+    let mock = start(EXAMPLES_YAML, SEED).await;
+    let cases = [
+        (None, 200, json!([1])),
+        (Some("example=second"), 200, json!([2, 3])),
+        (Some("code=404"), 404, json!({"missing": true})),
+    ];
+    for (prefer, status, expected) in cases {
+        let mut request = RecordedRequest::new(Method::GET, &mock.base_url(), "/items");
+        if let Some(prefer) = prefer {
+            request = request.header("Prefer", prefer);
+        }
+        let response = send(&request).await;
+        assert_eq!(response.status, status, "{prefer:?}");
+        let body: Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(body, expected, "{prefer:?}");
+    }
+    let request = RecordedRequest::new(Method::GET, &mock.base_url(), "/items")
+        .header("Prefer", "example=third");
+    let response = send(&request).await;
+    let body: Value = serde_json::from_slice(&response.body).unwrap();
+    assert_eq!(response.status, 400);
+    assert!(body["error"]["data"]["prefer"].is_string(), "{body}");
+}
+
+#[test]
+fn openapi_three_one_is_rejected() {
+    let yaml = "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n";
+    let error = AnySpec::load(yaml, SEED).err().expect("3.1 is rejected");
+    assert_eq!(
+        error.to_string(),
+        "#/openapi: OpenAPI 3.1.0 is not supported; the mock serves OpenAPI 3.0 documents"
+    );
+}
