@@ -23,6 +23,14 @@ const OPENAPI_ONLY: &[&str] = &[
 ///
 /// Property names are never taken for keywords: the conversion descends only
 /// into the keywords whose values are schemas.
+///
+/// ```
+/// use serde_json::json;
+///
+/// let schema = json!({"type": "string", "nullable": true, "example": "a"});
+/// let converted = openapi_schema::to_json_schema(&schema);
+/// assert_eq!(converted, json!({"type": ["string", "null"]}));
+/// ```
 pub fn to_json_schema(schema: &Value) -> Value {
     let Value::Object(object) = schema else {
         return schema.clone();

@@ -1,7 +1,7 @@
-//! The mock serving another OpenAPI 3.0 document (`--spec`): for each spec
+//! The mock serving another OpenAPI 3.0 document (`--spec`). For each spec
 //! of the corpus and the mock's own, valid requests built from the spec get
-//! responses that pass the checker, and invalid ones get the documented
-//! error body naming the invalid field.
+//! responses that pass the checker. Invalid ones get the documented error
+//! body naming the invalid field.
 
 use contract_tests::MockServer;
 use contract_tests::checker::{Checker, RecordedRequest, RecordedResponse, Rule, record};
@@ -285,9 +285,9 @@ async fn send(request: &RecordedRequest) -> RecordedResponse {
 }
 
 /// Asserts that `response` is the documented error body with `status`,
-/// naming `field` in `data`, and that the checker passes it unless the
-/// spec leaves the status undocumented or documents it with other content:
-/// the mock sends its own error body in place of the spec's.
+/// naming `field` in `data`. The checker must pass it unless the spec
+/// leaves the status undocumented or documents other content for it,
+/// because the mock sends its own error body in place of the spec's.
 fn assert_error(
     checker: &Checker,
     request: &RecordedRequest,
@@ -370,7 +370,8 @@ async fn invalid_requests_get_error_body() {
                     rejected += 1;
                 }
                 let typed = matches!(schema["type"].as_str(), Some("integer" | "number"));
-                if typed && parameter["required"] == json!(true) || typed && location == "path" {
+                let required = parameter["required"] == json!(true) || location == "path";
+                if typed && required {
                     let request =
                         operation.build(&base_url, Change::BreakParameter(parameter_name));
                     let response = send(&request).await;

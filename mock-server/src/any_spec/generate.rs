@@ -109,7 +109,7 @@ impl<'a> Generator<'a> {
             "array" => self.array(schema, depth),
             "integer" => self.integer(schema),
             "number" => self.number(schema),
-            "boolean" => Value::Bool(self.next() % 2 == 0),
+            "boolean" => Value::Bool(self.next().is_multiple_of(2)),
             _ => Value::String(self.string(schema)),
         }
     }

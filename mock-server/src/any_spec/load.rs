@@ -50,7 +50,7 @@ pub(super) struct Parameter {
     pub name: String,
     pub location: Location,
     pub required: bool,
-    /// `type` of the schema, which tells how the text is read.
+    /// `type` of the schema, which sets how the text is read.
     pub kind: Option<String>,
     /// `type` of the items, for an array parameter.
     pub item_kind: Option<String>,
@@ -101,6 +101,10 @@ pub(super) fn is_json(name: &str) -> bool {
     name == "application/json" || name.ends_with("+json")
 }
 
+/// A Parameter Object as declared: its name, location, resolved object and
+/// JSON pointer.
+type Declared<'a> = (String, Location, &'a Value, String);
+
 /// Reads the operations of a whole OpenAPI document.
 pub(super) struct Loader<'a> {
     pub document: &'a Value,
@@ -148,7 +152,7 @@ impl<'a> Loader<'a> {
         template: &str,
         method: Method,
         operation: &Value,
-        shared: &[(String, Location, &'a Value, String)],
+        shared: &[Declared<'a>],
         pointer: String,
     ) -> Result<Operation, LoadError> {
         // An operation's parameter overrides a path-level one of the same
@@ -202,12 +206,11 @@ impl<'a> Loader<'a> {
 
     /// Resolves the Parameter Objects of a `parameters` list, with their
     /// names, locations and pointers.
-    #[allow(clippy::type_complexity)]
     fn parameters(
         &self,
         list: Option<&'a Value>,
         pointer: &str,
-    ) -> Result<Vec<(String, Location, &'a Value, String)>, LoadError> {
+    ) -> Result<Vec<Declared<'a>>, LoadError> {
         let Some(list) = list else {
             return Ok(Vec::new());
         };

@@ -1,10 +1,10 @@
 //! The mock of another OpenAPI 3.0 document, loaded at start-up
 //! (`mock-server --spec FILE`) and interpreted at run time.
 //!
-//! Each request is routed by the document's path templates and methods,
-//! then checked against the operation: its security requirement (a 401),
-//! the media type of its body (a 415), then its parameters and JSON body
-//! (a 400 naming each invalid field). A valid request gets the documented
+//! Each request is routed by the document's path templates and methods.
+//! Then its security requirement is checked (a 401), the media type of its
+//! body (a 415), and its parameters and JSON body (a 400 naming each
+//! invalid field). A valid request gets the documented
 //! example of the lowest 2xx status, or a value generated from its schema
 //! with the seed of [`AnySpec::load`]. `Prefer: code=` and `example=`
 //! select another documented example, as for the mock's own document.
@@ -41,6 +41,9 @@ pub struct AnySpec {
     /// The documented examples, for `Prefer` selections.
     examples: Document,
 }
+
+/// The decoded values of a path template's expressions, by name.
+type PathValues = Vec<(String, String)>;
 
 /// A path template with the operations at it.
 struct Route {
@@ -124,9 +127,9 @@ impl AnySpec {
 
     /// Finds the route of `path`, preferring the template with the most
     /// literal segments, with the decoded values of its expressions.
-    fn find(&self, path: &str) -> Option<(&Route, Vec<(String, String)>)> {
+    fn find(&self, path: &str) -> Option<(&Route, PathValues)> {
         let parts: Vec<&str> = path.split('/').collect();
-        let mut best: Option<(&Route, Vec<(String, String)>, usize)> = None;
+        let mut best: Option<(&Route, PathValues, usize)> = None;
         for route in &self.routes {
             let Some(values) = route.matches(&parts) else {
                 continue;
@@ -242,7 +245,7 @@ pub(crate) fn router(
 impl Route {
     /// Returns the values of the template's expressions when the path
     /// `parts` match it.
-    fn matches(&self, parts: &[&str]) -> Option<Vec<(String, String)>> {
+    fn matches(&self, parts: &[&str]) -> Option<PathValues> {
         if parts.len() != self.segments.len() {
             return None;
         }

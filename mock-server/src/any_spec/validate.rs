@@ -120,7 +120,7 @@ fn read_credential(credential: &Credential, headers: &HeaderMap, uri: &Uri) -> A
 }
 
 /// Checks each parameter of the operation, adding the invalid ones to
-/// `invalid`. `path` holds the decoded values of the path template.
+/// `invalid`. `path` contains the decoded values of the path template.
 pub(super) fn check_parameters(
     operation: &Operation,
     path: &[(String, String)],
@@ -156,6 +156,11 @@ fn check_parameter(parameter: &Parameter, texts: Vec<String>) -> Result<(), Stri
         } else {
             Ok(())
         };
+    }
+    // NOTE: object parameters (`deepObject` and the other object styles)
+    // are checked for presence only.
+    if parameter.kind.as_deref() == Some("object") {
+        return Ok(());
     }
     let value = if parameter.kind.as_deref() == Some("array") {
         let items: Vec<&str> = if parameter.explode {
@@ -200,9 +205,9 @@ fn first_error(validator: &Validator, value: &Value) -> Result<(), String> {
 }
 
 /// Checks the body of a request: its media type against the documented
-/// ones (a 415 otherwise), then, for a JSON media type, its syntax and
-/// schema, adding each invalid field to `invalid` under `body` and the
-/// field's JSON pointer, such as `body/name`.
+/// ones (a 415 otherwise), then the syntax and schema of a JSON body. Each
+/// invalid field goes into `invalid` under `body` and the field's JSON
+/// pointer, such as `body/name`.
 pub(super) fn check_body(
     operation: &Operation,
     headers: &HeaderMap,
