@@ -352,6 +352,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description 1 to 64 letters, digits, `-`, `_` or `.`; the server rejects other
+         *     characters with a 400.
+         */
+        SessionName: string;
         Error: {
             error: {
                 /** @description What went wrong, for a person to read. */
@@ -756,7 +761,7 @@ export interface components {
          * @description Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
          *     the request addresses the shared state.
          */
-        Session: string;
+        Session: components["schemas"]["SessionName"];
         /** @description System service ID. */
         ServiceId: string;
         /** @description Node ID. */
@@ -1295,7 +1300,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Session name. */
-                session_name: string;
+                session_name: components["schemas"]["SessionName"];
             };
             cookie?: never;
         };
@@ -1365,7 +1370,7 @@ export interface operations {
                  * @description Session name, for clients that cannot set headers, such as a
                  *     browser's `EventSource`. The header wins when both are given.
                  */
-                session?: string;
+                session?: components["schemas"]["SessionName"];
             };
             header?: {
                 /**

@@ -433,6 +433,12 @@ impl Api for ControlApi {
         _: &RequestContext,
         request: StreamUpdatesRequest,
     ) -> StreamUpdatesResponse {
+        // The header wins, but an invalid query parameter is a 400 either way.
+        if let (Some(_), Some(query)) = (&request.x_mock_session, &request.session)
+            && let Err(error) = check_name(query)
+        {
+            return StreamUpdatesResponse::BadRequest(invalid("session", error.to_string()));
+        }
         let session = match (&request.x_mock_session, &request.session) {
             (Some(header), _) => self.session(Some(header), SESSION_HEADER),
             (None, query) => self.session(query.as_deref(), "session"),

@@ -552,6 +552,13 @@ async fn updates_header_wins_over_query() {
     let invalid = send_checked(&get(&base, "/__mock/updates?session=a%20b")).await;
     assert_eq!(invalid.status, 400);
     assert!(error_data(&invalid)["session"].is_string());
+    let both = get(&base, "/__mock/updates?session=a%20b").header("X-Mock-Session", "h");
+    let response = send_checked(&both).await;
+    assert_eq!(
+        response.status, 400,
+        "an invalid query is a 400 beside a header too"
+    );
+    assert!(error_data(&response)["session"].is_string());
 }
 
 #[tokio::test]

@@ -652,6 +652,71 @@ pub mod types {
         }
     }
 
+    /// 1 to 64 letters, digits, `-`, `_` or `.`; the server rejects other
+    /// characters with a 400.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct SessionName(::std::string::String);
+
+    impl ::std::ops::Deref for SessionName {
+        type Target = ::std::string::String;
+
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+
+    impl ::std::convert::From<SessionName> for ::std::string::String {
+        fn from(value: SessionName) -> Self {
+            value.0
+        }
+    }
+
+    impl ::std::str::FromStr for SessionName {
+        type Err = self::error::ConversionError;
+
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 64usize {
+                return Err("longer than 64 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+
+    impl ::std::convert::TryFrom<&str> for SessionName {
+        type Error = self::error::ConversionError;
+
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    impl ::std::convert::TryFrom<::std::string::String> for SessionName {
+        type Error = self::error::ConversionError;
+
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for SessionName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+
     ///`Sessions`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
@@ -3328,7 +3393,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct GetState<'a> {
         client: &'a super::Client,
-        x_mock_session: Result<Option<::std::string::String>, String>,
+        x_mock_session: Result<Option<types::SessionName>, String>,
     }
 
     impl<'a> GetState<'a> {
@@ -3341,11 +3406,12 @@ pub mod builder {
 
         pub fn x_mock_session<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::SessionName>,
         {
-            self.x_mock_session = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for x_mock_session failed".to_string()
-            });
+            self.x_mock_session = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `SessionName` for x_mock_session failed".to_string());
             self
         }
 
@@ -3408,7 +3474,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ReplaceState<'a> {
         client: &'a super::Client,
-        x_mock_session: Result<Option<::std::string::String>, String>,
+        x_mock_session: Result<Option<types::SessionName>, String>,
         body: Result<types::builder::State, String>,
     }
 
@@ -3423,11 +3489,12 @@ pub mod builder {
 
         pub fn x_mock_session<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::SessionName>,
         {
-            self.x_mock_session = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for x_mock_session failed".to_string()
-            });
+            self.x_mock_session = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `SessionName` for x_mock_session failed".to_string());
             self
         }
 
@@ -3521,7 +3588,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ResetState<'a> {
         client: &'a super::Client,
-        x_mock_session: Result<Option<::std::string::String>, String>,
+        x_mock_session: Result<Option<types::SessionName>, String>,
     }
 
     impl<'a> ResetState<'a> {
@@ -3534,11 +3601,12 @@ pub mod builder {
 
         pub fn x_mock_session<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::SessionName>,
         {
-            self.x_mock_session = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for x_mock_session failed".to_string()
-            });
+            self.x_mock_session = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `SessionName` for x_mock_session failed".to_string());
             self
         }
 
@@ -3601,7 +3669,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct GetScheduler<'a> {
         client: &'a super::Client,
-        x_mock_session: Result<Option<::std::string::String>, String>,
+        x_mock_session: Result<Option<types::SessionName>, String>,
     }
 
     impl<'a> GetScheduler<'a> {
@@ -3614,11 +3682,12 @@ pub mod builder {
 
         pub fn x_mock_session<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::SessionName>,
         {
-            self.x_mock_session = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for x_mock_session failed".to_string()
-            });
+            self.x_mock_session = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `SessionName` for x_mock_session failed".to_string());
             self
         }
 
@@ -3681,7 +3750,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct RunScheduler<'a> {
         client: &'a super::Client,
-        x_mock_session: Result<Option<::std::string::String>, String>,
+        x_mock_session: Result<Option<types::SessionName>, String>,
     }
 
     impl<'a> RunScheduler<'a> {
@@ -3694,11 +3763,12 @@ pub mod builder {
 
         pub fn x_mock_session<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::SessionName>,
         {
-            self.x_mock_session = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for x_mock_session failed".to_string()
-            });
+            self.x_mock_session = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `SessionName` for x_mock_session failed".to_string());
             self
         }
 
@@ -3761,7 +3831,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct AdvanceClock<'a> {
         client: &'a super::Client,
-        x_mock_session: Result<Option<::std::string::String>, String>,
+        x_mock_session: Result<Option<types::SessionName>, String>,
         body: Result<types::builder::ClockAdvance, String>,
     }
 
@@ -3776,11 +3846,12 @@ pub mod builder {
 
         pub fn x_mock_session<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::SessionName>,
         {
-            self.x_mock_session = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for x_mock_session failed".to_string()
-            });
+            self.x_mock_session = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `SessionName` for x_mock_session failed".to_string());
             self
         }
 
@@ -3878,7 +3949,7 @@ pub mod builder {
         client: &'a super::Client,
         service_id: Result<::std::string::String, String>,
         node_id: Result<::std::string::String, String>,
-        x_mock_session: Result<Option<::std::string::String>, String>,
+        x_mock_session: Result<Option<types::SessionName>, String>,
     }
 
     impl<'a> HangProcess<'a> {
@@ -3913,11 +3984,12 @@ pub mod builder {
 
         pub fn x_mock_session<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::SessionName>,
         {
-            self.x_mock_session = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for x_mock_session failed".to_string()
-            });
+            self.x_mock_session = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `SessionName` for x_mock_session failed".to_string());
             self
         }
 
@@ -3994,7 +4066,7 @@ pub mod builder {
         client: &'a super::Client,
         service_id: Result<::std::string::String, String>,
         node_id: Result<::std::string::String, String>,
-        x_mock_session: Result<Option<::std::string::String>, String>,
+        x_mock_session: Result<Option<types::SessionName>, String>,
     }
 
     impl<'a> KillProcess<'a> {
@@ -4029,11 +4101,12 @@ pub mod builder {
 
         pub fn x_mock_session<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::SessionName>,
         {
-            self.x_mock_session = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for x_mock_session failed".to_string()
-            });
+            self.x_mock_session = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `SessionName` for x_mock_session failed".to_string());
             self
         }
 
@@ -4109,7 +4182,7 @@ pub mod builder {
     pub struct ListEvents<'a> {
         client: &'a super::Client,
         limit: Result<Option<::std::num::NonZeroU64>, String>,
-        x_mock_session: Result<Option<::std::string::String>, String>,
+        x_mock_session: Result<Option<types::SessionName>, String>,
     }
 
     impl<'a> ListEvents<'a> {
@@ -4133,11 +4206,12 @@ pub mod builder {
 
         pub fn x_mock_session<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::SessionName>,
         {
-            self.x_mock_session = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for x_mock_session failed".to_string()
-            });
+            self.x_mock_session = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `SessionName` for x_mock_session failed".to_string());
             self
         }
 
@@ -4203,7 +4277,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ListFaults<'a> {
         client: &'a super::Client,
-        x_mock_session: Result<Option<::std::string::String>, String>,
+        x_mock_session: Result<Option<types::SessionName>, String>,
     }
 
     impl<'a> ListFaults<'a> {
@@ -4216,11 +4290,12 @@ pub mod builder {
 
         pub fn x_mock_session<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::SessionName>,
         {
-            self.x_mock_session = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for x_mock_session failed".to_string()
-            });
+            self.x_mock_session = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `SessionName` for x_mock_session failed".to_string());
             self
         }
 
@@ -4285,7 +4360,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct AddFault<'a> {
         client: &'a super::Client,
-        x_mock_session: Result<Option<::std::string::String>, String>,
+        x_mock_session: Result<Option<types::SessionName>, String>,
         body: Result<types::builder::FaultRequest, String>,
     }
 
@@ -4300,11 +4375,12 @@ pub mod builder {
 
         pub fn x_mock_session<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::SessionName>,
         {
-            self.x_mock_session = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for x_mock_session failed".to_string()
-            });
+            self.x_mock_session = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `SessionName` for x_mock_session failed".to_string());
             self
         }
 
@@ -4398,7 +4474,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ClearFaults<'a> {
         client: &'a super::Client,
-        x_mock_session: Result<Option<::std::string::String>, String>,
+        x_mock_session: Result<Option<types::SessionName>, String>,
     }
 
     impl<'a> ClearFaults<'a> {
@@ -4411,11 +4487,12 @@ pub mod builder {
 
         pub fn x_mock_session<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::SessionName>,
         {
-            self.x_mock_session = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for x_mock_session failed".to_string()
-            });
+            self.x_mock_session = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `SessionName` for x_mock_session failed".to_string());
             self
         }
 
@@ -4479,7 +4556,7 @@ pub mod builder {
     pub struct RemoveFault<'a> {
         client: &'a super::Client,
         fault_id: Result<::std::string::String, String>,
-        x_mock_session: Result<Option<::std::string::String>, String>,
+        x_mock_session: Result<Option<types::SessionName>, String>,
     }
 
     impl<'a> RemoveFault<'a> {
@@ -4503,11 +4580,12 @@ pub mod builder {
 
         pub fn x_mock_session<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::SessionName>,
         {
-            self.x_mock_session = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for x_mock_session failed".to_string()
-            });
+            self.x_mock_session = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `SessionName` for x_mock_session failed".to_string());
             self
         }
 
@@ -4585,7 +4663,7 @@ pub mod builder {
         rpc_method: Result<Option<::std::string::String>, String>,
         since: Result<Option<u64>, String>,
         status: Result<Option<i64>, String>,
-        x_mock_session: Result<Option<::std::string::String>, String>,
+        x_mock_session: Result<Option<types::SessionName>, String>,
     }
 
     impl<'a> ListJournal<'a> {
@@ -4666,11 +4744,12 @@ pub mod builder {
 
         pub fn x_mock_session<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::SessionName>,
         {
-            self.x_mock_session = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for x_mock_session failed".to_string()
-            });
+            self.x_mock_session = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `SessionName` for x_mock_session failed".to_string());
             self
         }
 
@@ -4754,7 +4833,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ClearJournal<'a> {
         client: &'a super::Client,
-        x_mock_session: Result<Option<::std::string::String>, String>,
+        x_mock_session: Result<Option<types::SessionName>, String>,
     }
 
     impl<'a> ClearJournal<'a> {
@@ -4767,11 +4846,12 @@ pub mod builder {
 
         pub fn x_mock_session<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::SessionName>,
         {
-            self.x_mock_session = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for x_mock_session failed".to_string()
-            });
+            self.x_mock_session = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `SessionName` for x_mock_session failed".to_string());
             self
         }
 
@@ -4887,7 +4967,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct DeleteSession<'a> {
         client: &'a super::Client,
-        session_name: Result<::std::string::String, String>,
+        session_name: Result<types::SessionName, String>,
     }
 
     impl<'a> DeleteSession<'a> {
@@ -4900,11 +4980,11 @@ pub mod builder {
 
         pub fn session_name<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::SessionName>,
         {
-            self.session_name = value.try_into().map_err(|_| {
-                "conversion to `:: std :: string :: String` for session_name failed".to_string()
-            });
+            self.session_name = value
+                .try_into()
+                .map_err(|_| "conversion to `SessionName` for session_name failed".to_string());
             self
         }
 
@@ -5010,8 +5090,8 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct StreamUpdates<'a> {
         client: &'a super::Client,
-        session: Result<Option<::std::string::String>, String>,
-        x_mock_session: Result<Option<::std::string::String>, String>,
+        session: Result<Option<types::SessionName>, String>,
+        x_mock_session: Result<Option<types::SessionName>, String>,
     }
 
     impl<'a> StreamUpdates<'a> {
@@ -5025,21 +5105,23 @@ pub mod builder {
 
         pub fn session<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::SessionName>,
         {
-            self.session = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for session failed".to_string()
-            });
+            self.session = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `SessionName` for session failed".to_string());
             self
         }
 
         pub fn x_mock_session<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::SessionName>,
         {
-            self.x_mock_session = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for x_mock_session failed".to_string()
-            });
+            self.x_mock_session = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `SessionName` for x_mock_session failed".to_string());
             self
         }
 
@@ -5101,7 +5183,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct GetSnapshot<'a> {
         client: &'a super::Client,
-        x_mock_session: Result<Option<::std::string::String>, String>,
+        x_mock_session: Result<Option<types::SessionName>, String>,
     }
 
     impl<'a> GetSnapshot<'a> {
@@ -5114,11 +5196,12 @@ pub mod builder {
 
         pub fn x_mock_session<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::SessionName>,
         {
-            self.x_mock_session = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for x_mock_session failed".to_string()
-            });
+            self.x_mock_session = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `SessionName` for x_mock_session failed".to_string());
             self
         }
 
