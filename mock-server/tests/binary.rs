@@ -214,6 +214,10 @@ fn help_lists_every_option() {
         "MOCK_MAX_SESSIONS",
         "MOCK_SESSION_IDLE_TIMEOUT",
         "MOCK_CONTROL_TOKEN",
+        "MOCK_JOURNAL_LIMIT",
+        "MOCK_FAULT_SEED",
+        "MOCK_SPEC",
+        "MOCK_SEED",
     ] {
         command.env_remove(variable);
     }
