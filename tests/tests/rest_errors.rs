@@ -85,7 +85,7 @@ async fn malformed_bodies_name_the_field() {
         (
             r#"{"nodes_id": 5}"#,
             "nodes_id",
-            "Expected a string, found a number",
+            "Expected a string or null, found a number",
         ),
         (r#"{"nodes_id": true}"#, "nodes_id", "found a boolean"),
         (r#"{"nodes_id": ["a"]}"#, "nodes_id", "found an array"),

@@ -13,6 +13,10 @@ pub mod runtime;
 
 pub mod params;
 
+pub mod schemas;
+
+pub mod validate;
+
 pub use runtime::{
     ApiKey, BodyShape, CredentialSource, Credentials, MAX_BODY_BYTES, PathParams, QueryParams,
     Rejection, RequestContext,
@@ -550,6 +554,8 @@ async fn handle_replace_state<A: Api>(State(api): State<Arc<A>>, request: Reques
         &BodyShape {
             fields: &["nodes", "services", "processes", "scheduler_service"],
             closed: true,
+            schema: &schemas::STATE,
+            validate_decoded: true,
         },
     )
     .await
@@ -869,6 +875,8 @@ async fn handle_advance_clock<A: Api>(State(api): State<Arc<A>>, request: Reques
         &BodyShape {
             fields: &["seconds"],
             closed: true,
+            schema: &schemas::CLOCK_ADVANCE,
+            validate_decoded: true,
         },
     )
     .await
@@ -1332,6 +1340,8 @@ async fn handle_add_fault<A: Api>(State(api): State<Arc<A>>, request: Request) -
                 "rate",
             ],
             closed: true,
+            schema: &schemas::FAULT_REQUEST,
+            validate_decoded: true,
         },
     )
     .await

@@ -18,6 +18,8 @@ use axum::response::{IntoResponse, Response};
 use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use crate::validate::{self, Schema};
+
 pub use crate::params::{
     CredentialSource, Credentials, PathParams, QueryParams, cookie_param, enum_default,
     header_param, parse_boolean, parse_enum, parse_integer, parse_number, parse_string, require,
@@ -108,6 +110,12 @@ impl Rejection {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         let mut data = BTreeMap::new();
         data.insert(field.into(), message.into());
+        Rejection::invalid_fields(data)
+    }
+
+    /// Builds a 400 naming each invalid field, by its JSON path, with its
+    /// message.
+    pub fn invalid_fields(data: BTreeMap<String, String>) -> Self {
         Rejection {
             status: StatusCode::BAD_REQUEST,
             message: "Invalid request".to_string(),
@@ -170,13 +178,19 @@ pub struct BodyShape {
     pub fields: &'static [&'static str],
     /// Whether properties not in `fields` are rejected (`additionalProperties: false`).
     pub closed: bool,
+    /// The body's schema, which a body that fails to decode is validated
+    /// against to name each invalid field.
+    pub schema: &'static Schema,
+    /// Whether a body that decodes is validated against `schema` too,
+    /// because the schema has keywords that the Rust types do not enforce.
+    pub validate_decoded: bool,
 }
 
 /// Reads and decodes a required JSON request body.
 ///
 /// Checks, in order: the media type (415), the size (413), presence, JSON
-/// syntax with duplicate keys rejected, the object shape, then each field's
-/// type. Every failure names the offending field in the 400's `data`.
+/// syntax with duplicate keys rejected, the schema, then each field's type.
+/// Every failure names the offending field in the 400's `data`.
 pub async fn json_body<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
@@ -203,11 +217,14 @@ pub async fn optional_json_body<T: DeserializeOwned>(
     decode_json_body(&bytes, shape).map(Some)
 }
 
-/// Decodes a JSON body as [`json_body`] describes. A valid body is decoded
-/// in one pass ([`decode_strict`]). Only an invalid one is parsed into a
-/// `Value` and decoded again, to name what is wrong with it.
+/// Decodes a JSON body as [`json_body`] describes. Unless the schema has
+/// keywords that the Rust types do not enforce, a valid body is decoded in
+/// one pass ([`decode_strict`]). Any other body is parsed into a `Value`,
+/// validated and decoded from it, to name what is wrong with it.
 fn decode_json_body<T: DeserializeOwned>(bytes: &[u8], shape: &BodyShape) -> Result<T, Rejection> {
-    if let Some(decoded) = decode_strict(bytes, shape) {
+    if !shape.validate_decoded
+        && let Some(decoded) = decode_strict(bytes, shape)
+    {
         return Ok(decoded);
     }
     let value = parse_strict_json(bytes)?;
@@ -234,37 +251,25 @@ fn decode_strict<T: DeserializeOwned>(bytes: &[u8], shape: &BodyShape) -> Option
     Some(decoded)
 }
 
-/// Decodes a parsed JSON body: checks the object shape, then each field's
-/// type, naming the offending field in the 400's `data`.
-// NOTE: only what the typify type enforces is checked, so the `minimum`
-// and `maximum` of an integer that typify types as `i64` are not.
+/// Decodes a parsed JSON body: validates it against the schema, naming
+/// each invalid field by its path in the 400's `data`, then decodes it,
+/// naming the field that fails to decode.
 pub(crate) fn decode_body<T: DeserializeOwned>(
     value: Value,
     shape: &BodyShape,
 ) -> Result<T, Rejection> {
-    let Value::Object(object) = &value else {
+    let Value::Object(_) = &value else {
         return Err(Rejection::invalid(
             "body",
-            format!("Expected a JSON object, found {}", json_type(&value)),
+            format!(
+                "Expected a JSON object, found {}",
+                validate::type_name(&value)
+            ),
         ));
     };
-    if shape.closed {
-        let mut rejection: Option<Rejection> = None;
-        for key in object
-            .keys()
-            .filter(|key| !shape.fields.contains(&key.as_str()))
-        {
-            let message = format!("Unknown field; allowed fields: {}", shape.fields.join(", "));
-            match &mut rejection {
-                Some(rejection) => {
-                    rejection.data.insert(key.clone(), message);
-                }
-                None => rejection = Some(Rejection::invalid(key.clone(), message)),
-            }
-        }
-        if let Some(rejection) = rejection {
-            return Err(rejection);
-        }
+    let errors = validate::validate(&value, shape.schema);
+    if !errors.is_empty() {
+        return Err(Rejection::invalid_fields(errors));
     }
 
     serde_path_to_error::deserialize(&value).map_err(|error| {
@@ -292,6 +297,8 @@ pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<bytes::
 /// Checks, in order: the media type (415), the size (413), presence, the
 /// fields of a closed shape, then the typed decoding. A decoding error is a
 /// 400 under `body`, because the form decoder does not name the field.
+// NOTE: a form body is not validated against the schema's keywords, because
+// its values are strings until the typed decoding converts them.
 pub async fn form_body<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
@@ -785,17 +792,6 @@ impl<'de, A: de::VariantAccess<'de>> de::VariantAccess<'de> for StrictEnum<A> {
     }
 }
 
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// Finds the value at a `serde_path_to_error` path such as `a.b[0]`.
 fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
     let mut current = value;
@@ -826,7 +822,7 @@ fn field_message(error: &serde_json::Error, found: Option<&Value>) -> String {
                 .split_once(", expected ")
                 .map(|(_, expected)| expected)
                 .unwrap_or("another type");
-            format!("Expected {expected}, found {}", json_type(value))
+            format!("Expected {expected}, found {}", validate::type_name(value))
         }
         _ => message,
     }
@@ -850,6 +846,8 @@ mod tests {
     const OPEN: BodyShape = BodyShape {
         fields: &["labels", "extra"],
         closed: false,
+        schema: &Schema::ANY,
+        validate_decoded: false,
     };
 
     /// Decodes `text` both ways and checks that the one-pass decoder agrees
@@ -893,8 +891,8 @@ mod tests {
     #[test]
     fn other_shapes_fail() {
         let closed = BodyShape {
-            fields: OPEN.fields,
             closed: true,
+            ..OPEN
         };
         assert_eq!(agree(r#"{"unknown": 1}"#, &closed), None);
         assert_eq!(agree(r#"[{}, null]"#, &OPEN), None);

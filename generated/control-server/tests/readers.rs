@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use mock_control_server::runtime::{self, PathParams, QueryParams};
+use mock_control_server::validate::Schema;
 use mock_control_server::{BodyShape, CredentialSource, Credentials};
 use serde_json::Value;
 
@@ -72,6 +73,8 @@ async fn search(request: Request) -> Response {
     let shape = BodyShape {
         fields: &["criteria", "rows"],
         closed: true,
+        schema: &Schema::ANY,
+        validate_decoded: false,
     };
     reply(runtime::form_body::<Search>(&parts.headers, body, &shape).await)
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use mock_control_server::types::{Error, ErrorError};
 use mock_control_server::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Token that `Recorder::authenticate` accepts; a missing token passes too.
 const TOKEN: &str = "control-token";
@@ -371,4 +371,155 @@ async fn body_errors_name_the_field() {
         .await
         .expect("sent");
     assert_eq!(response.status(), 413);
+}
+
+impl Server {
+    /// Sends `body` as JSON to `POST path`.
+    async fn post_json(&self, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("request is sent")
+    }
+
+    /// Sends `body` as JSON to `PUT path`.
+    async fn put_json(&self, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .put(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("request is sent")
+    }
+}
+
+/// Returns the `data` of a 400 body, after checking the status.
+async fn bad_request_data(response: reqwest::Response) -> serde_json::Map<String, Value> {
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("JSON error body");
+    assert!(body["error"]["message"].is_string(), "{body}");
+    body["error"]["data"]
+        .as_object()
+        .cloned()
+        .unwrap_or_else(|| panic!("data is an object: {body}"))
+}
+
+#[tokio::test]
+async fn clock_advance_bounds_are_checked() {
+    let server = Server::start().await;
+    let cases = [
+        (json!({"seconds": -1}), "Must be 0 or more"),
+        (json!({"seconds": 31_536_001}), "Must be 31536000 or less"),
+        (
+            json!({"seconds": 1.5}),
+            "Expected an integer, found a number",
+        ),
+        (
+            json!({"seconds": "ten"}),
+            "Expected an integer, found a string",
+        ),
+    ];
+    for (body, message) in cases {
+        let response = server
+            .post_json("/__mock/clock/advance", body.clone())
+            .await;
+        let data = bad_request_data(response).await;
+        assert_eq!(data["seconds"], message, "{body}");
+        assert_eq!(data.len(), 1, "{body}: {data:?}");
+    }
+
+    for seconds in [0, 31_536_000] {
+        let response = server
+            .post_json("/__mock/clock/advance", json!({"seconds": seconds}))
+            .await;
+        assert_eq!(response.status(), 500, "{seconds} reaches the Api");
+        let request = server.api.last();
+        assert!(
+            request.contains(&format!("seconds: {seconds}")),
+            "{request}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn missing_field_is_named() {
+    let server = Server::start().await;
+    let response = server.post_json("/__mock/clock/advance", json!({})).await;
+    let data = bad_request_data(response).await;
+    assert_eq!(data["seconds"], "Field is required");
+    assert!(!data.contains_key("body"), "{data:?}");
+
+    let response = server
+        .post_json("/__mock/faults", json!({"latency_ms": {"max": 5}}))
+        .await;
+    let data = bad_request_data(response).await;
+    assert_eq!(data["latency_ms.min"], "Field is required");
+}
+
+#[tokio::test]
+async fn fault_fields_get_clear_messages() {
+    let server = Server::start().await;
+    let body = json!({
+        "status": 418,
+        "count": 0,
+        "rate": 1.5,
+        "match": {"method": 7, "colour": "red"},
+        "latency_ms": {"min": 60_001, "max": -1},
+    });
+    let data = bad_request_data(server.post_json("/__mock/faults", body).await).await;
+    let expected = [
+        (
+            "status",
+            "Must be one of 400, 401, 404, 408, 413, 415, 422, 500",
+        ),
+        ("count", "Must be 1 or more"),
+        ("rate", "Must be 1 or less"),
+        ("match.method", "Expected a string, found a number"),
+        (
+            "match.colour",
+            "Unknown field; allowed fields: method, path, rpc_method",
+        ),
+        ("latency_ms.min", "Must be 60000 or less"),
+        ("latency_ms.max", "Must be 0 or more"),
+    ];
+    for (field, message) in expected {
+        assert_eq!(data.get(field), Some(&json!(message)), "{field}: {data:?}");
+    }
+    assert_eq!(data.len(), expected.len(), "{data:?}");
+}
+
+#[tokio::test]
+async fn state_items_are_named_by_index() {
+    let server = Server::start().await;
+    let process = |pid: Value| json!({"service": "cron", "node": "n1", "pid": pid, "started_at": "2026-11-30T08:00:00Z"});
+    let body = json!({
+        "nodes": [{"id": "n1", "name": "A"}, {"id": "", "name": "B"}],
+        "services": [{"id": "cron"}],
+        "processes": [process(json!(1)), process(json!(2)), process(json!(0)), process(json!(4_294_967_296u64))],
+    });
+    let data = bad_request_data(server.put_json("/__mock/state", body).await).await;
+    let expected = [
+        ("nodes[1].id", "Empty value is not allowed"),
+        ("services[0].name", "Field is required"),
+        ("processes[2].pid", "Must be 1 or more"),
+        ("processes[3].pid", "Must be 4294967295 or less"),
+    ];
+    for (field, message) in expected {
+        assert_eq!(data.get(field), Some(&json!(message)), "{field}: {data:?}");
+    }
+    assert_eq!(data.len(), expected.len(), "{data:?}");
+}
+
+#[tokio::test]
+async fn valid_fault_reaches_api() {
+    let server = Server::start().await;
+    let body =
+        json!({"status": 500, "count": 1, "rate": 0, "latency_ms": {"min": 0, "max": 60_000}});
+    let response = server.post_json("/__mock/faults", body).await;
+    assert_eq!(response.status(), 500);
+    let request = server.api.last();
+    assert!(request.contains("count: Some(1)"), "{request}");
+    assert!(request.contains("max: Some(60000)"), "{request}");
 }

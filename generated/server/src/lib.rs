@@ -13,6 +13,10 @@ pub mod runtime;
 
 pub mod params;
 
+pub mod schemas;
+
+pub mod validate;
+
 pub mod jsonrpc;
 
 pub use jsonrpc::{CallError, JsonRpcMethods, MAX_BATCH_LEN};
@@ -185,6 +189,8 @@ async fn handle_mark_terminate<A: Api>(State(api): State<Arc<A>>, request: Reque
         &BodyShape {
             fields: &["nodes_id"],
             closed: true,
+            schema: &schemas::TERMINATE_REQUEST,
+            validate_decoded: false,
         },
     )
     .await
@@ -254,6 +260,8 @@ async fn call_jsonrpc<A: Api>(
                 &BodyShape {
                     fields: &["nodes_id"],
                     closed: true,
+                    schema: &schemas::TERMINATE_REQUEST,
+                    validate_decoded: false,
                 },
                 -32602,
             )?;

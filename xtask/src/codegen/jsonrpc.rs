@@ -8,11 +8,18 @@ use super::model::{JsonRpcEndpoint, Operation};
 use super::server::{OperationItems, status_variant};
 use super::spec::SpecError;
 
+/// An operation and how its REST route decodes the body.
+pub struct Decoding<'a> {
+    pub operation: &'a Operation,
+    pub body_type: Option<TokenStream>,
+    pub body_shape: Option<TokenStream>,
+}
+
 /// Builds the endpoint's handler, its dispatcher over `operations`, and the
 /// list of method names.
 pub fn endpoint_items(
     endpoint: &JsonRpcEndpoint,
-    operations: &[(&Operation, Option<TokenStream>)],
+    operations: &[Decoding],
 ) -> Result<OperationItems, SpecError> {
     let code = |status: u16| {
         endpoint
@@ -25,14 +32,18 @@ pub fn endpoint_items(
 
     let mut names = Vec::new();
     let mut arms = Vec::new();
-    for (operation, body_type) in operations {
+    for decoding in operations {
+        let operation = decoding.operation;
         let Some(method) = &operation.jsonrpc_method else {
             continue;
         };
         names.push(method.clone());
         let call = call_operation(
             operation,
-            body_type.as_ref(),
+            decoding
+                .body_type
+                .as_ref()
+                .zip(decoding.body_shape.as_ref()),
             endpoint.api_key_header.as_deref(),
             &invalid_params,
             &code,
@@ -105,6 +116,7 @@ pub fn endpoint_items(
         method: "POST".to_string(),
         handler: format_ident!("handle_jsonrpc"),
         body_type: None,
+        body_shape: None,
     })
 }
 
@@ -116,7 +128,7 @@ pub fn endpoint_items(
 /// authenticated again.
 fn call_operation(
     operation: &Operation,
-    body_type: Option<&TokenStream>,
+    typed_body: Option<(&TokenStream, &TokenStream)>,
     endpoint_key_header: Option<&str>,
     invalid_params: &Literal,
     code: &impl Fn(u16) -> Option<Literal>,
@@ -162,15 +174,10 @@ fn call_operation(
         });
         fields.push(quote! { #ident, });
     }
-    match (&operation.body, body_type) {
-        (Some(body), Some(typ)) => {
-            let names = body.fields();
-            let closed = body.closed();
+    match (&operation.body, typed_body) {
+        (Some(body), Some((typ, shape))) => {
             let decode = quote! {
-                params.into_body::<#typ>(
-                    &BodyShape { fields: &[#(#names),*], closed: #closed },
-                    #invalid_params,
-                )?
+                params.into_body::<#typ>(&#shape, #invalid_params)?
             };
             let value = if body.required {
                 decode

@@ -21,6 +21,7 @@ mod server;
 mod spec;
 mod types;
 mod typescript;
+mod validation;
 
 use std::path::Path;
 

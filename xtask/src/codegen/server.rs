@@ -24,6 +24,7 @@ use super::request::{self, ParamField};
 use super::security::Scheme;
 use super::spec::SpecError;
 use super::types::Types;
+use super::validation::Schemas;
 
 /// Source of the request-decoding runtime, copied into the server crate.
 const RUNTIME: &str = include_str!("../../templates/server_runtime.rs");
@@ -31,6 +32,10 @@ const RUNTIME: &str = include_str!("../../templates/server_runtime.rs");
 /// Source of the parameter and credential readers, copied into the server
 /// crate as `params.rs`.
 const PARAMS_RUNTIME: &str = include_str!("../../templates/params_runtime.rs");
+
+/// Source of the body validator, copied into the server crate as
+/// `validate.rs`.
+const VALIDATE_RUNTIME: &str = include_str!("../../templates/validate_runtime.rs");
 
 /// Source of the JSON-RPC envelope runtime, copied into the server crate
 /// when the spec has a JSON-RPC endpoint.
@@ -48,20 +53,27 @@ pub struct Server {
 pub fn emit(api: &OpenAPI, target: &Target) -> anyhow::Result<Server> {
     let model = model::build(api, target.strict)?;
     let mut types = Types::new(api)?;
+    let mut schemas = Schemas::new(api);
     let header = target.rust_header();
     let mut items = Vec::new();
     for operation in &model.operations {
-        items.push(OperationItems::new(operation, &model.schemes, &mut types)?);
+        let item = OperationItems::new(operation, &model.schemes, &mut types, &mut schemas)?;
+        items.push(item);
     }
     if let Some(endpoint) = &model.jsonrpc {
         let operations: Vec<_> = model
             .operations
             .iter()
             .zip(&items)
-            .map(|(operation, item)| (operation, item.body_type.clone()))
+            .map(|(operation, item)| jsonrpc::Decoding {
+                operation,
+                body_type: item.body_type.clone(),
+                body_shape: item.body_shape.clone(),
+            })
             .collect();
         items.push(jsonrpc::endpoint_items(endpoint, &operations)?);
     }
+    let schemas = format::rust_file(&header, schemas.emit()?).context("formatting schemas.rs")?;
 
     let has_jsonrpc = model.jsonrpc.is_some();
     let lib = lib_tokens(&api.info.title, &model, &items);
@@ -97,6 +109,14 @@ pub fn emit(api: &OpenAPI, target: &Target) -> anyhow::Result<Server> {
             path: format!("{dir}/src/params.rs").into(),
             contents: format!("{header}\n{}", format::rustfmt(PARAMS_RUNTIME)?),
         },
+        GeneratedFile {
+            path: format!("{dir}/src/validate.rs").into(),
+            contents: format!("{header}\n{}", format::rustfmt(VALIDATE_RUNTIME)?),
+        },
+        GeneratedFile {
+            path: format!("{dir}/src/schemas.rs").into(),
+            contents: schemas,
+        },
     ];
     files.extend(openrpc::emit(api, &model, dir)?);
     if has_jsonrpc {
@@ -120,6 +140,8 @@ pub struct OperationItems {
     pub handler: Ident,
     /// Rust type of the request body, if the operation has one.
     pub body_type: Option<TokenStream>,
+    /// The `BodyShape` of a JSON or form body.
+    pub body_shape: Option<TokenStream>,
 }
 
 impl OperationItems {
@@ -127,6 +149,7 @@ impl OperationItems {
         operation: &Operation,
         schemes: &BTreeMap<String, Scheme>,
         types: &mut Types,
+        schemas: &mut Schemas,
     ) -> Result<Self, SpecError> {
         let camel = operation.name.to_upper_camel_case();
         let method_name = format_ident!("{}", operation.name);
@@ -145,6 +168,25 @@ impl OperationItems {
             }
             None => None,
         };
+        let body_shape = match &operation.body {
+            Some(body) if body.raw_media_type.is_none() => {
+                let pointer = format!("{}/content", body.pointer);
+                let schema = schemas.body(&body.schema, &operation.name, &pointer)?;
+                let fields = body.fields();
+                let closed = body.closed();
+                let reference = &schema.reference;
+                let validate_decoded = schema.beyond_types;
+                Some(quote! {
+                    BodyShape {
+                        fields: &[#(#fields),*],
+                        closed: #closed,
+                        schema: #reference,
+                        validate_decoded: #validate_decoded,
+                    }
+                })
+            }
+            _ => None,
+        };
         let request = request_struct(operation, &params, body_type.as_ref(), &request_type);
         let response = response_enum(operation, types, &response_type)?;
         let doc = operation_doc(operation);
@@ -152,7 +194,7 @@ impl OperationItems {
             operation,
             schemes,
             &params,
-            body_type.as_ref(),
+            body_type.as_ref().zip(body_shape.as_ref()),
             &handler,
             &request_type,
             &response_type,
@@ -176,6 +218,7 @@ impl OperationItems {
             method: operation.method.clone(),
             handler,
             body_type,
+            body_shape,
         })
     }
 }
@@ -207,6 +250,8 @@ fn lib_tokens(title: &str, model: &Model, items: &[OperationItems]) -> TokenStre
         pub mod types;
         pub mod runtime;
         pub mod params;
+        pub mod schemas;
+        pub mod validate;
         #jsonrpc_module
 
         pub use runtime::{
@@ -487,7 +532,7 @@ fn handler_fn(
     operation: &Operation,
     schemes: &BTreeMap<String, Scheme>,
     params: &[ParamField],
-    body_type: Option<&TokenStream>,
+    typed_body: Option<(&TokenStream, &TokenStream)>,
     handler: &Ident,
     request_type: &Ident,
     response_type: &Ident,
@@ -524,9 +569,7 @@ fn handler_fn(
             };
         });
         fields.push(quote! { body, });
-    } else if let (Some(body), Some(typ)) = (&operation.body, body_type) {
-        let property_names = body.fields();
-        let closed = body.closed();
+    } else if let (Some(body), Some((typ, shape))) = (&operation.body, typed_body) {
         let reader = match (body.form, body.required) {
             (false, true) => quote! { json_body },
             (false, false) => quote! { optional_json_body },
@@ -537,7 +580,7 @@ fn handler_fn(
             runtime::#reader::<#typ>(
                 &context.headers,
                 body,
-                &BodyShape { fields: &[#(#property_names),*], closed: #closed },
+                &#shape,
             )
             .await
         };

@@ -136,6 +136,7 @@ fn convert(value: &mut Value, pointer: &str) -> Result<(), SpecError> {
     for keyword in ["example", "xml", "externalDocs"] {
         object.remove(keyword);
     }
+    convert_exclusive_bounds(object);
     let nullable = object.remove("nullable") == Some(Value::Bool(true));
     if nullable && !object.contains_key("type") {
         convert_children(object, pointer)?;
@@ -163,6 +164,23 @@ fn convert(value: &mut Value, pointer: &str) -> Result<(), SpecError> {
     }
 
     convert_children(object, pointer)
+}
+
+/// Rewrites OpenAPI 3.0's `exclusiveMinimum: true` beside `minimum` as JSON
+/// Schema's `exclusiveMinimum` holding the bound, and likewise the maximum.
+fn convert_exclusive_bounds(object: &mut serde_json::Map<String, Value>) {
+    for (flag, bound) in [
+        ("exclusiveMinimum", "minimum"),
+        ("exclusiveMaximum", "maximum"),
+    ] {
+        if let Some(Value::Bool(exclusive)) = object.get(flag) {
+            let exclusive = *exclusive;
+            object.remove(flag);
+            if exclusive && let Some(value) = object.remove(bound) {
+                object.insert(flag.to_string(), value);
+            }
+        }
+    }
 }
 
 /// Rejects the constructs on which typify 0.8 panics instead of returning
