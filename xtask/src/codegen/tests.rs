@@ -328,6 +328,20 @@ fn jsonrpc_endpoint_generates_dispatcher() {
 }
 
 #[test]
+fn jsonrpc_params_use_body_schema() {
+    let text = jsonrpc_spec("{\"400\": -32602}");
+    let lib: String = generated_file(&text, "server/src/lib.rs")
+        .split_whitespace()
+        .collect();
+    let shape = "schema:&schemas::TOUCH,validate_decoded:false,}";
+    assert_eq!(lib.matches(shape).count(), 2, "REST and JSON-RPC: {lib}");
+    assert!(
+        lib.contains("params.into_body::<types::Touch>(&BodyShape{"),
+        "{lib}"
+    );
+}
+
+#[test]
 fn duplicate_type_name_is_located() {
     let error = error_with(
         "    Touch:\n      type: object",
