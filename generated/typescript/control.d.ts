@@ -1384,7 +1384,10 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The event stream. */
+            /**
+             * @description The event stream. The data of each `update` event is a
+             *     `Snapshot` as JSON, on one line.
+             */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -1899,7 +1899,8 @@ pub struct StreamUpdatesRequest {
 /// Documented responses of [`Api::stream_updates`], one variant per status.
 #[derive(Debug)]
 pub enum StreamUpdatesResponse {
-    /// 200: The event stream.
+    /// 200: The event stream. The data of each `update` event is a
+    /// `Snapshot` as JSON, on one line.
     ///
     /// Sent as `text/event-stream`; the body may stream.
     Ok(axum::body::Body),
