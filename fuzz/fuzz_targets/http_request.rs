@@ -1,5 +1,6 @@
-//! Raw HTTP/1.1 requests through the mock's router: no 5xx, documented
-//! error bodies.
+//! Raw bytes of a client connection through the mock's server (hyper's
+//! parsing, its protocol error rewrite, the router): no 5xx, documented
+//! error bodies, and the connection closes.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

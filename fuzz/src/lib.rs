@@ -1,15 +1,17 @@
-//! Harness of the fuzz targets: feeds one input through the mock's router,
-//! with its middleware, and checks the response.
+//! Harness of the fuzz targets: feeds one input through the mock's server,
+//! with its middleware, and checks the responses.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use http::{HeaderName, HeaderValue, Method, Request, Response, Uri};
+use http::{Request, Response};
 use mock_server::state::ClusterState;
 use mock_server::{DEFAULT_API_KEY, MockApi};
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
 static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
@@ -20,40 +22,102 @@ static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
 });
 
 static APP: LazyLock<axum::Router> = LazyLock::new(|| {
-    let api = MockApi::new(ClusterState::default_state(), vec![DEFAULT_API_KEY.to_string()]);
+    let api = MockApi::new(
+        ClusterState::default_state(),
+        vec![DEFAULT_API_KEY.to_string()],
+    );
     mock_server::app(Arc::new(api))
 });
 
-/// Parses `data` as an HTTP/1.1 request (head, then body bytes), sends it
-/// through the router and checks the response. Inputs that are not a
-/// complete request head are skipped: hyper rejects those before routing.
+static SERVICE: LazyLock<mock_server::MockService> = LazyLock::new(|| {
+    let api = MockApi::new(
+        ClusterState::default_state(),
+        vec![DEFAULT_API_KEY.to_string()],
+    );
+    mock_server::service_with(Arc::new(api), &mock_server::AppOptions::default())
+});
+
+/// Maximum time for one input; a connection still open then is a hang.
+const INPUT_LIMIT: Duration = Duration::from_secs(5);
+
+/// Sends `data` as the raw bytes of one client connection through the
+/// server's own connection handling: hyper over an in-memory stream, with
+/// the rewrite of hyper's protocol errors. Then it shuts down the client's
+/// write half and checks every response the server sends until it closes.
 pub fn check_http_request(data: &[u8]) {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut parsed = httparse::Request::new(&mut headers);
-    let Ok(httparse::Status::Complete(head_length)) = parsed.parse(data) else {
-        return;
-    };
-    let (Some(method), Some(path)) = (parsed.method, parsed.path) else {
-        return;
-    };
-    let (Ok(method), Ok(uri)) = (Method::from_bytes(method.as_bytes()), path.parse::<Uri>()) else {
-        return;
-    };
-    let mut request = Request::new(Body::from(data[head_length..].to_vec()));
-    *request.method_mut() = method;
-    *request.uri_mut() = uri;
-    for header in parsed.headers.iter() {
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(header.name.as_bytes()),
-            HeaderValue::from_bytes(header.value),
-        ) else {
-            return;
+    let output = RUNTIME.block_on(async {
+        let (mut client, server) = tokio::io::duplex(256 * 1024);
+        let peer: SocketAddr = "127.0.0.1:40000".parse().expect("a socket address");
+        let serving = tokio::spawn(mock_server::serve_connection(
+            server,
+            peer,
+            SERVICE.clone(),
+            mock_server::Limits::default(),
+        ));
+        let exchange = async {
+            let mut output = Vec::new();
+            // The server may close before it reads all input, so a failed
+            // write is not a finding; what it sent is checked below.
+            let _ = client.write_all(data).await;
+            let _ = client.shutdown().await;
+            let _ = client.read_to_end(&mut output).await;
+            output
         };
-        request.headers_mut().append(name, value);
+        let output = tokio::time::timeout(INPUT_LIMIT, exchange)
+            .await
+            .expect("the server closes the connection within the limit");
+        let _ = serving.await;
+        output
+    });
+    let jsonrpc = data.windows(8).any(|window| window == b"/jsonrpc");
+    let head = data
+        .windows(4)
+        .any(|window| window.eq_ignore_ascii_case(b"HEAD"));
+    check_responses(&output, jsonrpc, head);
+}
+
+/// Checks each HTTP/1.1 response in `output`: a complete head, no 5xx, and
+/// a body that [`check_body`] accepts. With `head`, only the first response
+/// is checked.
+fn check_responses(mut output: &[u8], jsonrpc: bool, head: bool) {
+    while !output.is_empty() {
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut response = httparse::Response::new(&mut headers);
+        let head_length = match response.parse(output) {
+            Ok(httparse::Status::Complete(length)) => length,
+            other => panic!(
+                "not a response head ({other:?}): {:?}",
+                String::from_utf8_lossy(output)
+            ),
+        };
+        let status = response.code.expect("a status code");
+        let declared = response
+            .headers
+            .iter()
+            .find(|header| header.name.eq_ignore_ascii_case("content-length"))
+            .map(|header| {
+                let text = std::str::from_utf8(header.value).expect("an ASCII length");
+                text.trim().parse::<usize>().expect("a decimal length")
+            });
+        let length = match declared {
+            Some(length) => length,
+            None if status < 200 || status == 204 || status == 304 => 0,
+            None => panic!("status {status} without Content-Length"),
+        };
+        assert!(
+            status < 500,
+            "status {status}: {:?}",
+            String::from_utf8_lossy(output)
+        );
+        // A response to HEAD declares a length but sends no body, so the
+        // bytes after it cannot be split into responses.
+        if head {
+            return;
+        }
+        let body = &output[head_length..head_length + length];
+        check_body(status, body, jsonrpc);
+        output = &output[head_length + length..];
     }
-    let jsonrpc = request.uri().path() == "/jsonrpc";
-    let (status, body) = send(request);
-    check_body(status, &body, jsonrpc);
 }
 
 /// Posts `data` to `/jsonrpc` with a valid key and checks the envelope.
@@ -87,14 +151,19 @@ fn send(mut request: Request<Body>) -> (u16, Vec<u8>) {
 /// Checks that no request is a server error and that every error has the
 /// documented body: the REST error body, or a JSON-RPC response.
 fn check_body(status: u16, body: &[u8], jsonrpc: bool) {
-    assert!(status < 500, "status {status}: {}", String::from_utf8_lossy(body));
+    assert!(
+        status < 500,
+        "status {status}: {}",
+        String::from_utf8_lossy(body)
+    );
     if status == 204 || (status < 400 && !jsonrpc) {
         return;
     }
     let value: Value = serde_json::from_slice(body)
         .unwrap_or_else(|error| panic!("status {status}: body is not JSON ({error})"));
     let rest_error = value["error"]["message"].is_string();
-    let envelope = value["jsonrpc"] == "2.0" || value.as_array().is_some_and(|items| !items.is_empty());
+    let envelope =
+        value["jsonrpc"] == "2.0" || value.as_array().is_some_and(|items| !items.is_empty());
     assert!(
         rest_error || (jsonrpc && envelope),
         "status {status}: not a documented body: {value}"

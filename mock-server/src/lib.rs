@@ -48,7 +48,7 @@ pub use api::{
 };
 pub use cors::{Cors, CorsOrigin};
 pub use internal_error::{INTERNAL_ERROR_MESSAGE, internal_error};
-pub use server::{Limits, Stopped, serve_with, serve_with_cors};
+pub use server::{Limits, Stopped, serve_connection, serve_with, serve_with_cors};
 pub use service::MockService;
 pub use spec::{LoadError as SpecLoadError, OPENAPI_JSON_PATH, OPENAPI_YAML_PATH};
 

@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,12 +16,13 @@ use futures_util::FutureExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinError, JoinSet};
 
 use crate::protocol_errors::ErrorBodyIo;
-use crate::{AppOptions, Cors, MockApi};
+use crate::{AppOptions, Cors, MockApi, MockService};
 
 /// Time limits of the server. [`Limits::default`] gives each 10 seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,14 +98,7 @@ pub async fn serve_with_cors(
         cors,
     };
     let app = crate::service_with(api, &options);
-    let mut builder = http1::Builder::new();
-    // A client may shut down its write half after a request and wait for
-    // the response. Without half-close support, hyper reads that EOF while
-    // the handler runs and closes the connection, dropping the response.
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .half_close(true);
+    let builder = http1_builder(&limits);
     let (closing, closing_receiver) = watch::channel(());
     let mut connections = JoinSet::new();
     let mut shutdown = pin!(shutdown);
@@ -123,14 +118,8 @@ pub async fn serve_with_cors(
                 }
             },
         };
-        let app = app.clone();
-        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            let response = app.serve(request.map(Body::new));
-            crate::faults::drop_if_marked(response.map(Ok::<_, Infallible>))
-        });
-        let io = TokioIo::new(ErrorBodyIo::new(stream, peer));
-        let connection = builder.serve_connection(io, service);
+        let service = connection_service(app.clone(), peer);
+        let connection = builder.serve_connection(connection_io(stream, peer), service);
         let mut closing = closing_receiver.clone();
         connections.spawn(async move {
             let mut connection = pin!(connection);
@@ -167,6 +156,66 @@ pub async fn serve_with_cors(
     Ok(Stopped {
         dropped_connections,
     })
+}
+
+/// Builds the HTTP/1.1 settings of every connection.
+fn http1_builder(limits: &Limits) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    // A client may shut down its write half after a request and wait for
+    // the response. Without half-close support, hyper reads that EOF while
+    // the handler runs and closes the connection, dropping the response.
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .half_close(true);
+    builder
+}
+
+/// Returns the service of the requests of one connection from `peer`:
+/// `app`, and the connection drop of a fault.
+fn connection_service(
+    app: MockService,
+    peer: SocketAddr,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = axum::response::Response,
+    Error = crate::faults::ConnectionDropped,
+    Future = impl Future<Output = Result<axum::response::Response, crate::faults::ConnectionDropped>>
+             + Send
+             + 'static,
+> + Send
++ 'static {
+    hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let response = app.serve(request.map(Body::new));
+        crate::faults::drop_if_marked(response.map(Ok::<_, Infallible>))
+    })
+}
+
+/// Wraps a connection's `io` for hyper: its protocol error responses get
+/// the documented body ([`ErrorBodyIo`]).
+fn connection_io<I>(io: I, peer: SocketAddr) -> TokioIo<ErrorBodyIo<I>> {
+    TokioIo::new(ErrorBodyIo::new(io, peer))
+}
+
+/// Serves the requests of one connection over `io`, from the client at
+/// `peer`, with the API of `app`, as [`serve_with`] serves each TCP
+/// connection it accepts. hyper parses the requests within `limits`, and
+/// its own protocol error responses get the documented error body. Returns
+/// when either side closes the connection.
+pub async fn serve_connection<I>(
+    io: I,
+    peer: SocketAddr,
+    app: MockService,
+    limits: Limits,
+) -> hyper::Result<()>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = connection_service(app, peer);
+    http1_builder(&limits)
+        .serve_connection(connection_io(io, peer), service)
+        .await
 }
 
 fn log_task_failure(result: Result<(), JoinError>) {
