@@ -125,7 +125,7 @@ impl MockApi {
         peer: Option<IpAddr>,
         headers: &HeaderMap,
     ) -> Result<(), ControlAuthError> {
-        let client = peer.map(|peer| self.auth.client_ip(peer, headers));
+        let client = peer.and_then(|peer| self.auth.client_ip(peer, headers));
         self.control.check(client, headers)
     }
 

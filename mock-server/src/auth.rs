@@ -165,9 +165,12 @@ pub enum AuthError {
     UnknownKey,
     #[error("IP {0} is not allowed")]
     IpNotAllowed(IpAddr),
-    /// The key is limited to networks but the server has no peer address,
-    /// because it was not served with connect info.
-    #[error("client IP address is unknown")]
+    /// The key is limited to networks but the client address is unknown:
+    /// the server was not served with connect info, or a trusted proxy
+    /// sent an `X-Forwarded-For` entry that is not an IP address.
+    #[error(
+        "client IP address is unknown: no peer address, or a trusted proxy sent an X-Forwarded-For entry that is not an IP address"
+    )]
     UnknownClientIp,
 }
 
@@ -188,7 +191,7 @@ impl AuthPolicy {
 
     /// Returns the client IP of a request from the socket peer `peer`, as
     /// [`client_ip`] finds it with these trusted proxies.
-    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> Option<IpAddr> {
         client_ip(peer, headers, &self.trusted_proxies)
     }
 
@@ -224,7 +227,8 @@ impl AuthPolicy {
             return Ok(());
         }
         let peer = peer.ok_or(AuthError::UnknownClientIp)?;
-        let client = client_ip(peer, headers, &self.trusted_proxies);
+        let client =
+            client_ip(peer, headers, &self.trusted_proxies).ok_or(AuthError::UnknownClientIp)?;
         let mut matches = self
             .keys
             .iter()
@@ -245,47 +249,40 @@ impl From<Vec<String>> for AuthPolicy {
     }
 }
 
-/// Finds the client IP of a request from the socket peer `peer`.
+/// Finds the client IP of a request from the socket peer `peer`, or `None`
+/// when a trusted proxy sent an `X-Forwarded-For` that cannot be read.
 ///
 /// `X-Forwarded-For` counts only when the peer is in `trusted_proxies`.
-/// Then the addresses of every such header, in order, are walked from the
+/// Then the entries of every such header, in order, are walked from the
 /// right, skipping trusted proxies, and the first other address is the
-/// client. If every address is a trusted proxy, the leftmost one is the
-/// client. A header without addresses, or with an entry that is not a
-/// plain IP address, makes the peer the client. IPv4-mapped IPv6 addresses
+/// client. If every entry is a trusted proxy, the leftmost one is the
+/// client. An entry reached on that walk that is not a plain IP address
+/// (`unknown`, empty, `ip:port`, `[v6]`) makes the client unknown, never
+/// the proxy. Entries left of the first untrusted address are not read,
+/// because the client may have written them. IPv4-mapped IPv6 addresses
 /// are compared and returned as IPv4.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpNet]) -> IpAddr {
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpNet]) -> Option<IpAddr> {
     let peer = peer.to_canonical();
     let is_trusted = |address: &IpAddr| {
         trusted_proxies
             .iter()
             .any(|network| network.contains(address))
     };
-    if !is_trusted(&peer) {
-        return peer;
+    if !is_trusted(&peer) || !headers.contains_key(X_FORWARDED_FOR) {
+        return Some(peer);
     }
-    let Some(forwarded) = forwarded_for(headers) else {
-        return peer;
-    };
-    let first = forwarded.first().copied().unwrap_or(peer);
-    forwarded
-        .into_iter()
-        .rev()
-        .find(|address| !is_trusted(address))
-        .unwrap_or(first)
-}
-
-/// Reads the addresses of every `X-Forwarded-For` header, in order. Returns
-/// `None` when an entry is not a plain IP address.
-fn forwarded_for(headers: &HeaderMap) -> Option<Vec<IpAddr>> {
-    let mut addresses = Vec::new();
-    for value in headers.get_all(X_FORWARDED_FOR) {
-        for entry in value.to_str().ok()?.split(',') {
-            let address: IpAddr = entry.trim().parse().ok()?;
-            addresses.push(address.to_canonical());
+    let values: Vec<_> = headers.get_all(X_FORWARDED_FOR).iter().collect();
+    let mut leftmost = None;
+    for value in values.into_iter().rev() {
+        for entry in value.to_str().ok()?.rsplit(',') {
+            let address = entry.trim().parse::<IpAddr>().ok()?.to_canonical();
+            if !is_trusted(&address) {
+                return Some(address);
+            }
+            leftmost = Some(address);
         }
     }
-    Some(addresses)
+    leftmost
 }
 
 #[cfg(test)]
@@ -407,17 +404,15 @@ mod tests {
     fn client_ip_ignores_header_from_untrusted_peer() {
         let headers = forwarded(&["10.0.0.1"]);
         let client = client_ip(ip("127.0.0.1"), &headers, &[net("192.0.2.0/24")]);
-        assert_eq!(client, ip("127.0.0.1"));
+        assert_eq!(client, Some(ip("127.0.0.1")));
     }
 
     #[test]
     fn client_ip_takes_rightmost_untrusted_address() {
         let headers = forwarded(&["198.51.100.1, 10.0.0.1, 192.0.2.9"]);
         let trusted = [net("127.0.0.1"), net("192.0.2.0/24")];
-        assert_eq!(
-            client_ip(ip("127.0.0.1"), &headers, &trusted),
-            ip("10.0.0.1")
-        );
+        let client = client_ip(ip("127.0.0.1"), &headers, &trusted);
+        assert_eq!(client, Some(ip("10.0.0.1")));
     }
 
     #[test]
@@ -425,48 +420,72 @@ mod tests {
         let headers = forwarded(&["10.0.0.1, 198.51.100.1", "192.0.2.9"]);
         let trusted = [net("127.0.0.1"), net("192.0.2.9")];
         let client = client_ip(ip("127.0.0.1"), &headers, &trusted);
-        assert_eq!(client, ip("198.51.100.1"));
+        assert_eq!(client, Some(ip("198.51.100.1")));
     }
 
     #[test]
     fn client_ip_all_trusted_takes_leftmost() {
         let headers = forwarded(&["192.0.2.1, 192.0.2.2"]);
         let trusted = [net("127.0.0.1"), net("192.0.2.0/24")];
-        assert_eq!(
-            client_ip(ip("127.0.0.1"), &headers, &trusted),
-            ip("192.0.2.1")
-        );
+        let client = client_ip(ip("127.0.0.1"), &headers, &trusted);
+        assert_eq!(client, Some(ip("192.0.2.1")));
     }
 
     #[test]
-    fn client_ip_malformed_entry_uses_peer() {
+    fn client_ip_malformed_entry_is_unknown() {
         let trusted = [net("127.0.0.1")];
-        let cases: [&[&str]; 5] = [
+        let cases: [&[&str]; 7] = [
             &["10.0.0.1, unknown"],
-            &["10.0.0.1,,192.0.2.1"],
+            &["10.0.0.1,"],
             &["10.0.0.1:8080"],
             &["[2001:db8::1]"],
             &["10.0.0.1", ""],
+            &["garbage"],
+            &["127.0.0.1, garbage"],
         ];
         for values in cases {
             let client = client_ip(ip("127.0.0.1"), &forwarded(values), &trusted);
-            assert_eq!(client, ip("127.0.0.1"), "{values:?}");
+            assert_eq!(client, None, "{values:?}");
+        }
+    }
+
+    #[test]
+    fn client_ip_ignores_entries_left_of_client() {
+        let trusted = [net("127.0.0.1")];
+        let cases: [&[&str]; 4] = [
+            &["garbage, 203.0.113.5"],
+            &["garbage", "203.0.113.5"],
+            &["unknown,,[::1]:80, 203.0.113.5, 127.0.0.1"],
+            &["127.0.0.1, 203.0.113.5"],
+        ];
+        for values in cases {
+            let client = client_ip(ip("127.0.0.1"), &forwarded(values), &trusted);
+            assert_eq!(client, Some(ip("203.0.113.5")), "{values:?}");
         }
     }
 
     #[test]
     fn client_ip_without_header_uses_peer() {
         let client = client_ip(ip("127.0.0.1"), &HeaderMap::new(), &[net("127.0.0.1")]);
-        assert_eq!(client, ip("127.0.0.1"));
+        assert_eq!(client, Some(ip("127.0.0.1")));
     }
 
     #[test]
     fn client_ip_handles_ipv6_and_mapped() {
         let trusted = [net("::1"), net("2001:db8::/32")];
         let headers = forwarded(&["2001:db8:ffff::1, ::ffff:10.0.0.1, 2001:db8::2"]);
-        assert_eq!(client_ip(ip("::1"), &headers, &trusted), ip("10.0.0.1"));
+        let client = client_ip(ip("::1"), &headers, &trusted);
+        assert_eq!(client, Some(ip("10.0.0.1")));
         let mapped_peer = client_ip(ip("::ffff:127.0.0.1"), &HeaderMap::new(), &[]);
-        assert_eq!(mapped_peer, ip("127.0.0.1"));
+        assert_eq!(mapped_peer, Some(ip("127.0.0.1")));
+    }
+
+    #[test]
+    fn check_rejects_unreadable_forwarded_for() {
+        let policy = policy(&["k@127.0.0.1"], &["127.0.0.1"]);
+        let headers = forwarded(&["203.0.113.5, unknown"]);
+        let result = policy.check(&key("k"), Some(ip("127.0.0.1")), &headers);
+        assert_eq!(result, Err(AuthError::UnknownClientIp));
     }
 
     fn policy(keys: &[&str], trusted: &[&str]) -> AuthPolicy {

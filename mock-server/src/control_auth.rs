@@ -65,7 +65,9 @@ pub enum ControlAuthError {
          allow other clients"
     )]
     NotLoopback(IpAddr),
-    #[error("client IP address is unknown")]
+    #[error(
+        "client IP address is unknown: no peer address, or a trusted proxy sent an X-Forwarded-For entry that is not an IP address"
+    )]
     UnknownClient,
     #[error("the Host header does not name a loopback host")]
     ForeignHost,

@@ -98,15 +98,24 @@ async fn forwarded_client_outside_network_rejected() {
 }
 
 #[tokio::test]
-async fn malformed_forwarded_for_uses_peer() {
-    let mock = start(&["net-key@10.0.0.0/8"], &["127.0.0.1"]).await;
-    let headers = [
-        ("X-Api-Key", "net-key"),
-        ("X-Forwarded-For", "10.0.0.1, unknown"),
+async fn unreadable_forwarded_for_is_unknown_client() {
+    let mock = start(&["loc-key@127.0.0.1"], &["127.0.0.1"]).await;
+    let unknown = "client IP address is unknown: no peer address, or a trusted proxy sent \
+                   an X-Forwarded-For entry that is not an IP address";
+    let cases = [
+        ("203.0.113.5, unknown", unknown),
+        ("203.0.113.5,", unknown),
+        ("203.0.113.5:4444", unknown),
+        ("[2001:db8::1]", unknown),
+        ("", unknown),
+        ("garbage, 203.0.113.5", "IP 203.0.113.5 is not allowed"),
     ];
-    let (status, body) = terminate(&mock, &headers).await;
-    assert_eq!(status, 401);
-    assert_eq!(body, auth_failed("IP 127.0.0.1 is not allowed"));
+    for (forwarded, message) in cases {
+        let headers = [("X-Api-Key", "loc-key"), ("X-Forwarded-For", forwarded)];
+        let (status, body) = terminate(&mock, &headers).await;
+        assert_eq!(status, 401, "{forwarded:?}: {body}");
+        assert_eq!(body, auth_failed(message), "{forwarded:?}");
+    }
 }
 
 #[tokio::test]

@@ -738,8 +738,8 @@ async fn journal_lists_session_requests() {
     );
 }
 
-#[tokio::test]
-async fn local_proxy_keeps_clients_remote() {
+/// Starts a mock that trusts `X-Forwarded-For` from 127.0.0.1.
+async fn start_behind_loopback_proxy() -> MockServer {
     let trusted = vec!["127.0.0.1/32".parse().unwrap()];
     let keys = vec![DEFAULT_API_KEY.parse().unwrap()];
     let api = MockApi::new(
@@ -747,6 +747,12 @@ async fn local_proxy_keeps_clients_remote() {
         AuthPolicy::new(keys, trusted),
     );
     let mock = MockServer::start_with_api(api).await;
+    mock
+}
+
+#[tokio::test]
+async fn local_proxy_keeps_clients_remote() {
+    let mock = start_behind_loopback_proxy().await;
     let base = mock.base_url();
 
     let proxied = get(&base, "/__mock/state").header("X-Forwarded-For", "198.51.100.7");
@@ -761,4 +767,37 @@ async fn local_proxy_keeps_clients_remote() {
     let local = get(&base, "/__mock/state").header("X-Forwarded-For", "127.0.0.1");
     assert_eq!(send_checked(&local).await.status, 200);
     assert_eq!(send_checked(&get(&base, "/__mock/state")).await.status, 200);
+}
+
+#[tokio::test]
+async fn unreadable_forwarded_for_stays_remote() {
+    let mock = start_behind_loopback_proxy().await;
+    let base = mock.base_url();
+
+    // What a proxy that appends the client address forwards when the
+    // client itself sent a bad X-Forwarded-For, and values a proxy may
+    // write in place of an address.
+    let cases: [&[&str]; 8] = [
+        &["garbage, 203.0.113.5"],
+        &["garbage", "203.0.113.5"],
+        &["203.0.113.5,"],
+        &["203.0.113.5:4444"],
+        &["[2001:db8::1]"],
+        &["unknown"],
+        &[""],
+        &["127.0.0.1, unknown"],
+    ];
+    for values in cases {
+        let mut request = get(&base, "/__mock/state");
+        for value in values {
+            request = request.header("X-Forwarded-For", *value);
+        }
+        let response = send_checked(&request).await;
+        assert_eq!(response.status, 401, "{values:?}");
+        let message = error_data(&response)["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(!message.contains("127.0.0.1"), "{values:?}: {message}");
+    }
 }
