@@ -746,8 +746,7 @@ async fn start_behind_loopback_proxy() -> MockServer {
         ClusterState::default_state(),
         AuthPolicy::new(keys, trusted),
     );
-    let mock = MockServer::start_with_api(api).await;
-    mock
+    MockServer::start_with_api(api).await
 }
 
 #[tokio::test]
@@ -790,7 +789,7 @@ async fn unreadable_forwarded_for_stays_remote() {
     for values in cases {
         let mut request = get(&base, "/__mock/state");
         for value in values {
-            request = request.header("X-Forwarded-For", *value);
+            request = request.header("X-Forwarded-For", value);
         }
         let response = send_checked(&request).await;
         assert_eq!(response.status, 401, "{values:?}");
