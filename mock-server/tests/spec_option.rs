@@ -84,14 +84,15 @@ fn unsupported_spec_names_pointer() {
     let path = std::env::temp_dir().join(format!("spec-3-1-{}.yaml", std::process::id()));
     let spec = "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n";
     std::fs::write(&path, spec).expect("write the spec");
-    let output = Command::new(BINARY)
-        .args(["--listen", "127.0.0.1:0", "--spec"])
+    // `timeout` stops a mock that serves the document instead of exiting.
+    let output = Command::new("timeout")
+        .args(["8", BINARY, "--listen", "127.0.0.1:0", "--spec"])
         .arg(&path)
         .output()
         .expect("run the mock");
     std::fs::remove_file(&path).expect("remove the spec");
 
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     let expected = format!("cannot load the spec {}", path.display());
     assert!(stderr.contains(&expected), "{stderr}");

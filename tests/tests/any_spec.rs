@@ -437,6 +437,41 @@ async fn same_seed_gives_same_bodies() {
     assert_ne!(first, other);
 }
 
+#[tokio::test]
+async fn terminate_keeps_stateful_implementation() {
+    let (_, yaml) = SPECS[5];
+    let mock = start(yaml, SEED).await;
+    let path = "/system/services/active/cron/terminate";
+    let mut affected = Vec::new();
+    for _ in 0..2 {
+        let request = RecordedRequest::new(Method::POST, &mock.base_url(), path)
+            .header("X-Api-Key", DEFAULT_API_KEY)
+            .json(&json!({"nodes_id": null}));
+        let response = send(&request).await;
+        assert_eq!(response.status, 200);
+        affected.push(String::from_utf8(response.body).unwrap());
+    }
+    // The second call finds both processes already flagged.
+    assert_eq!(affected, ["2", "0"]);
+}
+
+#[tokio::test]
+async fn head_gets_get_response_without_body() {
+    let mock = start(EXAMPLES_YAML, SEED).await;
+    let response = reqwest::Client::new()
+        .head(format!("{}/items", mock.base_url()))
+        .send()
+        .await
+        .expect("the mock responds");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.bytes().await.unwrap().len(), 0);
+    let request = RecordedRequest::new(Method::PUT, &mock.base_url(), "/items");
+    let response = send(&request).await;
+    assert_eq!(response.status, 405);
+    let allow = response.headers.get("allow").expect("an Allow header");
+    assert_eq!(allow, "GET");
+}
+
 /// A spec with named examples, for the `Prefer` selection.
 const EXAMPLES_YAML: &str = "
 openapi: 3.0.3

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use system_services_server::{MAX_BODY_BYTES, Rejection};
@@ -161,11 +161,18 @@ impl AnySpec {
             };
         };
         let method = request.method();
-        let Some(served) = route
+        // A HEAD request without its own operation gets the GET one's
+        // response, whose body hyper leaves out.
+        let served = route
             .operations
             .iter()
             .find(|served| served.operation.method == method)
-        else {
+            .or_else(|| {
+                let operations = route.operations.iter();
+                let mut gets = operations.filter(|served| served.operation.method == Method::GET);
+                gets.find(|_| method == Method::HEAD)
+            });
+        let Some(served) = served else {
             let allow = route
                 .operations
                 .iter()
