@@ -292,6 +292,16 @@ impl MockApi {
         self.auth.check(&api_key, peer, headers).is_ok()
     }
 
+    /// Returns whether the API key of `request` passes, as
+    /// [`accepts_key`](Self::accepts_key) does for the request's peer.
+    pub(crate) fn accepts_request<B>(&self, request: &axum::http::Request<B>) -> bool {
+        let peer = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|axum::extract::ConnectInfo(address)| address.ip());
+        self.accepts_key(peer, request.headers())
+    }
+
     /// Runs `read` on the shared state.
     pub fn with_state<T>(&self, read: impl FnOnce(&ClusterState) -> T) -> T {
         self.sessions.shared().with_state(read)

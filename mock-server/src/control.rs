@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::MockApi;
 use crate::control_auth::CONTROL_AUTH_FAILED_CODE;
-use crate::faults::FaultSpec;
+use crate::faults::{AddError, FAULT_LIMIT_CODE, FaultSpec, MAX_FAULTS};
 use crate::journal::JournalFilter;
 use crate::session::{AdvanceError, MAX_RUNS_PER_ADVANCE, Session};
 use crate::sessions::{SESSION_HEADER, SessionError, check_name};
@@ -311,9 +311,16 @@ impl Api for ControlApi {
             .session_of_header(&request.x_mock_session)
             .and_then(|session| {
                 let spec: FaultSpec = convert(&request.body)?;
-                let added = self.api.faults().add(session.name(), spec);
-                let fault =
-                    added.map_err(|errors| Failure::BadRequest(error(INVALID_REQUEST, errors)))?;
+                let fault = self
+                    .api
+                    .faults()
+                    .add(session.name(), spec)
+                    .map_err(|failed| match failed {
+                        AddError::Invalid(errors) => {
+                            Failure::BadRequest(error(INVALID_REQUEST, errors))
+                        }
+                        AddError::LimitReached => Failure::Unprocessable(fault_limit_reached()),
+                    })?;
                 convert(&fault)
             });
         reply(result, AddFaultResponse::Created)
@@ -513,6 +520,15 @@ fn session_limit_reached(limit: usize) -> types::Error {
     let message = format!(
         "The session limit of {limit} is reached; delete a session or wait until one expires"
     );
+    error(message, data)
+}
+
+fn fault_limit_reached() -> types::Error {
+    let data = BTreeMap::from([
+        ("code".to_string(), FAULT_LIMIT_CODE.to_string()),
+        ("limit".to_string(), MAX_FAULTS.to_string()),
+    ]);
+    let message = format!("The session has {MAX_FAULTS} faults, the maximum; remove one first");
     error(message, data)
 }
 

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -27,8 +27,9 @@ use futures_util::StreamExt;
 use futures_util::future::Either;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use system_services_server::{CallError, Rejection, jsonrpc};
+use system_services_server::{CallError, JsonRpcMethods, Rejection, jsonrpc};
 
+use crate::MockApi;
 use crate::journal::{BoxedResponse, MAX_BODY_BYTES, SessionCheck, is_control_path, session_of};
 use crate::sessions::ExistsPredicate;
 use crate::spec::{self, Operation};
@@ -47,6 +48,25 @@ pub const DROPPED_STATUS: u16 = 444;
 /// Field errors of an invalid fault: each field, such as `latency_ms.max`,
 /// with what is wrong with it.
 pub type FieldErrors = BTreeMap<String, String>;
+
+/// `data.code` of the 422 of a session that has [`MAX_FAULTS`] faults.
+pub const FAULT_LIMIT_CODE: &str = "mock-fault-limit";
+
+/// Why [`Faults::add`] did not add a fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddError {
+    /// The fault or the session name is invalid: each field with what is
+    /// wrong with it.
+    Invalid(FieldErrors),
+    /// The session already has [`MAX_FAULTS`] faults.
+    LimitReached,
+}
+
+impl From<FieldErrors> for AddError {
+    fn from(errors: FieldErrors) -> Self {
+        AddError::Invalid(errors)
+    }
+}
 
 /// A fault as the control API's `FaultRequest` schema describes it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -67,7 +87,7 @@ pub struct FaultSpec {
     /// Number of requests to apply to before expiring, or none for no
     /// limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<i64>,
+    pub count: Option<u64>,
     /// Share of the fitting requests to apply to, from 0 to 1, or 1 when
     /// absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,6 +157,10 @@ struct Rule {
     count: Option<u64>,
     rate: f64,
     applied: u64,
+    /// Requests that the fault was chosen for and that are still running:
+    /// each counts as applied once the fault shapes its response, and
+    /// returns its use otherwise.
+    pending: u64,
 }
 
 /// The parts of a request that a fault's `match` is compared with.
@@ -205,7 +229,7 @@ impl Rule {
             }
             (latency.min.max(0) as u64, max.max(0) as u64)
         });
-        if spec.count.is_some_and(|count| count < 1) {
+        if spec.count == Some(0) {
             errors.insert("count".into(), "Expected 1 or more".into());
         }
         let rate = spec.rate.unwrap_or(1.0);
@@ -228,9 +252,10 @@ impl Rule {
             rpc_method: matches.rpc_method,
             action,
             latency,
-            count: spec.count.map(|count| count as u64),
+            count: spec.count,
             rate,
             applied: 0,
+            pending: 0,
             spec,
         })
     }
@@ -254,7 +279,10 @@ impl Rule {
                 .rpc_methods
                 .is_some_and(|methods| methods.contains(name))
         });
-        self.fits_route(facts) && rpc_method
+        let left = self
+            .count
+            .is_none_or(|count| self.applied + self.pending < count);
+        self.fits_route(facts) && rpc_method && left
     }
 
     fn info(&self) -> FaultInfo {
@@ -312,15 +340,15 @@ impl FaultList {
         }
     }
 
-    /// Chooses the fault for a request and counts it as applied, removing
-    /// it once its count is used up.
+    /// Chooses the fault for a request and reserves one use of its count
+    /// for it until [`settle`](Self::settle).
     fn decide(&mut self, facts: &RequestFacts<'_>) -> Option<Decision> {
         let rng = &mut self.rng;
         let index = self.rules.iter().position(|rule| {
             rule.fits(facts) && (rule.rate >= 1.0 || rule.rate > 0.0 && rng.next_f64() < rule.rate)
         })?;
         let rule = &mut self.rules[index];
-        rule.applied += 1;
+        rule.pending += 1;
         let latency = rule.latency.map(|(min, max)| {
             let millis = if max > min {
                 rng.between(min, max)
@@ -334,10 +362,24 @@ impl FaultList {
             action: rule.action,
             latency,
         };
+        Some(decision)
+    }
+
+    /// Ends the use that [`decide`](Self::decide) reserved for the fault `id`:
+    /// counts it as applied when the fault shaped the response, and gives
+    /// it back otherwise. A fault whose count is used up is removed.
+    fn settle(&mut self, id: &str, shaped: bool) {
+        let Some(index) = self.rules.iter().position(|rule| rule.id == id) else {
+            return;
+        };
+        let rule = &mut self.rules[index];
+        rule.pending = rule.pending.saturating_sub(1);
+        if shaped {
+            rule.applied += 1;
+        }
         if rule.count == Some(rule.applied) {
             self.rules.remove(index);
         }
-        Some(decision)
     }
 }
 
@@ -421,9 +463,10 @@ impl Faults {
     }
 
     /// Adds a fault to `session` (none for the shared state), after its
-    /// other faults. An invalid fault, an unknown session or a session with
-    /// [`MAX_FAULTS`] faults is an error naming the field.
-    pub fn add(&self, session: Option<&str>, spec: FaultSpec) -> Result<FaultInfo, FieldErrors> {
+    /// other faults. An invalid fault or an unknown session is an error
+    /// naming the field; a session with [`MAX_FAULTS`] faults is
+    /// [`AddError::LimitReached`].
+    pub fn add(&self, session: Option<&str>, spec: FaultSpec) -> Result<FaultInfo, AddError> {
         let unknown = || {
             let mut errors = FieldErrors::new();
             let name = session.unwrap_or_default();
@@ -432,7 +475,7 @@ impl Faults {
             errors
         };
         if session.is_some_and(|name| !self.sessions.exists(name)) {
-            return Err(unknown());
+            return Err(unknown().into());
         }
         let mut rule = Rule::new(spec)?;
         rule.id = format!("fault-{}", self.last_id.fetch_add(1, Ordering::Relaxed) + 1);
@@ -447,11 +490,7 @@ impl Faults {
                 .or_insert_with(|| FaultList::new(self.seed)),
         };
         if list.rules.len() >= MAX_FAULTS {
-            let mut errors = FieldErrors::new();
-            let message =
-                format!("The session has {MAX_FAULTS} faults, the maximum; remove one first");
-            errors.insert("body".into(), message);
-            return Err(errors);
+            return Err(AddError::LimitReached);
         }
         list.rules.push(rule);
         self.total.store(lists.total(), Ordering::Release);
@@ -463,7 +502,7 @@ impl Faults {
             && !self.sessions.exists(name)
         {
             self.remove_session(name);
-            return Err(unknown());
+            return Err(unknown().into());
         }
         Ok(info)
     }
@@ -525,10 +564,15 @@ impl Faults {
     }
 
     fn decide(&self, session: Option<&str>, facts: &RequestFacts<'_>) -> Option<Decision> {
+        self.lock().get_mut(session)?.decide(facts)
+    }
+
+    fn settle(&self, session: Option<&str>, id: &str, shaped: bool) {
         let mut lists = self.lock();
-        let decision = lists.get_mut(session)?.decide(facts);
+        if let Some(list) = lists.get_mut(session) {
+            list.settle(id, shaped);
+        }
         self.total.store(lists.total(), Ordering::Release);
-        decision
     }
 
     fn lock(&self) -> MutexGuard<'_, Lists> {
@@ -537,7 +581,8 @@ impl Faults {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Applies the fault that fits `request`, if any, around `inner`.
+    /// Applies the fault that fits `request`, if any, around `inner`. The
+    /// fault counts as applied only when it shapes the response.
     async fn apply<S>(
         self: Arc<Self>,
         session: Option<String>,
@@ -551,16 +596,20 @@ impl Faults {
         let operation = operation_of(&parts);
         let jsonrpc = operation.is_some_and(|operation| operation.jsonrpc_endpoint);
         let session = session.as_deref();
+        // The router matches the decoded path, so `match.path` does too.
+        let path = percent_encoding::percent_decode_str(parts.uri.path()).decode_utf8_lossy();
         let mut facts = RequestFacts {
             method: &parts.method,
-            path: parts.uri.path(),
+            path: &path,
             rpc_methods: None,
         };
-        let rpc_methods;
+        let mut rpc_methods = None;
         if jsonrpc && self.needs_rpc_methods(session, &facts) {
-            (body, rpc_methods) = peek_rpc_methods(body).await;
-            facts.rpc_methods = Some(&rpc_methods);
+            let (peeked, methods) = peek_rpc_methods(body).await;
+            body = peeked;
+            rpc_methods = Some(methods);
         }
+        facts.rpc_methods = rpc_methods.as_deref();
         let Some(decision) = self.decide(session, &facts) else {
             return inner.call(Request::from_parts(parts, body)).await;
         };
@@ -571,11 +620,11 @@ impl Faults {
                 tokio::time::sleep(latency).await;
             }
         };
-        let mut response = match decision.action {
+        let (mut response, shaped) = match decision.action {
             Action::DelayOnly => {
                 let response = inner.call(Request::from_parts(parts, body)).await?;
                 delay.await;
-                response
+                (response, true)
             }
             Action::DropConnection => {
                 delay.await;
@@ -583,24 +632,68 @@ impl Faults {
                 *response.status_mut() =
                     StatusCode::from_u16(DROPPED_STATUS).expect("a valid status code");
                 response.extensions_mut().insert(DropConnection);
-                response
+                (response, true)
             }
             Action::Respond(status) if jsonrpc => {
-                delay.await;
-                let code = |status| spec::document().jsonrpc_error_code(status);
-                let http_error_code = |status| code(status).unwrap_or(jsonrpc::INVALID_REQUEST);
-                jsonrpc::serve(&parts.headers, body, http_error_code, |method, _params| {
-                    std::future::ready(Err(call_error(&method, status)))
-                })
-                .await
+                let (response, shaped) = jsonrpc_response(status, operation, parts, body).await;
+                if shaped {
+                    delay.await;
+                }
+                (response, shaped)
             }
             Action::Respond(status) => {
                 delay.await;
-                rest_response(status, operation)
+                (rest_response(status, operation), true)
             }
         };
-        response.extensions_mut().insert(AppliedFault(decision.id));
+        self.settle(session, &decision.id, shaped);
+        if let Some(methods) = rpc_methods
+            && response.extensions().get::<JsonRpcMethods>().is_none()
+        {
+            response.extensions_mut().insert(JsonRpcMethods(methods));
+        }
+        if shaped {
+            response.extensions_mut().insert(AppliedFault(decision.id));
+        }
         Ok(response)
+    }
+}
+
+/// Builds the response of a JSON-RPC request to a `status` fault, with
+/// whether the fault shaped it. 408, 413 and 415 reject the whole HTTP
+/// request, as a slow, large or non-JSON body does: HTTP 408 with the
+/// error body of a REST operation, and HTTP 413 or 415 with a JSON-RPC
+/// error. Another status fails each call of the payload. A payload with
+/// no call to fail, such as a body that is not JSON, gets its usual
+/// response, so the fault did not shape it.
+async fn jsonrpc_response(
+    status: StatusCode,
+    operation: Option<&Operation>,
+    parts: request::Parts,
+    body: Body,
+) -> (Response, bool) {
+    let document = spec::document();
+    let code = |status| {
+        document
+            .jsonrpc_error_code(status)
+            .unwrap_or(jsonrpc::INVALID_REQUEST)
+    };
+    match status {
+        StatusCode::REQUEST_TIMEOUT => (rest_response(status, operation), true),
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            let error = call_error(None, status);
+            (jsonrpc::reject(status, error), true)
+        }
+        _ => {
+            let called = AtomicBool::new(false);
+            let response = jsonrpc::serve(&parts.headers, body, code, |method, _params| {
+                called.store(true, Ordering::Relaxed);
+                let operation = document.jsonrpc_operation(&method);
+                std::future::ready(Err(call_error(operation, status)))
+            })
+            .await;
+            (response, called.into_inner())
+        }
     }
 }
 
@@ -625,15 +718,14 @@ fn rest_response(status: StatusCode, operation: Option<&Operation>) -> Response 
     }
 }
 
-/// Builds the JSON-RPC error of a call of `method`: the code that the spec
-/// maps `status` to, with the message and data of the documented example of
-/// `status` of the method's operation.
-fn call_error(method: &str, status: StatusCode) -> CallError {
+/// Builds the JSON-RPC error of `status`: the code that the spec maps it
+/// to, with the message and data of the documented example of `status` of
+/// `operation`, or of the first REST operation that has one.
+fn call_error(operation: Option<&Operation>, status: StatusCode) -> CallError {
     let document = spec::document();
     let code = document
         .jsonrpc_error_code(status)
         .unwrap_or(jsonrpc::INVALID_REQUEST);
-    let operation = document.jsonrpc_operation(method);
     let example = document
         .example_of(status, operation)
         .and_then(|example| serde_json::from_slice::<Value>(&example.body).ok());
@@ -725,15 +817,18 @@ fn is_faultable(path: &str) -> bool {
 
 /// Tower layer that applies [`Faults`] to the API's requests. It must run
 /// inside the body deadline, which then bounds the read of a JSON-RPC body
-/// for its methods.
+/// for its methods. A fault simulates the server, not a gateway in front of
+/// it, so a request whose API key `api` rejects gets no fault: it gets the
+/// operation's 401 at once.
 #[derive(Clone)]
 pub(crate) struct FaultLayer {
     faults: Arc<Faults>,
+    api: Option<Arc<MockApi>>,
 }
 
 impl FaultLayer {
-    pub(crate) fn new(faults: Arc<Faults>) -> Self {
-        FaultLayer { faults }
+    pub(crate) fn new(faults: Arc<Faults>, api: Option<Arc<MockApi>>) -> Self {
+        FaultLayer { faults, api }
     }
 }
 
@@ -744,6 +839,7 @@ impl<S> tower_layer::Layer<S> for FaultLayer {
         FaultService {
             inner,
             faults: self.faults.clone(),
+            api: self.api.clone(),
         }
     }
 }
@@ -754,6 +850,7 @@ impl<S> tower_layer::Layer<S> for FaultLayer {
 pub(crate) struct FaultService<S> {
     inner: S,
     faults: Arc<Faults>,
+    api: Option<Arc<MockApi>>,
 }
 
 impl<S> tower_service::Service<Request> for FaultService<S>
@@ -776,6 +873,13 @@ where
         if self.faults.is_empty() || !is_faultable(request.uri().path()) {
             return Either::Left(self.inner.call(request));
         }
+        if self
+            .api
+            .as_ref()
+            .is_some_and(|api| !api.accepts_request(&request))
+        {
+            return Either::Left(self.inner.call(request));
+        }
         // A request with an invalid session name belongs to no session.
         let Ok(session) = session_of(request.headers()) else {
             return Either::Left(self.inner.call(request));
@@ -795,9 +899,10 @@ mod tests {
     use super::*;
 
     fn errors(spec: FaultSpec) -> FieldErrors {
-        Faults::new(1)
-            .add(None, spec)
-            .expect_err("an invalid fault")
+        match Faults::new(1).add(None, spec) {
+            Err(AddError::Invalid(errors)) => errors,
+            other => panic!("expected an invalid fault, got {other:?}"),
+        }
     }
 
     fn facts<'a>(method: &'a Method, path: &'a str) -> RequestFacts<'a> {
@@ -868,8 +973,17 @@ mod tests {
         let post = Method::POST;
         let request = facts(&post, "/x");
         assert_eq!(faults.decide(None, &request).unwrap().id, id);
+        faults.settle(None, &id, true);
         assert_eq!(faults.list(None)[0].remaining, Some(1));
         assert_eq!(faults.decide(None, &request).unwrap().id, id);
+        faults.settle(None, &id, false);
+        assert_eq!(faults.list(None)[0].remaining, Some(1));
+        assert_eq!(faults.decide(None, &request).unwrap().id, id);
+        assert!(
+            faults.decide(None, &request).is_none(),
+            "the last use is held"
+        );
+        faults.settle(None, &id, true);
         assert!(faults.decide(None, &request).is_none());
         assert!(faults.list(None).is_empty());
         assert!(faults.is_empty());
@@ -903,7 +1017,9 @@ mod tests {
             status: Some(500),
             ..FaultSpec::default()
         };
-        let errors = faults.add(Some("other"), spec.clone()).unwrap_err();
+        let Err(AddError::Invalid(errors)) = faults.add(Some("other"), spec.clone()) else {
+            panic!("expected an unknown session");
+        };
         assert!(errors.contains_key("X-Mock-Session"), "{errors:?}");
         faults.add(Some("known"), spec).unwrap();
         assert!(faults.list(None).is_empty());

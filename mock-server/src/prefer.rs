@@ -11,9 +11,7 @@
 //! error with HTTP status 400, because it applies to REST operations only.
 //! Other preferences, such as `return=minimal`, are ignored (RFC 7240).
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use system_services_server::{CallError, Rejection, jsonrpc};
@@ -169,11 +167,7 @@ pub(crate) fn select(api: &MockApi, request: &Request) -> Option<Response> {
     let selection = Selection::from_headers(request.headers())?;
     let path = request.extensions().get::<MatchedPath>()?;
     let operation = crate::spec::document().operation(path.as_str(), request.method())?;
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(address)| address.ip());
-    if !api.accepts_key(peer, request.headers()) {
+    if !api.accepts_request(request) {
         return None;
     }
     if operation.jsonrpc_endpoint {

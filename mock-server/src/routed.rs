@@ -25,7 +25,8 @@ use crate::{MockApi, prefer};
 
 /// Builds the one layer of the routes: from the outside in, the route
 /// template for the log line and the CORS preflight response (with
-/// `cors`), the faults of `api`, and its `Prefer` selection. Without an
+/// `cors`), the faults of `api` for requests whose API key it accepts,
+/// and its `Prefer` selection. Without an
 /// API, only the first part runs.
 pub(crate) fn layer(
     cors: Option<Arc<Cors>>,
@@ -36,7 +37,10 @@ pub(crate) fn layer(
         None => Arc::new(Faults::new(0)),
     };
     Stack::new(
-        Stack::new(PreferLayer { api }, FaultLayer::new(faults)),
+        Stack::new(
+            PreferLayer { api: api.clone() },
+            FaultLayer::new(faults, api),
+        ),
         PreflightLayer { cors },
     )
 }

@@ -6,7 +6,7 @@ mod chunked;
 use std::time::{Duration, Instant};
 
 use contract_tests::MockServer;
-use mock_server::faults::{FaultMatch, FaultSpec, Faults, Latency};
+use mock_server::faults::{AddError, FaultMatch, FaultSpec, Faults, Latency};
 use mock_server::journal::JournalFilter;
 use mock_server::state::ClusterState;
 use mock_server::{DEFAULT_API_KEY, MockApi};
@@ -440,9 +440,9 @@ async fn invalid_specs_name_fields() {
         ),
     ];
     for (spec, field) in cases {
-        let errors = faults
-            .add(None, spec.clone())
-            .expect_err("an invalid fault");
+        let Err(AddError::Invalid(errors)) = faults.add(None, spec.clone()) else {
+            panic!("expected an invalid fault: {spec:?}");
+        };
         assert!(errors.contains_key(field), "{spec:?}: {errors:?}");
     }
     assert!(faults.list(None).is_empty());
@@ -571,7 +571,7 @@ proptest::proptest! {
         status in proptest::option::of(-1000i64..1000),
         drop_connection in proptest::option::of(proptest::bool::ANY),
         latency in proptest::option::of((-10i64..70_000, proptest::option::of(-10i64..70_000))),
-        count in proptest::option::of(-3i64..5),
+        count in proptest::option::of(0u64..5),
         rate in proptest::option::of(-0.5f64..1.5),
         path in proptest::option::of("[a-z/]{0,4}"),
     ) {
@@ -586,11 +586,186 @@ proptest::proptest! {
         match Faults::new(3).add(None, spec.clone()) {
             Ok(fault) => {
                 proptest::prop_assert_eq!(&fault.fault, &spec);
-                proptest::prop_assert_eq!(fault.remaining, count.map(|count| count as u64));
+                proptest::prop_assert_eq!(fault.remaining, count);
                 let valid_rate = rate.is_none_or(|rate| (0.0..=1.0).contains(&rate));
                 proptest::prop_assert!(valid_rate);
             }
-            Err(errors) => proptest::prop_assert!(!errors.is_empty()),
+            Err(AddError::Invalid(errors)) => proptest::prop_assert!(!errors.is_empty()),
+            Err(AddError::LimitReached) => proptest::prop_assert!(false, "one fault is no limit"),
         }
     }
+}
+
+/// Posts the raw `body` as JSON to `path`, with `key` as the API key;
+/// returns the status and the parsed body.
+async fn post_raw(mock: &MockServer, path: &str, body: &str, key: Option<&str>) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}{path}", mock.base_url()))
+        .header("Content-Type", "application/json")
+        .body(body.to_string());
+    if let Some(key) = key {
+        request = request.header("X-Api-Key", key);
+    }
+    let response = request.send().await.expect("the mock answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON body"))
+}
+
+#[tokio::test]
+async fn count_takes_the_whole_u64_range() {
+    let mock = start(1).await;
+    for count in [9_223_372_036_854_775_808_u64, u64::MAX] {
+        let body = json!({"status": 500, "count": count});
+        let (status, fault) = post(&mock, "/__mock/faults", &body).await;
+        assert_eq!(status, 201, "{fault}");
+        assert_eq!(fault["remaining"], count, "{fault}");
+    }
+}
+
+#[tokio::test]
+async fn fault_limit_is_422_with_code() {
+    let mock = start(1).await;
+    for _ in 0..mock_server::faults::MAX_FAULTS {
+        add(&mock, status_fault(500));
+    }
+    let (status, body) = post(&mock, "/__mock/faults", &json!({"status": 500})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["data"]["code"], "mock-fault-limit", "{body}");
+    assert_eq!(body["error"]["data"]["limit"], "100", "{body}");
+}
+
+#[tokio::test]
+async fn unparsable_jsonrpc_leaves_count_unused() {
+    let mock = start(1).await;
+    let id = add(
+        &mock,
+        FaultSpec {
+            count: Some(1),
+            ..status_fault(500)
+        },
+    );
+    let (status, body) = post_raw(&mock, "/jsonrpc", "garbage", Some(DEFAULT_API_KEY)).await;
+    assert_eq!((status, &body["error"]["code"]), (400, &json!(-32700)));
+    assert_eq!(mock.api.faults().list(None)[0].remaining, Some(1));
+    let journal = mock.api.journal().list(None, &JournalFilter::default());
+    assert_eq!(journal.entries[0].fault, None);
+
+    let call = json!({"jsonrpc": "2.0", "method": METHOD, "params": ["backup"], "id": 1});
+    let (status, body) = post(&mock, "/jsonrpc", &call).await;
+    assert_eq!((status, &body["error"]["code"]), (200, &json!(-32603)));
+    let journal = mock.api.journal().list(None, &JournalFilter::default());
+    assert_eq!(journal.entries[1].fault.as_deref(), Some(id.as_str()));
+    assert!(mock.api.faults().list(None).is_empty());
+}
+
+#[tokio::test]
+async fn jsonrpc_whole_request_statuses_answer_at_http_level() {
+    let mock = start(1).await;
+    let call = json!([{"jsonrpc": "2.0", "method": METHOD, "params": ["cron"], "id": 7}]);
+    for (status, code) in [(413, -32013), (415, -32015)] {
+        let id = add(&mock, status_fault(i64::from(status)));
+        let (got, body) = post(&mock, "/jsonrpc", &call).await;
+        assert_eq!(got, status, "{body}");
+        assert_eq!(body["jsonrpc"], "2.0", "{body}");
+        assert_eq!(body["id"], Value::Null, "{body}");
+        assert_eq!(body["error"]["code"], code, "{body}");
+        assert!(mock.api.faults().remove(None, &id));
+    }
+
+    add(&mock, status_fault(408));
+    let (got, body) = post(&mock, "/jsonrpc", &call).await;
+    assert_eq!(got, 408, "{body}");
+    assert!(body["error"]["message"].is_string(), "{body}");
+    assert!(body.get("jsonrpc").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn dropped_jsonrpc_request_keeps_rpc_methods() {
+    let mock = start(1).await;
+    let id = add(
+        &mock,
+        FaultSpec {
+            drop_connection: Some(true),
+            matches: Some(FaultMatch {
+                rpc_method: Some(METHOD.into()),
+                ..FaultMatch::default()
+            }),
+            ..FaultSpec::default()
+        },
+    );
+    let call = json!({"jsonrpc": "2.0", "method": METHOD, "params": ["backup"], "id": 4});
+    let error = reqwest::Client::new()
+        .post(format!("{}/jsonrpc", mock.base_url()))
+        .header("X-Api-Key", DEFAULT_API_KEY)
+        .json(&call)
+        .send()
+        .await
+        .expect_err("no response");
+    assert!(error.status().is_none(), "{error}");
+
+    let filter = JournalFilter {
+        rpc_method: Some(METHOD.into()),
+        ..JournalFilter::default()
+    };
+    let journal = mock.api.journal().list(None, &filter);
+    assert_eq!(journal.entries.len(), 1, "{journal:?}");
+    assert_eq!(journal.entries[0].status, 444);
+    assert_eq!(journal.entries[0].fault.as_deref(), Some(id.as_str()));
+}
+
+#[tokio::test]
+async fn missing_key_gets_401_before_faults() {
+    let mock = start(1).await;
+    for spec in [
+        status_fault(500),
+        FaultSpec {
+            drop_connection: Some(true),
+            ..FaultSpec::default()
+        },
+        FaultSpec {
+            latency_ms: Some(Latency {
+                min: 3000,
+                max: None,
+            }),
+            ..FaultSpec::default()
+        },
+    ] {
+        let id = add(
+            &mock,
+            FaultSpec {
+                count: Some(1),
+                ..spec
+            },
+        );
+        let started = Instant::now();
+        let (status, body) = post_raw(&mock, IDLE_PATH, "{}", None).await;
+        assert_eq!(status, 401, "{body}");
+        assert!(started.elapsed() < Duration::from_secs(2), "no delay");
+        let (status, _) = post_raw(&mock, IDLE_PATH, "{}", Some("wrong-key")).await;
+        assert_eq!(status, 401);
+        assert_eq!(mock.api.faults().list(None)[0].applied, 0);
+        assert!(mock.api.faults().remove(None, &id));
+    }
+}
+
+#[tokio::test]
+async fn match_path_compares_decoded_path() {
+    let mock = start(1).await;
+    add(
+        &mock,
+        FaultSpec {
+            matches: Some(FaultMatch {
+                path: Some("/system/services/active/backup".into()),
+                ..FaultMatch::default()
+            }),
+            ..status_fault(500)
+        },
+    );
+    let (status, body) = post(
+        &mock,
+        "/system/services/active/%62ackup/terminate",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 500, "{body}");
 }
