@@ -215,6 +215,12 @@ impl AnySpec {
             &mut invalid,
         );
         if !invalid.is_empty() {
+            let fields: Vec<&str> = invalid.keys().map(String::as_str).collect();
+            tracing::debug!(
+                route = %operation.template,
+                invalid = %fields.join(", "),
+                "request rejected by the loaded spec"
+            );
             return Rejection {
                 status: StatusCode::BAD_REQUEST,
                 message: "Invalid request".to_string(),

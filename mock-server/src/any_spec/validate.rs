@@ -128,6 +128,8 @@ pub(super) fn check_parameters(
     uri: &Uri,
     invalid: &mut Invalid,
 ) {
+    // The query is decoded once for all the parameters.
+    let query = query_pairs(uri);
     for parameter in &operation.parameters {
         let texts: Vec<String> = match parameter.location {
             Location::Path => path
@@ -135,7 +137,11 @@ pub(super) fn check_parameters(
                 .filter(|(name, _)| *name == parameter.name)
                 .map(|(_, value)| value.clone())
                 .collect(),
-            Location::Query => query_values(uri, &parameter.name),
+            Location::Query => query
+                .iter()
+                .filter(|(name, _)| *name == parameter.name)
+                .map(|(_, value)| value.clone())
+                .collect(),
             Location::Header => headers
                 .get_all(parameter.name.as_str())
                 .iter()
@@ -289,11 +295,15 @@ fn media_matches(range: &str, name: &str) -> bool {
     }
 }
 
+/// Returns the decoded name and value pairs of the query of `uri`.
+fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
+    let query = uri.query().unwrap_or_default();
+    serde_urlencoded::from_str(query).unwrap_or_default()
+}
+
 /// Returns every value of the query parameter `name`, decoded.
 fn query_values(uri: &Uri, name: &str) -> Vec<String> {
-    let query = uri.query().unwrap_or_default();
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-    pairs
+    query_pairs(uri)
         .into_iter()
         .filter(|(key, _)| key == name)
         .map(|(_, value)| value)
