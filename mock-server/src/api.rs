@@ -20,7 +20,9 @@ use crate::faults::Faults;
 use crate::journal::Journal;
 use crate::persist::{PersistError, Store};
 use crate::scheduler::DEFAULT_INTERVAL;
-use crate::sessions::{SESSION_HEADER, SessionError, SessionLimits, Sessions};
+use crate::sessions::{
+    SESSION_HEADER, SessionError, SessionLimits, Sessions, session_limit_message,
+};
 use crate::state::{ClusterState, Process, ProcessError, SchedulerRun, TerminateError};
 
 /// The header that carries the API key.
@@ -418,10 +420,7 @@ fn invalid_field(field: &str, message: String) -> Error {
 
 /// Builds the 422 of a request that would start one session too many.
 fn session_limit_error(limit: usize) -> Error {
-    let message = format!(
-        "The session limit of {limit} is reached; delete a session or wait until one \
-         expires"
-    );
+    let message = session_limit_message(limit);
     let mut error = coded_error(SESSION_LIMIT_CODE, &message);
     if let Some(data) = &mut error.error.data {
         data.extra.insert("limit".to_string(), limit.to_string());

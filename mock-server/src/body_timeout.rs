@@ -79,10 +79,7 @@ struct BodyFlags {
 
 /// Builds the 408 response, in the documented error body.
 fn timeout_response(timeout: Duration) -> Response {
-    let message = format!(
-        "Request body did not arrive within {} seconds",
-        timeout.as_secs_f64()
-    );
+    let message = timeout_message(timeout);
     let mut rejection = Rejection::invalid("body", message.clone());
     rejection.status = StatusCode::REQUEST_TIMEOUT;
     rejection.message = message;
@@ -91,6 +88,13 @@ fn timeout_response(timeout: Duration) -> Response {
         .headers_mut()
         .insert(CONNECTION, HeaderValue::from_static("close"));
     response
+}
+
+/// Builds the 408 message, with "second" in the singular for exactly one.
+fn timeout_message(timeout: Duration) -> String {
+    let seconds = timeout.as_secs_f64();
+    let unit = if seconds == 1.0 { "second" } else { "seconds" };
+    format!("Request body did not arrive within {seconds} {unit}")
 }
 
 /// Error of a body read that passed the deadline.
@@ -178,5 +182,19 @@ mod tests {
         assert_eq!(connection_header("/ignore", "{}").await, close);
         assert_eq!(connection_header("/read", "{}").await, None);
         assert_eq!(connection_header("/ignore", "").await, None);
+    }
+
+    #[test]
+    fn timeout_message_pluralises_seconds() {
+        let cases = [
+            (Duration::from_secs(1), "within 1 second"),
+            (Duration::from_secs(2), "within 2 seconds"),
+            (Duration::from_millis(500), "within 0.5 seconds"),
+            (Duration::from_millis(1500), "within 1.5 seconds"),
+        ];
+        for (timeout, expected) in cases {
+            let message = timeout_message(timeout);
+            assert!(message.ends_with(expected), "{message}");
+        }
     }
 }

@@ -18,7 +18,7 @@ use crate::control_auth::CONTROL_AUTH_FAILED_CODE;
 use crate::faults::{AddError, FAULT_LIMIT_CODE, FaultSpec, MAX_FAULTS};
 use crate::journal::JournalFilter;
 use crate::session::{AdvanceError, MAX_RUNS_PER_ADVANCE, Session};
-use crate::sessions::{SESSION_HEADER, SessionError, check_name};
+use crate::sessions::{SESSION_HEADER, SessionError, check_name, session_limit_message};
 use crate::state::{ClusterState, Fixture, FixtureError, ProcessError};
 use crate::telemetry::RouteSlot;
 
@@ -517,10 +517,7 @@ fn session_limit_reached(limit: usize) -> types::Error {
         ("code".to_string(), SESSION_LIMIT_CODE.to_string()),
         ("limit".to_string(), limit.to_string()),
     ]);
-    let message = format!(
-        "The session limit of {limit} is reached; delete a session or wait until one expires"
-    );
-    error(message, data)
+    error(session_limit_message(limit), data)
 }
 
 fn fault_limit_reached() -> types::Error {

@@ -41,6 +41,17 @@ impl SessionLimits {
     pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 600;
 }
 
+/// Builds the message of the 422 for a request that would start one
+/// session more than `limit` allows.
+pub(crate) fn session_limit_message(limit: usize) -> String {
+    if limit == 0 {
+        return "Sessions are off because the mock runs with --max-sessions 0; send the \
+                request without X-Mock-Session"
+            .to_string();
+    }
+    format!("The session limit of {limit} is reached; delete a session or wait until one expires")
+}
+
 impl Default for SessionLimits {
     fn default() -> Self {
         SessionLimits {

@@ -201,6 +201,24 @@ async fn session_limit_is_422() {
 }
 
 #[tokio::test]
+async fn zero_session_limit_says_sessions_off() {
+    let api = api().with_session_limits(limits(0, Duration::from_secs(600)));
+    let mock = MockServer::start_with_api(api).await;
+    let base = mock.base_url();
+    let expected = "Sessions are off because the mock runs with --max-sessions 0; send the \
+                    request without X-Mock-Session";
+
+    let (status, body) = terminate_in(&base, Some("a"), "cron").await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["data"]["message"], expected);
+    let request = get(&base, "/__mock/snapshot").header("X-Mock-Session", "a");
+    let response = send_checked(&request).await;
+    assert_eq!(response.status, 422);
+    assert_eq!(body_json(&response)["error"]["message"], expected);
+    assert_eq!(terminate_in(&base, None, "cron").await.0, 200);
+}
+
+#[tokio::test]
 async fn random_names_stay_within_limit() {
     let api = api().with_session_limits(limits(8, Duration::from_secs(600)));
     let mock = MockServer::start_with_api(api).await;
