@@ -4,6 +4,15 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Seconds from the Unix epoch to 9999-12-31T23:59:59Z, the latest time
+/// that an RFC 3339 timestamp, with its four-digit year, can show.
+pub const MAX_TIME_SECS: u64 = 253_402_300_799;
+
+/// Returns 9999-12-31T23:59:59Z, the latest time a session clock may show.
+pub fn max_time() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(MAX_TIME_SECS)
+}
+
 /// A source of the current time.
 pub trait Clock: fmt::Debug + Send + Sync {
     fn now(&self) -> SystemTime;
@@ -153,6 +162,13 @@ mod tests {
         for (seconds, expected) in cases {
             assert_eq!(Rfc3339(at_seconds(seconds)).to_string(), expected);
         }
+    }
+
+    #[test]
+    fn max_time_is_last_second_of_9999() {
+        assert_eq!(Rfc3339(max_time()).to_string(), "9999-12-31T23:59:59Z");
+        let next = max_time() + Duration::from_secs(1);
+        assert_eq!(Rfc3339(next).to_string(), "10000-01-01T00:00:00Z");
     }
 
     #[test]

@@ -235,6 +235,14 @@ impl Api for ControlApi {
                         );
                         Failure::BadRequest(invalid("seconds", message))
                     }
+                    AdvanceError::PastMaxTime => {
+                        let message = format!(
+                            "Moving the clock by {seconds} seconds puts it or its next \
+                             scheduled run past 9999-12-31T23:59:59Z, the latest time an \
+                             RFC 3339 timestamp can show; move it by less or reset the session"
+                        );
+                        Failure::BadRequest(invalid("seconds", message))
+                    }
                     AdvanceError::Persist(error) => {
                         internal("cannot persist a scheduled run", &error)
                     }

@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use crate::clock::MAX_TIME_SECS;
 use crate::events::{Event, EventKind, EventLog, Signal, SignalOutcome};
 use crate::state::{
     Change, ClusterState, DEFAULT_SCHEDULER_SERVICE, Fixture, Node, Process, Service,
@@ -497,6 +498,12 @@ fn read_event(row: &rusqlite::Row<'_>) -> Result<Event, PersistError> {
     if nanos >= 1_000_000_000 {
         return Err(invalid());
     }
+    if secs > MAX_TIME_SECS {
+        return Err(PersistError::Invalid(format!(
+            "event `{kind}` at {secs} seconds after the epoch is later than \
+             9999-12-31T23:59:59Z; remove the database file to start again from the fixture"
+        )));
+    }
     let at = UNIX_EPOCH + Duration::new(secs, nanos);
 
     let kind = match (kind.as_str(), signals, service, node, pid, outcome) {
@@ -720,5 +727,26 @@ mod tests {
         std::fs::write(&path, text.repeat(20)).expect("write the file");
         assert!(Store::open(&path).is_err());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text.repeat(20));
+    }
+
+    #[test]
+    fn event_after_year_9999_fails_to_load() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = create(&dir, &ClusterState::default_state());
+        store
+            .connection()
+            .execute(
+                "INSERT INTO events (at_secs, at_nanos, kind, signals) \
+                 VALUES (?1, 0, 'scheduler_run', 0)",
+                [MAX_TIME_SECS as i64 + 1],
+            )
+            .expect("insert the event");
+        drop(store);
+        let error = Store::open(&dir.path().join("state.db")).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("later than 9999-12-31T23:59:59Z"),
+            "{message}"
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::clock::{Clock, Rfc3339, serialize_rfc3339, serialize_rfc3339_option};
+use crate::clock::{self, Clock, Rfc3339, serialize_rfc3339, serialize_rfc3339_option};
 use crate::events::{Event, SignalOutcome};
 use crate::persist::{PersistError, Store};
 use crate::state::{
@@ -121,6 +121,8 @@ pub enum AdvanceError {
          request"
     )]
     TooManyRuns { runs: u64 },
+    #[error("the advance moves the clock or its next run past 9999-12-31T23:59:59Z")]
+    PastMaxTime,
     /// The database rejected a run. The runs before it happened.
     #[error(transparent)]
     Persist(#[from] PersistError),
@@ -276,15 +278,28 @@ impl Session {
         Some(next.duration_since(now).unwrap_or(Duration::ZERO))
     }
 
+    /// Returns the latest time the session clock may reach, so that its
+    /// next scheduled run, at most one interval later, is still at or before
+    /// [`clock::max_time`].
+    fn latest_time(&self) -> SystemTime {
+        clock::max_time()
+            .checked_sub(self.interval)
+            .unwrap_or(std::time::UNIX_EPOCH)
+    }
+
     /// Moves the session's clock forward by `by`. Every scheduled run in
     /// the skipped time happens at its scheduled time, in order. More than
-    /// [`MAX_RUNS_PER_ADVANCE`] runs are rejected, and nothing changes.
+    /// [`MAX_RUNS_PER_ADVANCE`] runs, or a clock or next run past
+    /// [`clock::max_time`], are rejected, and nothing changes.
     ///
     /// When the database rejects a run, the clock has moved and the runs
     /// before it happened; the rejected run stays due.
     pub fn advance_clock(&self, by: Duration) -> Result<ClockAdvanced, AdvanceError> {
         let mut guarded = self.lock();
-        let target = self.clock.now() + guarded.offset + by;
+        let target = (self.clock.now() + guarded.offset)
+            .checked_add(by)
+            .filter(|target| *target <= self.latest_time())
+            .ok_or(AdvanceError::PastMaxTime)?;
         let runs_due = guarded
             .next_run
             .map_or(0, |next| runs_until(next, target, self.interval));
@@ -622,6 +637,21 @@ mod tests {
         assert_eq!(run_times(&session), []);
         let allowed = session.advance_clock(Duration::from_secs(seconds - 1));
         assert_eq!(allowed.unwrap().runs.len() as u64, MAX_RUNS_PER_ADVANCE);
+    }
+
+    #[test]
+    fn advance_rejects_time_past_year_9999() {
+        let (session, _clock) = session(Duration::ZERO);
+        let to_max = clock::max_time().duration_since(at(0)).unwrap();
+        let error = session
+            .advance_clock(to_max + Duration::from_secs(1))
+            .unwrap_err();
+        assert!(matches!(error, AdvanceError::PastMaxTime), "{error}");
+        assert_eq!(session.schedule().now, at(0));
+        let advanced = session.advance_clock(to_max).unwrap();
+        assert_eq!(advanced.schedule.now, clock::max_time());
+        let error = session.advance_clock(Duration::from_secs(1)).unwrap_err();
+        assert!(matches!(error, AdvanceError::PastMaxTime), "{error}");
     }
 
     #[test]

@@ -3,13 +3,13 @@
 //! `spec/control.yaml`.
 
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use contract_tests::MockServer;
 use contract_tests::checker::RecordedRequest;
 use contract_tests::control::{body_json, get, post, send, send_checked, terminate_in};
 use mock_server::auth::AuthPolicy;
-use mock_server::clock::ManualClock;
+use mock_server::clock::{ManualClock, max_time};
 use mock_server::state::ClusterState;
 use mock_server::{DEFAULT_API_KEY, MockApi};
 use reqwest::Method;
@@ -27,6 +27,18 @@ async fn start() -> MockServer {
         vec![DEFAULT_API_KEY.to_string()],
     )
     .with_clock(clock);
+    MockServer::start_with_api(api).await
+}
+
+/// Starts a mock on the default state with a manual clock at `start` and
+/// scheduled runs every `interval`, without the background task.
+async fn start_with_runs_every(start: SystemTime, interval: Duration) -> MockServer {
+    let api = MockApi::new(
+        ClusterState::default_state(),
+        vec![DEFAULT_API_KEY.to_string()],
+    )
+    .with_clock(Arc::new(ManualClock::new(start)))
+    .with_scheduler_interval(interval);
     MockServer::start_with_api(api).await
 }
 
@@ -279,15 +291,33 @@ async fn clock_advance_rejects_invalid_seconds() {
 }
 
 #[tokio::test]
+async fn clock_advance_stops_at_year_9999() {
+    let start = max_time() - Duration::from_secs(3700);
+    let mock = start_with_runs_every(start, Duration::from_secs(3600)).await;
+    let base = mock.base_url();
+
+    let response = send_checked(&advance(&base, json!(101))).await;
+    assert_eq!(response.status, 400);
+    let message = error_data(&response)["seconds"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("past 9999-12-31T23:59:59Z"), "{message}");
+
+    let response = send_checked(&advance(&base, json!(100))).await;
+    assert_eq!(response.status, 200);
+    let schedule = &body_json(&response)["schedule"];
+    assert_eq!(schedule["now"], "9999-12-31T22:59:59Z");
+    assert_eq!(schedule["next_run_at"], "9999-12-31T23:58:19Z");
+    let events = send_checked(&get(&base, "/__mock/events")).await;
+    assert_eq!(events.status, 200);
+    let response = send_checked(&advance(&base, json!(1))).await;
+    assert_eq!(response.status, 400);
+}
+
+#[tokio::test]
 async fn clock_advance_limits_runs() {
-    let clock = Arc::new(ManualClock::new(UNIX_EPOCH + START));
-    let api = MockApi::new(
-        ClusterState::default_state(),
-        vec![DEFAULT_API_KEY.to_string()],
-    )
-    .with_clock(clock)
-    .with_scheduler_interval(Duration::from_secs(1));
-    let mock = MockServer::start_with_api(api).await;
+    let mock = start_with_runs_every(UNIX_EPOCH + START, Duration::from_secs(1)).await;
     let base = mock.base_url();
 
     let response = send_checked(&advance(&base, json!(10_001))).await;
