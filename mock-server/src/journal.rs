@@ -32,6 +32,12 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// of a browser's requests (1 KiB of headers each) fit.
 pub const MAX_BYTES_PER_SESSION: usize = 16 * 1024 * 1024;
 
+/// Bytes of entries that a journal keeps across the shared state and all
+/// sessions, unless [`Journal::with_max_total_bytes`] gives another
+/// budget. Beyond it, the journal drops the oldest entries, of whichever
+/// session, so that its memory does not grow with the number of sessions.
+pub const DEFAULT_MAX_TOTAL_BYTES: usize = 64 * 1024 * 1024;
+
 /// Estimated bytes of an entry besides its text.
 const ENTRY_OVERHEAD: usize = 192;
 
@@ -199,6 +205,9 @@ type Span = (u32, u32);
 #[derive(Debug)]
 struct Record {
     seq: u64,
+    /// Position among the entries of every session, in the order they were
+    /// recorded; the journal drops the lowest first when over its budget.
+    order: u64,
     at: SystemTime,
     method: Method,
     status: u16,
@@ -286,6 +295,9 @@ impl Record {
 /// The entries of the shared state or of one session.
 #[derive(Debug, Default)]
 struct SessionLog {
+    /// Unique number of this log, which differs from that of an earlier or
+    /// later log of a session with the same name.
+    instance: u64,
     entries: VecDeque<Record>,
     /// Sum of the entries' [`Record::size`].
     bytes: usize,
@@ -303,12 +315,21 @@ impl SessionLog {
         self.bytes += entry.size();
         self.entries.push_back(entry);
         while self.entries.len() > limit || self.bytes > MAX_BYTES_PER_SESSION {
-            let Some(oldest) = self.entries.pop_front() else {
+            if !self.drop_oldest() {
                 break;
-            };
-            self.bytes -= oldest.size();
-            self.dropped += 1;
+            }
         }
+    }
+
+    /// Drops the oldest entry, counting it, and returns whether there was
+    /// one.
+    fn drop_oldest(&mut self) -> bool {
+        let Some(oldest) = self.entries.pop_front() else {
+            return false;
+        };
+        self.bytes -= oldest.size();
+        self.dropped += 1;
+        true
     }
 }
 
@@ -317,6 +338,12 @@ impl SessionLog {
 struct Logs {
     shared: SessionLog,
     sessions: HashMap<String, SessionLog>,
+    /// The [`Record::order`] of the next entry.
+    next_order: u64,
+    /// The last [`SessionLog::instance`] given out.
+    last_instance: u64,
+    /// Sum of the logs' bytes.
+    bytes: usize,
 }
 
 impl Logs {
@@ -326,6 +353,52 @@ impl Logs {
             Some(name) => self.sessions.get(name),
         }
     }
+
+    /// Returns the log of the session `name`, created empty if it has
+    /// none.
+    fn session_log(&mut self, name: &str) -> &mut SessionLog {
+        if !self.sessions.contains_key(name) {
+            self.last_instance += 1;
+            let log = SessionLog {
+                instance: self.last_instance,
+                ..SessionLog::default()
+            };
+            self.sessions.insert(name.to_string(), log);
+        }
+        self.sessions.get_mut(name).expect("the log was inserted")
+    }
+
+    /// Drops the oldest entries of any log until all of them take at most
+    /// `budget` bytes.
+    fn enforce_budget(&mut self, budget: usize) {
+        while self.bytes > budget {
+            let oldest = std::iter::once(&mut self.shared)
+                .chain(self.sessions.values_mut())
+                .filter(|log| !log.entries.is_empty())
+                .min_by_key(|log| log.entries.front().map(|entry| entry.order));
+            let Some(log) = oldest else {
+                break;
+            };
+            let before = log.bytes;
+            log.drop_oldest();
+            self.bytes -= before - log.bytes;
+        }
+    }
+}
+
+/// The log of the session that a request named when it arrived, which
+/// [`Journal::record`] records the request in. A request of a session that
+/// ended in the meantime, even if a session of the same name started
+/// since, is not recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ticket {
+    /// The shared state.
+    Shared,
+    /// The log with this [`SessionLog::instance`].
+    Instance(u64),
+    /// The session did not exist yet: the log of the session that exists
+    /// when the request is recorded.
+    New,
 }
 
 /// The journal of the API's requests: the newest `limit` entries of the
@@ -340,6 +413,7 @@ impl Logs {
 /// ```
 pub struct Journal {
     limit: usize,
+    max_total_bytes: usize,
     sessions: SessionCheck,
     logs: Mutex<Logs>,
 }
@@ -366,9 +440,18 @@ impl Journal {
     pub fn new(limit: usize) -> Self {
         Journal {
             limit,
+            max_total_bytes: DEFAULT_MAX_TOTAL_BYTES,
             sessions: SessionCheck::new(),
             logs: Mutex::new(Logs::default()),
         }
+    }
+
+    /// Keeps the entries of the shared state and all sessions within
+    /// `bytes`, in place of [`DEFAULT_MAX_TOTAL_BYTES`], dropping the
+    /// oldest entries of any session first.
+    pub fn with_max_total_bytes(mut self, bytes: usize) -> Self {
+        self.max_total_bytes = bytes;
+        self
     }
 
     /// Records the requests of the sessions for which `exists` returns
@@ -419,43 +502,75 @@ impl Journal {
                 None => return,
             },
         };
+        let freed = log.bytes;
         log.entries.clear();
         log.bytes = 0;
         log.dropped = 0;
+        logs.bytes -= freed;
     }
 
     /// Forgets the session `name`. Call it after the session ended, so that
     /// the session-exists predicate returns false for it.
     pub fn remove_session(&self, name: &str) {
-        self.lock().sessions.remove(name);
+        let mut logs = self.lock();
+        if let Some(log) = logs.sessions.remove(name) {
+            logs.bytes -= log.bytes;
+        }
     }
 
-    /// Appends `entry` to the log of `session`, unless the session does
-    /// not exist.
-    fn record(&self, session: Option<&str>, entry: Record) {
+    /// Returns the ticket of a request that names `session` (none for
+    /// the shared state) as it arrives.
+    pub(crate) fn ticket(&self, session: Option<&str>) -> Ticket {
+        let Some(name) = session else {
+            return Ticket::Shared;
+        };
+        if !self.sessions.exists(name) {
+            return Ticket::New;
+        }
+        let instance = self.lock().session_log(name).instance;
+        // The session may have ended, and its log been removed, since the
+        // check above. Then drop the log that this call created.
+        if !self.sessions.exists(name) {
+            self.remove_session(name);
+        }
+        Ticket::Instance(instance)
+    }
+
+    /// Appends `entry` to the log of `session` that `ticket` names, unless
+    /// that session no longer exists.
+    fn record(&self, session: Option<&str>, ticket: Ticket, mut entry: Record) {
         if self.limit == 0 {
             return;
         }
-        let Some(name) = session else {
-            self.lock().shared.push(entry, self.limit);
-            return;
-        };
-        if !self.sessions.exists(name) {
+        if let Some(name) = session
+            && !self.sessions.exists(name)
+        {
             return;
         }
         let mut logs = self.lock();
-        match logs.sessions.get_mut(name) {
-            Some(log) => log.push(entry, self.limit),
-            None => {
-                let mut log = SessionLog::default();
-                log.push(entry, self.limit);
-                logs.sessions.insert(name.to_string(), log);
-            }
-        }
+        entry.order = logs.next_order;
+        logs.next_order += 1;
+
+        let log = match (session, ticket) {
+            (Some(name), Ticket::Instance(instance)) => match logs.sessions.get_mut(name) {
+                Some(log) if log.instance == instance => log,
+                _ => return,
+            },
+            (Some(name), _) => logs.session_log(name),
+            (None, _) => &mut logs.shared,
+        };
+        let before = log.bytes;
+        log.push(entry, self.limit);
+        let after = log.bytes;
+        logs.bytes = logs.bytes + after - before;
+        logs.enforce_budget(self.max_total_bytes);
         drop(logs);
+
         // The session may have ended, and its entries been removed, since
         // the check above. Then drop the log that this call created.
-        if !self.sessions.exists(name) {
+        if let Some(name) = session
+            && !self.sessions.exists(name)
+        {
             self.remove_session(name);
         }
     }
@@ -476,6 +591,7 @@ mod tests {
         let path = Record::push(&mut text, path.as_bytes());
         Record {
             seq: 0,
+            order: 0,
             at: SystemTime::UNIX_EPOCH,
             method,
             status,
@@ -509,7 +625,11 @@ mod tests {
     fn limit_drops_oldest_and_counts() {
         let journal = Journal::new(3);
         for index in 0..5 {
-            journal.record(None, record(Method::GET, &format!("/{index}"), 200));
+            journal.record(
+                None,
+                Ticket::Shared,
+                record(Method::GET, &format!("/{index}"), 200),
+            );
         }
         let page = journal.list(None, &JournalFilter::default());
         let seqs: Vec<u64> = page.entries.iter().map(|entry| entry.seq).collect();
@@ -528,7 +648,7 @@ mod tests {
         };
         let fitting = MAX_BYTES_PER_SESSION / large().size();
         for _ in 0..fitting + 10 {
-            journal.record(None, large());
+            journal.record(None, Ticket::Shared, large());
         }
         let page = journal.list(None, &JournalFilter::default());
         assert_eq!(page.entries.len(), fitting);
@@ -541,8 +661,8 @@ mod tests {
     fn unknown_session_is_not_recorded() {
         let journal = Journal::new(10);
         journal.set_sessions(Arc::new(|name| name == "known"));
-        journal.record(Some("known"), record(Method::GET, "/", 200));
-        journal.record(Some("unknown"), record(Method::GET, "/", 200));
+        journal.record(Some("known"), Ticket::New, record(Method::GET, "/", 200));
+        journal.record(Some("unknown"), Ticket::New, record(Method::GET, "/", 200));
         let known = journal.list(Some("known"), &JournalFilter::default());
         assert_eq!(known.entries.len(), 1);
         let unknown = journal.list(Some("unknown"), &JournalFilter::default());
@@ -559,9 +679,9 @@ mod tests {
     #[test]
     fn clear_keeps_sequence_going() {
         let journal = Journal::new(10);
-        journal.record(None, record(Method::GET, "/", 200));
+        journal.record(None, Ticket::Shared, record(Method::GET, "/", 200));
         journal.clear(None);
-        journal.record(None, record(Method::GET, "/", 200));
+        journal.record(None, Ticket::Shared, record(Method::GET, "/", 200));
         let page = journal.list(None, &JournalFilter::default());
         assert_eq!(page.entries.len(), 1);
         assert_eq!(page.entries[0].seq, 2);

@@ -4,6 +4,7 @@
 mod chunked;
 
 use contract_tests::MockServer;
+use mock_server::faults::{FaultSpec, Latency};
 use mock_server::journal::{Journal, JournalEntry, JournalFilter, MAX_BODY_BYTES, REDACTED};
 use mock_server::state::ClusterState;
 use mock_server::{DEFAULT_API_KEY, MockApi};
@@ -259,4 +260,114 @@ async fn large_body_is_cut() {
     let body = recorded[0].body.as_deref().expect("the body that was read");
     assert_eq!(body.len(), MAX_BODY_BYTES);
     assert!(body.bytes().all(|byte| byte == b' '));
+}
+
+/// Sends a terminate request for `backup` in `session` with a body of
+/// about `size` bytes; returns the status.
+async fn terminate_with_body(mock: &MockServer, session: &str, size: usize) -> u16 {
+    let body = format!("{}{{}}", " ".repeat(size));
+    reqwest::Client::new()
+        .post(format!(
+            "{}/system/services/active/backup/terminate",
+            mock.base_url()
+        ))
+        .header("X-Api-Key", DEFAULT_API_KEY)
+        .header("X-Mock-Session", session)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("the mock answers")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn total_budget_drops_oldest_entries_of_any_session() {
+    const BUDGET: usize = 512 * 1024;
+    const BODY: usize = 60_000;
+    let journal = Journal::new(mock_server::journal::DEFAULT_LIMIT).with_max_total_bytes(BUDGET);
+    let api = MockApi::new(ClusterState::default_state(), vec![DEFAULT_API_KEY.into()])
+        .with_journal(journal);
+    let mock = MockServer::start_with_api(api).await;
+    for session in ["a", "b", "c"] {
+        for _ in 0..6 {
+            assert_eq!(terminate_with_body(&mock, session, BODY).await, 200);
+        }
+    }
+
+    let page = |session| {
+        mock.api
+            .journal()
+            .list(Some(session), &JournalFilter::default())
+    };
+    let (a, b, c) = (page("a"), page("b"), page("c"));
+    assert!(a.entries.is_empty(), "{} entries kept", a.entries.len());
+    assert_eq!(a.dropped, 6);
+    assert_eq!((c.entries.len(), c.dropped), (6, 0));
+    assert_eq!(b.entries.len() as u64 + b.dropped, 6);
+    let kept_entries = b.entries.len() + c.entries.len();
+    assert!(
+        kept_entries * BODY <= BUDGET,
+        "{kept_entries} entries of {BODY} bytes"
+    );
+    let newest_of_b = b.entries.last().map(|entry| entry.seq);
+    assert_eq!(newest_of_b, Some(6), "the newest entries stay");
+}
+
+#[tokio::test]
+async fn ended_session_request_is_not_recorded_in_successor() {
+    let mock = MockServer::start().await;
+    assert_eq!(terminate_in_session(&mock, "del").await, 200);
+    let slow = FaultSpec {
+        latency_ms: Some(Latency {
+            min: 1500,
+            max: None,
+        }),
+        ..FaultSpec::default()
+    };
+    mock.api
+        .faults()
+        .add(Some("del"), slow)
+        .expect("a valid fault");
+
+    let in_flight = {
+        let base_url = mock.base_url();
+        tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(format!("{base_url}/system/services/active/cron/terminate"))
+                .header("X-Api-Key", DEFAULT_API_KEY)
+                .header("X-Mock-Session", "del")
+                .json(&json!({}))
+                .send()
+                .await
+                .expect("the mock answers")
+                .status()
+                .as_u16()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let client = reqwest::Client::new();
+    let deleted = client
+        .delete(format!("{}/__mock/sessions/del", mock.base_url()))
+        .send()
+        .await
+        .expect("the mock answers");
+    assert_eq!(deleted.status().as_u16(), 204);
+    let journal_of = || async {
+        client
+            .get(format!("{}/__mock/journal", mock.base_url()))
+            .header("X-Mock-Session", "del")
+            .send()
+            .await
+            .expect("the mock answers")
+            .json::<Value>()
+            .await
+            .expect("a JSON body")
+    };
+    assert_eq!(journal_of().await["entries"], json!([]));
+
+    assert_eq!(in_flight.await.expect("the request task finishes"), 200);
+    let successor = journal_of().await;
+    assert_eq!(successor["entries"], json!([]), "{successor}");
 }

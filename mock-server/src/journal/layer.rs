@@ -62,6 +62,7 @@ fn start_record(request: &Request, at: SystemTime) -> Record {
     }
     Record {
         seq: 0,
+        order: 0,
         at,
         method: request.method().clone(),
         status: 0,
@@ -106,6 +107,7 @@ where
     let Ok(session) = session_of(request.headers()) else {
         return next(request).await;
     };
+    let ticket = journal.ticket(session);
     let session = session.map(str::to_string);
     let started = Instant::now();
     let mut record = start_record(&request, SystemTime::now());
@@ -113,7 +115,7 @@ where
     if http_body::Body::is_end_stream(request.body()) {
         let response = next(request).await;
         finish_record(&mut record, &response, started);
-        journal.record(session.as_deref(), record);
+        journal.record(session.as_deref(), ticket, record);
         return response;
     }
 
@@ -135,7 +137,7 @@ where
         record.body = Some((body_start as u32, record.text.len() as u32));
     }
     finish_record(&mut record, &response, started);
-    journal.record(session.as_deref(), record);
+    journal.record(session.as_deref(), ticket, record);
     response
 }
 
