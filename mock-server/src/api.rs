@@ -5,11 +5,14 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::HeaderMap;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use system_services_server::types::{Error, ErrorBody, ErrorData};
 use system_services_server::{
     Api, ApiKey, MarkTerminateRequest, MarkTerminateResponse, RequestContext,
 };
+use system_services_server::{CallError, jsonrpc};
 
 use crate::any_spec::AnySpec;
 use crate::auth::{AuthError, AuthPolicy};
@@ -21,7 +24,7 @@ use crate::journal::Journal;
 use crate::persist::{PersistError, Store};
 use crate::scheduler::DEFAULT_INTERVAL;
 use crate::sessions::{
-    SESSION_HEADER, SessionError, SessionLimits, Sessions, session_limit_message,
+    SESSION_HEADER, SessionError, SessionLimits, Sessions, name_from_headers, session_limit_message,
 };
 use crate::state::{ClusterState, Process, ProcessError, SchedulerRun, TerminateError};
 
@@ -302,6 +305,23 @@ impl MockApi {
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|axum::extract::ConnectInfo(address)| address.ip());
         self.accepts_key(peer, request.headers())
+    }
+
+    /// Builds the 400 of a JSON-RPC request with an accepted key and an
+    /// invalid [`SESSION_HEADER`], so that no call of it runs, notifications
+    /// included. Returns `None` for any other request.
+    pub(crate) fn reject_jsonrpc_session(&self, request: &Request) -> Option<Response> {
+        let path = request.extensions().get::<MatchedPath>()?;
+        let operation = crate::spec::document().operation(path.as_str(), request.method())?;
+        if !operation.jsonrpc_endpoint || !self.accepts_request(request) {
+            return None;
+        }
+        let Err(SessionError::InvalidName(message)) = name_from_headers(request.headers()) else {
+            return None;
+        };
+        let body = invalid_field(SESSION_HEADER, message);
+        let error = CallError::from_rest(jsonrpc::INVALID_PARAMS, &body);
+        Some(jsonrpc::reject(StatusCode::BAD_REQUEST, error))
     }
 
     /// Runs `read` on the shared state.

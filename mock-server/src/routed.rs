@@ -1,6 +1,7 @@
 //! The middleware that runs after routing, where the matched route is known:
 //! the route template for the request's log line, the CORS preflight
-//! response, the faults, and the `Prefer` selection of a documented example.
+//! response, the faults, the session name check of JSON-RPC requests, and the
+//! `Prefer` selection of a documented example.
 //!
 //! Each layer that `axum::Router::layer` adds wraps every route in a boxed
 //! service, which the router clones for each request. So the routes get
@@ -96,8 +97,8 @@ where
     }
 }
 
-/// Tower layer that responds to `Prefer` selections of documented
-/// examples.
+/// Tower layer that rejects JSON-RPC requests with an invalid session name
+/// and responds to `Prefer` selections of documented examples.
 #[derive(Clone)]
 pub(crate) struct PreferLayer {
     /// The API whose keys a selection checks; `None` ignores `Prefer`.
@@ -135,10 +136,10 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let selected = self
-            .api
-            .as_ref()
-            .and_then(|api| prefer::select(api, &request));
+        let selected = self.api.as_ref().and_then(|api| {
+            api.reject_jsonrpc_session(&request)
+                .or_else(|| prefer::select(api, &request))
+        });
         match selected {
             Some(response) => Either::Right(std::future::ready(Ok(response))),
             None => Either::Left(self.inner.call(request)),

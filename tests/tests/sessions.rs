@@ -30,6 +30,43 @@ fn limits(max_sessions: usize, idle_timeout: Duration) -> SessionLimits {
     }
 }
 
+#[tokio::test]
+async fn jsonrpc_invalid_session_is_400() {
+    let mock = MockServer::start_with_api(api()).await;
+    let base = mock.base_url();
+    let call = json!({
+        "jsonrpc": "2.0",
+        "method": "system.services.active.mark_terminate",
+        "params": {"system_services_id": "cron", "nodes_id": null},
+    });
+    let mut with_id = call.clone();
+    with_id["id"] = json!(1);
+    let bodies = [
+        ("call", with_id),
+        ("notification", call.clone()),
+        ("batch", json!([call.clone(), call.clone()])),
+    ];
+    for (kind, body) in bodies {
+        let request = RecordedRequest::new(Method::POST, &base, "/jsonrpc")
+            .header("X-Api-Key", DEFAULT_API_KEY)
+            .header("X-Mock-Session", "a b")
+            .json(&body);
+        let response = send(&request).await;
+        assert_eq!(response.status, 400, "{kind}");
+        let reply = body_json(&response);
+        assert_eq!(reply["id"], Value::Null, "{kind}: {reply}");
+        assert_eq!(reply["error"]["code"], -32602, "{kind}: {reply}");
+        let message = &reply["error"]["data"]["X-Mock-Session"];
+        assert!(message.is_string(), "{kind}: {reply}");
+    }
+    assert_eq!(flagged(&base, None).await, 0);
+
+    let unauthorized = RecordedRequest::new(Method::POST, &base, "/jsonrpc")
+        .header("X-Mock-Session", "a b")
+        .json(&call);
+    assert_eq!(send(&unauthorized).await.status, 401);
+}
+
 /// Sends the JSON-RPC terminate call of `service` in `session` and
 /// returns the JSON-RPC response.
 async fn terminate_jsonrpc(base_url: &str, session: &str, service: &str) -> Value {
