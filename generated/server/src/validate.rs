@@ -179,7 +179,7 @@ pub fn validate(value: &Value, schema: &Schema) -> BTreeMap<String, String> {
         errors: BTreeMap::new(),
         steps: 0,
     };
-    validator.check(value, schema, &mut String::new());
+    validator.check(value, schema, &Path::Root);
     validator.errors
 }
 
@@ -189,17 +189,18 @@ struct Validator {
 }
 
 impl Validator {
-    fn fail(&mut self, path: &str, message: String) {
-        if self.errors.len() >= MAX_ERRORS {
-            return;
-        }
-        let path = if path.is_empty() { "body" } else { path };
-        self.errors.entry(path.to_string()).or_insert(message);
+    fn fail(&mut self, path: &Path, message: String) {
+        self.insert(path.render(), message);
     }
 
-    /// Checks `value`, found at `path`, against `schema`. The path is
-    /// restored before returning.
-    fn check(&mut self, value: &Value, schema: &Schema, path: &mut String) {
+    fn insert(&mut self, field: String, message: String) {
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.entry(field).or_insert(message);
+        }
+    }
+
+    /// Checks `value`, found at `path`, against `schema`.
+    fn check(&mut self, value: &Value, schema: &Schema, path: &Path) {
         self.steps += 1;
         if self.steps > MAX_STEPS {
             let message = "The body is too complex to validate".to_string();
@@ -249,7 +250,7 @@ impl Validator {
         }
     }
 
-    fn check_number(&mut self, number: &serde_json::Number, schema: &Schema, path: &str) {
+    fn check_number(&mut self, number: &serde_json::Number, schema: &Schema, path: &Path) {
         if let Some(bound) = schema.minimum {
             let below = compare(number, bound.value).is_lt();
             let at = compare(number, bound.value).is_eq();
@@ -284,7 +285,7 @@ impl Validator {
         }
     }
 
-    fn check_string(&mut self, text: &str, schema: &Schema, path: &str) {
+    fn check_string(&mut self, text: &str, schema: &Schema, path: &Path) {
         let length = text.chars().count() as u64;
         if let Some(min) = schema.min_length
             && length < min
@@ -308,7 +309,7 @@ impl Validator {
         }
     }
 
-    fn check_array(&mut self, items: &[Value], schema: &Schema, path: &mut String) {
+    fn check_array(&mut self, items: &[Value], schema: &Schema, path: &Path) {
         let count = items.len() as u64;
         if let Some(min) = schema.min_items
             && count < min
@@ -332,10 +333,7 @@ impl Validator {
         }
         if let Some(item_schema) = schema.items {
             for (index, item) in items.iter().enumerate() {
-                let length = path.len();
-                path.push_str(&format!("[{index}]"));
-                self.check(item, item_schema, path);
-                path.truncate(length);
+                self.check(item, item_schema, &Path::Item(path, index));
             }
         }
     }
@@ -344,11 +342,12 @@ impl Validator {
         &mut self,
         object: &serde_json::Map<String, Value>,
         schema: &Schema,
-        path: &mut String,
+        path: &Path,
     ) {
         for name in schema.required {
             if !object.contains_key(*name) {
-                self.fail(&join(path, name), "Field is required".to_string());
+                let message = "Field is required".to_string();
+                self.fail(&Path::Property(path, name), message);
             }
         }
         for (name, value) in object {
@@ -361,14 +360,11 @@ impl Validator {
                     let allowed: Vec<&str> =
                         schema.properties.iter().map(|(key, _)| *key).collect();
                     let message = format!("Unknown field; allowed fields: {}", allowed.join(", "));
-                    self.fail(&join(path, name), message);
+                    self.fail(&Path::Property(path, name), message);
                     continue;
                 }
             };
-            let length = path.len();
-            *path = join(path, name);
-            self.check(value, property_schema, path);
-            path.truncate(length);
+            self.check(value, property_schema, &Path::Property(path, name));
         }
     }
 
@@ -380,7 +376,7 @@ impl Validator {
         value: &Value,
         members: &[&Schema],
         exactly_one: bool,
-        path: &mut String,
+        path: &Path,
     ) {
         let mut failures = Vec::new();
         for member in members {
@@ -409,7 +405,7 @@ impl Validator {
         if let [index] = of_type[..] {
             let errors = std::mem::take(&mut failures[index]);
             for (field, message) in errors {
-                self.fail(&field, message);
+                self.insert(field, message);
             }
         } else {
             let message = format!("Matches none of the {} allowed schemas", members.len());
@@ -418,12 +414,40 @@ impl Validator {
     }
 }
 
-/// Appends a property name to a path: `a.b`, or `b` at the top.
-fn join(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_string()
-    } else {
-        format!("{path}.{name}")
+/// The location of a value in the body. It is written out only for an
+/// invalid value, so that checking a valid one allocates no path.
+enum Path<'a> {
+    Root,
+    Property(&'a Path<'a>, &'a str),
+    Item(&'a Path<'a>, usize),
+}
+
+impl Path<'_> {
+    /// Writes the path as `processes[2].pid`, or `body` for the body itself.
+    fn render(&self) -> String {
+        let mut text = String::new();
+        self.write(&mut text);
+        if text.is_empty() {
+            text.push_str("body");
+        }
+        text
+    }
+
+    fn write(&self, text: &mut String) {
+        match self {
+            Path::Root => {}
+            Path::Property(parent, name) => {
+                parent.write(text);
+                if !text.is_empty() {
+                    text.push('.');
+                }
+                text.push_str(name);
+            }
+            Path::Item(parent, index) => {
+                parent.write(text);
+                text.push_str(&format!("[{index}]"));
+            }
+        }
     }
 }
 
