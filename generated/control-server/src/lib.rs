@@ -147,7 +147,10 @@ pub trait Api: Send + Sync + 'static {
     /// applies to it; `rate` makes it apply to that share of the fitting
     /// requests only. A fault delays the response, replaces it with the
     /// documented example of `status`, or drops the connection without a
-    /// response. The control API and the spec documents are never faulted.
+    /// response. The control API and the spec documents are never faulted,
+    /// nor is a request whose API key is rejected: it gets the 401. A
+    /// session has at most 100 faults; one more is a 422 whose `data.code`
+    /// is `mock-fault-limit`.
     fn add_fault(
         &self,
         context: &RequestContext,
