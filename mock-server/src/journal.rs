@@ -398,6 +398,9 @@ pub(crate) enum Ticket {
     Instance(u64),
     /// The session did not exist yet: the log of the session that exists
     /// when the request is recorded.
+    // NOTE: the registry gives the journal no instance to compare. So if
+    // the session that this request started ends, and another of the same
+    // name starts before the response, the entry goes to the later one.
     New,
 }
 
