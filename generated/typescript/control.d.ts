@@ -766,6 +766,10 @@ export interface components {
         /**
          * @description Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
          *     the request addresses the shared state.
+         *     Only `GET /__mock/updates` and the dashboard also read a `session`
+         *     query parameter; on other operations that parameter is a 400 that
+         *     names `session`, so a request never acts on the shared state by
+         *     mistake.
          */
         Session: components["schemas"]["SessionName"];
         /** @description System service ID. */
@@ -786,6 +790,10 @@ export interface operations {
                 /**
                  * @description Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
                  *     the request addresses the shared state.
+                 *     Only `GET /__mock/updates` and the dashboard also read a `session`
+                 *     query parameter; on other operations that parameter is a 400 that
+                 *     names `session`, so a request never acts on the shared state by
+                 *     mistake.
                  */
                 "X-Mock-Session"?: components["parameters"]["Session"];
             };
@@ -816,6 +824,10 @@ export interface operations {
                 /**
                  * @description Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
                  *     the request addresses the shared state.
+                 *     Only `GET /__mock/updates` and the dashboard also read a `session`
+                 *     query parameter; on other operations that parameter is a 400 that
+                 *     names `session`, so a request never acts on the shared state by
+                 *     mistake.
                  */
                 "X-Mock-Session"?: components["parameters"]["Session"];
             };
@@ -852,6 +864,10 @@ export interface operations {
                 /**
                  * @description Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
                  *     the request addresses the shared state.
+                 *     Only `GET /__mock/updates` and the dashboard also read a `session`
+                 *     query parameter; on other operations that parameter is a 400 that
+                 *     names `session`, so a request never acts on the shared state by
+                 *     mistake.
                  */
                 "X-Mock-Session"?: components["parameters"]["Session"];
             };
@@ -882,6 +898,10 @@ export interface operations {
                 /**
                  * @description Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
                  *     the request addresses the shared state.
+                 *     Only `GET /__mock/updates` and the dashboard also read a `session`
+                 *     query parameter; on other operations that parameter is a 400 that
+                 *     names `session`, so a request never acts on the shared state by
+                 *     mistake.
                  */
                 "X-Mock-Session"?: components["parameters"]["Session"];
             };
@@ -912,6 +932,10 @@ export interface operations {
                 /**
                  * @description Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
                  *     the request addresses the shared state.
+                 *     Only `GET /__mock/updates` and the dashboard also read a `session`
+                 *     query parameter; on other operations that parameter is a 400 that
+                 *     names `session`, so a request never acts on the shared state by
+                 *     mistake.
                  */
                 "X-Mock-Session"?: components["parameters"]["Session"];
             };
@@ -942,6 +966,10 @@ export interface operations {
                 /**
                  * @description Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
                  *     the request addresses the shared state.
+                 *     Only `GET /__mock/updates` and the dashboard also read a `session`
+                 *     query parameter; on other operations that parameter is a 400 that
+                 *     names `session`, so a request never acts on the shared state by
+                 *     mistake.
                  */
                 "X-Mock-Session"?: components["parameters"]["Session"];
             };
@@ -983,6 +1011,10 @@ export interface operations {
                 /**
                  * @description Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
                  *     the request addresses the shared state.
+                 *     Only `GET /__mock/updates` and the dashboard also read a `session`
+                 *     query parameter; on other operations that parameter is a 400 that
+                 *     names `session`, so a request never acts on the shared state by
+                 *     mistake.
                  */
                 "X-Mock-Session"?: components["parameters"]["Session"];
             };
@@ -1019,6 +1051,10 @@ export interface operations {
                 /**
                  * @description Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
                  *     the request addresses the shared state.
+                 *     Only `GET /__mock/updates` and the dashboard also read a `session`
+                 *     query parameter; on other operations that parameter is a 400 that
+                 *     names `session`, so a request never acts on the shared state by
+                 *     mistake.
                  */
                 "X-Mock-Session"?: components["parameters"]["Session"];
             };
@@ -1058,6 +1094,10 @@ export interface operations {
                 /**
                  * @description Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
                  *     the request addresses the shared state.
+                 *     Only `GET /__mock/updates` and the dashboard also read a `session`
+                 *     query parameter; on other operations that parameter is a 400 that
+                 *     names `session`, so a request never acts on the shared state by
+                 *     mistake.
                  */
                 "X-Mock-Session"?: components["parameters"]["Session"];
             };
@@ -1088,6 +1128,10 @@ export interface operations {
                 /**
                  * @description Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
                  *     the request addresses the shared state.
+                 *     Only `GET /__mock/updates` and the dashboard also read a `session`
+                 *     query parameter; on other operations that parameter is a 400 that
+                 *     names `session`, so a request never acts on the shared state by
+                 *     mistake.
                  */
                 "X-Mock-Session"?: components["parameters"]["Session"];
             };
@@ -1118,6 +1162,10 @@ export interface operations {
                 /**
                  * @description Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
                  *     the request addresses the shared state.
+                 *     Only `GET /__mock/updates` and the dashboard also read a `session`
+                 *     query parameter; on other operations that parameter is a 400 that
+                 *     names `session`, so a request never acts on the shared state by
+                 *     mistake.
                  */
                 "X-Mock-Session"?: components["parameters"]["Session"];
             };
@@ -1154,6 +1202,10 @@ export interface operations {
                 /**
                  * @description Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
                  *     the request addresses the shared state.
+                 *     Only `GET /__mock/updates` and the dashboard also read a `session`
+                 *     query parameter; on other operations that parameter is a 400 that
+                 *     names `session`, so a request never acts on the shared state by
+                 *     mistake.
                  */
                 "X-Mock-Session"?: components["parameters"]["Session"];
             };
@@ -1182,6 +1234,10 @@ export interface operations {
                 /**
                  * @description Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
                  *     the request addresses the shared state.
+                 *     Only `GET /__mock/updates` and the dashboard also read a `session`
+                 *     query parameter; on other operations that parameter is a 400 that
+                 *     names `session`, so a request never acts on the shared state by
+                 *     mistake.
                  */
                 "X-Mock-Session"?: components["parameters"]["Session"];
             };
@@ -1227,6 +1283,10 @@ export interface operations {
                 /**
                  * @description Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
                  *     the request addresses the shared state.
+                 *     Only `GET /__mock/updates` and the dashboard also read a `session`
+                 *     query parameter; on other operations that parameter is a 400 that
+                 *     names `session`, so a request never acts on the shared state by
+                 *     mistake.
                  */
                 "X-Mock-Session"?: components["parameters"]["Session"];
             };
@@ -1257,6 +1317,10 @@ export interface operations {
                 /**
                  * @description Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
                  *     the request addresses the shared state.
+                 *     Only `GET /__mock/updates` and the dashboard also read a `session`
+                 *     query parameter; on other operations that parameter is a 400 that
+                 *     names `session`, so a request never acts on the shared state by
+                 *     mistake.
                  */
                 "X-Mock-Session"?: components["parameters"]["Session"];
             };
@@ -1382,6 +1446,10 @@ export interface operations {
                 /**
                  * @description Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
                  *     the request addresses the shared state.
+                 *     Only `GET /__mock/updates` and the dashboard also read a `session`
+                 *     query parameter; on other operations that parameter is a 400 that
+                 *     names `session`, so a request never acts on the shared state by
+                 *     mistake.
                  */
                 "X-Mock-Session"?: components["parameters"]["Session"];
             };
@@ -1415,6 +1483,10 @@ export interface operations {
                 /**
                  * @description Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
                  *     the request addresses the shared state.
+                 *     Only `GET /__mock/updates` and the dashboard also read a `session`
+                 *     query parameter; on other operations that parameter is a 400 that
+                 *     names `session`, so a request never acts on the shared state by
+                 *     mistake.
                  */
                 "X-Mock-Session"?: components["parameters"]["Session"];
             };

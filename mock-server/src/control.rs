@@ -3,11 +3,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::http::StatusCode;
 use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use mock_control_server::types::{self, ErrorError};
 use mock_control_server::*;
 use serde::Serialize;
@@ -42,13 +46,26 @@ const INVALID_REQUEST: &str = "Invalid request";
 /// template for the request's log line, because the control router is
 /// the fallback of the API's router, which has no route to store.
 pub fn router(api: Arc<MockApi>) -> axum::Router {
-    mock_control_server::router(Arc::new(ControlApi { api })).layer(axum::middleware::from_fn(
-        |request: axum::extract::Request, next: Next| async move {
-            RouteSlot::fill(&request);
-            next.run(request).await
+    let control = Arc::new(ControlApi { api });
+    let checked = control.clone();
+    mock_control_server::router(control).layer(axum::middleware::from_fn(
+        move |request: Request, next: Next| {
+            let checked = checked.clone();
+            async move {
+                RouteSlot::fill(&request);
+                match checked.reject_session_query(&request) {
+                    Some(response) => response,
+                    None => next.run(request).await,
+                }
+            }
         },
     ))
 }
+
+/// Control paths that may carry a `session` query parameter: the update
+/// stream reads it, because a browser's `EventSource` cannot set headers,
+/// and the dashboard page passes it on to that stream.
+const SESSION_QUERY_PATHS: [&str; 2] = ["/__mock/updates", "/__mock/dashboard"];
 
 /// The implementation of the control API.
 struct ControlApi {
@@ -129,6 +146,35 @@ impl ControlApi {
 
     fn initial(&self) -> &ClusterState {
         self.api.sessions().initial()
+    }
+}
+
+impl ControlApi {
+    /// Builds the 400 of an authorized control request that has a `session`
+    /// query parameter on a path that does not read it, so that the request
+    /// does not act on the shared state while the caller meant a session.
+    /// Returns `None` for any other request.
+    fn reject_session_query(&self, request: &Request) -> Option<Response> {
+        let query = request.uri().query()?;
+        let path = request.extensions().get::<MatchedPath>()?;
+        if SESSION_QUERY_PATHS.contains(&path.as_str()) {
+            return None;
+        }
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).ok()?;
+        if !pairs.iter().any(|(name, _)| name == "session") {
+            return None;
+        }
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(address)| address.ip());
+        self.api.check_control(peer, request.headers()).ok()?;
+        let message = format!(
+            "Only GET /__mock/updates reads the session from the query; name the session in \
+             the {SESSION_HEADER} header"
+        );
+        let body = invalid("session", message);
+        Some((StatusCode::BAD_REQUEST, axum::Json(body)).into_response())
     }
 }
 

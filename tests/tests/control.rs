@@ -768,6 +768,35 @@ async fn journal_lists_session_requests() {
     );
 }
 
+#[tokio::test]
+async fn session_query_rejected_outside_updates() {
+    let mock = start().await;
+    let base = mock.base_url();
+    terminate_in(&base, None, "cron").await;
+
+    let requests = [
+        post(&base, "/__mock/reset?session=t1"),
+        get(&base, "/__mock/state?session=t1"),
+        get(&base, "/__mock/journal?limit=5&session=t1"),
+    ];
+    for request in requests {
+        let response = send_checked(&request).await;
+        assert_eq!(response.status, 400, "{}", request.path);
+        let message = error_data(&response)["session"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(message.contains("X-Mock-Session"), "{message}");
+    }
+    let state = body_json(&send_checked(&get(&base, "/__mock/state")).await);
+    assert!(
+        flags(&state).iter().any(|(_, terminate, _)| *terminate),
+        "the shared state was not reset"
+    );
+    let dashboard = get(&base, "/__mock/dashboard?session=t1");
+    assert_eq!(send_checked(&dashboard).await.status, 200);
+}
+
 /// Starts a mock that trusts `X-Forwarded-For` from 127.0.0.1.
 async fn start_behind_loopback_proxy() -> MockServer {
     let trusted = vec!["127.0.0.1/32".parse().unwrap()];

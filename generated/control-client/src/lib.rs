@@ -2938,6 +2938,10 @@ impl Client {
     /// Arguments:
     /// - `x_mock_session`: Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     ///
     /// ```ignore
     /// let response = client.get_state()
@@ -2961,6 +2965,10 @@ impl Client {
     /// Arguments:
     /// - `x_mock_session`: Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     ///
     /// - `body`
     /// ```ignore
@@ -2986,6 +2994,10 @@ impl Client {
     /// Arguments:
     /// - `x_mock_session`: Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     ///
     /// ```ignore
     /// let response = client.reset_state()
@@ -3004,6 +3016,10 @@ impl Client {
     /// Arguments:
     /// - `x_mock_session`: Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     ///
     /// ```ignore
     /// let response = client.get_scheduler()
@@ -3027,6 +3043,10 @@ impl Client {
     /// Arguments:
     /// - `x_mock_session`: Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     ///
     /// ```ignore
     /// let response = client.run_scheduler()
@@ -3053,6 +3073,10 @@ impl Client {
     /// Arguments:
     /// - `x_mock_session`: Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     ///
     /// - `body`
     /// ```ignore
@@ -3079,6 +3103,10 @@ impl Client {
     /// - `node_id`: Node ID.
     /// - `x_mock_session`: Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     ///
     /// ```ignore
     /// let response = client.hang_process()
@@ -3106,6 +3134,10 @@ impl Client {
     /// - `node_id`: Node ID.
     /// - `x_mock_session`: Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     ///
     /// ```ignore
     /// let response = client.kill_process()
@@ -3131,6 +3163,10 @@ impl Client {
     /// - `limit`: Maximum number of events, the newest ones.
     /// - `x_mock_session`: Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     ///
     /// ```ignore
     /// let response = client.list_events()
@@ -3150,6 +3186,10 @@ impl Client {
     /// Arguments:
     /// - `x_mock_session`: Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     ///
     /// ```ignore
     /// let response = client.list_faults()
@@ -3179,6 +3219,10 @@ impl Client {
     /// Arguments:
     /// - `x_mock_session`: Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     ///
     /// - `body`
     /// ```ignore
@@ -3199,6 +3243,10 @@ impl Client {
     /// Arguments:
     /// - `x_mock_session`: Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     ///
     /// ```ignore
     /// let response = client.clear_faults()
@@ -3218,6 +3266,10 @@ impl Client {
     /// - `fault_id`: Fault ID, as returned when it was added.
     /// - `x_mock_session`: Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     ///
     /// ```ignore
     /// let response = client.remove_fault()
@@ -3249,6 +3301,10 @@ impl Client {
     /// - `status`: HTTP status of the response.
     /// - `x_mock_session`: Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     ///
     /// ```ignore
     /// let response = client.list_journal()
@@ -3273,6 +3329,10 @@ impl Client {
     /// Arguments:
     /// - `x_mock_session`: Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     ///
     /// ```ignore
     /// let response = client.clear_journal()
@@ -3351,6 +3411,10 @@ impl Client {
     ///
     /// - `x_mock_session`: Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     ///
     /// ```ignore
     /// let response = client.stream_updates()
@@ -3370,6 +3434,10 @@ impl Client {
     /// Arguments:
     /// - `x_mock_session`: Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     ///
     /// ```ignore
     /// let response = client.get_snapshot()

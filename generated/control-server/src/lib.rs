@@ -407,6 +407,10 @@ async fn unknown_path(uri: axum::http::Uri) -> Response {
 pub struct GetStateRequest {
     /// Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     pub x_mock_session: Option<String>,
     /// The `X-Mock-Control-Token` header, which is optional.
     pub api_key: ApiKey,
@@ -480,6 +484,10 @@ async fn handle_get_state<A: Api>(State(api): State<Arc<A>>, request: Request) -
 pub struct ReplaceStateRequest {
     /// Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     pub x_mock_session: Option<String>,
     /// The `X-Mock-Control-Token` header, which is optional.
     pub api_key: ApiKey,
@@ -582,6 +590,10 @@ async fn handle_replace_state<A: Api>(State(api): State<Arc<A>>, request: Reques
 pub struct ResetStateRequest {
     /// Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     pub x_mock_session: Option<String>,
     /// The `X-Mock-Control-Token` header, which is optional.
     pub api_key: ApiKey,
@@ -655,6 +667,10 @@ async fn handle_reset_state<A: Api>(State(api): State<Arc<A>>, request: Request)
 pub struct GetSchedulerRequest {
     /// Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     pub x_mock_session: Option<String>,
     /// The `X-Mock-Control-Token` header, which is optional.
     pub api_key: ApiKey,
@@ -728,6 +744,10 @@ async fn handle_get_scheduler<A: Api>(State(api): State<Arc<A>>, request: Reques
 pub struct RunSchedulerRequest {
     /// Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     pub x_mock_session: Option<String>,
     /// The `X-Mock-Control-Token` header, which is optional.
     pub api_key: ApiKey,
@@ -801,6 +821,10 @@ async fn handle_run_scheduler<A: Api>(State(api): State<Arc<A>>, request: Reques
 pub struct AdvanceClockRequest {
     /// Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     pub x_mock_session: Option<String>,
     /// The `X-Mock-Control-Token` header, which is optional.
     pub api_key: ApiKey,
@@ -907,6 +931,10 @@ pub struct HangProcessRequest {
     pub node_id: String,
     /// Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     pub x_mock_session: Option<String>,
     /// The `X-Mock-Control-Token` header, which is optional.
     pub api_key: ApiKey,
@@ -1003,6 +1031,10 @@ pub struct KillProcessRequest {
     pub node_id: String,
     /// Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     pub x_mock_session: Option<String>,
     /// The `X-Mock-Control-Token` header, which is optional.
     pub api_key: ApiKey,
@@ -1095,6 +1127,10 @@ async fn handle_kill_process<A: Api>(State(api): State<Arc<A>>, request: Request
 pub struct ListEventsRequest {
     /// Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     pub x_mock_session: Option<String>,
     /// Maximum number of events, the newest ones.
     ///
@@ -1186,6 +1222,10 @@ async fn handle_list_events<A: Api>(State(api): State<Arc<A>>, request: Request)
 pub struct ListFaultsRequest {
     /// Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     pub x_mock_session: Option<String>,
     /// The `X-Mock-Control-Token` header, which is optional.
     pub api_key: ApiKey,
@@ -1259,6 +1299,10 @@ async fn handle_list_faults<A: Api>(State(api): State<Arc<A>>, request: Request)
 pub struct AddFaultRequest {
     /// Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     pub x_mock_session: Option<String>,
     /// The `X-Mock-Control-Token` header, which is optional.
     pub api_key: ApiKey,
@@ -1368,6 +1412,10 @@ async fn handle_add_fault<A: Api>(State(api): State<Arc<A>>, request: Request) -
 pub struct ClearFaultsRequest {
     /// Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     pub x_mock_session: Option<String>,
     /// The `X-Mock-Control-Token` header, which is optional.
     pub api_key: ApiKey,
@@ -1441,6 +1489,10 @@ pub struct RemoveFaultRequest {
     pub fault_id: String,
     /// Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     pub x_mock_session: Option<String>,
     /// The `X-Mock-Control-Token` header, which is optional.
     pub api_key: ApiKey,
@@ -1526,6 +1578,10 @@ async fn handle_remove_fault<A: Api>(State(api): State<Arc<A>>, request: Request
 pub struct ListJournalRequest {
     /// Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     pub x_mock_session: Option<String>,
     /// HTTP method, such as `POST`.
     pub method: Option<String>,
@@ -1656,6 +1712,10 @@ async fn handle_list_journal<A: Api>(State(api): State<Arc<A>>, request: Request
 pub struct ClearJournalRequest {
     /// Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     pub x_mock_session: Option<String>,
     /// The `X-Mock-Control-Token` header, which is optional.
     pub api_key: ApiKey,
@@ -1894,6 +1954,10 @@ async fn handle_get_dashboard<A: Api>(State(api): State<Arc<A>>, request: Reques
 pub struct StreamUpdatesRequest {
     /// Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     pub x_mock_session: Option<String>,
     /// Session name, for clients that cannot set headers, such as a
     /// browser's `EventSource`. The header wins when both are given.
@@ -1988,6 +2052,10 @@ async fn handle_stream_updates<A: Api>(State(api): State<Arc<A>>, request: Reque
 pub struct GetSnapshotRequest {
     /// Session name: 1 to 64 letters, digits, `-`, `_` or `.`. Without it
     /// the request addresses the shared state.
+    /// Only `GET /__mock/updates` and the dashboard also read a `session`
+    /// query parameter; on other operations that parameter is a 400 that
+    /// names `session`, so a request never acts on the shared state by
+    /// mistake.
     pub x_mock_session: Option<String>,
     /// The `X-Mock-Control-Token` header, which is optional.
     pub api_key: ApiKey,
