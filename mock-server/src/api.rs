@@ -307,18 +307,30 @@ impl MockApi {
         self.accepts_key(peer, request.headers())
     }
 
-    /// Builds the 400 of a JSON-RPC request with an accepted key and an
+    /// Starts the session that a request with an accepted key names, so
+    /// that the session's journal shows the request even when it fails for
+    /// another reason. A request whose key is rejected starts nothing.
+    ///
+    /// Returns the 400 of a JSON-RPC request with an accepted key and an
     /// invalid [`SESSION_HEADER`], so that no call of it runs, notifications
-    /// included. Returns `None` for any other request.
-    pub(crate) fn reject_jsonrpc_session(&self, request: &Request) -> Option<Response> {
-        let path = request.extensions().get::<MatchedPath>()?;
-        let operation = crate::spec::document().operation(path.as_str(), request.method())?;
-        if !operation.jsonrpc_endpoint || !self.accepts_request(request) {
+    /// included, and `None` for any other request.
+    pub(crate) fn admit_session(&self, request: &Request) -> Option<Response> {
+        if !self.accepts_request(request) {
             return None;
         }
-        let Err(SessionError::InvalidName(message)) = name_from_headers(request.headers()) else {
-            return None;
+        let message = match name_from_headers(request.headers()) {
+            Ok(name) => {
+                // Over the session limit, the operation returns the 422.
+                let _ = self.sessions.get(name);
+                return None;
+            }
+            Err(error) => error.to_string(),
         };
+        let path = request.extensions().get::<MatchedPath>()?;
+        let operation = crate::spec::document().operation(path.as_str(), request.method())?;
+        if !operation.jsonrpc_endpoint {
+            return None;
+        }
         let body = invalid_field(SESSION_HEADER, message);
         let error = CallError::from_rest(jsonrpc::INVALID_PARAMS, &body);
         Some(jsonrpc::reject(StatusCode::BAD_REQUEST, error))

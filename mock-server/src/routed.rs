@@ -1,7 +1,7 @@
 //! The middleware that runs after routing, where the matched route is known:
 //! the route template for the request's log line, the CORS preflight
-//! response, the faults, the session name check of JSON-RPC requests, and the
-//! `Prefer` selection of a documented example.
+//! response, the faults, the start of the request's session, and the `Prefer`
+//! selection of a documented example.
 //!
 //! Each layer that `axum::Router::layer` adds wraps every route in a boxed
 //! service, which the router clones for each request. So the routes get
@@ -97,8 +97,9 @@ where
     }
 }
 
-/// Tower layer that rejects JSON-RPC requests with an invalid session name
-/// and responds to `Prefer` selections of documented examples.
+/// Tower layer that starts the session of a request with an accepted key,
+/// rejects JSON-RPC requests with an invalid session name, and responds to
+/// `Prefer` selections of documented examples.
 #[derive(Clone)]
 pub(crate) struct PreferLayer {
     /// The API whose keys a selection checks; `None` ignores `Prefer`.
@@ -137,7 +138,7 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let selected = self.api.as_ref().and_then(|api| {
-            api.reject_jsonrpc_session(&request)
+            api.admit_session(&request)
                 .or_else(|| prefer::select(api, &request))
         });
         match selected {

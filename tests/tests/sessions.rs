@@ -67,6 +67,61 @@ async fn jsonrpc_invalid_session_is_400() {
     assert_eq!(send(&unauthorized).await.status, 401);
 }
 
+#[tokio::test]
+async fn failing_first_request_starts_session() {
+    let mock = MockServer::start_with_api(api()).await;
+    let base = mock.base_url();
+    let path = "/system/services/active/cron/terminate";
+    let unknown_method = json!({"jsonrpc": "2.0", "method": "nope", "id": 1});
+    let cases = [
+        (
+            "bad-body",
+            RecordedRequest::new(Method::POST, &base, path).json(&json!({"password": 1})),
+        ),
+        (
+            "wrong-method",
+            RecordedRequest::new(Method::GET, &base, path),
+        ),
+        (
+            "wrong-type",
+            RecordedRequest::new(Method::POST, &base, path)
+                .header("Content-Type", "text/plain")
+                .body("{}"),
+        ),
+        (
+            "unknown-rpc",
+            RecordedRequest::new(Method::POST, &base, "/jsonrpc").json(&unknown_method),
+        ),
+        (
+            "prefer",
+            RecordedRequest::new(Method::POST, &base, path)
+                .header("Prefer", "code=404")
+                .json(&json!({"nodes_id": null})),
+        ),
+    ];
+    for (name, request) in cases {
+        let request = request
+            .header("X-Api-Key", DEFAULT_API_KEY)
+            .header("X-Mock-Session", name);
+        let status = send(&request).await.status;
+        assert!(status == 200 || status >= 400, "{name}: {status}");
+        assert!(
+            session_names(&base).await.contains(&name.to_string()),
+            "{name}"
+        );
+        let journal = get(&base, "/__mock/journal").header("X-Mock-Session", name);
+        let entries = body_json(&send_checked(&journal).await)["entries"].clone();
+        assert_eq!(entries.as_array().unwrap().len(), 1, "{name}: {entries}");
+        assert_eq!(entries[0]["status"], status, "{name}: {entries}");
+    }
+
+    let unauthorized = RecordedRequest::new(Method::POST, &base, path)
+        .header("X-Mock-Session", "no-key")
+        .json(&json!({"nodes_id": null}));
+    assert_eq!(send(&unauthorized).await.status, 401);
+    assert!(!session_names(&base).await.contains(&"no-key".to_string()));
+}
+
 /// Sends the JSON-RPC terminate call of `service` in `session` and
 /// returns the JSON-RPC response.
 async fn terminate_jsonrpc(base_url: &str, session: &str, service: &str) -> Value {
