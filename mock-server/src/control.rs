@@ -21,7 +21,7 @@ use crate::MockApi;
 use crate::control_auth::CONTROL_AUTH_FAILED_CODE;
 use crate::faults::{AddError, FAULT_LIMIT_CODE, FaultSpec, MAX_FAULTS};
 use crate::journal::JournalFilter;
-use crate::session::{AdvanceError, MAX_RUNS_PER_ADVANCE, Session};
+use crate::session::{AdvanceError, MAX_RUNS_PER_ADVANCE, MAX_SIGNALS_PER_ADVANCE, Session};
 use crate::sessions::{SESSION_HEADER, SessionError, check_name, session_limit_message};
 use crate::state::{ClusterState, Fixture, FixtureError, ProcessError};
 use crate::telemetry::RouteSlot;
@@ -278,6 +278,14 @@ impl Api for ControlApi {
                         let message = format!(
                             "Moving the clock by {seconds} seconds causes {runs} scheduled runs, \
                              more than {MAX_RUNS_PER_ADVANCE}; move it in smaller steps"
+                        );
+                        Failure::BadRequest(invalid("seconds", message))
+                    }
+                    AdvanceError::TooManySignals { signals } => {
+                        let message = format!(
+                            "Moving the clock by {seconds} seconds sends {signals} signals, more \
+                             than {MAX_SIGNALS_PER_ADVANCE}, because each run signals every hung, \
+                             flagged process again; move it in smaller steps"
                         );
                         Failure::BadRequest(invalid("seconds", message))
                     }

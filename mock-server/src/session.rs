@@ -19,6 +19,11 @@ use crate::state::{
 /// A larger advance is rejected, because its response lists every run.
 pub const MAX_RUNS_PER_ADVANCE: u64 = 10_000;
 
+/// Maximum number of signals that the runs of one clock advance send. A
+/// hung, flagged process is signalled on every run, so this bounds the
+/// response and the log lines of an advance, which list every signal.
+pub const MAX_SIGNALS_PER_ADVANCE: u64 = 100_000;
+
 /// Number of events, the newest, in a [`Snapshot`].
 pub const SNAPSHOT_EVENTS: usize = 1000;
 
@@ -121,6 +126,10 @@ pub enum AdvanceError {
          request"
     )]
     TooManyRuns { runs: u64 },
+    #[error(
+        "the advance sends {signals} signals, more than {MAX_SIGNALS_PER_ADVANCE} in one request"
+    )]
+    TooManySignals { signals: u64 },
     #[error("the advance moves the clock or its next run past 9999-12-31T23:59:59Z")]
     PastMaxTime,
     /// The database rejected a run. The runs before it happened.
@@ -289,7 +298,8 @@ impl Session {
 
     /// Moves the session's clock forward by `by`. Every scheduled run in
     /// the skipped time happens at its scheduled time, in order. More than
-    /// [`MAX_RUNS_PER_ADVANCE`] runs, or a clock or next run past
+    /// [`MAX_RUNS_PER_ADVANCE`] runs or [`MAX_SIGNALS_PER_ADVANCE`]
+    /// signals, or a clock or next run past
     /// [`clock::max_time`], are rejected, and nothing changes.
     ///
     /// When the database rejects a run, the clock has moved and the runs
@@ -305,6 +315,10 @@ impl Session {
             .map_or(0, |next| runs_until(next, target, self.interval));
         if runs_due > MAX_RUNS_PER_ADVANCE {
             return Err(AdvanceError::TooManyRuns { runs: runs_due });
+        }
+        let signals = guarded.state.signals_of_runs(runs_due);
+        if signals > MAX_SIGNALS_PER_ADVANCE {
+            return Err(AdvanceError::TooManySignals { signals });
         }
 
         guarded.offset += by;
@@ -637,6 +651,52 @@ mod tests {
         assert_eq!(run_times(&session), []);
         let allowed = session.advance_clock(Duration::from_secs(seconds - 1));
         assert_eq!(allowed.unwrap().runs.len() as u64, MAX_RUNS_PER_ADVANCE);
+    }
+
+    /// Builds a state with `count` nodes, each running one hung process of
+    /// the service `h` that is flagged for termination.
+    fn hung_flagged(count: usize) -> ClusterState {
+        let mut yaml = String::from("nodes:\n");
+        for node in 0..count {
+            yaml += &format!("  - {{id: n{node}, name: n}}\n");
+        }
+        yaml += "services:\n  - {id: tasks_scheduler, name: t}\n  - {id: h, name: h}\n";
+        yaml += "processes:\n";
+        for node in 0..count {
+            yaml += &format!(
+                "  - {{service: h, node: n{node}, pid: 1, started_at: '2026-01-01T00:00:00Z', \
+                 hung: true, terminate: true}}\n"
+            );
+        }
+        ClusterState::from_yaml(&yaml).expect("a valid fixture")
+    }
+
+    #[test]
+    fn signals_of_runs_counts_hung_again() {
+        let mut state = ClusterState::default_state();
+        assert_eq!(state.signals_of_runs(3), 0);
+        state.mark_terminate("cron", None).unwrap();
+        state.mark_terminate("mail_queue", None).unwrap();
+        // Three flagged processes, one of them hung.
+        assert_eq!(state.signals_of_runs(0), 0);
+        assert_eq!(state.signals_of_runs(1), 3);
+        assert_eq!(state.signals_of_runs(4), 6);
+    }
+
+    #[test]
+    fn advance_rejects_too_many_signals() {
+        let clock = Arc::new(ManualClock::new(UNIX_EPOCH + START));
+        let session = Session::new(None, hung_flagged(20), None, clock, INTERVAL);
+        let runs = MAX_SIGNALS_PER_ADVANCE / 20 + 1;
+        let error = session.advance_clock(INTERVAL * runs as u32).unwrap_err();
+        assert!(
+            matches!(error, AdvanceError::TooManySignals { signals } if signals == runs * 20),
+            "{error}"
+        );
+        assert_eq!(session.schedule().now, at(0));
+        let advanced = session.advance_clock(INTERVAL * (runs - 1) as u32).unwrap();
+        let signals: usize = advanced.runs.iter().map(|run| run.signals.len()).sum();
+        assert_eq!(signals as u64, MAX_SIGNALS_PER_ADVANCE);
     }
 
     #[test]

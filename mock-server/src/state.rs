@@ -559,6 +559,22 @@ impl ClusterState {
         Ok(Ok(slots.len() as u64))
     }
 
+    /// Returns the number of signals that `runs` runs of the Tasks
+    /// Scheduler send in a row: the first signals every flagged process,
+    /// and each later one only the flagged processes that hung, because the
+    /// others stopped.
+    pub fn signals_of_runs(&self, runs: u64) -> u64 {
+        if runs == 0 {
+            return 0;
+        }
+        let (mut flagged, mut hung) = (0u64, 0u64);
+        for row in self.rows.iter().flatten().filter(|row| row.terminate) {
+            flagged += 1;
+            hung += u64::from(row.hung);
+        }
+        flagged.saturating_add((runs - 1).saturating_mul(hung))
+    }
+
     /// Runs the Tasks Scheduler once at `now`: sends SIGTERM to every
     /// flagged process and logs the run and each signal.
     ///

@@ -46,6 +46,17 @@ fn put_json(base_url: &str, path: &str, body: &Value) -> RecordedRequest {
     RecordedRequest::new(Method::PUT, base_url, path).json(body)
 }
 
+/// Sends a clock advance by `seconds`, checks that it is a 400, and
+/// returns the message that names `seconds`.
+async fn advance_rejected(base_url: &str, seconds: u64) -> String {
+    let response = send_checked(&advance(base_url, json!(seconds))).await;
+    assert_eq!(response.status, 400);
+    error_data(&response)["seconds"]
+        .as_str()
+        .expect("a message for seconds")
+        .to_string()
+}
+
 fn advance(base_url: &str, seconds: Value) -> RecordedRequest {
     post(base_url, "/__mock/clock/advance").json(&json!({ "seconds": seconds }))
 }
@@ -296,12 +307,7 @@ async fn clock_advance_stops_at_year_9999() {
     let mock = start_with_runs_every(start, Duration::from_secs(3600)).await;
     let base = mock.base_url();
 
-    let response = send_checked(&advance(&base, json!(101))).await;
-    assert_eq!(response.status, 400);
-    let message = error_data(&response)["seconds"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let message = advance_rejected(&base, 101).await;
     assert!(message.contains("past 9999-12-31T23:59:59Z"), "{message}");
 
     let response = send_checked(&advance(&base, json!(100))).await;
@@ -316,16 +322,46 @@ async fn clock_advance_stops_at_year_9999() {
 }
 
 #[tokio::test]
+async fn clock_advance_limits_signals() {
+    let mock = start_with_runs_every(UNIX_EPOCH + START, Duration::from_secs(5)).await;
+    let base = mock.base_url();
+    let nodes: Vec<Value> = (0..100)
+        .map(|node| json!({"id": format!("n{node}"), "name": "x"}))
+        .collect();
+    let processes: Vec<Value> = (0..100)
+        .map(|node| {
+            json!({
+                "service": "h", "node": format!("n{node}"), "pid": 1,
+                "started_at": "2026-01-01T00:00:00Z", "hung": true, "terminate": true,
+            })
+        })
+        .collect();
+    let fixture = json!({
+        "nodes": nodes,
+        "services": [{"id": "tasks_scheduler", "name": "t"}, {"id": "h", "name": "h"}],
+        "processes": processes,
+    });
+    let replaced = send_checked(&put_json(&base, "/__mock/state", &fixture)).await;
+    assert_eq!(replaced.status, 200);
+
+    let message = advance_rejected(&base, 50_000).await;
+    assert!(
+        message.contains("sends 1000000 signals, more than 100000"),
+        "{message}"
+    );
+
+    let response = send_checked(&advance(&base, json!(5_000))).await;
+    assert_eq!(response.status, 200);
+    let runs = body_json(&response)["runs"].clone();
+    assert_eq!(runs.as_array().unwrap().len(), 1_000);
+}
+
+#[tokio::test]
 async fn clock_advance_limits_runs() {
     let mock = start_with_runs_every(UNIX_EPOCH + START, Duration::from_secs(1)).await;
     let base = mock.base_url();
 
-    let response = send_checked(&advance(&base, json!(10_001))).await;
-    assert_eq!(response.status, 400);
-    let message = error_data(&response)["seconds"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let message = advance_rejected(&base, 10_001).await;
     assert!(
         message.contains("10001 scheduled runs, more than 10000"),
         "{message}"

@@ -93,9 +93,12 @@ pub trait Api: Send + Sync + 'static {
     /// Moves the session's clock forward. Every scheduled run of the Tasks
     /// Scheduler that falls in the skipped time happens, in order, before
     /// the response.
-    /// A move that would cause more than 10,000 runs, or put the clock or
-    /// its next run past 9999-12-31T23:59:59Z (the latest RFC 3339 time),
-    /// is a 400 naming `seconds`, and the clock stays where it was.
+    /// A move that would cause more than 10,000 runs or send more than
+    /// 100,000 signals (each run signals every hung, flagged process
+    /// again), or put the clock or its next run past 9999-12-31T23:59:59Z
+    /// (the latest RFC 3339 time), is a 400 naming `seconds`, and the
+    /// clock stays where it was. These limits bound the response, which
+    /// lists every run and signal.
     fn advance_clock(
         &self,
         context: &RequestContext,
