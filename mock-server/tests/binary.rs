@@ -489,7 +489,7 @@ fn stalled_body_gets_408() {
                 .contains("\r\nconnection: close\r\n"),
             "{response}"
         );
-        let message = "Request body did not arrive within 1 seconds";
+        let message = "Request body did not arrive within 1 second";
         let expected =
             serde_json::json!({"error": {"message": message, "data": {"body": message}}});
         assert_eq!(json_body_of(&response), expected, "{path}");
