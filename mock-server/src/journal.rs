@@ -128,7 +128,7 @@ pub struct JournalEntry {
     #[serde(serialize_with = "serialize_map")]
     pub headers: Vec<(String, String)>,
     /// The body that the server read, as text, cut at [`MAX_BODY_BYTES`].
-    /// It is none when the server read none, as for a 404 sent before the
+    /// `None` when the server read no body, as for a 404 sent before the
     /// body was read.
     pub body: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]

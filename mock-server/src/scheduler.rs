@@ -16,7 +16,7 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 /// Far larger values overflow the timer's `Instant` arithmetic.
 pub const MAX_INTERVAL_SECS: u64 = 86_400;
 
-/// Longest wait of the background task between two checks, so that it
+/// Maximum wait of the background task between two checks, so that it
 /// notices a new session, a reset or a moved clock within this time.
 const MAX_WAIT: Duration = Duration::from_secs(1);
 

@@ -452,7 +452,7 @@ impl Session {
         read(&self.lock().state)
     }
 
-    /// Returns a receiver that sees a new value after each change and
+    /// Returns a receiver that gets a new value after each change and
     /// after the session ends.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()

@@ -20,7 +20,7 @@ pub const SESSION_HEADER: &str = "X-Mock-Session";
 /// Maximum length of a session name.
 pub const MAX_NAME_LEN: usize = 64;
 
-/// What a valid session name looks like, for error messages.
+/// Description of a valid session name, for error messages.
 const NAME_RULE: &str = "Expected 1 to 64 letters, digits, `-`, `_` or `.`";
 
 /// Time between two sweeps of the background task of
@@ -64,8 +64,8 @@ impl Default for SessionLimits {
 /// Reason a request cannot use the session it names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
-    /// The `X-Mock-Session` header or the session name is invalid; the
-    /// message says why.
+    /// An invalid `X-Mock-Session` header or session name. The message
+    /// gives the reason.
     #[error("{0}")]
     InvalidName(String),
     /// A new session would exceed the limit.

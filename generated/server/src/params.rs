@@ -297,7 +297,7 @@ pub fn require<T>(name: &str, value: Option<T>) -> Result<T, Rejection> {
     value.ok_or_else(|| Rejection::invalid(name, "Required parameter is missing"))
 }
 
-/// Where a request carries the credential of a security scheme.
+/// The location of a security scheme's credential in a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CredentialSource {
     /// An apiKey scheme in this header.

@@ -75,7 +75,7 @@ pub(super) struct MediaType {
     pub validator: Option<Validator>,
 }
 
-/// A credential that a security scheme asks for.
+/// A credential that a security scheme requires.
 #[derive(Clone, Debug)]
 pub(super) enum Credential {
     /// An apiKey scheme, checked against the mock's API keys.

@@ -451,7 +451,7 @@ fn answer(
     })
 }
 
-/// Builds the answer of a response documented without content. An error
+/// Builds the response of a status documented without content. An error
 /// status still gets the documented error body, because the mock never
 /// sends an empty 4xx or 5xx (the `protocol_errors` module rewrites those
 /// as hyper's own).

@@ -10,7 +10,7 @@ use openapiv3::{
 use super::model::resolve;
 use super::spec::{SpecError, escape_segment};
 
-/// Where a parameter is sent.
+/// The location of a parameter in a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Location {
     Path,

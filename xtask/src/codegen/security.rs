@@ -7,7 +7,7 @@ use openapiv3::{APIKeyLocation, OpenAPI, Operation, ReferenceOr, SecurityScheme}
 
 use super::spec::{SpecError, escape_segment};
 
-/// Where a request carries the credential of a security scheme.
+/// The location of a security scheme's credential in a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scheme {
     /// An apiKey scheme `in: header`.
