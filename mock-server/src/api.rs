@@ -298,13 +298,25 @@ impl MockApi {
     }
 
     /// Returns whether the API key of `request` passes, as
-    /// [`accepts_key`](Self::accepts_key) does for the request's peer.
+    /// [`accepts_key`](Self::accepts_key) does for the request's peer. A
+    /// request to an operation of the loaded document ([`AnySpec`]) must
+    /// pass that operation's security requirement instead.
     pub(crate) fn accepts_request<B>(&self, request: &axum::http::Request<B>) -> bool {
         let peer = request
             .extensions()
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|axum::extract::ConnectInfo(address)| address.ip());
-        self.accepts_key(peer, request.headers())
+        // The mock's own routes come first, and axum marks their requests
+        // with the matched path.
+        let loaded = self
+            .spec
+            .as_ref()
+            .filter(|_| request.extensions().get::<MatchedPath>().is_none())
+            .and_then(|spec| {
+                let (method, headers, uri) = (request.method(), request.headers(), request.uri());
+                spec.accepts(self, peer, method, headers, uri)
+            });
+        loaded.unwrap_or_else(|| self.accepts_key(peer, request.headers()))
     }
 
     /// Starts the session that a request with an accepted key names, so

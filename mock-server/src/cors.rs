@@ -185,19 +185,22 @@ where
 /// from an origin that `cors` allows, to a path the mock serves. It runs
 /// after routing, because it needs the matched route.
 pub(crate) fn preflight(cors: &Cors, request: &Request) -> Option<Response> {
-    let origin = request.headers().get(ORIGIN)?;
-    let allow_origin = cors.allow_origin(origin)?;
-    let methods = preflight_methods(request)?;
-    Some(preflight_response(
-        allow_origin,
-        methods.clone(),
-        cors.varies(),
-    ))
+    preflight_with(cors, request, |request| {
+        let path = request.extensions().get::<MatchedPath>()?;
+        crate::spec::document().methods(path.as_str()).cloned()
+    })
 }
 
-/// Returns the methods of the matched route when `request` is a preflight
-/// request to a path the mock serves.
-fn preflight_methods(request: &Request) -> Option<&'static HeaderValue> {
+/// Returns the 204 response to `request` when it is a preflight request
+/// from an origin that `cors` allows, to a path whose methods `methods`
+/// returns, or none for a path that the caller does not serve.
+pub(crate) fn preflight_with(
+    cors: &Cors,
+    request: &Request,
+    methods: impl FnOnce(&Request) -> Option<HeaderValue>,
+) -> Option<Response> {
+    let origin = request.headers().get(ORIGIN)?;
+    let allow_origin = cors.allow_origin(origin)?;
     if request.method() != Method::OPTIONS
         || !request
             .headers()
@@ -205,8 +208,8 @@ fn preflight_methods(request: &Request) -> Option<&'static HeaderValue> {
     {
         return None;
     }
-    let path = request.extensions().get::<MatchedPath>()?;
-    crate::spec::document().methods(path.as_str())
+    let methods = methods(request)?;
+    Some(preflight_response(allow_origin, methods, cors.varies()))
 }
 
 fn preflight_response(allow_origin: HeaderValue, methods: HeaderValue, varies: bool) -> Response {

@@ -13,7 +13,7 @@ use std::future::Ready;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::response::Response;
 use futures_util::future::Either;
 
@@ -22,7 +22,7 @@ use tower_layer::Stack;
 use crate::cors::{self, Cors};
 use crate::faults::{FaultLayer, Faults};
 use crate::telemetry::RouteSlot;
-use crate::{MockApi, prefer};
+use crate::{AnySpec, MockApi, prefer};
 
 /// Builds the one layer of the routes: from the outside in, the route
 /// template for the log line and the CORS preflight response (with
@@ -37,12 +37,13 @@ pub(crate) fn layer(
         Some(api) => api.faults().clone(),
         None => Arc::new(Faults::new(0)),
     };
+    let spec = api.as_ref().and_then(|api| api.spec().cloned());
     Stack::new(
         Stack::new(
             PreferLayer { api: api.clone() },
             FaultLayer::new(faults, api),
         ),
-        PreflightLayer { cors },
+        PreflightLayer { cors, spec },
     )
 }
 
@@ -52,6 +53,9 @@ pub(crate) fn layer(
 pub(crate) struct PreflightLayer {
     /// The CORS policy whose preflight requests get a response, if any.
     cors: Option<Arc<Cors>>,
+    /// The document that `--spec` loads, whose paths the mock routes by
+    /// itself, after axum's routes.
+    spec: Option<Arc<AnySpec>>,
 }
 
 impl<S> tower_layer::Layer<S> for PreflightLayer {
@@ -61,6 +65,7 @@ impl<S> tower_layer::Layer<S> for PreflightLayer {
         PreflightService {
             inner,
             cors: self.cors.clone(),
+            spec: self.spec.clone(),
         }
     }
 }
@@ -70,6 +75,7 @@ impl<S> tower_layer::Layer<S> for PreflightLayer {
 pub(crate) struct PreflightService<S> {
     inner: S,
     cors: Option<Arc<Cors>>,
+    spec: Option<Arc<AnySpec>>,
 }
 
 impl<S> tower_service::Service<Request> for PreflightService<S>
@@ -86,10 +92,13 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         RouteSlot::fill(&request);
-        let preflight = self
-            .cors
-            .as_ref()
-            .and_then(|cors| cors::preflight(cors, &request));
+        let preflight = match (&self.spec, request.extensions().get::<MatchedPath>()) {
+            (Some(spec), None) => spec.route_request(self.cors.as_deref(), &request),
+            _ => self
+                .cors
+                .as_ref()
+                .and_then(|cors| cors::preflight(cors, &request)),
+        };
         match preflight {
             Some(response) => Either::Right(std::future::ready(Ok(response))),
             None => Either::Left(self.inner.call(request)),

@@ -165,7 +165,7 @@ where
     );
     if let Some((method, uri, slot)) = logged {
         let route = match slot.0.get() {
-            Some(matched) => matched.as_str(),
+            Some(template) => template.as_str(),
             None => uri.path(),
         };
         log_completed(request_id, &method, route, &response, started.elapsed());
@@ -177,7 +177,24 @@ where
 /// `/system/services/active/{system_services_id}/terminate`, filled in
 /// after routing (the `routed` module) for the request's log line.
 #[derive(Clone, Default)]
-pub(crate) struct RouteSlot(Arc<OnceLock<MatchedPath>>);
+pub(crate) struct RouteSlot(Arc<OnceLock<RouteTemplate>>);
+
+/// A route template: the one axum matched, or one of the document that
+/// `--spec` loads, which the mock routes by itself.
+#[derive(Clone)]
+enum RouteTemplate {
+    Matched(MatchedPath),
+    Loaded(Arc<str>),
+}
+
+impl RouteTemplate {
+    fn as_str(&self) -> &str {
+        match self {
+            RouteTemplate::Matched(matched) => matched.as_str(),
+            RouteTemplate::Loaded(template) => template,
+        }
+    }
+}
 
 impl RouteSlot {
     /// Stores the route template of `request` in its slot, if it has both.
@@ -187,7 +204,15 @@ impl RouteSlot {
             .get::<RouteSlot>()
             .zip(extensions.get::<MatchedPath>())
         {
-            let _ = slot.set(matched.clone());
+            let _ = slot.set(RouteTemplate::Matched(matched.clone()));
+        }
+    }
+
+    /// Stores `template`, a path template of the loaded document, in the
+    /// slot of `request`, if it has one.
+    pub(crate) fn fill_loaded(request: &Request, template: &Arc<str>) {
+        if let Some(RouteSlot(slot)) = request.extensions().get::<RouteSlot>() {
+            let _ = slot.set(RouteTemplate::Loaded(template.clone()));
         }
     }
 }

@@ -1,11 +1,13 @@
 //! The `--spec` and `--seed` options of the `mock-server` binary: the same
-//! seed gives the same generated bodies, and a document that cannot be
-//! loaded stops the start with the located reason.
+//! seed gives the same generated bodies, log lines name the path templates
+//! of the loaded document, and a document that cannot be loaded stops the
+//! start with the located reason.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Lines, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::Duration;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_mock-server");
 
@@ -19,6 +21,8 @@ fn petstore() -> PathBuf {
 struct Mock {
     child: Child,
     address: String,
+    /// The lines of standard output after the address.
+    lines: Lines<BufReader<ChildStdout>>,
 }
 
 impl Drop for Mock {
@@ -47,7 +51,11 @@ fn start(seed: &str) -> Mock {
             )
         })
         .expect("the mock prints its address");
-    Mock { child, address }
+    Mock {
+        child,
+        address,
+        lines,
+    }
 }
 
 /// Returns the body of `GET path` with the default API key.
@@ -100,4 +108,31 @@ fn unsupported_spec_names_pointer() {
         stderr.contains("#/openapi: OpenAPI 3.1.0 is not supported"),
         "{stderr}"
     );
+}
+
+#[test]
+fn log_line_names_path_template() {
+    let mut mock = start("5");
+    get(&mock, "/pet/7");
+
+    // A watchdog kills a mock that never writes the line, which ends the
+    // read below.
+    let pid = mock.child.id();
+    let (found, watched) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if watched.recv_timeout(Duration::from_secs(10)).is_err() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    });
+    let line = mock
+        .lines
+        .by_ref()
+        .map(|line| line.expect("read the mock's output"))
+        .find(|line| line.contains("request completed"))
+        .expect("a request line within 10 seconds");
+    let _ = found.send(());
+    assert!(line.contains("route=\"/pet/{petId}\""), "{line}");
+    assert!(line.contains("status=200"), "{line}");
 }

@@ -530,3 +530,102 @@ fn openapi_three_one_is_rejected() {
         "#/openapi: OpenAPI 3.1.0 is not supported; the mock serves OpenAPI 3.0 documents"
     );
 }
+
+/// Returns the petstore3 spec, whose operations take the API key in an
+/// `api_key` header.
+fn petstore3() -> &'static str {
+    SPECS[1].1
+}
+
+#[tokio::test]
+async fn preflight_allows_loaded_path() {
+    let mock = start(petstore3(), SEED).await;
+    let client = reqwest::Client::new();
+    let response = client
+        .request(Method::OPTIONS, format!("{}/pet/7", mock.base_url()))
+        .header("Origin", "http://localhost:5173")
+        .header("Access-Control-Request-Method", "DELETE")
+        .header("Access-Control-Request-Headers", "api_key")
+        .send()
+        .await
+        .expect("the mock responds");
+    assert_eq!(response.status(), 204);
+    let header = |name: &str| {
+        let value = response.headers().get(name);
+        value.map(|value| value.to_str().unwrap().to_string())
+    };
+    assert_eq!(header("access-control-allow-origin").as_deref(), Some("*"));
+    assert_eq!(
+        header("access-control-allow-methods").as_deref(),
+        Some("GET, POST, DELETE")
+    );
+    let allowed = header("access-control-allow-headers").unwrap_or_default();
+    assert!(
+        allowed.split(", ").any(|name| name == "api_key"),
+        "{allowed}"
+    );
+
+    let response = client
+        .get(format!("{}/pet/7", mock.base_url()))
+        .header("Origin", "http://localhost:5173")
+        .header("api_key", DEFAULT_API_KEY)
+        .send()
+        .await
+        .expect("the mock responds");
+    assert_eq!(response.status(), 200);
+    let allow_origin = response.headers().get("access-control-allow-origin");
+    assert_eq!(allow_origin.unwrap(), "*");
+}
+
+#[tokio::test]
+async fn fault_applies_to_loaded_route() {
+    let mock = start(petstore3(), SEED).await;
+    let client = reqwest::Client::new();
+    let fault = json!({"match": {"method": "GET", "path": "/pet/"}, "status": 500, "count": 1});
+    let created = client
+        .post(format!("{}/__mock/faults", mock.base_url()))
+        .header("X-Api-Key", DEFAULT_API_KEY)
+        .json(&fault)
+        .send()
+        .await
+        .expect("the mock responds");
+    assert_eq!(created.status(), 201);
+    let fault_id = created.json::<Value>().await.unwrap()["id"].clone();
+
+    // The fault simulates the server, so a request without the loaded
+    // operation's credential gets its 401 and leaves the fault in place.
+    let unauthenticated = RecordedRequest::new(Method::GET, &mock.base_url(), "/pet/7");
+    assert_eq!(send(&unauthenticated).await.status, 401);
+    let request = unauthenticated.header("api_key", DEFAULT_API_KEY);
+    let faulted = send(&request).await;
+    assert_eq!(faulted.status, 500, "{faulted:?}");
+    let body: Value = serde_json::from_slice(&faulted.body).expect("a JSON error body");
+    assert!(body["error"]["message"].is_string(), "{body}");
+    // The fault had a count of 1.
+    assert_eq!(send(&request).await.status, 200);
+
+    let journal: Value = client
+        .get(format!("{}/__mock/journal", mock.base_url()))
+        .header("X-Api-Key", DEFAULT_API_KEY)
+        .send()
+        .await
+        .expect("the mock responds")
+        .json()
+        .await
+        .expect("a JSON journal");
+    let entries = journal["entries"].as_array().expect("journal entries");
+    let statuses: Vec<(&str, u64)> = entries
+        .iter()
+        .map(|entry| {
+            (
+                entry["path"].as_str().unwrap(),
+                entry["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [("/pet/7", 401), ("/pet/7", 500), ("/pet/7", 200)]
+    );
+    assert_eq!(entries[1]["fault"], fault_id, "{journal}");
+}

@@ -19,21 +19,23 @@ mod load;
 mod validate;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::header::{ACCESS_CONTROL_ALLOW_HEADERS, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use system_services_server::{MAX_BODY_BYTES, Rejection};
 use tower_service::Service;
 
+use crate::cors::{self, ALLOWED_HEADERS, Cors};
 use crate::spec::{Document, LoadError};
+use crate::telemetry::RouteSlot;
 use crate::{MockApi, prefer, telemetry};
-use load::{Loader, Operation, essence, is_json};
+use load::{Credential, Loader, Location, Operation, essence, is_json};
 
 /// A loaded OpenAPI 3.0 document, ready to serve.
 pub struct AnySpec {
@@ -47,9 +49,13 @@ type PathValues = Vec<(String, String)>;
 
 /// A path template with the operations at it.
 struct Route {
-    template: String,
+    template: Arc<str>,
     segments: Vec<Segment>,
     operations: Vec<ServedOperation>,
+    /// `Access-Control-Allow-Headers` of a preflight response: the
+    /// mock's own [`ALLOWED_HEADERS`], the header parameters and the
+    /// credential headers of the operations.
+    allowed_headers: HeaderValue,
 }
 
 /// A segment of a path template.
@@ -107,15 +113,19 @@ impl AnySpec {
             let served = ServedOperation { operation, answer };
             match routes
                 .iter_mut()
-                .find(|route| route.template == served.operation.template)
+                .find(|route| *route.template == served.operation.template)
             {
                 Some(route) => route.operations.push(served),
                 None => routes.push(Route {
-                    template: served.operation.template.clone(),
+                    template: Arc::from(served.operation.template.as_str()),
                     segments: segments(&served.operation.template),
                     operations: vec![served],
+                    allowed_headers: HeaderValue::from_static(ALLOWED_HEADERS),
                 }),
             }
+        }
+        for route in &mut routes {
+            route.allowed_headers = allowed_headers(&route.operations);
         }
         Ok(AnySpec { routes, examples })
     }
@@ -146,6 +156,37 @@ impl AnySpec {
         best.map(|(route, values, _)| (route, values))
     }
 
+    /// Returns whether a request with `method`, `headers` and `uri` from
+    /// `peer` satisfies the security requirement of its operation in the
+    /// document, or none when the document has no such operation.
+    pub(crate) fn accepts(
+        &self,
+        api: &MockApi,
+        peer: Option<IpAddr>,
+        method: &Method,
+        headers: &HeaderMap,
+        uri: &Uri,
+    ) -> Option<bool> {
+        let (route, _) = self.find(uri.path())?;
+        let served = route.operation(method)?;
+        let checked = validate::check_security(&served.operation, api, peer, headers, uri);
+        Some(checked.is_ok())
+    }
+
+    /// Stores the path template of `request` for its log line when its
+    /// path is in the document. Returns the response to a CORS preflight
+    /// request to that path from an origin that `cors` allows: the 204
+    /// that the mock sends on its own paths.
+    pub(crate) fn route_request(&self, cors: Option<&Cors>, request: &Request) -> Option<Response> {
+        let (route, _) = self.find(request.uri().path())?;
+        RouteSlot::fill_loaded(request, &route.template);
+        let mut response = cors::preflight_with(cors?, request, |_| route.methods())?;
+        response
+            .headers_mut()
+            .insert(ACCESS_CONTROL_ALLOW_HEADERS, route.allowed_headers.clone());
+        Some(response)
+    }
+
     /// Responds to `request`, or passes it to `fallback` when its path is
     /// not in the document.
     async fn respond(
@@ -161,18 +202,7 @@ impl AnySpec {
             };
         };
         let method = request.method();
-        // A HEAD request without its own operation gets the GET one's
-        // response, whose body hyper leaves out.
-        let served = route
-            .operations
-            .iter()
-            .find(|served| served.operation.method == method)
-            .or_else(|| {
-                let operations = route.operations.iter();
-                let mut gets = operations.filter(|served| served.operation.method == Method::GET);
-                gets.find(|_| method == Method::HEAD)
-            });
-        let Some(served) = served else {
+        let Some(served) = route.operation(method) else {
             let allow = route
                 .operations
                 .iter()
@@ -256,6 +286,33 @@ pub(crate) fn router(
 }
 
 impl Route {
+    /// Returns the operation of `method`. A HEAD request without its own
+    /// operation gets the GET one, whose response body hyper leaves out.
+    fn operation(&self, method: &Method) -> Option<&ServedOperation> {
+        let own = self
+            .operations
+            .iter()
+            .find(|served| served.operation.method == method);
+        own.or_else(|| {
+            let mut gets = self
+                .operations
+                .iter()
+                .filter(|served| served.operation.method == Method::GET);
+            gets.find(|_| method == Method::HEAD)
+        })
+    }
+
+    /// Returns the methods of the operations, as `Allow` and
+    /// `Access-Control-Allow-Methods` list them.
+    fn methods(&self) -> Option<HeaderValue> {
+        let methods: Vec<&str> = self
+            .operations
+            .iter()
+            .map(|served| served.operation.method.as_str())
+            .collect();
+        HeaderValue::from_str(&methods.join(", ")).ok()
+    }
+
     /// Returns the values of the template's expressions when the path
     /// `parts` match it.
     fn matches(&self, parts: &[&str]) -> Option<PathValues> {
@@ -287,6 +344,49 @@ impl Route {
         }
         Some(values)
     }
+}
+
+/// Lists the request headers that a preflight response to the path of
+/// `operations` allows: the mock's own [`ALLOWED_HEADERS`], then each
+/// header parameter and credential header of the operations.
+fn allowed_headers(operations: &[ServedOperation]) -> HeaderValue {
+    let mut names: Vec<String> = Vec::new();
+    for served in operations {
+        let operation = &served.operation;
+        let parameters = operation
+            .parameters
+            .iter()
+            .filter(|parameter| parameter.location == Location::Header)
+            .map(|parameter| parameter.name.clone());
+        let credentials = operation
+            .security
+            .iter()
+            .flatten()
+            .filter_map(|credential| match credential {
+                Credential::ApiKey {
+                    location: Location::Header,
+                    name,
+                } => Some(name.clone()),
+                Credential::Authorization { .. } => Some("Authorization".to_string()),
+                Credential::ApiKey { .. } => None,
+            });
+        for name in parameters.chain(credentials) {
+            if !names.iter().any(|known| known.eq_ignore_ascii_case(&name)) {
+                names.push(name);
+            }
+        }
+    }
+    let mut value = ALLOWED_HEADERS.to_string();
+    for name in names {
+        let listed = ALLOWED_HEADERS
+            .split(", ")
+            .any(|known| known.eq_ignore_ascii_case(&name));
+        if !listed {
+            value.push_str(", ");
+            value.push_str(&name);
+        }
+    }
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(ALLOWED_HEADERS))
 }
 
 /// Splits a path template into its segments. A segment with several
@@ -521,10 +621,10 @@ mod tests {
         let yaml = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /pets/{id}:\n    get:\n      responses: {'200': {description: one}}\n  /pets/mine:\n    get:\n      responses: {'204': {description: none}}\n";
         let spec = AnySpec::load(yaml, 1).unwrap();
         let (route, values) = spec.find("/pets/mine").unwrap();
-        assert_eq!(route.template, "/pets/mine");
+        assert_eq!(&*route.template, "/pets/mine");
         assert!(values.is_empty());
         let (route, values) = spec.find("/pets/a%20b").unwrap();
-        assert_eq!(route.template, "/pets/{id}");
+        assert_eq!(&*route.template, "/pets/{id}");
         assert_eq!(values, [("id".to_string(), "a b".to_string())]);
         assert!(spec.find("/pets").is_none());
     }
