@@ -629,3 +629,67 @@ async fn fault_applies_to_loaded_route() {
     );
     assert_eq!(entries[1]["fault"], fault_id, "{journal}");
 }
+
+/// A spec whose operations document no 2xx response.
+const NO_SUCCESS_YAML: &str = "
+openapi: 3.0.3
+info: {title: Jobs, version: '1'}
+paths:
+  /jobs:
+    get:
+      responses:
+        '404':
+          description: No jobs.
+        default:
+          description: The jobs.
+          content:
+            application/json:
+              example: {jobs: [1, 2]}
+  /jobs/{id}:
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: integer}}
+    get:
+      responses:
+        default:
+          description: The job.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [id, state]
+                properties:
+                  id: {type: integer, minimum: 1}
+                  state: {type: string, enum: [queued, done]}
+    delete:
+      responses:
+        '409':
+          description: The job is running.
+        '404':
+          description: No such job.
+";
+
+#[tokio::test]
+async fn default_response_sent_as_ok() {
+    let mock = start(NO_SUCCESS_YAML, SEED).await;
+    let listed = send(&RecordedRequest::new(Method::GET, &mock.base_url(), "/jobs")).await;
+    assert_eq!(listed.status, 200, "{listed:?}");
+    let body: Value = serde_json::from_slice(&listed.body).expect("a JSON body");
+    assert_eq!(body, json!({"jobs": [1, 2]}));
+
+    let job = send(&RecordedRequest::new(Method::GET, &mock.base_url(), "/jobs/3")).await;
+    assert_eq!(job.status, 200, "{job:?}");
+    let body: Value = serde_json::from_slice(&job.body).expect("a JSON body");
+    assert!(body["id"].as_i64().is_some_and(|id| id >= 1), "{body}");
+    assert!(matches!(body["state"].as_str(), Some("queued" | "done")), "{body}");
+}
+
+#[tokio::test]
+async fn only_errors_send_lowest_status() {
+    let mock = start(NO_SUCCESS_YAML, SEED).await;
+    let request = RecordedRequest::new(Method::DELETE, &mock.base_url(), "/jobs/3");
+    let response = send(&request).await;
+    assert_eq!(response.status, 404, "{response:?}");
+    let body: Value = serde_json::from_slice(&response.body).expect("a JSON error body");
+    assert!(body["error"]["message"].is_string(), "{body}");
+    assert!(body["error"]["data"].is_object(), "{body}");
+}
