@@ -671,16 +671,29 @@ paths:
 #[tokio::test]
 async fn default_response_sent_as_ok() {
     let mock = start(NO_SUCCESS_YAML, SEED).await;
-    let listed = send(&RecordedRequest::new(Method::GET, &mock.base_url(), "/jobs")).await;
+    let listed = send(&RecordedRequest::new(
+        Method::GET,
+        &mock.base_url(),
+        "/jobs",
+    ))
+    .await;
     assert_eq!(listed.status, 200, "{listed:?}");
     let body: Value = serde_json::from_slice(&listed.body).expect("a JSON body");
     assert_eq!(body, json!({"jobs": [1, 2]}));
 
-    let job = send(&RecordedRequest::new(Method::GET, &mock.base_url(), "/jobs/3")).await;
+    let job = send(&RecordedRequest::new(
+        Method::GET,
+        &mock.base_url(),
+        "/jobs/3",
+    ))
+    .await;
     assert_eq!(job.status, 200, "{job:?}");
     let body: Value = serde_json::from_slice(&job.body).expect("a JSON body");
     assert!(body["id"].as_i64().is_some_and(|id| id >= 1), "{body}");
-    assert!(matches!(body["state"].as_str(), Some("queued" | "done")), "{body}");
+    assert!(
+        matches!(body["state"].as_str(), Some("queued" | "done")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -692,4 +705,123 @@ async fn only_errors_send_lowest_status() {
     let body: Value = serde_json::from_slice(&response.body).expect("a JSON error body");
     assert!(body["error"]["message"].is_string(), "{body}");
     assert!(body["error"]["data"].is_object(), "{body}");
+}
+
+/// A spec with a form body and object query parameters.
+const OBJECTS_YAML: &str = "
+openapi: 3.0.3
+info: {title: Accounts, version: '1'}
+paths:
+  /accounts:
+    post:
+      requestBody:
+        required: true
+        content:
+          application/x-www-form-urlencoded:
+            schema:
+              type: object
+              required: [user, age]
+              properties:
+                user: {type: string, minLength: 3}
+                age: {type: integer, minimum: 18}
+                role: {type: string, enum: [admin, viewer]}
+                tags: {type: array, items: {type: integer}}
+      responses:
+        '201': {description: Created.}
+    get:
+      parameters:
+        - name: filter
+          in: query
+          required: true
+          style: deepObject
+          schema:
+            type: object
+            required: [status]
+            properties:
+              status: {type: string, enum: [open, closed]}
+              limit: {type: integer, maximum: 50}
+        - name: page
+          in: query
+          schema:
+            type: object
+            properties:
+              number: {type: integer, minimum: 1}
+              size: {type: integer, maximum: 100}
+      responses:
+        '200':
+          description: The accounts.
+          content:
+            application/json:
+              example: []
+";
+
+/// Sends `request` and returns its status with the names in the `data`
+/// of its error body, if it has one.
+async fn invalid_fields(request: &RecordedRequest) -> (u16, Vec<String>) {
+    let response = send(request).await;
+    let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    let fields = body["error"]["data"]
+        .as_object()
+        .map(|data| data.keys().cloned().collect())
+        .unwrap_or_default();
+    (response.status, fields)
+}
+
+#[tokio::test]
+async fn form_body_checked_against_schema() {
+    let mock = start(OBJECTS_YAML, SEED).await;
+    let form = |body: &str| {
+        let mut request = RecordedRequest::new(Method::POST, &mock.base_url(), "/accounts")
+            .header("Content-Type", "application/x-www-form-urlencoded");
+        request.body = body.as_bytes().to_vec();
+        request
+    };
+    let cases: [(&str, u16, &[&str]); 5] = [
+        ("user=alice&age=30&role=admin&tags=1&tags=2", 201, &[]),
+        ("user=al%20ice&age=18", 201, &[]),
+        (
+            "user=al&age=12&role=root&tags=x",
+            400,
+            &["body/age", "body/role", "body/tags/0", "body/user"],
+        ),
+        ("user=alice", 400, &["body/age"]),
+        ("user=alice&age=30&age=31", 400, &["body/age"]),
+    ];
+    for (body, status, fields) in cases {
+        let (got, names) = invalid_fields(&form(body)).await;
+        assert_eq!(got, status, "{body}: {names:?}");
+        assert_eq!(names, fields, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn object_query_checked_against_schema() {
+    let mock = start(OBJECTS_YAML, SEED).await;
+    let cases: [(&str, u16, &[&str]); 6] = [
+        (
+            "filter[status]=open&filter[limit]=10&number=2&size=5",
+            200,
+            &[],
+        ),
+        ("filter%5Bstatus%5D=closed", 200, &[]),
+        (
+            "filter[status]=lost&filter[limit]=99",
+            400,
+            &["filter[limit]", "filter[status]"],
+        ),
+        ("filter[limit]=3", 400, &["filter[status]"]),
+        ("page=1", 400, &["filter"]),
+        (
+            "filter[status]=open&number=0&size=x",
+            400,
+            &["number", "size"],
+        ),
+    ];
+    for (query, status, fields) in cases {
+        let path = format!("/accounts?{query}");
+        let request = RecordedRequest::new(Method::GET, &mock.base_url(), &path);
+        let (got, names) = invalid_fields(&request).await;
+        assert_eq!(got, status, "{query}: {names:?}");
+        assert_eq!(names, fields, "{query}");
+    }
 }

@@ -45,19 +45,45 @@ pub(super) enum Location {
     Cookie,
 }
 
+/// The types that set how the text of a parameter or form field is read
+/// as JSON: `type` of its schema, and of its items for an array.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Kinds {
+    pub kind: Option<String>,
+    pub item_kind: Option<String>,
+}
+
+/// The serialisation of an object parameter, as its `style` and
+/// `explode` set it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ObjectStyle {
+    /// `name[property]=value` pairs in the query (`deepObject`).
+    DeepObject,
+    /// One `property=value` pair for each property (`form`, exploded).
+    ExplodedForm,
+    /// One value of comma-separated names and values, such as
+    /// `name=role,admin,age,3` (`form` or `simple`, not exploded).
+    Delimited,
+    /// One value of comma-separated `property=value` pairs (`simple`,
+    /// exploded), in a path segment or header.
+    ExplodedSimple,
+}
+
 /// A parameter with its compiled schema.
 pub(super) struct Parameter {
     pub name: String,
     pub location: Location,
     pub required: bool,
-    /// `type` of the schema, which sets how the text is read.
-    pub kind: Option<String>,
-    /// `type` of the items, for an array parameter.
-    pub item_kind: Option<String>,
+    /// Types of the schema, which set how the text is read.
+    pub kinds: Kinds,
     /// Whether each item of an array query parameter is its own
     /// `name=value` pair (`explode`, true by default for query
     /// parameters), rather than one comma-separated value.
     pub explode: bool,
+    /// How an object parameter is sent.
+    pub object_style: ObjectStyle,
+    /// The types of an object parameter's properties, by name.
+    pub properties: Vec<(String, Kinds)>,
     pub validator: Option<Validator>,
 }
 
@@ -71,9 +97,15 @@ pub(super) struct RequestBody {
 /// or `application/*`, lowercase and without parameters.
 pub(super) struct MediaType {
     pub name: String,
-    /// The compiled schema of a JSON media type, if it has one.
+    /// The compiled schema of a JSON or form media type, if it has one.
     pub validator: Option<Validator>,
+    /// The types of the properties of a form body, by name.
+    pub form_properties: Vec<(String, Kinds)>,
 }
+
+/// The form media type, whose bodies are decoded into an object of the
+/// schema's property types and then validated.
+pub(super) const FORM: &str = "application/x-www-form-urlencoded";
 
 /// A credential that a security scheme requires.
 #[derive(Clone, Debug)]
@@ -255,38 +287,76 @@ impl<'a> Loader<'a> {
         // A parameter described by `content` rather than `schema` is
         // checked for presence only.
         let schema = parameter.get("schema");
-        let (kind, item_kind) = match schema {
-            Some(schema) => {
-                let schema = self.resolve(schema, &format!("{pointer}/schema"))?;
-                let items = match schema.get("items") {
-                    Some(items) => Some(self.resolve(items, &format!("{pointer}/schema/items"))?),
-                    None => None,
-                };
-                (type_name(schema), items.and_then(type_name))
-            }
-            None => (None, None),
+        let schema_pointer = format!("{pointer}/schema");
+        let (kinds, properties, validator) = match schema {
+            Some(schema) => (
+                self.kinds(schema, &schema_pointer)?,
+                self.properties(schema, &schema_pointer)?,
+                Some(self.validator(schema, &schema_pointer)?),
+            ),
+            None => (Kinds::default(), Vec::new(), None),
         };
-        let validator = match schema {
-            Some(schema) => Some(self.validator(schema, &format!("{pointer}/schema"))?),
-            None => None,
-        };
-        let style_form = parameter
-            .get("style")
-            .and_then(Value::as_str)
-            .is_none_or(|style| style == "form");
+        // `form` is the default style of query and cookie parameters,
+        // `simple` that of path and header ones.
+        let style = parameter.get("style").and_then(Value::as_str);
+        let style = style.unwrap_or(match location {
+            Location::Query | Location::Cookie => "form",
+            Location::Path | Location::Header => "simple",
+        });
         let explode = parameter
             .get("explode")
             .and_then(Value::as_bool)
-            .unwrap_or(style_form);
+            .unwrap_or(style == "form");
+        let object_style = match (style, explode) {
+            ("deepObject", _) => ObjectStyle::DeepObject,
+            ("form", true) if location == Location::Query => ObjectStyle::ExplodedForm,
+            ("simple", true) => ObjectStyle::ExplodedSimple,
+            _ => ObjectStyle::Delimited,
+        };
         Ok(Parameter {
             name,
             location,
             required,
-            kind,
-            item_kind,
+            kinds,
             explode: location == Location::Query && explode,
+            object_style,
+            properties,
             validator,
         })
+    }
+
+    /// Reads the types of `schema` and of its items.
+    fn kinds(&self, schema: &'a Value, pointer: &str) -> Result<Kinds, LoadError> {
+        let schema = self.resolve(schema, pointer)?;
+        let items = match schema.get("items") {
+            Some(items) => Some(self.resolve(items, &format!("{pointer}/items"))?),
+            None => None,
+        };
+        Ok(Kinds {
+            kind: type_name(schema),
+            item_kind: items.and_then(type_name),
+        })
+    }
+
+    /// Reads the types of the properties of an object `schema`, those of
+    /// its `allOf` parts included.
+    fn properties(
+        &self,
+        schema: &'a Value,
+        pointer: &str,
+    ) -> Result<Vec<(String, Kinds)>, LoadError> {
+        let schema = self.resolve(schema, pointer)?;
+        let mut properties = Vec::new();
+        let own = schema.get("properties").and_then(Value::as_object);
+        for (name, property) in own.into_iter().flatten() {
+            let pointer = format!("{pointer}/properties/{}", pointer_token(name));
+            properties.push((name.clone(), self.kinds(property, &pointer)?));
+        }
+        let parts = schema.get("allOf").and_then(Value::as_array);
+        for (index, part) in parts.into_iter().flatten().enumerate() {
+            properties.extend(self.properties(part, &format!("{pointer}/allOf/{index}"))?);
+        }
+        Ok(properties)
     }
 
     fn request_body(&self, body: &Value, pointer: &str) -> Result<RequestBody, LoadError> {
@@ -296,14 +366,23 @@ impl<'a> Loader<'a> {
         let content = body.get("content").and_then(Value::as_object);
         for (name, media) in content.into_iter().flatten() {
             let name = essence(name);
-            let pointer = format!("{pointer}/content/{}", pointer_token(&name));
-            let validator = match media.get("schema") {
-                Some(schema) if is_json(&name) => {
-                    Some(self.validator(schema, &format!("{pointer}/schema"))?)
+            let pointer = format!("{pointer}/content/{}/schema", pointer_token(&name));
+            let schema = media.get("schema");
+            let validator = match schema {
+                Some(schema) if is_json(&name) || name == FORM => {
+                    Some(self.validator(schema, &pointer)?)
                 }
                 _ => None,
             };
-            media_types.push(MediaType { name, validator });
+            let form_properties = match schema {
+                Some(schema) if name == FORM => self.properties(schema, &pointer)?,
+                _ => Vec::new(),
+            };
+            media_types.push(MediaType {
+                name,
+                validator,
+                form_properties,
+            });
         }
         Ok(RequestBody {
             required,

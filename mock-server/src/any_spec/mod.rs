@@ -3,10 +3,10 @@
 //!
 //! Each request is routed by the document's path templates and methods.
 //! Then its security requirement is checked (a 401), the media type of its
-//! body (a 415), and its parameters and JSON body (a 400 naming each
-//! invalid field). A valid request gets the documented
-//! example of the lowest 2xx status, or a value generated from its schema
-//! with the seed of [`AnySpec::load`]. `Prefer: code=` and `example=`
+//! body (a 415), and its parameters and JSON or form body (a 400 naming
+//! each invalid field). A valid request gets the documented example of
+//! the lowest 2xx status, or a value generated from its schema with the
+//! seed of [`AnySpec::load`]. `Prefer: code=` and `example=`
 //! select another documented example, as for the mock's own document.
 //!
 //! The mock's own operations, the spec at `/openapi.yaml` and the control

@@ -10,7 +10,9 @@ use jsonschema::Validator;
 use serde_json::Value;
 use system_services_server::{ApiKey, Rejection};
 
-use super::load::{Credential, Location, Operation, Parameter, essence, is_json};
+use super::load::{
+    Credential, FORM, Kinds, Location, ObjectStyle, Operation, Parameter, essence, is_json,
+};
 use crate::MockApi;
 
 /// Invalid fields of a request mapped to what is wrong with each, as the
@@ -132,6 +134,7 @@ pub(super) fn check_parameters(
     let query = query_pairs(uri);
     for parameter in &operation.parameters {
         let texts: Vec<String> = match parameter.location {
+            Location::Query if parameter.object_style == ObjectStyle::DeepObject => Vec::new(),
             Location::Path => path
                 .iter()
                 .filter(|(name, _)| *name == parameter.name)
@@ -149,7 +152,9 @@ pub(super) fn check_parameters(
                 .collect(),
             Location::Cookie => cookie_values(headers, &parameter.name),
         };
-        if let Err(message) = check_parameter(parameter, texts) {
+        if parameter.kinds.kind.as_deref() == Some("object") {
+            check_object(parameter, &query, texts, invalid);
+        } else if let Err(message) = check_parameter(parameter, texts) {
             invalid.insert(parameter.name.clone(), message);
         }
     }
@@ -158,26 +163,21 @@ pub(super) fn check_parameters(
 fn check_parameter(parameter: &Parameter, texts: Vec<String>) -> Result<(), String> {
     if texts.is_empty() {
         return if parameter.required {
-            Err("Required parameter is missing".to_string())
+            Err(MISSING_PARAMETER.to_string())
         } else {
             Ok(())
         };
     }
-    // NOTE: object parameters (`deepObject` and the other object styles)
-    // are checked for presence only.
-    if parameter.kind.as_deref() == Some("object") {
-        return Ok(());
-    }
-    let value = if parameter.kind.as_deref() == Some("array") {
+    let value = if parameter.kinds.kind.as_deref() == Some("array") {
         let items: Vec<&str> = if parameter.explode {
             texts.iter().map(String::as_str).collect()
         } else {
             texts.iter().flat_map(|text| text.split(',')).collect()
         };
-        let kind = parameter.item_kind.as_deref();
+        let kind = parameter.kinds.item_kind.as_deref();
         Value::Array(items.into_iter().map(|item| coerce(item, kind)).collect())
     } else if let [text] = texts.as_slice() {
-        coerce(text, parameter.kind.as_deref())
+        coerce(text, parameter.kinds.kind.as_deref())
     } else {
         return Err(format!("Expected one value, found {}", texts.len()));
     };
@@ -185,6 +185,173 @@ fn check_parameter(parameter: &Parameter, texts: Vec<String>) -> Result<(), Stri
         Some(validator) => first_error(validator, &value),
         None => Ok(()),
     }
+}
+
+const MISSING_PARAMETER: &str = "Required parameter is missing";
+
+/// Checks an object parameter: reads its properties as its style sends
+/// them, from the decoded `query` or from the parameter's `texts`, then
+/// validates the object. Each invalid property goes into `invalid` under
+/// the name it is sent with, such as `filter[status]` for a `deepObject`
+/// and `status` for an exploded `form` object, or under the parameter's
+/// name and the property's JSON pointer, such as `filter/status`.
+fn check_object(
+    parameter: &Parameter,
+    query: &[(String, String)],
+    texts: Vec<String>,
+    invalid: &mut Invalid,
+) {
+    let name = parameter.name.as_str();
+    let pairs = match (parameter.object_style, texts.as_slice()) {
+        (ObjectStyle::DeepObject, _) => query
+            .iter()
+            .filter_map(|(key, value)| {
+                let property = key
+                    .strip_prefix(name)?
+                    .strip_prefix('[')?
+                    .strip_suffix(']')?;
+                Some((property.to_string(), value.clone()))
+            })
+            .collect(),
+        // NOTE: the properties of an exploded form object look like other
+        // query parameters, so only its documented properties are read.
+        (ObjectStyle::ExplodedForm, _) => query
+            .iter()
+            .filter(|(key, _)| parameter.properties.iter().any(|(known, _)| known == key))
+            .cloned()
+            .collect(),
+        (_, []) => Vec::new(),
+        (ObjectStyle::Delimited, [text]) => {
+            let items: Vec<&str> = text.split(',').collect();
+            if !items.len().is_multiple_of(2) {
+                let message = "Expected comma-separated property names and values";
+                invalid.insert(name.to_string(), message.to_string());
+                return;
+            }
+            let pairs = items
+                .chunks(2)
+                .map(|pair| (pair[0].to_string(), pair[1].to_string()));
+            pairs.collect()
+        }
+        (ObjectStyle::ExplodedSimple, [text]) => {
+            let pairs = text.split(',').map(|pair| match pair.split_once('=') {
+                Some((property, value)) => (property.to_string(), value.to_string()),
+                None => (pair.to_string(), String::new()),
+            });
+            pairs.collect()
+        }
+        (_, texts) => {
+            let message = format!("Expected one value, found {}", texts.len());
+            invalid.insert(name.to_string(), message);
+            return;
+        }
+    };
+    if pairs.is_empty() {
+        if parameter.required {
+            invalid.insert(name.to_string(), MISSING_PARAMETER.to_string());
+        }
+        return;
+    }
+
+    let field = |path: &[String]| match (parameter.object_style, path) {
+        (_, []) => name.to_string(),
+        (ObjectStyle::DeepObject, [property, rest @ ..]) => {
+            let mut field = format!("{name}[{property}]");
+            for segment in rest {
+                field.push('/');
+                field.push_str(segment);
+            }
+            field
+        }
+        (ObjectStyle::ExplodedForm, path) => path.join("/"),
+        (_, path) => format!("{name}/{}", path.join("/")),
+    };
+    let object = object_of(
+        &pairs,
+        &parameter.properties,
+        |property| field(&[property.to_string()]),
+        invalid,
+    );
+    add_errors(parameter.validator.as_ref(), &object, field, invalid);
+}
+
+/// Validates `value` against `validator`, if any, and adds each error to
+/// `invalid` under the name that `field` gives the error's JSON pointer
+/// tokens.
+fn add_errors(
+    validator: Option<&Validator>,
+    value: &Value,
+    field: impl Fn(&[String]) -> String,
+    invalid: &mut Invalid,
+) {
+    let Some(validator) = validator else {
+        return;
+    };
+    for error in validator.iter_errors(value) {
+        invalid
+            .entry(field(&error_path(&error)))
+            .or_insert_with(|| error.to_string());
+    }
+}
+
+/// Builds the JSON object of the `name=value` `pairs` of an object
+/// parameter or a form body, reading each value as the type of its
+/// property in `properties`. A property sent more than once that is not
+/// an array goes into `invalid` under the name `field` gives it.
+fn object_of(
+    pairs: &[(String, String)],
+    properties: &[(String, Kinds)],
+    field: impl Fn(&str) -> String,
+    invalid: &mut Invalid,
+) -> Value {
+    let mut grouped: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (name, value) in pairs {
+        match grouped.iter_mut().find(|(known, _)| known == name) {
+            Some((_, values)) => values.push(value),
+            None => grouped.push((name, vec![value])),
+        }
+    }
+    let mut object = serde_json::Map::new();
+    let untyped = Kinds::default();
+    for (name, values) in grouped {
+        let kinds = properties
+            .iter()
+            .find(|(known, _)| known == name)
+            .map_or(&untyped, |(_, kinds)| kinds);
+        let value = match (kinds.kind.as_deref(), values.as_slice()) {
+            (Some("array"), _) => {
+                let kind = kinds.item_kind.as_deref();
+                Value::Array(values.iter().map(|item| coerce(item, kind)).collect())
+            }
+            (kind, [value]) => coerce(value, kind),
+            (_, values) => {
+                let message = format!("Expected one value, found {}", values.len());
+                invalid.insert(field(name), message);
+                continue;
+            }
+        };
+        object.insert(name.to_string(), value);
+    }
+    Value::Object(object)
+}
+
+/// Returns the JSON pointer tokens of the invalid value of `error`, with
+/// the name of a missing required property at the end.
+fn error_path(error: &jsonschema::ValidationError<'_>) -> Vec<String> {
+    let pointer = error.instance_path().as_str().to_string();
+    let mut path: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|token| token.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    if let jsonschema::error::ValidationErrorKind::Required { property } = error.kind() {
+        path.push(
+            property
+                .as_str()
+                .map_or_else(|| property.to_string(), str::to_string),
+        );
+    }
+    path
 }
 
 /// Reads the text of a parameter as the JSON value its schema type names,
@@ -264,8 +431,12 @@ pub(super) fn check_body(
         return Err(unsupported(message));
     };
 
-    // NOTE: only JSON bodies are checked against their schema; a body of
-    // another documented media type, such as a form, is accepted as sent.
+    if content_type == FORM {
+        check_form(media, body, invalid);
+        return Ok(());
+    }
+    // NOTE: only JSON and form bodies are checked against their schema. A
+    // body of another documented media type is accepted as sent.
     if !is_json(&content_type) {
         return Ok(());
     }
@@ -276,13 +447,38 @@ pub(super) fn check_body(
             return Ok(());
         }
     };
-    if let Some(validator) = &media.validator {
-        for error in validator.iter_errors(&value) {
-            let field = format!("body{}", error.instance_path());
-            invalid.entry(field).or_insert_with(|| error.to_string());
-        }
-    }
+    add_errors(media.validator.as_ref(), &value, body_field, invalid);
     Ok(())
+}
+
+/// Names the field of a request body at the JSON pointer tokens `path`,
+/// such as `body/name`.
+fn body_field(path: &[String]) -> String {
+    let mut field = "body".to_string();
+    for segment in path {
+        field.push('/');
+        field.push_str(segment);
+    }
+    field
+}
+
+/// Checks an `application/x-www-form-urlencoded` body against the schema
+/// of `media`, naming each invalid field `body/` and its property.
+fn check_form(media: &super::load::MediaType, body: &[u8], invalid: &mut Invalid) {
+    let pairs: Vec<(String, String)> = match serde_urlencoded::from_bytes(body) {
+        Ok(pairs) => pairs,
+        Err(error) => {
+            invalid.insert("body".to_string(), format!("Invalid form body: {error}"));
+            return;
+        }
+    };
+    let object = object_of(
+        &pairs,
+        &media.form_properties,
+        |property| body_field(&[property.to_string()]),
+        invalid,
+    );
+    add_errors(media.validator.as_ref(), &object, body_field, invalid);
 }
 
 /// Returns whether the documented media type `range`, such as
