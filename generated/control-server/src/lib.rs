@@ -470,10 +470,15 @@ async fn handle_get_state<A: Api>(State(api): State<Arc<A>>, request: Request) -
     if let Err(error) = api.authenticate(&context, &api_key) {
         return GetStateResponse::Unauthorized(error).into_response();
     }
-    let x_mock_session = match runtime::header_param(&context.headers, "X-Mock-Session") {
-        Ok(value) => value,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let x_mock_session =
+        match runtime::header_param(&context.headers, "X-Mock-Session").and_then(|value| {
+            value
+                .map(|value: String| check_session_name("X-Mock-Session", value))
+                .transpose()
+        }) {
+            Ok(value) => value,
+            Err(rejection) => return rejection.into_response(),
+        };
     drop(body);
     let request = GetStateRequest {
         api_key,
@@ -561,10 +566,15 @@ async fn handle_replace_state<A: Api>(State(api): State<Arc<A>>, request: Reques
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ReplaceStateResponse::Unauthorized(error).into_response();
     }
-    let x_mock_session = match runtime::header_param(&context.headers, "X-Mock-Session") {
-        Ok(value) => value,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let x_mock_session =
+        match runtime::header_param(&context.headers, "X-Mock-Session").and_then(|value| {
+            value
+                .map(|value: String| check_session_name("X-Mock-Session", value))
+                .transpose()
+        }) {
+            Ok(value) => value,
+            Err(rejection) => return rejection.into_response(),
+        };
     let body = match runtime::json_body::<types::State>(
         &context.headers,
         body,
@@ -653,10 +663,15 @@ async fn handle_reset_state<A: Api>(State(api): State<Arc<A>>, request: Request)
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ResetStateResponse::Unauthorized(error).into_response();
     }
-    let x_mock_session = match runtime::header_param(&context.headers, "X-Mock-Session") {
-        Ok(value) => value,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let x_mock_session =
+        match runtime::header_param(&context.headers, "X-Mock-Session").and_then(|value| {
+            value
+                .map(|value: String| check_session_name("X-Mock-Session", value))
+                .transpose()
+        }) {
+            Ok(value) => value,
+            Err(rejection) => return rejection.into_response(),
+        };
     drop(body);
     let request = ResetStateRequest {
         api_key,
@@ -730,10 +745,15 @@ async fn handle_get_scheduler<A: Api>(State(api): State<Arc<A>>, request: Reques
     if let Err(error) = api.authenticate(&context, &api_key) {
         return GetSchedulerResponse::Unauthorized(error).into_response();
     }
-    let x_mock_session = match runtime::header_param(&context.headers, "X-Mock-Session") {
-        Ok(value) => value,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let x_mock_session =
+        match runtime::header_param(&context.headers, "X-Mock-Session").and_then(|value| {
+            value
+                .map(|value: String| check_session_name("X-Mock-Session", value))
+                .transpose()
+        }) {
+            Ok(value) => value,
+            Err(rejection) => return rejection.into_response(),
+        };
     drop(body);
     let request = GetSchedulerRequest {
         api_key,
@@ -807,10 +827,15 @@ async fn handle_run_scheduler<A: Api>(State(api): State<Arc<A>>, request: Reques
     if let Err(error) = api.authenticate(&context, &api_key) {
         return RunSchedulerResponse::Unauthorized(error).into_response();
     }
-    let x_mock_session = match runtime::header_param(&context.headers, "X-Mock-Session") {
-        Ok(value) => value,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let x_mock_session =
+        match runtime::header_param(&context.headers, "X-Mock-Session").and_then(|value| {
+            value
+                .map(|value: String| check_session_name("X-Mock-Session", value))
+                .transpose()
+        }) {
+            Ok(value) => value,
+            Err(rejection) => return rejection.into_response(),
+        };
     drop(body);
     let request = RunSchedulerRequest {
         api_key,
@@ -898,10 +923,15 @@ async fn handle_advance_clock<A: Api>(State(api): State<Arc<A>>, request: Reques
     if let Err(error) = api.authenticate(&context, &api_key) {
         return AdvanceClockResponse::Unauthorized(error).into_response();
     }
-    let x_mock_session = match runtime::header_param(&context.headers, "X-Mock-Session") {
-        Ok(value) => value,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let x_mock_session =
+        match runtime::header_param(&context.headers, "X-Mock-Session").and_then(|value| {
+            value
+                .map(|value: String| check_session_name("X-Mock-Session", value))
+                .transpose()
+        }) {
+            Ok(value) => value,
+            Err(rejection) => return rejection.into_response(),
+        };
     let body = match runtime::json_body::<types::ClockAdvance>(
         &context.headers,
         body,
@@ -1011,10 +1041,15 @@ async fn handle_hang_process<A: Api>(State(api): State<Arc<A>>, request: Request
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
-    let x_mock_session = match runtime::header_param(&context.headers, "X-Mock-Session") {
-        Ok(value) => value,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let x_mock_session =
+        match runtime::header_param(&context.headers, "X-Mock-Session").and_then(|value| {
+            value
+                .map(|value: String| check_session_name("X-Mock-Session", value))
+                .transpose()
+        }) {
+            Ok(value) => value,
+            Err(rejection) => return rejection.into_response(),
+        };
     drop(body);
     let request = HangProcessRequest {
         api_key,
@@ -1111,10 +1146,15 @@ async fn handle_kill_process<A: Api>(State(api): State<Arc<A>>, request: Request
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
-    let x_mock_session = match runtime::header_param(&context.headers, "X-Mock-Session") {
-        Ok(value) => value,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let x_mock_session =
+        match runtime::header_param(&context.headers, "X-Mock-Session").and_then(|value| {
+            value
+                .map(|value: String| check_session_name("X-Mock-Session", value))
+                .transpose()
+        }) {
+            Ok(value) => value,
+            Err(rejection) => return rejection.into_response(),
+        };
     drop(body);
     let request = KillProcessRequest {
         api_key,
@@ -1198,10 +1238,15 @@ async fn handle_list_events<A: Api>(State(api): State<Arc<A>>, request: Request)
         Ok(query) => query,
         Err(rejection) => return rejection.into_response(),
     };
-    let x_mock_session = match runtime::header_param(&context.headers, "X-Mock-Session") {
-        Ok(value) => value,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let x_mock_session =
+        match runtime::header_param(&context.headers, "X-Mock-Session").and_then(|value| {
+            value
+                .map(|value: String| check_session_name("X-Mock-Session", value))
+                .transpose()
+        }) {
+            Ok(value) => value,
+            Err(rejection) => return rejection.into_response(),
+        };
     let limit = match query
         .one("limit", |text: &str| {
             runtime::parse_integer("limit", text, Some(1i64), Some(10000i64))
@@ -1285,10 +1330,15 @@ async fn handle_list_faults<A: Api>(State(api): State<Arc<A>>, request: Request)
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ListFaultsResponse::Unauthorized(error).into_response();
     }
-    let x_mock_session = match runtime::header_param(&context.headers, "X-Mock-Session") {
-        Ok(value) => value,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let x_mock_session =
+        match runtime::header_param(&context.headers, "X-Mock-Session").and_then(|value| {
+            value
+                .map(|value: String| check_session_name("X-Mock-Session", value))
+                .transpose()
+        }) {
+            Ok(value) => value,
+            Err(rejection) => return rejection.into_response(),
+        };
     drop(body);
     let request = ListFaultsRequest {
         api_key,
@@ -1376,10 +1426,15 @@ async fn handle_add_fault<A: Api>(State(api): State<Arc<A>>, request: Request) -
     if let Err(error) = api.authenticate(&context, &api_key) {
         return AddFaultResponse::Unauthorized(error).into_response();
     }
-    let x_mock_session = match runtime::header_param(&context.headers, "X-Mock-Session") {
-        Ok(value) => value,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let x_mock_session =
+        match runtime::header_param(&context.headers, "X-Mock-Session").and_then(|value| {
+            value
+                .map(|value: String| check_session_name("X-Mock-Session", value))
+                .transpose()
+        }) {
+            Ok(value) => value,
+            Err(rejection) => return rejection.into_response(),
+        };
     let body = match runtime::json_body::<types::FaultRequest>(
         &context.headers,
         body,
@@ -1473,10 +1528,15 @@ async fn handle_clear_faults<A: Api>(State(api): State<Arc<A>>, request: Request
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ClearFaultsResponse::Unauthorized(error).into_response();
     }
-    let x_mock_session = match runtime::header_param(&context.headers, "X-Mock-Session") {
-        Ok(value) => value,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let x_mock_session =
+        match runtime::header_param(&context.headers, "X-Mock-Session").and_then(|value| {
+            value
+                .map(|value: String| check_session_name("X-Mock-Session", value))
+                .transpose()
+        }) {
+            Ok(value) => value,
+            Err(rejection) => return rejection.into_response(),
+        };
     drop(body);
     let request = ClearFaultsRequest {
         api_key,
@@ -1563,10 +1623,15 @@ async fn handle_remove_fault<A: Api>(State(api): State<Arc<A>>, request: Request
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
-    let x_mock_session = match runtime::header_param(&context.headers, "X-Mock-Session") {
-        Ok(value) => value,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let x_mock_session =
+        match runtime::header_param(&context.headers, "X-Mock-Session").and_then(|value| {
+            value
+                .map(|value: String| check_session_name("X-Mock-Session", value))
+                .transpose()
+        }) {
+            Ok(value) => value,
+            Err(rejection) => return rejection.into_response(),
+        };
     drop(body);
     let request = RemoveFaultRequest {
         api_key,
@@ -1659,10 +1724,15 @@ async fn handle_list_journal<A: Api>(State(api): State<Arc<A>>, request: Request
         Ok(query) => query,
         Err(rejection) => return rejection.into_response(),
     };
-    let x_mock_session = match runtime::header_param(&context.headers, "X-Mock-Session") {
-        Ok(value) => value,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let x_mock_session =
+        match runtime::header_param(&context.headers, "X-Mock-Session").and_then(|value| {
+            value
+                .map(|value: String| check_session_name("X-Mock-Session", value))
+                .transpose()
+        }) {
+            Ok(value) => value,
+            Err(rejection) => return rejection.into_response(),
+        };
     let method = match query.one("method", runtime::parse_string) {
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
@@ -1773,10 +1843,15 @@ async fn handle_clear_journal<A: Api>(State(api): State<Arc<A>>, request: Reques
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ClearJournalResponse::Unauthorized(error).into_response();
     }
-    let x_mock_session = match runtime::header_param(&context.headers, "X-Mock-Session") {
-        Ok(value) => value,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let x_mock_session =
+        match runtime::header_param(&context.headers, "X-Mock-Session").and_then(|value| {
+            value
+                .map(|value: String| check_session_name("X-Mock-Session", value))
+                .transpose()
+        }) {
+            Ok(value) => value,
+            Err(rejection) => return rejection.into_response(),
+        };
     drop(body);
     let request = ClearJournalRequest {
         api_key,
@@ -1894,7 +1969,10 @@ async fn handle_delete_session<A: Api>(State(api): State<Arc<A>>, request: Reque
         Ok(params) => params,
         Err(rejection) => return rejection.into_response(),
     };
-    let session_name = match params.get("session_name") {
+    let session_name = match params
+        .get("session_name")
+        .and_then(|value: String| check_session_name("session_name", value))
+    {
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
@@ -2033,11 +2111,18 @@ async fn handle_stream_updates<A: Api>(State(api): State<Arc<A>>, request: Reque
         Ok(query) => query,
         Err(rejection) => return rejection.into_response(),
     };
-    let x_mock_session = match runtime::header_param(&context.headers, "X-Mock-Session") {
-        Ok(value) => value,
-        Err(rejection) => return rejection.into_response(),
-    };
-    let session = match query.one("session", runtime::parse_string) {
+    let x_mock_session =
+        match runtime::header_param(&context.headers, "X-Mock-Session").and_then(|value| {
+            value
+                .map(|value: String| check_session_name("X-Mock-Session", value))
+                .transpose()
+        }) {
+            Ok(value) => value,
+            Err(rejection) => return rejection.into_response(),
+        };
+    let session = match query.one("session", |text: &str| {
+        runtime::parse_string(text).and_then(|value: String| check_session_name("session", value))
+    }) {
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
@@ -2115,14 +2200,38 @@ async fn handle_get_snapshot<A: Api>(State(api): State<Arc<A>>, request: Request
     if let Err(error) = api.authenticate(&context, &api_key) {
         return GetSnapshotResponse::Unauthorized(error).into_response();
     }
-    let x_mock_session = match runtime::header_param(&context.headers, "X-Mock-Session") {
-        Ok(value) => value,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let x_mock_session =
+        match runtime::header_param(&context.headers, "X-Mock-Session").and_then(|value| {
+            value
+                .map(|value: String| check_session_name("X-Mock-Session", value))
+                .transpose()
+        }) {
+            Ok(value) => value,
+            Err(rejection) => return rejection.into_response(),
+        };
     drop(body);
     let request = GetSnapshotRequest {
         api_key,
         x_mock_session,
     };
     api.get_snapshot(&context, request).await.into_response()
+}
+
+/// Checks a value of parameter `name` against the rules of `#/components/schemas/SessionName`.
+fn check_session_name(name: &str, value: String) -> Result<String, Rejection> {
+    let length = value.chars().count();
+    if !(1usize..=64usize).contains(&length) {
+        return Err(Rejection::invalid(name, "Expected 1 to 64 characters"));
+    }
+
+    static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(|| {
+        ::regress::Regex::new("^[A-Za-z0-9._-]+$").expect("the spec's pattern is a valid regex")
+    });
+    if PATTERN.find(&value).is_none() {
+        return Err(Rejection::invalid(
+            name,
+            "Expected a value that matches the pattern ^[A-Za-z0-9._-]+$",
+        ));
+    }
+    Ok(value)
 }

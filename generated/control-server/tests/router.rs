@@ -523,3 +523,58 @@ async fn valid_fault_reaches_api() {
     assert!(request.contains("count: Some(1)"), "{request}");
     assert!(request.contains("max: Some(60000)"), "{request}");
 }
+
+#[tokio::test]
+async fn session_name_rules_are_checked() {
+    let server = Server::start().await;
+    let long = "a".repeat(65);
+    let cases = [
+        (
+            "/__mock/state",
+            "X-Mock-Session",
+            "a b",
+            "matches the pattern",
+        ),
+        (
+            "/__mock/state",
+            "X-Mock-Session",
+            long.as_str(),
+            "1 to 64 characters",
+        ),
+        (
+            "/__mock/sessions/a%2Fb",
+            "session_name",
+            "",
+            "matches the pattern",
+        ),
+        (
+            "/__mock/updates?session=a%3Fb",
+            "session",
+            "",
+            "matches the pattern",
+        ),
+    ];
+    for (path, field, header, expected) in cases {
+        let mut request = server.http.get(format!("{}{path}", server.base));
+        if path == "/__mock/sessions/a%2Fb" {
+            request = server.http.delete(format!("{}{path}", server.base));
+        }
+        if !header.is_empty() {
+            request = request.header(field, header);
+        }
+        let response = request.send().await.expect("request is sent");
+        let message = bad_request_field(response, field).await;
+        assert!(message.contains(expected), "{path}: {message}");
+    }
+    assert!(server.api.requests.lock().expect("lock").is_empty());
+
+    let response = server
+        .http
+        .get(format!("{}/__mock/state", server.base))
+        .header("X-Mock-Session", "team-1.run_2")
+        .send()
+        .await
+        .expect("request is sent");
+    assert_eq!(response.status(), 500);
+    assert!(server.api.last().contains("Some(\"team-1.run_2\")"));
+}

@@ -35,6 +35,7 @@ impl Location {
 pub enum ParamKind {
     String {
         default: Option<String>,
+        rules: StringRules,
     },
     Integer {
         minimum: Option<i64>,
@@ -56,12 +57,30 @@ pub enum ParamKind {
     },
 }
 
+/// The `minLength`, `maxLength` and `pattern` of a string parameter,
+/// which the server checks after decoding the value.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StringRules {
+    pub min_length: Option<usize>,
+    pub max_length: Option<usize>,
+    pub pattern: Option<String>,
+}
+
+impl StringRules {
+    /// Returns whether the schema constrains the string at all.
+    pub fn is_empty(&self) -> bool {
+        self == &StringRules::default()
+    }
+}
+
 impl ParamKind {
     /// Returns whether the schema gives a default, so a missing value is
     /// never `None`.
     pub fn has_default(&self) -> bool {
         match self {
-            ParamKind::String { default } | ParamKind::Enum { default, .. } => default.is_some(),
+            ParamKind::String { default, .. } | ParamKind::Enum { default, .. } => {
+                default.is_some()
+            }
             ParamKind::Integer { default, .. } => default.is_some(),
             ParamKind::Number { default, .. } => default.is_some(),
             ParamKind::Boolean { default } => default.is_some(),
@@ -248,6 +267,18 @@ fn resolve_schema<'a>(
     }
 }
 
+/// Returns `pattern` when regress, the ECMA 262 engine of the generated
+/// checks, compiles it.
+fn checked_pattern(pattern: &str, pointer: &str) -> Result<String, SpecError> {
+    match regress::Regex::new(pattern) {
+        Ok(_) => Ok(pattern.to_string()),
+        Err(error) => Err(SpecError::new(
+            format!("{pointer}/pattern"),
+            format!("the pattern is not a valid ECMA 262 regular expression: {error}"),
+        )),
+    }
+}
+
 /// Headers that OpenAPI 3.0 ignores as header parameters.
 fn is_reserved_header(name: &str) -> bool {
     ["accept", "content-type", "authorization"].contains(&name.to_ascii_lowercase().as_str())
@@ -305,6 +336,15 @@ fn param_kind(
                             .ok_or_else(invalid_default)
                     })
                     .transpose()?,
+                rules: StringRules {
+                    min_length: string.min_length,
+                    max_length: string.max_length,
+                    pattern: string
+                        .pattern
+                        .as_ref()
+                        .map(|pattern| checked_pattern(pattern, &pointer))
+                        .transpose()?,
+                },
             }
         }
         SchemaKind::Type(Type::String(string)) => {

@@ -1,12 +1,15 @@
 //! Emits the request side of a server stub: the typed request struct and
 //! the handler steps that decode and check each of its fields.
 
+use std::collections::BTreeMap;
+
 use heck::{ToSnakeCase, ToUpperCamelCase};
+use openapiv3::ReferenceOr;
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use super::model::{Operation, RUST_KEYWORDS};
-use super::params::{Location, Param, ParamKind};
+use super::params::{Location, Param, ParamKind, StringRules};
 use super::spec::SpecError;
 use super::types::Types;
 
@@ -126,7 +129,7 @@ pub fn field_declaration(field: &ParamField) -> TokenStream {
 
 fn default_text(kind: &ParamKind) -> Option<String> {
     match kind {
-        ParamKind::String { default } | ParamKind::Enum { default, .. } => default.clone(),
+        ParamKind::String { default, .. } | ParamKind::Enum { default, .. } => default.clone(),
         ParamKind::Integer { default, .. } => default.map(|value| value.to_string()),
         ParamKind::Number { default, .. } => default.map(|value| value.to_string()),
         ParamKind::Boolean { default } => default.map(|value| value.to_string()),
@@ -176,7 +179,10 @@ fn decode_expression(field: &ParamField) -> TokenStream {
     let read = match (param.location, param.array) {
         (Location::Path, _) => {
             return match &param.kind {
-                ParamKind::String { .. } => quote! { params.get(#name) },
+                ParamKind::String { .. } => match string_check(param) {
+                    Some(check) => quote! { params.get(#name).and_then(#check) },
+                    None => quote! { params.get(#name) },
+                },
                 _ => {
                     let parsed = parse_expression(param, quote! { &text });
                     quote! { params.get(#name).and_then(|text| #parsed) }
@@ -199,14 +205,18 @@ fn decode_expression(field: &ParamField) -> TokenStream {
     };
     // Headers and cookies are read as text, then parsed like a query value.
     let read = match (param.location, &param.kind) {
-        (Location::Query, _) | (_, ParamKind::String { .. }) => read,
+        (Location::Query, _) => read,
+        (_, ParamKind::String { .. }) => match string_check(param) {
+            Some(check) => quote! { #read.and_then(|value| value.map(#check).transpose()) },
+            None => read,
+        },
         _ => quote! { #read.and_then(|value| value.as_deref().map(#parse).transpose()) },
     };
 
     // Scalars take their default with `unwrap_or`, strings and enums,
     // which allocate, with `unwrap_or_else`.
     let default = match &param.kind {
-        ParamKind::String { default } => default.as_ref().map(|value| {
+        ParamKind::String { default, .. } => default.as_ref().map(|value| {
             quote! { unwrap_or_else(|| #value.to_string()) }
         }),
         ParamKind::Integer { default, .. } => default.map(|value| {
@@ -235,8 +245,11 @@ fn decode_expression(field: &ParamField) -> TokenStream {
 /// Emits the parser of one value of a parameter: a function from `&str`
 /// to `Result<T, Rejection>` that names the parameter in its 400.
 fn parser(param: &Param) -> TokenStream {
-    if let ParamKind::String { .. } = param.kind {
-        return quote! { runtime::parse_string };
+    if let ParamKind::String { .. } = &param.kind {
+        return match string_check(param) {
+            Some(check) => quote! { |text: &str| runtime::parse_string(text).and_then(#check) },
+            None => quote! { runtime::parse_string },
+        };
     }
     let parsed = parse_expression(param, quote! { text });
     quote! { |text: &str| #parsed }
@@ -266,6 +279,132 @@ fn parse_expression(param: &Param, text: TokenStream) -> TokenStream {
         ParamKind::Enum { values, .. } => {
             quote! { runtime::parse_enum(#name, #text, &[#(#values),*]) }
         }
+    }
+}
+
+/// Emits the check of a string parameter's rules: a closure from `String`
+/// to `Result<String, Rejection>` that names the parameter in its 400, or
+/// none when its schema sets no rule. A parameter whose schema is a
+/// component calls that component's function of [`string_check_functions`].
+fn string_check(param: &Param) -> Option<TokenStream> {
+    let ParamKind::String { rules, .. } = &param.kind else {
+        return None;
+    };
+    if rules.is_empty() {
+        return None;
+    }
+    let name = param.name.as_str();
+    if let Some(function) = component_check(param) {
+        return Some(quote! { |value: String| #function(#name, value) });
+    }
+    let body = rules_body(&quote! { #name }, rules);
+    Some(quote! {
+        |value: String| -> Result<String, Rejection> {
+            #body
+        }
+    })
+}
+
+/// Returns the check function of a parameter whose schema is a reference
+/// to a component, such as `check_session_name` for
+/// `#/components/schemas/SessionName`.
+fn component_check(param: &Param) -> Option<Ident> {
+    let ReferenceOr::Reference { reference } = &param.schema else {
+        return None;
+    };
+    let schema = reference.strip_prefix("#/components/schemas/")?;
+    let ident = field_ident(schema).to_string();
+    Some(format_ident!("check_{}", ident.trim_start_matches("r#")))
+}
+
+/// Emits one check function for each component schema of a string
+/// parameter in `params` with rules, so that the operations sharing the
+/// schema share the check.
+pub fn string_check_functions<'a>(params: impl Iterator<Item = &'a Param>) -> Vec<TokenStream> {
+    let mut functions: BTreeMap<String, TokenStream> = BTreeMap::new();
+    for param in params {
+        let ParamKind::String { rules, .. } = &param.kind else {
+            continue;
+        };
+        let Some(function) = component_check(param).filter(|_| !rules.is_empty()) else {
+            continue;
+        };
+        let ReferenceOr::Reference { reference } = &param.schema else {
+            continue;
+        };
+        let doc =
+            format!(" Checks a value of parameter `name` against the rules of `{reference}`.");
+        let body = rules_body(&quote! { name }, rules);
+        functions.entry(function.to_string()).or_insert_with(|| {
+            quote! {
+                #[doc = #doc]
+                fn #function(name: &str, value: String) -> Result<String, Rejection> {
+                    #body
+                }
+            }
+        });
+    }
+    functions.into_values().collect()
+}
+
+/// Emits the statements that check `value` against `rules` and return it,
+/// or a 400 naming the parameter that `name` evaluates to. A pattern is
+/// tested with regress, the ECMA 262 engine that typify's types use.
+fn rules_body(name: &TokenStream, rules: &StringRules) -> TokenStream {
+    let length = match (rules.min_length, rules.max_length) {
+        (None, None) => quote! {},
+        (minimum, maximum) => {
+            let message = match (minimum, maximum) {
+                (Some(minimum), Some(maximum)) => {
+                    format!("Expected {minimum} to {maximum} characters")
+                }
+                (Some(minimum), None) => format!("Expected at least {minimum} characters"),
+                _ => format!(
+                    "Expected at most {} characters",
+                    maximum.unwrap_or_default()
+                ),
+            };
+            let invalid = match (minimum, maximum) {
+                (Some(minimum), Some(maximum)) => {
+                    let (minimum, maximum) = (
+                        Literal::usize_suffixed(minimum),
+                        Literal::usize_suffixed(maximum),
+                    );
+                    quote! { !(#minimum..=#maximum).contains(&length) }
+                }
+                (Some(minimum), None) => {
+                    let minimum = Literal::usize_suffixed(minimum);
+                    quote! { length < #minimum }
+                }
+                _ => {
+                    let maximum = Literal::usize_suffixed(maximum.unwrap_or_default());
+                    quote! { length > #maximum }
+                }
+            };
+            quote! {
+                let length = value.chars().count();
+                if #invalid {
+                    return Err(Rejection::invalid(#name, #message));
+                }
+            }
+        }
+    };
+    let pattern = rules.pattern.as_ref().map(|pattern| {
+        let message = format!("Expected a value that matches the pattern {pattern}");
+        quote! {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new(#pattern).expect("the spec's pattern is a valid regex")
+                });
+            if PATTERN.find(&value).is_none() {
+                return Err(Rejection::invalid(#name, #message));
+            }
+        }
+    });
+    quote! {
+        #length
+        #pattern
+        Ok(value)
     }
 }
 

@@ -230,6 +230,11 @@ fn lib_tokens(title: &str, model: &Model, items: &[OperationItems]) -> TokenStre
     let definitions = items.iter().map(|item| &item.definitions);
     let trait_methods = items.iter().map(|item| &item.trait_method);
     let routes = routes(items);
+    let params = model
+        .operations
+        .iter()
+        .flat_map(|operation| &operation.params);
+    let string_checks = request::string_check_functions(params);
     let jsonrpc_module = has_jsonrpc.then(|| {
         quote! {
             pub mod jsonrpc;
@@ -287,6 +292,8 @@ fn lib_tokens(title: &str, model: &Model, items: &[OperationItems]) -> TokenStre
         }
 
         #(#definitions)*
+
+        #(#string_checks)*
     }
 }
 

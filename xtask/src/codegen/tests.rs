@@ -1033,3 +1033,32 @@ fn mixed_untyped_enum_is_located() {
     );
     assert!(error.contains("mixes number, string values"), "{error}");
 }
+
+#[test]
+fn string_parameter_rules_are_checked() {
+    let inline = "{name: item_id, in: path, required: true, \
+                  schema: {type: string, maxLength: 8, pattern: '^[a-z]+$'}}";
+    let text = BASE.replace(
+        "{name: item_id, in: path, required: true, schema: {type: string}}",
+        inline,
+    );
+    let lib = generated_file(&text, "server/src/lib.rs");
+    assert!(lib.contains("Expected at most 8 characters"), "{lib}");
+    assert!(lib.contains("::regress::Regex::new(\"^[a-z]+$\")"), "{lib}");
+}
+
+#[test]
+fn invalid_pattern_is_located() {
+    let error = error_with(
+        "schema: {type: string}}",
+        "schema: {type: string, pattern: '[a-'}}",
+    );
+    assert!(
+        error.contains("#/paths/~1items~1{item_id}/post/parameters/0/schema/pattern"),
+        "{error}"
+    );
+    assert!(
+        error.contains("not a valid ECMA 262 regular expression"),
+        "{error}"
+    );
+}
