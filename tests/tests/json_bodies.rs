@@ -2,9 +2,12 @@
 //! pass: a repeated key at any depth, a body that is not an object and
 //! trailing data are still rejected with the documented 400.
 
+mod chunked;
+
 use contract_tests::MockServer;
 use mock_server::DEFAULT_API_KEY;
 use serde_json::Value;
+use system_services_server::MAX_BODY_BYTES;
 
 /// A state fixture with nested objects in arrays, as JSON text.
 const FIXTURE: &str = r#"{
@@ -78,4 +81,28 @@ async fn non_object_bodies_are_400() {
         let message = reply["error"]["data"]["body"].as_str().unwrap_or_default();
         assert!(message.contains(expected), "{body}: {reply}");
     }
+}
+
+#[tokio::test]
+async fn chunked_body_is_joined() {
+    let mock = MockServer::start().await;
+    let chunks: [&[u8]; 3] = [b"{\"nodes_", b"id\": \"no", b"de-1\"}"];
+    let path = "/system/services/active/cron/terminate";
+    let (status, body) = chunked::post_chunks(mock.address, path, chunks).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, "1");
+}
+
+#[tokio::test]
+async fn chunked_body_at_limit_is_read() {
+    let mock = MockServer::start().await;
+    let path = "/system/services/active/backup/terminate";
+    let at_limit = format!("{{}}{}", " ".repeat(MAX_BODY_BYTES - 2));
+    let (status, body) =
+        chunked::post_chunks(mock.address, path, at_limit.as_bytes().chunks(4096)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, "0");
+
+    let status = chunked::post_chunked(mock.address, path, MAX_BODY_BYTES + 1).await;
+    assert_eq!(status, 413);
 }

@@ -27,6 +27,10 @@ use axum::response::{IntoResponse, Response};
 use std::future::Future;
 use std::sync::Arc;
 
+/// The name of the `x-mock-control-token` header.
+const X_MOCK_CONTROL_TOKEN_HEADER: axum::http::HeaderName =
+    axum::http::HeaderName::from_static("x-mock-control-token");
+
 /// The operations of the API, one method each. The router calls a
 /// method only with a request that decoded and passed `authenticate`.
 pub trait Api: Send + Sync + 'static {
@@ -466,7 +470,7 @@ async fn handle_get_state<A: Api>(State(api): State<Arc<A>>, request: Request) -
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_parts(&mut parts);
-    let api_key = ApiKey::from_headers(&context.headers, "X-Mock-Control-Token");
+    let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return GetStateResponse::Unauthorized(error).into_response();
     }
@@ -562,7 +566,7 @@ async fn handle_replace_state<A: Api>(State(api): State<Arc<A>>, request: Reques
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_parts(&mut parts);
-    let api_key = ApiKey::from_headers(&context.headers, "X-Mock-Control-Token");
+    let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ReplaceStateResponse::Unauthorized(error).into_response();
     }
@@ -659,7 +663,7 @@ async fn handle_reset_state<A: Api>(State(api): State<Arc<A>>, request: Request)
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_parts(&mut parts);
-    let api_key = ApiKey::from_headers(&context.headers, "X-Mock-Control-Token");
+    let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ResetStateResponse::Unauthorized(error).into_response();
     }
@@ -741,7 +745,7 @@ async fn handle_get_scheduler<A: Api>(State(api): State<Arc<A>>, request: Reques
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_parts(&mut parts);
-    let api_key = ApiKey::from_headers(&context.headers, "X-Mock-Control-Token");
+    let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return GetSchedulerResponse::Unauthorized(error).into_response();
     }
@@ -823,7 +827,7 @@ async fn handle_run_scheduler<A: Api>(State(api): State<Arc<A>>, request: Reques
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_parts(&mut parts);
-    let api_key = ApiKey::from_headers(&context.headers, "X-Mock-Control-Token");
+    let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return RunSchedulerResponse::Unauthorized(error).into_response();
     }
@@ -919,7 +923,7 @@ async fn handle_advance_clock<A: Api>(State(api): State<Arc<A>>, request: Reques
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_parts(&mut parts);
-    let api_key = ApiKey::from_headers(&context.headers, "X-Mock-Control-Token");
+    let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return AdvanceClockResponse::Unauthorized(error).into_response();
     }
@@ -1025,7 +1029,7 @@ async fn handle_hang_process<A: Api>(State(api): State<Arc<A>>, request: Request
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_parts(&mut parts);
-    let api_key = ApiKey::from_headers(&context.headers, "X-Mock-Control-Token");
+    let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return HangProcessResponse::Unauthorized(error).into_response();
     }
@@ -1130,7 +1134,7 @@ async fn handle_kill_process<A: Api>(State(api): State<Arc<A>>, request: Request
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_parts(&mut parts);
-    let api_key = ApiKey::from_headers(&context.headers, "X-Mock-Control-Token");
+    let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return KillProcessResponse::Unauthorized(error).into_response();
     }
@@ -1230,7 +1234,7 @@ async fn handle_list_events<A: Api>(State(api): State<Arc<A>>, request: Request)
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_parts(&mut parts);
-    let api_key = ApiKey::from_headers(&context.headers, "X-Mock-Control-Token");
+    let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ListEventsResponse::Unauthorized(error).into_response();
     }
@@ -1326,7 +1330,7 @@ async fn handle_list_faults<A: Api>(State(api): State<Arc<A>>, request: Request)
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_parts(&mut parts);
-    let api_key = ApiKey::from_headers(&context.headers, "X-Mock-Control-Token");
+    let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ListFaultsResponse::Unauthorized(error).into_response();
     }
@@ -1422,7 +1426,7 @@ async fn handle_add_fault<A: Api>(State(api): State<Arc<A>>, request: Request) -
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_parts(&mut parts);
-    let api_key = ApiKey::from_headers(&context.headers, "X-Mock-Control-Token");
+    let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return AddFaultResponse::Unauthorized(error).into_response();
     }
@@ -1524,7 +1528,7 @@ async fn handle_clear_faults<A: Api>(State(api): State<Arc<A>>, request: Request
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_parts(&mut parts);
-    let api_key = ApiKey::from_headers(&context.headers, "X-Mock-Control-Token");
+    let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ClearFaultsResponse::Unauthorized(error).into_response();
     }
@@ -1611,7 +1615,7 @@ async fn handle_remove_fault<A: Api>(State(api): State<Arc<A>>, request: Request
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_parts(&mut parts);
-    let api_key = ApiKey::from_headers(&context.headers, "X-Mock-Control-Token");
+    let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return RemoveFaultResponse::Unauthorized(error).into_response();
     }
@@ -1716,7 +1720,7 @@ async fn handle_list_journal<A: Api>(State(api): State<Arc<A>>, request: Request
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_parts(&mut parts);
-    let api_key = ApiKey::from_headers(&context.headers, "X-Mock-Control-Token");
+    let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ListJournalResponse::Unauthorized(error).into_response();
     }
@@ -1839,7 +1843,7 @@ async fn handle_clear_journal<A: Api>(State(api): State<Arc<A>>, request: Reques
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_parts(&mut parts);
-    let api_key = ApiKey::from_headers(&context.headers, "X-Mock-Control-Token");
+    let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ClearJournalResponse::Unauthorized(error).into_response();
     }
@@ -1901,7 +1905,7 @@ async fn handle_list_sessions<A: Api>(State(api): State<Arc<A>>, request: Reques
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_parts(&mut parts);
-    let api_key = ApiKey::from_headers(&context.headers, "X-Mock-Control-Token");
+    let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ListSessionsResponse::Unauthorized(error).into_response();
     }
@@ -1961,7 +1965,7 @@ async fn handle_delete_session<A: Api>(State(api): State<Arc<A>>, request: Reque
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_parts(&mut parts);
-    let api_key = ApiKey::from_headers(&context.headers, "X-Mock-Control-Token");
+    let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return DeleteSessionResponse::Unauthorized(error).into_response();
     }
@@ -2103,7 +2107,7 @@ async fn handle_stream_updates<A: Api>(State(api): State<Arc<A>>, request: Reque
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_parts(&mut parts);
-    let api_key = ApiKey::from_headers(&context.headers, "X-Mock-Control-Token");
+    let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return StreamUpdatesResponse::Unauthorized(error).into_response();
     }
@@ -2196,7 +2200,7 @@ async fn handle_get_snapshot<A: Api>(State(api): State<Arc<A>>, request: Request
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_parts(&mut parts);
-    let api_key = ApiKey::from_headers(&context.headers, "X-Mock-Control-Token");
+    let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return GetSnapshotResponse::Unauthorized(error).into_response();
     }

@@ -31,6 +31,9 @@ use axum::response::{IntoResponse, Response};
 use std::future::Future;
 use std::sync::Arc;
 
+/// The name of the `x-api-key` header.
+const X_API_KEY_HEADER: axum::http::HeaderName = axum::http::HeaderName::from_static("x-api-key");
+
 /// The operations of the API, one method each. The router calls a
 /// method only with a request that decoded and passed `authenticate`.
 pub trait Api: Send + Sync + 'static {
@@ -171,7 +174,7 @@ async fn handle_mark_terminate<A: Api>(State(api): State<Arc<A>>, request: Reque
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_parts(&mut parts);
-    let api_key = ApiKey::from_headers(&context.headers, "X-Api-Key");
+    let api_key = ApiKey::from_headers(&context.headers, X_API_KEY_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return MarkTerminateResponse::Unauthorized(error).into_response();
     }
@@ -218,7 +221,7 @@ async fn handle_jsonrpc<A: Api>(State(api): State<Arc<A>>, request: Request) -> 
     let context = RequestContext::from_parts(&mut parts);
     let api = &*api;
     let context = &context;
-    let api_key = ApiKey::from_headers(&context.headers, "X-Api-Key");
+    let api_key = ApiKey::from_headers(&context.headers, X_API_KEY_HEADER);
     if let Err(error) = api.authenticate(context, &api_key) {
         let error = jsonrpc::CallError::from_rest(-32001, &error);
         return jsonrpc::reject(axum::http::StatusCode::UNAUTHORIZED, error);
@@ -250,7 +253,7 @@ async fn call_jsonrpc<A: Api>(
     match method.as_str() {
         "rpc.discover" => jsonrpc::discover(OPENRPC_DOCUMENT, params, -32602),
         "system.services.active.mark_terminate" => {
-            let api_key = ApiKey::from_headers(&context.headers, "X-Api-Key");
+            let api_key = ApiKey::from_headers(&context.headers, X_API_KEY_HEADER);
 
             #[allow(unused_mut)]
             let mut params =

@@ -15,26 +15,22 @@ use serde_json::Value;
 use crate::runtime::{ApiKey, Rejection};
 
 /// Path parameters of a matched route, percent-decoded.
-pub struct PathParams(Vec<(String, String)>);
+pub struct PathParams(RawPathParams);
 
 impl PathParams {
     /// Reads the route's parameters; a value that is not UTF-8 after
     /// percent-decoding is a 400.
     pub async fn from_parts(parts: &mut Parts) -> Result<Self, Rejection> {
-        let raw = RawPathParams::from_request_parts(parts, &())
+        RawPathParams::from_request_parts(parts, &())
             .await
-            .map_err(|error| Rejection::invalid("path", error.body_text()))?;
-        let params = raw
-            .iter()
-            .map(|(name, value)| (name.to_string(), value.to_string()))
-            .collect();
-        Ok(PathParams(params))
+            .map(PathParams)
+            .map_err(|error| Rejection::invalid("path", error.body_text()))
     }
 
     /// Returns the parameter `name`; an empty value is a 400.
     pub fn get(&self, name: &str) -> Result<String, Rejection> {
-        match self.0.iter().find(|(param, _)| param == name) {
-            Some((_, value)) if !value.is_empty() => Ok(value.clone()),
+        match self.0.iter().find(|(param, _)| *param == name) {
+            Some((_, value)) if !value.is_empty() => Ok(value.to_string()),
             _ => Err(Rejection::invalid(name, "Empty value is not allowed")),
         }
     }

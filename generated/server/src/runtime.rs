@@ -6,15 +6,17 @@
 //! written in the API's documented error body:
 //! `{"error": {"message": "...", "data": {"<field>": "<message>"}}}`.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::header::{ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{ALLOW, AsHeaderName, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, request::Parts};
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
 use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
@@ -68,7 +70,9 @@ pub enum ApiKey {
 
 impl ApiKey {
     /// Reads the header `name`, telling an absent header from a repeated one.
-    pub fn from_headers(headers: &HeaderMap, name: &str) -> Self {
+    /// A [`HeaderName`](axum::http::HeaderName) constant saves the parsing
+    /// of a `&str` name.
+    pub fn from_headers(headers: &HeaderMap, name: impl AsHeaderName) -> Self {
         let mut values = headers.get_all(name).iter();
         let Some(value) = values.next() else {
             return ApiKey::Missing;
@@ -380,8 +384,9 @@ pub async fn optional_raw_body(
 }
 
 /// Reads a body of at most [`MAX_BODY_BYTES`], rejecting a larger one with
-/// a 413 before any byte is read when `Content-Length` declares more.
-async fn read_limited(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, Rejection> {
+/// a 413 before any byte is read when `Content-Length` declares more. A
+/// body that arrives in one chunk is returned without a copy.
+async fn read_limited(headers: &HeaderMap, mut body: Body) -> Result<bytes::Bytes, Rejection> {
     let too_large = || {
         Rejection::with_status(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -395,29 +400,33 @@ async fn read_limited(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, R
     if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|error| {
-            if is_length_limit(&error) {
-                too_large()
-            } else {
-                let message = format!("Request body could not be read: {error}");
-                Rejection::invalid("body", message)
-            }
-        })
-}
 
-/// Returns whether a body read failed because the body passed the limit,
-/// rather than because it ended early or was malformed.
-fn is_length_limit(error: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(current) = source {
-        if current.is::<http_body_util::LengthLimitError>() {
-            return true;
+    let mut first = bytes::Bytes::new();
+    let mut joined: Option<bytes::BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| {
+            Rejection::invalid("body", format!("Request body could not be read: {error}"))
+        })?;
+        // Trailers carry no body bytes.
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let read = joined.as_ref().map_or(first.len(), bytes::BytesMut::len);
+        if read + data.len() > MAX_BODY_BYTES {
+            return Err(too_large());
         }
-        source = current.source();
+        match &mut joined {
+            Some(joined) => joined.extend_from_slice(&data),
+            None if first.is_empty() => first = data,
+            None => {
+                let mut buffer = bytes::BytesMut::with_capacity(read + data.len());
+                buffer.extend_from_slice(&first);
+                buffer.extend_from_slice(&data);
+                joined = Some(buffer);
+            }
+        }
     }
-    false
+    Ok(joined.map_or(first, bytes::BytesMut::freeze))
 }
 
 fn check_content_type(headers: &HeaderMap) -> Result<(), Rejection> {
@@ -430,11 +439,16 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Rejection> {
             let message = "More than one Content-Type header; send one: application/json";
             return Err(unsupported("content-type", message.to_string()));
         }
-        let content_type = String::from_utf8_lossy(content_type.as_bytes());
-        if !is_json_media_type(&content_type) {
-            let message =
-                format!("Content-Type `{content_type}` is not supported; send application/json");
-            return Err(unsupported("content-type", message));
+        // The common exact value needs no parsing.
+        let value = content_type.as_bytes();
+        if !value.eq_ignore_ascii_case(b"application/json") {
+            let content_type = String::from_utf8_lossy(value);
+            if !is_json_media_type(&content_type) {
+                let message = format!(
+                    "Content-Type `{content_type}` is not supported; send application/json"
+                );
+                return Err(unsupported("content-type", message));
+            }
         }
     }
     for encoding in headers.get_all(CONTENT_ENCODING) {
@@ -476,7 +490,8 @@ pub(crate) fn parse_strict_json(bytes: &[u8]) -> Result<Value, Rejection> {
     parsed.map_err(|error| Rejection::invalid("body", format!("Invalid JSON: {error}")))
 }
 
-struct StrictValue(Value);
+/// A JSON value read with [`parse_strict_json`]'s check for repeated keys.
+pub(crate) struct StrictValue(pub(crate) Value);
 
 impl<'de> de::Deserialize<'de> for StrictValue {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -484,7 +499,8 @@ impl<'de> de::Deserialize<'de> for StrictValue {
     }
 }
 
-struct StrictVisitor;
+/// Builds a [`Value`], rejecting a repeated key in any object.
+pub(crate) struct StrictVisitor;
 
 impl<'de> Visitor<'de> for StrictVisitor {
     type Value = Value;
@@ -662,7 +678,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for StrictVisitorOf<V> {
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
         self.inner.visit_map(StrictMap {
             inner: map,
-            keys: std::collections::BTreeSet::new(),
+            keys: SeenKeys::new(self.fields),
             fields: self.fields,
         })
     }
@@ -701,30 +717,31 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for StrictSeq<A> {
 }
 
 /// An object's entries, with the keys read so far.
-struct StrictMap<A> {
+struct StrictMap<'de, A> {
     inner: A,
-    keys: std::collections::BTreeSet<String>,
+    keys: SeenKeys<'de>,
     fields: Option<&'static [&'static str]>,
 }
 
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for StrictMap<A> {
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for StrictMap<'de, A> {
     type Error = A::Error;
 
     fn next_key_seed<S: de::DeserializeSeed<'de>>(
         &mut self,
         seed: S,
     ) -> Result<Option<S::Value>, A::Error> {
-        let Some(key) = self.inner.next_key::<String>()? else {
+        let Some(key) = self.inner.next_key_seed(KeySeed)? else {
             return Ok(None);
         };
-        if self
-            .fields
-            .is_some_and(|fields| !fields.contains(&key.as_str()))
-        {
-            return Err(de::Error::custom(format_args!("unknown field `{key}`")));
-        }
+        let field = match self.fields {
+            Some(fields) => match fields.iter().position(|field| *field == key) {
+                Some(index) => Some(index),
+                None => return Err(de::Error::custom(format_args!("unknown field `{key}`"))),
+            },
+            None => None,
+        };
         let value = seed.deserialize(de::value::StrDeserializer::<A::Error>::new(&key))?;
-        if !self.keys.insert(key) {
+        if !self.keys.insert(key, field) {
             return Err(de::Error::custom("duplicate key"));
         }
         Ok(Some(value))
@@ -739,6 +756,85 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for StrictMap<A> {
 
     fn size_hint(&self) -> Option<usize> {
         self.inner.size_hint()
+    }
+}
+
+/// Reads an object key, borrowed from the input unless it has escapes.
+pub(crate) struct KeySeed;
+
+impl<'de> de::DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, inner: D) -> Result<Self::Value, D::Error> {
+        inner.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(key))
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(key.to_string()))
+    }
+
+    fn visit_string<E>(self, key: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(key))
+    }
+}
+
+/// The keys of an object read so far, kept so that a repeated key is found
+/// without an allocation in the common cases.
+enum SeenKeys<'de> {
+    /// A bit per field of a closed shape of at most 64 fields, whose
+    /// outer object has no other keys.
+    Fields(u64),
+    /// Up to [`SeenKeys::LIST_MAX`] keys, searched in order.
+    List(Vec<Cow<'de, str>>),
+    /// More keys.
+    Set(BTreeSet<Cow<'de, str>>),
+}
+
+impl<'de> SeenKeys<'de> {
+    const LIST_MAX: usize = 16;
+
+    fn new(fields: Option<&'static [&'static str]>) -> Self {
+        match fields {
+            Some(fields) if fields.len() <= 64 => SeenKeys::Fields(0),
+            _ => SeenKeys::List(Vec::new()),
+        }
+    }
+
+    /// Adds `key`, which is the `field`-th field of a closed shape when
+    /// `field` is set. Returns false if the key was already there.
+    fn insert(&mut self, key: Cow<'de, str>, field: Option<usize>) -> bool {
+        match self {
+            SeenKeys::Fields(seen) => {
+                let bit = 1u64 << field.expect("a closed shape's key is one of its fields");
+                let new = *seen & bit == 0;
+                *seen |= bit;
+                new
+            }
+            SeenKeys::List(keys) if keys.contains(&key) => false,
+            SeenKeys::List(keys) if keys.len() < Self::LIST_MAX => {
+                keys.push(key);
+                true
+            }
+            SeenKeys::List(keys) => {
+                let mut set: BTreeSet<_> = keys.drain(..).collect();
+                set.insert(key);
+                *self = SeenKeys::Set(set);
+                true
+            }
+            SeenKeys::Set(keys) => keys.insert(key),
+        }
     }
 }
 
@@ -886,6 +982,27 @@ mod tests {
             assert_eq!(agree(text, &OPEN), None, "{text}");
             assert!(parse_strict_json(text.as_bytes()).is_err(), "{text}");
         }
+    }
+
+    #[test]
+    fn long_and_closed_objects_reject_repeats() {
+        let keys: Vec<String> = (0..20).map(|i| format!(r#""k{i}": {i}"#)).collect();
+        let many = format!(r#"{{"extra": {{{}}}}}"#, keys.join(", "));
+        assert!(agree(&many, &OPEN).is_some());
+        let late = format!(r#"{{"extra": {{{}, "k19": 0}}}}"#, keys.join(", "));
+        assert_eq!(agree(&late, &OPEN), None);
+        let escaped = r#"{"labels": {"a": "1", "\u0061": "2"}}"#;
+        assert_eq!(agree(escaped, &OPEN), None);
+
+        let closed = BodyShape {
+            closed: true,
+            ..OPEN
+        };
+        assert!(agree(r#"{"labels": {}, "extra": 1}"#, &closed).is_some());
+        assert_eq!(
+            agree(r#"{"extra": 1, "labels": {}, "extra": 2}"#, &closed),
+            None
+        );
     }
 
     #[test]

@@ -10,6 +10,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// the default key, and returns the status of the response, or 0 when
 /// none arrived.
 pub async fn post_chunked(address: SocketAddr, path: &str, size: usize) -> u16 {
+    let body = vec![b' '; size];
+    post_chunks(address, path, body.chunks(4096)).await.0
+}
+
+/// Posts a JSON request to `path` with the default key, each of `chunks`
+/// sent as one chunk, and returns the status of the response (0 when none
+/// arrived) and its body.
+pub async fn post_chunks<'a>(
+    address: SocketAddr,
+    path: &str,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(address)
         .await
         .expect("connect to the mock");
@@ -22,24 +34,26 @@ pub async fn post_chunked(address: SocketAddr, path: &str, size: usize) -> u16 {
         .write_all(head.as_bytes())
         .await
         .expect("send the head");
-    let chunk = vec![b' '; 4096];
-    let mut sent = 0;
-    while sent < size {
-        let part = &chunk[..chunk.len().min(size - sent)];
+    for part in chunks {
         let framed = [format!("{:x}\r\n", part.len()).as_bytes(), part, b"\r\n"].concat();
         // The server may close the connection once the body passed its
         // limit; the response is already on its way then.
         if stream.write_all(&framed).await.is_err() {
             break;
         }
-        sent += part.len();
     }
     let _ = stream.write_all(b"0\r\n\r\n").await;
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response).await;
     let text = String::from_utf8_lossy(&response);
-    text.split(' ')
+    let status = text
+        .split(' ')
         .nth(1)
         .and_then(|code| code.parse().ok())
-        .unwrap_or(0)
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, body)| body)
+        .to_string();
+    (status, body)
 }

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use proc_macro2::{Ident, TokenStream};
-use quote::quote;
+use quote::{format_ident, quote};
 
 use super::model::{Model, Operation};
 use super::security::Scheme;
@@ -89,9 +89,9 @@ pub fn handler_step(
     response_type: &Ident,
 ) -> Option<(TokenStream, TokenStream)> {
     if let Some(key) = &operation.api_key {
-        let header = &key.header;
+        let header_name = header_name(&key.header);
         let step = quote! {
-            let api_key = ApiKey::from_headers(&context.headers, #header);
+            let api_key = ApiKey::from_headers(&context.headers, #header_name);
             if let Err(error) = api.authenticate(&context, &api_key) {
                 return #response_type::Unauthorized(error).into_response();
             }
@@ -129,4 +129,60 @@ pub fn handler_step(
         }
     };
     Some((step, quote! { credentials, }))
+}
+
+/// Declares a `HeaderName` constant for each API key header of `model`
+/// that [`header_constant`] names. A constant saves the parsing of the
+/// header name on each request.
+pub fn header_constants(model: &Model) -> TokenStream {
+    let operation_headers = model
+        .operations
+        .iter()
+        .filter_map(|operation| operation.api_key.as_ref())
+        .map(|key| &key.header);
+    let endpoint_header = model
+        .jsonrpc
+        .as_ref()
+        .and_then(|endpoint| endpoint.api_key_header.as_ref());
+    let constants: BTreeMap<String, String> = operation_headers
+        .chain(endpoint_header)
+        .filter_map(|header| {
+            let ident = header_constant(header)?;
+            Some((ident.to_string(), header.to_ascii_lowercase()))
+        })
+        .collect();
+    let declarations = constants.iter().map(|(ident, name)| {
+        let ident = format_ident!("{ident}");
+        let doc = format!(" The name of the `{name}` header.");
+        quote! {
+            #[doc = #doc]
+            const #ident: axum::http::HeaderName = axum::http::HeaderName::from_static(#name);
+        }
+    });
+    quote! { #(#declarations)* }
+}
+
+/// Returns the name argument of `ApiKey::from_headers` for `header`: its
+/// constant if it has one, or the string.
+pub fn header_name(header: &str) -> TokenStream {
+    match header_constant(header) {
+        Some(ident) => quote! { #ident },
+        None => quote! { #header },
+    }
+}
+
+/// Returns the constant of `header`, such as `X_API_KEY_HEADER`, when the
+/// name is a letter followed by letters, digits and hyphens. Other valid
+/// names are parsed on each request, because two of them could map to one
+/// constant.
+fn header_constant(header: &str) -> Option<Ident> {
+    let mut bytes = header.bytes();
+    let starts_with_letter = bytes
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic());
+    if !starts_with_letter || !bytes.all(|byte| byte.is_ascii_alphanumeric() || byte == b'-') {
+        return None;
+    }
+    let shouty = header.to_ascii_uppercase().replace('-', "_");
+    Some(format_ident!("{shouty}_HEADER"))
 }

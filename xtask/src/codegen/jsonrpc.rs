@@ -4,6 +4,7 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
+use super::auth;
 use super::model::{JsonRpcEndpoint, Operation};
 use super::server::{OperationItems, status_variant};
 use super::spec::SpecError;
@@ -58,8 +59,9 @@ pub fn endpoint_items(
     let authenticate = match &endpoint.api_key_header {
         Some(header) => {
             let unauthorized = code(401).unwrap_or(Literal::i64_unsuffixed(-32001));
+            let header_name = auth::header_name(header);
             quote! {
-                let api_key = ApiKey::from_headers(&context.headers, #header);
+                let api_key = ApiKey::from_headers(&context.headers, #header_name);
                 if let Err(error) = api.authenticate(context, &api_key) {
                     let error = jsonrpc::CallError::from_rest(#unauthorized, &error);
                     return jsonrpc::reject(axum::http::StatusCode::UNAUTHORIZED, error);
@@ -141,8 +143,9 @@ fn call_operation(
     let mut steps = Vec::new();
     let mut fields = Vec::new();
     if let Some(header) = operation.api_key.as_ref().map(|key| &key.header) {
+        let header_name = auth::header_name(header);
         steps.push(quote! {
-            let api_key = ApiKey::from_headers(&context.headers, #header);
+            let api_key = ApiKey::from_headers(&context.headers, #header_name);
         });
         if endpoint_key_header != Some(header.as_str()) {
             let unauthorized = code(401).unwrap_or(Literal::i64_unsuffixed(-32001));

@@ -226,6 +226,7 @@ impl OperationItems {
 fn lib_tokens(title: &str, model: &Model, items: &[OperationItems]) -> TokenStream {
     let crate_doc = format!(" Axum server stubs of the {title}.");
     let authenticate = auth::authenticate_method(model);
+    let header_constants = auth::header_constants(model);
     let has_jsonrpc = model.jsonrpc.is_some();
     let definitions = items.iter().map(|item| &item.definitions);
     let trait_methods = items.iter().map(|item| &item.trait_method);
@@ -269,6 +270,8 @@ fn lib_tokens(title: &str, model: &Model, items: &[OperationItems]) -> TokenStre
 
         use axum::extract::{Request, State};
         use axum::response::{IntoResponse, Response};
+
+        #header_constants
 
         /// The operations of the API, one method each. The router calls a
         /// method only with a request that decoded and passed `authenticate`.
