@@ -427,3 +427,70 @@ async fn unknown_param_lists_all_params() {
         "Unknown parameter; allowed parameters: system_services_id, nodes_id"
     );
 }
+
+/// Returns the message of the 400 that the REST route gives `body`.
+async fn rest_parse_message(mock: &MockServer, body: &str) -> String {
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/system/services/active/cron/terminate",
+            mock.base_url()
+        ))
+        .header("Content-Type", "application/json")
+        .header("X-Api-Key", DEFAULT_API_KEY)
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("the mock answers");
+    assert_eq!(response.status().as_u16(), 400, "{body}");
+    let reply: Value = response.json().await.expect("a JSON error body");
+    reply["error"]["data"]["body"]
+        .as_str()
+        .expect("a message about the body")
+        .to_string()
+}
+
+#[tokio::test]
+async fn repeated_key_anywhere_is_parse_error() {
+    let mock = MockServer::start().await;
+    let cases = [
+        r#"{"jsonrpc": "2.0", "method": "x", "method": "y", "id": 1}"#,
+        r#"{"jsonrpc": "2.0", "method": "x", "params": {"a": 1, "a": 2}, "id": 1}"#,
+        r#"{"jsonrpc": "2.0", "method": "x", "id": {"a": 1, "a": 2}}"#,
+        r#"{"jsonrpc": "2.0", "method": "x", "extra": [{"a": 1, "a": 2}], "id": 1}"#,
+        r#"{"jsonrpc": "2.0", "method": "x", "id": 1, "extra": 1, "extra": 2}"#,
+        r#"{"jsonrpc": {"v": 1, "v": 2}, "method": "x", "id": 1}"#,
+        r#"[{"jsonrpc": "2.0", "method": "x", "id": 1}, [{"a": 1, "a": 2}]]"#,
+    ];
+    for case in cases {
+        let (status, body) = post(&mock, case).await;
+        assert_eq!(status, 400, "{case}");
+        let body = body.expect("a response");
+        assert_eq!(error_code(&body), -32700, "{case}");
+        assert_eq!(body["id"], Value::Null, "{case}");
+        let message = body["error"]["data"]["body"].as_str().expect("a message");
+        assert!(
+            message.starts_with("Invalid JSON: duplicate key"),
+            "{case}: {message}"
+        );
+        assert_eq!(message, rest_parse_message(&mock, case).await, "{case}");
+    }
+}
+
+#[tokio::test]
+async fn escaped_string_ids_are_echoed() {
+    let mock = MockServer::start().await;
+    let cases = [
+        (r#""a\u0062\n""#, "ab\n"),
+        (r#""\u00e9t\u00e9""#, "été"),
+        (r#""été""#, "été"),
+        (r#""a\"b""#, "a\"b"),
+    ];
+    for (id, expected) in cases {
+        let request = format!(r#"{{"jsonrpc": "2.0", "method": "x", "id": {id}}}"#);
+        let (status, body) = post(&mock, &request).await;
+        assert_eq!(status, 200, "{id}");
+        let body = body.expect("a response");
+        assert_eq!(error_code(&body), -32601, "{id}");
+        assert_eq!(body["id"], expected, "{id}");
+    }
+}

@@ -10,16 +10,21 @@
 //! response either way, so a batch with one invalid member still carries
 //! the results of the others.
 
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::fmt;
 use std::future::Future;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-use crate::runtime::{self, BodyShape, Rejection};
+use crate::runtime::{self, BodyShape, KeySeed, Rejection, StrictValue, StrictVisitor};
 
 /// Code of a body that is not JSON.
 pub const PARSE_ERROR: i64 = -32700;
@@ -88,15 +93,20 @@ impl CallError {
             Some(json!({ "method": format!("Unknown method `{method}`") })),
         )
     }
+}
 
-    fn to_value(&self) -> Value {
-        let mut error = Map::new();
-        error.insert("code".into(), self.code.into());
-        error.insert("message".into(), self.message.clone().into());
-        if let Some(data) = &self.data {
-            error.insert("data".into(), data.clone());
+impl Serialize for CallError {
+    /// Writes the members sorted by name, as a `serde_json::Value` object
+    /// would: `code`, `data` if present, then `message`.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut error = serializer.serialize_struct("CallError", 3)?;
+        error.serialize_field("code", &self.code)?;
+        match &self.data {
+            Some(data) => error.serialize_field("data", data)?,
+            None => error.skip_field("data")?,
         }
-        Value::Object(error)
+        error.serialize_field("message", &self.message)?;
+        error.end()
     }
 }
 
@@ -104,7 +114,7 @@ impl CallError {
 pub struct Params {
     object: Map<String, Value>,
     /// Every parameter of the method, for messages about unknown ones.
-    names: Vec<&'static str>,
+    names: &'static [&'static str],
 }
 
 impl Params {
@@ -112,7 +122,7 @@ impl Params {
     /// `names` in order). Absent params are an empty object.
     pub fn new(
         params: Option<Value>,
-        names: &[&'static str],
+        names: &'static [&'static str],
         code: i64,
     ) -> Result<Self, CallError> {
         let object = match params {
@@ -139,10 +149,7 @@ impl Params {
             }
             Some(_) => unreachable!("the envelope check accepts only objects and arrays"),
         };
-        let params = Params {
-            object,
-            names: names.to_vec(),
-        };
+        let params = Params { object, names };
         params.check_names(code)?;
         Ok(params)
     }
@@ -187,13 +194,22 @@ impl Params {
         self.check_names(code)
     }
 
-    /// Decodes the remaining params as the operation's JSON body.
-    pub fn into_body<T: serde::de::DeserializeOwned>(
+    /// Decodes the remaining params as the operation's JSON body. Unless the
+    /// schema has keywords that the Rust types do not enforce, params that
+    /// decode are valid, so only a failure is validated to name each
+    /// invalid field.
+    pub fn into_body<T: DeserializeOwned>(
         self,
         shape: &BodyShape,
         code: i64,
     ) -> Result<T, CallError> {
-        runtime::decode_body(Value::Object(self.object), shape)
+        let value = Value::Object(self.object);
+        if !shape.validate_decoded
+            && let Ok(body) = T::deserialize(&value)
+        {
+            return Ok(body);
+        }
+        runtime::decode_body(value, shape)
             .map_err(|rejection| CallError::from_rejection(code, rejection))
     }
 }
@@ -211,7 +227,7 @@ pub async fn serve<F, Fut>(
 ) -> Response
 where
     F: Fn(String, Option<Value>) -> Fut,
-    Fut: Future<Output = Result<Value, CallError>>,
+    Fut: Future<Output = Result<Box<RawValue>, CallError>>,
 {
     let bytes = match runtime::read_body(headers, body).await {
         Ok(bytes) => bytes,
@@ -223,7 +239,7 @@ where
             );
         }
     };
-    let payload = match runtime::parse_strict_json(&bytes) {
+    let payload = match parse_payload(&bytes) {
         Ok(payload) => payload,
         Err(rejection) => {
             let data = CallError::from_rejection(PARSE_ERROR, rejection).data;
@@ -233,13 +249,12 @@ where
     };
 
     let mut outcome = Outcome::default();
-    let mut raw_ids = raw_ids(&bytes).into_iter();
     match payload {
-        Value::Array(items) if items.is_empty() => {
+        Payload::Batch(items) if items.is_empty() => {
             let error = CallError::invalid_request(json!({ "batch": "Empty batch" }));
             reject(StatusCode::BAD_REQUEST, error)
         }
-        Value::Array(items) if items.len() > MAX_BATCH_LEN => {
+        Payload::Batch(items) if items.len() > MAX_BATCH_LEN => {
             let message = format!(
                 "Batch of {} requests; the limit is {MAX_BATCH_LEN}",
                 items.len()
@@ -247,20 +262,18 @@ where
             let error = CallError::invalid_request(json!({ "batch": message }));
             reject(StatusCode::BAD_REQUEST, error)
         }
-        Value::Array(items) => {
-            let mut responses = Vec::new();
+        Payload::Batch(items) => {
+            let mut responses = Vec::with_capacity(items.len());
             for item in items {
-                let raw_id = raw_ids.next().flatten();
-                if let Some(response) = handle_one(item, raw_id, &call, &mut outcome).await {
+                if let Some(response) = handle_one(item, &call, &mut outcome).await {
                     responses.push(response);
                 }
             }
             let body = (!responses.is_empty()).then_some(Reply::Batch(responses));
             reply(body, outcome)
         }
-        single => {
-            let raw_id = raw_ids.next().flatten();
-            let body = handle_one(single, raw_id, &call, &mut outcome).await;
+        Payload::Single(item) => {
+            let body = handle_one(item, &call, &mut outcome).await;
             reply(body.map(Reply::Single), outcome)
         }
     }
@@ -276,165 +289,386 @@ struct Outcome {
 
 /// Writes a single error response with a null id and the HTTP `status`.
 pub fn reject(status: StatusCode, error: CallError) -> Response {
-    (status, axum::Json(response(null_id(), Err(error)))).into_response()
+    let body = ResponseObject::new(Cow::Borrowed(RawValue::NULL), Err(error));
+    (status, axum::Json(body)).into_response()
 }
 
-/// One JSON-RPC response object. The id is kept as raw JSON text, so a
-/// number comes back exactly as the request wrote it (`1e2`, `-0`, or an
-/// integer beyond 64 bits).
+/// The id of a response as the request's own JSON text, so a number comes
+/// back exactly as the request wrote it (`1e2`, `-0`, or an integer beyond
+/// 64 bits), and a string with the same escapes.
+type ReplyId<'a> = Cow<'a, RawValue>;
+
+/// One JSON-RPC response object.
 #[derive(Serialize)]
-struct ResponseObject {
+struct ResponseObject<'a> {
     jsonrpc: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    result: Option<Value>,
+    result: Option<Box<RawValue>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<Value>,
-    id: Box<RawValue>,
+    error: Option<CallError>,
+    id: ReplyId<'a>,
+}
+
+impl<'a> ResponseObject<'a> {
+    fn new(id: ReplyId<'a>, outcome: Result<Box<RawValue>, CallError>) -> Self {
+        let (result, error) = match outcome {
+            Ok(result) => (Some(result), None),
+            Err(error) => (None, Some(error)),
+        };
+        ResponseObject {
+            jsonrpc: "2.0",
+            result,
+            error,
+            id,
+        }
+    }
 }
 
 /// The body of a reply: one response, or the responses of a batch.
 #[derive(Serialize)]
 #[serde(untagged)]
-enum Reply {
-    Single(ResponseObject),
-    Batch(Vec<ResponseObject>),
-}
-
-#[derive(Deserialize)]
-struct IdMember<'a> {
-    #[serde(borrow, default)]
-    id: Option<&'a RawValue>,
-}
-
-/// Returns the raw `id` text of each request object of a payload, by
-/// position: one entry for a single request, one per member of a batch.
-fn raw_ids(bytes: &[u8]) -> Vec<Option<Box<RawValue>>> {
-    let id_of = |item: &RawValue| {
-        serde_json::from_str::<IdMember<'_>>(item.get())
-            .ok()
-            .and_then(|member| member.id.map(ToOwned::to_owned))
-    };
-    let Ok(payload) = serde_json::from_slice::<&RawValue>(bytes) else {
-        return Vec::new();
-    };
-    match serde_json::from_str::<Vec<&RawValue>>(payload.get()) {
-        Ok(items) => items.into_iter().map(id_of).collect(),
-        Err(_) => vec![id_of(payload)],
-    }
-}
-
-fn null_id() -> Box<RawValue> {
-    RawValue::from_string("null".to_string()).expect("null is JSON")
-}
-
-/// Returns the id of the response: the raw text of a numeric id, so that it
-/// is echoed exactly, and the parsed value otherwise.
-fn reply_id(id: &Value, raw: Option<Box<RawValue>>) -> Box<RawValue> {
-    match raw {
-        Some(raw) if id.is_number() => raw,
-        _ => RawValue::from_string(id.to_string()).unwrap_or_else(|_| null_id()),
-    }
+enum Reply<'a> {
+    Single(ResponseObject<'a>),
+    Batch(Vec<ResponseObject<'a>>),
 }
 
 /// Runs one request object; returns its response, or `None` for a
 /// notification.
-async fn handle_one<F, Fut>(
-    item: Value,
-    raw_id: Option<Box<RawValue>>,
+async fn handle_one<'a, F, Fut>(
+    item: Item<'a>,
     call: &F,
     outcome: &mut Outcome,
-) -> Option<ResponseObject>
+) -> Option<ResponseObject<'a>>
 where
     F: Fn(String, Option<Value>) -> Fut,
-    Fut: Future<Output = Result<Value, CallError>>,
+    Fut: Future<Output = Result<Box<RawValue>, CallError>>,
 {
-    let request = match Request::parse(item) {
+    let request = match item {
         Ok(request) => request,
-        Err((id, error)) => {
+        Err(invalid) => {
             outcome.invalid = true;
-            return Some(response(reply_id(&id, raw_id), Err(error)));
+            return Some(ResponseObject::new(invalid.id, Err(invalid.error)));
         }
     };
-    outcome.methods.push(request.method.clone());
-    let result = call(request.method, request.params).await;
-    request.id.map(|id| response(reply_id(&id, raw_id), result))
+    let method = request.method.into_owned();
+    outcome.methods.push(method.clone());
+    let result = call(method, request.params).await;
+    request.id.map(|id| ResponseObject::new(id, result))
 }
+
+/// The request objects of a payload: one, or the members of a batch.
+enum Payload<'a> {
+    Single(Item<'a>),
+    Batch(Vec<Item<'a>>),
+}
+
+/// A request object that passed the envelope rules, or the response to one
+/// that did not.
+type Item<'a> = Result<Request<'a>, InvalidRequest<'a>>;
 
 /// A request object that passed the envelope rules.
-struct Request {
-    method: String,
+struct Request<'a> {
+    method: Cow<'a, str>,
     params: Option<Value>,
     /// `None` for a notification.
-    id: Option<Value>,
+    id: Option<ReplyId<'a>>,
 }
 
-impl Request {
-    /// Checks the envelope rules. An invalid request gets a response with
-    /// its id when the id itself is valid, and null otherwise.
-    fn parse(item: Value) -> Result<Request, (Value, CallError)> {
-        let Value::Object(mut object) = item else {
-            let error = CallError::invalid_request(json!({
-                "request": "Expected a request object"
-            }));
-            return Err((Value::Null, error));
-        };
+/// A request object that broke the envelope rules: the error, and its id
+/// when the id itself is valid (null otherwise).
+struct InvalidRequest<'a> {
+    id: ReplyId<'a>,
+    error: CallError,
+}
 
-        let id = object.remove("id");
-        let id_valid = matches!(
-            id,
-            None | Some(Value::Null | Value::String(_) | Value::Number(_))
-        );
-        let reply_id = if id_valid {
-            id.clone().unwrap_or(Value::Null)
-        } else {
-            Value::Null
-        };
+impl InvalidRequest<'_> {
+    fn not_an_object() -> Self {
+        let error = CallError::invalid_request(json!({
+            "request": "Expected a request object"
+        }));
+        InvalidRequest {
+            id: Cow::Borrowed(RawValue::NULL),
+            error,
+        }
+    }
+}
 
-        let mut problems = Map::new();
-        if !id_valid {
-            problems.insert("id".into(), "Expected a string, a number or null".into());
+/// Parses a payload in one pass with the checks of a JSON body: valid
+/// syntax, no repeated key at any depth, and no trailing data. A payload
+/// that fails them is parsed again by [`runtime::parse_strict_json`] for
+/// the error message, so that it reads as for a REST body.
+fn parse_payload(bytes: &[u8]) -> Result<Payload<'_>, Rejection> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let first = bytes
+        .iter()
+        .find(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
+    let parsed = if first == Some(&b'[') {
+        BatchSeed.deserialize(&mut deserializer).map(Payload::Batch)
+    } else {
+        ItemSeed.deserialize(&mut deserializer).map(Payload::Single)
+    };
+    parsed
+        .and_then(|payload| deserializer.end().map(|()| payload))
+        .map_err(|error| match runtime::parse_strict_json(bytes) {
+            Err(rejection) => rejection,
+            Ok(_) => Rejection::invalid("body", format!("Invalid JSON: {error}")),
+        })
+}
+
+/// Reads the request objects of a batch.
+struct BatchSeed;
+
+impl<'de> DeserializeSeed<'de> for BatchSeed {
+    type Value = Vec<Item<'de>>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BatchSeed {
+    type Value = Vec<Item<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a batch of request objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(ItemSeed)? {
+            items.push(item);
         }
-        if object.get("jsonrpc") != Some(&Value::from("2.0")) {
-            problems.insert("jsonrpc".into(), "Expected \"2.0\"".into());
-        }
-        if !matches!(object.get("method"), Some(Value::String(_))) {
-            problems.insert("method".into(), "Expected a method name string".into());
-        }
-        if !matches!(
-            object.get("params"),
-            None | Some(Value::Object(_) | Value::Array(_))
-        ) {
-            problems.insert("params".into(), "Expected an object or an array".into());
-        }
-        for key in object.keys() {
-            if !REQUEST_MEMBERS.contains(&key.as_str()) {
-                let message = format!(
-                    "Unknown member; allowed members: {}",
-                    REQUEST_MEMBERS.join(", ")
-                );
-                problems.insert(key.clone(), message.into());
+        Ok(items)
+    }
+}
+
+/// Reads one request object and checks the envelope rules. Any other JSON
+/// value is read in full, so that its objects are checked for repeated
+/// keys too, and becomes an invalid request.
+struct ItemSeed;
+
+impl<'de> DeserializeSeed<'de> for ItemSeed {
+    type Value = Item<'de>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ItemSeed {
+    type Value = Item<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a request object")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Err(InvalidRequest::not_an_object()))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Err(InvalidRequest::not_an_object()))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Err(InvalidRequest::not_an_object()))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Err(InvalidRequest::not_an_object()))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Err(InvalidRequest::not_an_object()))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Err(InvalidRequest::not_an_object()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        StrictVisitor.visit_seq(seq)?;
+        Ok(Err(InvalidRequest::not_an_object()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = Members::default();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let repeated = match key.as_ref() {
+                "jsonrpc" => members
+                    .jsonrpc
+                    .replace(map.next_value_seed(TextSeed)?)
+                    .is_some(),
+                "method" => members
+                    .method
+                    .replace(map.next_value_seed(TextSeed)?)
+                    .is_some(),
+                "params" => {
+                    let StrictValue(params) = map.next_value()?;
+                    members.params.replace(params).is_some()
+                }
+                "id" => {
+                    let raw: &'de RawValue = map.next_value()?;
+                    let id = reply_id(raw)?;
+                    members.id.replace(id).is_some()
+                }
+                _ => {
+                    map.next_value::<StrictValue>()?;
+                    !members.unknown.insert(key.clone())
+                }
+            };
+            if repeated {
+                return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
             }
         }
-        if !problems.is_empty() {
-            return Err((
-                reply_id,
-                CallError::invalid_request(Value::Object(problems)),
-            ));
+        Ok(members.check())
+    }
+}
+
+/// The members of a request object as read.
+#[derive(Default)]
+struct Members<'a> {
+    /// `jsonrpc`, with its text when it is a string.
+    jsonrpc: Option<Option<Cow<'a, str>>>,
+    /// `method`, with its text when it is a string.
+    method: Option<Option<Cow<'a, str>>>,
+    params: Option<Value>,
+    /// `id`, when it is present: the response's id when it is a valid one.
+    id: Option<Option<ReplyId<'a>>>,
+    /// Members that a request object may not have.
+    unknown: BTreeSet<Cow<'a, str>>,
+}
+
+impl<'a> Members<'a> {
+    /// Checks the envelope rules. An invalid request gets a response with
+    /// its id when the id itself is valid, and null otherwise.
+    fn check(self) -> Item<'a> {
+        let mut problems = Map::new();
+        let id = match self.id {
+            Some(None) => {
+                problems.insert("id".into(), "Expected a string, a number or null".into());
+                None
+            }
+            Some(Some(id)) => Some(id),
+            None => None,
+        };
+        if self.jsonrpc.flatten().as_deref() != Some("2.0") {
+            problems.insert("jsonrpc".into(), "Expected \"2.0\"".into());
+        }
+        let method = self.method.flatten();
+        if method.is_none() {
+            problems.insert("method".into(), "Expected a method name string".into());
+        }
+        if !matches!(self.params, None | Some(Value::Object(_) | Value::Array(_))) {
+            problems.insert("params".into(), "Expected an object or an array".into());
+        }
+        for key in self.unknown {
+            let message = format!(
+                "Unknown member; allowed members: {}",
+                REQUEST_MEMBERS.join(", ")
+            );
+            problems.insert(key.into_owned(), message.into());
         }
 
-        let Some(Value::String(method)) = object.remove("method") else {
-            unreachable!("the method was checked above");
-        };
-        Ok(Request {
-            method,
-            params: object.remove("params"),
-            id: id.map(|_| reply_id),
-        })
+        match method {
+            Some(method) if problems.is_empty() => Ok(Request {
+                method,
+                params: self.params,
+                id,
+            }),
+            _ => Err(InvalidRequest {
+                id: id.unwrap_or(Cow::Borrowed(RawValue::NULL)),
+                error: CallError::invalid_request(Value::Object(problems)),
+            }),
+        }
+    }
+}
+
+/// Returns the response id for the raw `id` member: its own text for a
+/// string, a number or null, and `None` for a value that is not a valid id.
+fn reply_id<E: de::Error>(raw: &RawValue) -> Result<Option<ReplyId<'_>>, E> {
+    match raw.get().as_bytes().first() {
+        Some(b'"' | b'n' | b'-' | b'0'..=b'9') => Ok(Some(Cow::Borrowed(raw))),
+        Some(b'{' | b'[') => {
+            // The raw value was read without the check for repeated keys.
+            runtime::parse_strict_json(raw.get().as_bytes())
+                .map_err(|rejection| E::custom(rejection.message))?;
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Reads a member's value in full, keeping its text when it is a string.
+struct TextSeed;
+
+impl<'de> DeserializeSeed<'de> for TextSeed {
+    type Value = Option<Cow<'de, str>>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TextSeed {
+    type Value = Option<Cow<'de, str>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Borrowed(text)))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(text.to_string())))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        StrictVisitor.visit_seq(seq).map(|_| None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        StrictVisitor.visit_map(map).map(|_| None)
     }
 }
 
 /// Returns the OpenRPC `document` for `rpc.discover`, which takes no params.
-pub fn discover(document: &str, params: Option<Value>, code: i64) -> Result<Value, CallError> {
+pub fn discover(
+    document: &str,
+    params: Option<Value>,
+    code: i64,
+) -> Result<Box<RawValue>, CallError> {
     let empty = match &params {
         None => true,
         Some(Value::Array(items)) => items.is_empty(),
@@ -445,32 +679,23 @@ pub fn discover(document: &str, params: Option<Value>, code: i64) -> Result<Valu
         let data = json!({ "params": "rpc.discover takes no params" });
         return Err(CallError::new(code, "Invalid params", Some(data)));
     }
-    serde_json::from_str(document)
-        .map_err(|error| CallError::new(-32603, "Internal error", Some(json!(error.to_string()))))
+    // Parsed and written again, so the result is compact with sorted keys.
+    let document: Value = serde_json::from_str(document).map_err(internal_error)?;
+    result(&document)
 }
 
 /// Serialises an operation's result.
-pub fn result<T: Serialize>(body: &T) -> Result<Value, CallError> {
-    serde_json::to_value(body)
-        .map_err(|error| CallError::new(-32603, "Internal error", Some(json!(error.to_string()))))
+pub fn result<T: Serialize>(body: &T) -> Result<Box<RawValue>, CallError> {
+    serde_json::value::to_raw_value(body).map_err(internal_error)
 }
 
-fn response(id: Box<RawValue>, outcome: Result<Value, CallError>) -> ResponseObject {
-    let (result, error) = match outcome {
-        Ok(result) => (Some(result), None),
-        Err(error) => (None, Some(error.to_value())),
-    };
-    ResponseObject {
-        jsonrpc: "2.0",
-        result,
-        error,
-        id,
-    }
+fn internal_error(error: serde_json::Error) -> CallError {
+    CallError::new(-32603, "Internal error", Some(json!(error.to_string())))
 }
 
 /// Writes the body with 200, or 400 when a request object was invalid, or
 /// 204 when every request was a notification.
-fn reply(body: Option<Reply>, outcome: Outcome) -> Response {
+fn reply(body: Option<Reply<'_>>, outcome: Outcome) -> Response {
     let status = if outcome.invalid {
         StatusCode::BAD_REQUEST
     } else {

@@ -230,7 +230,7 @@ async fn handle_jsonrpc<A: Api>(State(api): State<Arc<A>>, request: Request) -> 
         &context.headers,
         body,
         jsonrpc_http_error_code,
-        |method, params| call_jsonrpc(api, context, method, params),
+        |method, params| call_jsonrpc(api, context, &api_key, method, params),
     )
     .await
 }
@@ -247,13 +247,14 @@ fn jsonrpc_http_error_code(status: axum::http::StatusCode) -> i64 {
 async fn call_jsonrpc<A: Api>(
     api: &A,
     context: &RequestContext,
+    endpoint_api_key: &ApiKey,
     method: String,
     params: Option<serde_json::Value>,
-) -> Result<serde_json::Value, jsonrpc::CallError> {
+) -> Result<Box<serde_json::value::RawValue>, jsonrpc::CallError> {
     match method.as_str() {
         "rpc.discover" => jsonrpc::discover(OPENRPC_DOCUMENT, params, -32602),
         "system.services.active.mark_terminate" => {
-            let api_key = ApiKey::from_headers(&context.headers, X_API_KEY_HEADER);
+            let api_key = endpoint_api_key.clone();
 
             #[allow(unused_mut)]
             let mut params =

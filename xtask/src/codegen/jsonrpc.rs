@@ -70,6 +70,12 @@ pub fn endpoint_items(
         }
         None => TokenStream::new(),
     };
+    // The key that the endpoint read is passed to each call, so that a
+    // method with the same header does not read it again.
+    let (endpoint_key_arg, endpoint_key_param) = match &endpoint.api_key_header {
+        Some(_) => (quote! { &api_key, }, quote! { endpoint_api_key: &ApiKey, }),
+        None => (TokenStream::new(), TokenStream::new()),
+    };
     let definitions = quote! {
         /// JSON-RPC methods of the API, each calling one method of [`Api`].
         /// The server also returns [`OPENRPC_DOCUMENT`] from `rpc.discover`.
@@ -85,7 +91,7 @@ pub fn endpoint_items(
             let context = &context;
             #authenticate
             jsonrpc::serve(&context.headers, body, jsonrpc_http_error_code, |method, params| {
-                call_jsonrpc(api, context, method, params)
+                call_jsonrpc(api, context, #endpoint_key_arg method, params)
             })
             .await
         }
@@ -101,9 +107,10 @@ pub fn endpoint_items(
         async fn call_jsonrpc<A: Api>(
             api: &A,
             context: &RequestContext,
+            #endpoint_key_param
             method: String,
             params: Option<serde_json::Value>,
-        ) -> Result<serde_json::Value, jsonrpc::CallError> {
+        ) -> Result<Box<serde_json::value::RawValue>, jsonrpc::CallError> {
             match method.as_str() {
                 "rpc.discover" => jsonrpc::discover(OPENRPC_DOCUMENT, params, #invalid_params),
                 #(#arms)*
@@ -143,13 +150,13 @@ fn call_operation(
     let mut steps = Vec::new();
     let mut fields = Vec::new();
     if let Some(header) = operation.api_key.as_ref().map(|key| &key.header) {
-        let header_name = auth::header_name(header);
-        steps.push(quote! {
-            let api_key = ApiKey::from_headers(&context.headers, #header_name);
-        });
-        if endpoint_key_header != Some(header.as_str()) {
+        if endpoint_key_header == Some(header.as_str()) {
+            steps.push(quote! { let api_key = endpoint_api_key.clone(); });
+        } else {
+            let header_name = auth::header_name(header);
             let unauthorized = code(401).unwrap_or(Literal::i64_unsuffixed(-32001));
             steps.push(quote! {
+                let api_key = ApiKey::from_headers(&context.headers, #header_name);
                 if let Err(error) = api.authenticate(context, &api_key) {
                     return Err(jsonrpc::CallError::from_rest(#unauthorized, &error));
                 }
@@ -201,7 +208,7 @@ fn call_operation(
                 #response_type::#variant(body) => jsonrpc::result(&body),
             },
             (200..=299, false) => quote! {
-                #response_type::#variant => Ok(serde_json::Value::Null),
+                #response_type::#variant => jsonrpc::result(&()),
             },
             (status, has_body) => {
                 let error_code = code(status).ok_or_else(|| {
