@@ -385,7 +385,12 @@ impl Api for MockApi {
         let Err(reason) = self.auth.check(api_key, peer, &context.headers) else {
             return Ok(());
         };
-        tracing::info!(%reason, peer = peer.map(tracing::field::display), "API key rejected");
+        tracing::info!(
+            request_id = crate::telemetry::request_id_field(),
+            %reason,
+            peer = peer.map(tracing::field::display),
+            "API key rejected"
+        );
         Err(coded_error(
             AUTH_FAILED_CODE,
             &format!("Authentication Failed: {reason}"),

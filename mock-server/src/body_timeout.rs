@@ -61,6 +61,7 @@ where
         return response;
     }
     tracing::info!(
+        request_id = crate::telemetry::request_id_field(),
         timeout_secs = timeout.as_secs_f64(),
         "request body timed out"
     );

@@ -24,7 +24,7 @@ use crate::journal::JournalFilter;
 use crate::session::{AdvanceError, MAX_RUNS_PER_ADVANCE, MAX_SIGNALS_PER_ADVANCE, Session};
 use crate::sessions::{SESSION_HEADER, SessionError, check_name, session_limit_message};
 use crate::state::{ClusterState, Fixture, FixtureError, ProcessError};
-use crate::telemetry::RouteSlot;
+use crate::telemetry;
 
 /// The dashboard page, served at `/__mock/dashboard`.
 const DASHBOARD_HTML: &str = include_str!("dashboard.html");
@@ -52,7 +52,7 @@ pub fn router(api: Arc<MockApi>) -> axum::Router {
         move |request: Request, next: Next| {
             let checked = checked.clone();
             async move {
-                RouteSlot::fill(&request);
+                telemetry::note_route(&request);
                 match checked.reject_session_query(&request) {
                     Some(response) => response,
                     None => next.run(request).await,
@@ -184,7 +184,12 @@ impl Api for ControlApi {
         let Err(reason) = self.api.check_control(peer, &context.headers) else {
             return Ok(());
         };
-        tracing::info!(%reason, peer = peer.map(tracing::field::display), "control request rejected");
+        tracing::info!(
+            request_id = telemetry::request_id_field(),
+            %reason,
+            peer = peer.map(tracing::field::display),
+            "control request rejected"
+        );
         Err(unauthorized(&reason))
     }
 
@@ -490,7 +495,12 @@ impl Api for ControlApi {
         if !self.api.control_access().has_token() {
             let peer = context.peer.map(|address| address.ip());
             if let Err(reason) = self.api.check_control(peer, &context.headers) {
-                tracing::info!(%reason, peer = peer.map(tracing::field::display), "dashboard request rejected");
+                tracing::info!(
+                    request_id = telemetry::request_id_field(),
+                    %reason,
+                    peer = peer.map(tracing::field::display),
+                    "dashboard request rejected"
+                );
                 return GetDashboardResponse::Unauthorized(unauthorized(&reason));
             }
         }

@@ -165,6 +165,7 @@ where
     let allow_origin = cors.allow_origin(origin);
     if allow_origin.is_none() {
         tracing::info!(
+            request_id = crate::telemetry::request_id_field(),
             origin = %String::from_utf8_lossy(origin.as_bytes()),
             allowed = %cors,
             "origin is not allowed by CORS, so the response does not allow it"

@@ -613,7 +613,12 @@ impl Faults {
         let Some(decision) = self.decide(session, &facts) else {
             return inner.call(Request::from_parts(parts, body)).await;
         };
-        tracing::debug!(fault = decision.id, action = ?decision.action, "applying a fault");
+        tracing::debug!(
+            request_id = crate::telemetry::request_id_field(),
+            fault = decision.id,
+            action = ?decision.action,
+            "applying a fault"
+        );
 
         let delay = async {
             if let Some(latency) = decision.latency {

@@ -18,7 +18,12 @@ pub const INTERNAL_ERROR_MESSAGE: &str = "An unexpected error occurred";
 /// the id in `data.error_id`. The body never contains `error` itself.
 pub fn internal_error(error: &dyn fmt::Display) -> Error {
     let error_id = crate::telemetry::new_id();
-    tracing::error!(%error_id, %error, "internal error");
+    tracing::error!(
+        request_id = crate::telemetry::request_id_field(),
+        %error_id,
+        %error,
+        "internal error"
+    );
     internal_error_body(error_id)
 }
 

@@ -76,6 +76,7 @@ impl Selection {
             Err(message) => return Rejection::invalid("prefer", message).into_response(),
         };
         tracing::debug!(
+            request_id = crate::telemetry::request_id_field(),
             status = example.status.as_u16(),
             example = example.name,
             "sending a documented example for Prefer"

@@ -21,7 +21,7 @@ use tower_layer::Stack;
 
 use crate::cors::{self, Cors};
 use crate::faults::{FaultLayer, Faults};
-use crate::telemetry::RouteSlot;
+use crate::telemetry;
 use crate::{AnySpec, MockApi, prefer};
 
 /// Builds the one layer of the routes: from the outside in, the route
@@ -91,7 +91,7 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        RouteSlot::fill(&request);
+        telemetry::note_route(&request);
         let preflight = match (&self.spec, request.extensions().get::<MatchedPath>()) {
             (Some(spec), None) => spec.route_request(self.cors.as_deref(), &request),
             _ => self

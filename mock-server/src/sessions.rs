@@ -373,7 +373,11 @@ impl Registry {
         self.check_room(&named)?;
         named.insert(name.into(), started.clone());
         drop(named);
-        tracing::info!(session = name, "session started");
+        tracing::info!(
+            request_id = crate::telemetry::request_id_field(),
+            session = name,
+            "session started"
+        );
         Ok(started)
     }
 

@@ -1,10 +1,11 @@
 //! Logging with `tracing`: the subscriber, request ids and one line per request.
 
+use std::cell::RefCell;
 use std::ffi::OsStr;
 use std::future::Future;
 use std::hash::BuildHasher;
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -12,21 +13,21 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::response::Response;
 use system_services_server::JsonRpcMethods;
-use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
 pub use output::{LogOutput, buffer_this_thread, flush};
-use text_format::TextFormat;
+use request_line::RequestLine;
 
 mod output;
-mod text_format;
+mod request_line;
 
-/// Target of the request log line, which [`TextFormat`] writes directly.
+/// Target of the request log line.
 const TARGET: &str = module_path!();
 
-/// Name of the request log line's latency field, which no other event of
-/// [`TARGET`] has.
-const LATENCY_FIELD: &str = "latency_ms";
+/// Whether the request log line goes straight to the output in the
+/// plain-text format ([`request_line`]) rather than through `tracing`: set
+/// by [`init`] for that format without colours.
+static DIRECT_LINES: AtomicBool = AtomicBool::new(false);
 
 /// Response header that carries the request id.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -57,16 +58,15 @@ pub fn init(format: LogFormat) {
         .with_env_filter(filter)
         .with_writer(LogOutput);
     match format {
-        LogFormat::Pretty => builder
-            .with_ansi(std::io::stdout().is_terminal())
-            .event_format(TextFormat::default())
-            .init(),
+        LogFormat::Pretty => builder.with_ansi(std::io::stdout().is_terminal()).init(),
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
             .with_span_list(false)
             .init(),
     }
+    let colours = std::io::stdout().is_terminal();
+    DIRECT_LINES.store(format == LogFormat::Pretty && !colours, Ordering::Relaxed);
     if let Some(error) = ignored {
         tracing::warn!(
             %error,
@@ -95,16 +95,72 @@ fn env_filter(value: Option<&OsStr>) -> (EnvFilter, Option<String>) {
     }
 }
 
-/// Id of a request, in the request's extensions and its `X-Request-Id`
-/// response header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub String);
+/// Id of a request: 16 hex digits, in the `X-Request-Id` response header,
+/// the request's log line and its journal entry. Code that runs for a
+/// request gets it from [`current_request_id`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct RequestId([u8; 16]);
+
+impl RequestId {
+    /// Returns a new id, unique within the process and different in each
+    /// run.
+    pub fn new() -> RequestId {
+        RequestId(new_id_digits())
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex digits are ASCII")
+    }
+}
+
+impl Default for RequestId {
+    fn default() -> Self {
+        RequestId::new()
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for RequestId {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), formatter)
+    }
+}
+
+/// The id and matched route of the request that the current task serves.
+struct RequestContext {
+    id: RequestId,
+    /// The route template that matched, filled in after routing.
+    route: RefCell<Option<RouteTemplate>>,
+}
+
+tokio::task_local! {
+    /// The request that the current task serves, set by [`log_request`]
+    /// for the time its inner middleware and handler run.
+    static REQUEST: RequestContext;
+}
+
+/// Returns the id of the request whose middleware or handler calls it, or
+/// `None` outside a request. Log events inside a request carry it as their
+/// `request_id` field.
+pub fn current_request_id() -> Option<RequestId> {
+    REQUEST.try_with(|request| request.id).ok()
+}
+
+/// Returns the `request_id` field of a log event: the id of the request
+/// whose middleware or handler logs it, or no field outside a request.
+pub fn request_id_field() -> Option<tracing::field::DisplayValue<RequestId>> {
+    current_request_id().map(tracing::field::display)
+}
 
 /// Returns a new id of 16 hex digits, unique within the process and
 /// different in each run.
 pub fn new_id() -> String {
-    let digits = new_id_digits();
-    String::from_utf8_lossy(&digits).into_owned()
+    RequestId::new().as_str().to_string()
 }
 
 /// Returns a new id as [`new_id`] does, as ASCII bytes on the stack.
@@ -131,57 +187,49 @@ pub(crate) fn mix(value: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Runs `next` on `request` with a new request id, in a `request` span, and
-/// logs one line when the response head is ready. The id goes into the
-/// request's extensions as [`RequestId`] and into the `X-Request-Id`
-/// response header. The line has the JSON-RPC method names as
-/// `rpc_methods`, comma-separated, when the response carries a
-/// [`JsonRpcMethods`] extension. No header value is logged, so the API key
-/// never is.
-pub async fn log_request<F, Fut>(mut request: Request, next: F) -> Response
+/// Runs `next` on `request` with a new request id, and logs one line when
+/// the response head is ready. The id is the [`current_request_id`] while
+/// `next` runs, and goes into the `X-Request-Id` response header. The line
+/// has the JSON-RPC method names as `rpc_methods`, comma-separated, when
+/// the response carries a [`JsonRpcMethods`] extension. No header value is
+/// logged, so the API key never is.
+pub async fn log_request<F, Fut>(request: Request, next: F) -> Response
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
 {
     let started = Instant::now();
-    let digits = new_id_digits();
-    let request_id = std::str::from_utf8(&digits).expect("hex digits are ASCII");
+    let id = RequestId::new();
     // What the line needs is kept only when it is logged.
-    let logged = tracing::enabled!(tracing::Level::INFO).then(|| {
-        let slot = RouteSlot::default();
-        request.extensions_mut().insert(slot.clone());
-        (request.method().clone(), request.uri().clone(), slot)
-    });
-    request
-        .extensions_mut()
-        .insert(RequestId(request_id.to_string()));
-
-    let span = tracing::info_span!("request", request_id = %request_id);
-    let mut response = next(request).instrument(span).await;
+    let logged = tracing::enabled!(tracing::Level::INFO)
+        .then(|| (request.method().clone(), request.uri().clone()));
+    let context = RequestContext {
+        id,
+        route: RefCell::new(None),
+    };
+    let (mut response, route) = REQUEST
+        .scope(context, async move {
+            let response = next(request).await;
+            (response, REQUEST.with(|request| request.route.take()))
+        })
+        .await;
 
     response.headers_mut().insert(
         X_REQUEST_ID,
-        HeaderValue::from_bytes(&digits).expect("hex digits are a valid header value"),
+        HeaderValue::from_bytes(&id.0).expect("hex digits are a valid header value"),
     );
-    if let Some((method, uri, slot)) = logged {
-        let route = match slot.0.get() {
+    if let Some((method, uri)) = logged {
+        let route = match &route {
             Some(template) => template.as_str(),
             None => uri.path(),
         };
-        log_completed(request_id, &method, route, &response, started.elapsed());
+        log_completed(id.as_str(), &method, route, &response, started.elapsed());
     }
     response
 }
 
-/// The route template that matched a request, such as
-/// `/system/services/active/{system_services_id}/terminate`, filled in
-/// after routing (the `routed` module) for the request's log line.
-#[derive(Clone, Default)]
-pub(crate) struct RouteSlot(Arc<OnceLock<RouteTemplate>>);
-
 /// A route template: the one axum matched, or one of the document that
 /// `--spec` loads, which the mock routes by itself.
-#[derive(Clone)]
 enum RouteTemplate {
     Matched(MatchedPath),
     Loaded(Arc<str>),
@@ -196,25 +244,23 @@ impl RouteTemplate {
     }
 }
 
-impl RouteSlot {
-    /// Stores the route template of `request` in its slot, if it has both.
-    pub(crate) fn fill(request: &Request) {
-        let extensions = request.extensions();
-        if let Some((RouteSlot(slot), matched)) = extensions
-            .get::<RouteSlot>()
-            .zip(extensions.get::<MatchedPath>())
-        {
-            let _ = slot.set(RouteTemplate::Matched(matched.clone()));
-        }
+/// Stores the route template of `request`, such as
+/// `/system/services/active/{system_services_id}/terminate`, for the log
+/// line of the request that the current task serves, if there is one.
+pub(crate) fn note_route(request: &Request) {
+    if let Some(matched) = request.extensions().get::<MatchedPath>() {
+        set_route(RouteTemplate::Matched(matched.clone()));
     }
+}
 
-    /// Stores `template`, a path template of the loaded document, in the
-    /// slot of `request`, if it has one.
-    pub(crate) fn fill_loaded(request: &Request, template: &Arc<str>) {
-        if let Some(RouteSlot(slot)) = request.extensions().get::<RouteSlot>() {
-            let _ = slot.set(RouteTemplate::Loaded(template.clone()));
-        }
-    }
+/// Stores `template`, a path template of the loaded document, for the log
+/// line of the request that the current task serves, if there is one.
+pub(crate) fn note_loaded_route(template: &Arc<str>) {
+    set_route(RouteTemplate::Loaded(template.clone()));
+}
+
+fn set_route(template: RouteTemplate) {
+    let _ = REQUEST.try_with(|current| *current.route.borrow_mut() = Some(template));
 }
 
 fn log_completed(
@@ -227,10 +273,21 @@ fn log_completed(
     if !tracing::enabled!(tracing::Level::INFO) {
         return;
     }
-    let rpc_methods = response
-        .extensions()
-        .get::<JsonRpcMethods>()
-        .map(|JsonRpcMethods(names)| names.join(","));
+    let names = response.extensions().get::<JsonRpcMethods>();
+    if DIRECT_LINES.load(Ordering::Relaxed) {
+        let line = RequestLine {
+            request_id,
+            method: method.as_str(),
+            route,
+            status: response.status().as_u16(),
+            latency,
+            rpc_methods: names.map(|JsonRpcMethods(names)| names.as_slice()),
+        };
+        if request_line::write(&line) {
+            return;
+        }
+    }
+    let rpc_methods = names.map(|JsonRpcMethods(names)| names.join(","));
     tracing::info!(
         request_id,
         method = %method,
@@ -381,6 +438,23 @@ pub(crate) mod tests {
         assert!(lines[0].contains("status=200"), "{}", lines[0]);
         assert!(lines[1].contains("route=\"/unknown/path\""), "{}", lines[1]);
         assert!(lines[1].contains("status=404"), "{}", lines[1]);
+    }
+
+    #[tokio::test]
+    async fn request_id_current_inside_request() {
+        assert_eq!(current_request_id(), None);
+        let seen = Arc::new(Mutex::new(None));
+        let inner = seen.clone();
+        let response = log_request(Request::new(axum::body::Body::empty()), |_| async move {
+            tokio::task::yield_now().await;
+            *inner.lock().unwrap() = current_request_id();
+            StatusCode::OK.into_response()
+        })
+        .await;
+        let header = response.headers()[X_REQUEST_ID].to_str().unwrap();
+        let seen = seen.lock().unwrap().expect("an id inside the request");
+        assert_eq!(seen.as_str(), header);
+        assert_eq!(current_request_id(), None);
     }
 
     #[test]

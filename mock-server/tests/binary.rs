@@ -262,6 +262,27 @@ fn configured_key_never_logged() {
 }
 
 #[test]
+fn events_inside_request_carry_its_id() {
+    for format in ["pretty", "json"] {
+        let mock = RunningMock::start(&["--log-format", format]);
+        let path = "/system/services/active/cron/terminate";
+        let rejected = http(&mock.address, "wrong-key-value", path, "{}");
+        assert!(rejected.starts_with("HTTP/1.1 401"), "{rejected}");
+        let id = rejected
+            .lines()
+            .find_map(|line| line.strip_prefix("x-request-id: "))
+            .expect("an X-Request-Id header")
+            .trim()
+            .to_string();
+        let (_, output) = mock.stop();
+        let lines: Vec<&str> = output.lines().filter(|line| line.contains(&id)).collect();
+        assert_eq!(lines.len(), 2, "{format}: {output}");
+        assert!(lines[0].contains("API key rejected"), "{}", lines[0]);
+        assert!(lines[1].contains("request completed"), "{}", lines[1]);
+    }
+}
+
+#[test]
 fn request_line_written_while_running() {
     let mut mock = RunningMock::start(&[]);
     let address = mock.address.clone();

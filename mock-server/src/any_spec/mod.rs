@@ -33,7 +33,6 @@ use tower_service::Service;
 
 use crate::cors::{self, ALLOWED_HEADERS, Cors};
 use crate::spec::{Document, LoadError};
-use crate::telemetry::RouteSlot;
 use crate::{MockApi, prefer, telemetry};
 use load::{Credential, Loader, Location, Operation, essence, is_json};
 
@@ -179,7 +178,7 @@ impl AnySpec {
     /// that the mock sends on its own paths.
     pub(crate) fn route_request(&self, cors: Option<&Cors>, request: &Request) -> Option<Response> {
         let (route, _) = self.find(request.uri().path())?;
-        RouteSlot::fill_loaded(request, &route.template);
+        telemetry::note_loaded_route(&route.template);
         let mut response = cors::preflight_with(cors?, request, |_| route.methods())?;
         response
             .headers_mut()

@@ -18,7 +18,7 @@ use super::{
     Journal, MAX_BODY_BYTES, REDACTED, Record, SECRET_HEADERS, is_control_path, session_of,
 };
 use crate::faults::AppliedFault;
-use crate::telemetry::RequestId;
+use crate::telemetry;
 
 /// The boxed future of a middleware's response.
 pub(crate) type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
@@ -28,7 +28,7 @@ pub(crate) type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response, Inf
 /// announces, up to [`MAX_BODY_BYTES`].
 fn start_record(request: &Request, at: SystemTime) -> Record {
     let headers = request.headers();
-    let request_id = request.extensions().get::<RequestId>();
+    let request_id = telemetry::current_request_id();
     let uri = request.uri();
     let header_bytes: usize = headers
         .iter()
@@ -37,14 +37,14 @@ fn start_record(request: &Request, at: SystemTime) -> Record {
     let body_bytes = http_body::Body::size_hint(request.body())
         .exact()
         .map_or(0, |bytes| bytes.min(MAX_BODY_BYTES as u64) as usize);
-    let capacity = request_id.map_or(0, |RequestId(id)| id.len())
+    let capacity = request_id.map_or(0, |id| id.as_str().len())
         + uri.path().len()
         + uri.query().map_or(0, str::len)
         + header_bytes
         + body_bytes;
 
     let mut text = Vec::with_capacity(capacity);
-    let request_id = request_id.map(|RequestId(id)| Record::push(&mut text, id.as_bytes()));
+    let request_id = request_id.map(|id| Record::push(&mut text, id.as_str().as_bytes()));
     let path = Record::push(&mut text, uri.path().as_bytes());
     let query = uri
         .query()
@@ -92,8 +92,8 @@ fn finish_record(record: &mut Record, response: &Response, started: Instant) {
 }
 
 /// Runs `next` on `request` and records the request in `journal`, unless
-/// it calls the control API. It must run inside the middleware that sets
-/// [`RequestId`] and outside the faults, so that the response it records
+/// it calls the control API. It must run inside [`telemetry::log_request`],
+/// which gives the request its id, and outside the faults, so that the response it records
 /// carries the fault and the final status.
 pub(crate) async fn record_request<F, Fut>(journal: &Journal, request: Request, next: F) -> Response
 where
