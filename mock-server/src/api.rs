@@ -24,7 +24,8 @@ use crate::journal::Journal;
 use crate::persist::{PersistError, Store};
 use crate::scheduler::DEFAULT_INTERVAL;
 use crate::sessions::{
-    SESSION_HEADER, SessionError, SessionLimits, Sessions, name_from_headers, session_limit_message,
+    SESSION_HEADER, SESSION_HEADER_NAME, SessionError, SessionLimits, Sessions, name_from_headers,
+    session_limit_message,
 };
 use crate::state::{ClusterState, Process, ProcessError, SchedulerRun, TerminateError};
 
@@ -327,6 +328,11 @@ impl MockApi {
     /// invalid [`SESSION_HEADER`], so that no call of it runs, notifications
     /// included, and `None` for any other request.
     pub(crate) fn admit_session(&self, request: &Request) -> Option<Response> {
+        // Without the header, the request uses the shared state, which
+        // needs no start.
+        if !request.headers().contains_key(&SESSION_HEADER_NAME) {
+            return None;
+        }
         if !self.accepts_request(request) {
             return None;
         }

@@ -60,14 +60,10 @@ static SECRET_HEADERS: [HeaderName; 5] = [
     header::COOKIE,
 ];
 
-/// The session header, [`crate::sessions::SESSION_HEADER`], as a header
-/// name that needs no parsing on each lookup.
-static SESSION: HeaderName = HeaderName::from_static("x-mock-session");
-
 /// Returns the session that `headers` name: none for the shared state, or
 /// an error for an invalid name ([`name_from_headers`]).
 pub(crate) fn session_of(headers: &HeaderMap) -> Result<Option<&str>, SessionError> {
-    if !headers.contains_key(&SESSION) {
+    if !headers.contains_key(&crate::sessions::SESSION_HEADER_NAME) {
         return Ok(None);
     }
     name_from_headers(headers)

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime};
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
 use serde::Serialize;
 
 use crate::clock::{Clock, serialize_rfc3339};
@@ -16,6 +16,9 @@ use crate::state::ClusterState;
 
 /// Request header that names the session of a request.
 pub const SESSION_HEADER: &str = "X-Mock-Session";
+
+/// [`SESSION_HEADER`] as a header name, which lookups need not parse.
+pub(crate) static SESSION_HEADER_NAME: HeaderName = HeaderName::from_static("x-mock-session");
 
 /// Maximum length of a session name.
 pub const MAX_NAME_LEN: usize = 64;
@@ -90,7 +93,7 @@ pub fn check_name(name: &str) -> Result<(), SessionError> {
 /// Returns the session name of a request's headers, or `None` without an
 /// [`SESSION_HEADER`] header. The name is checked with [`check_name`].
 pub fn name_from_headers(headers: &HeaderMap) -> Result<Option<&str>, SessionError> {
-    let mut values = headers.get_all(SESSION_HEADER).iter();
+    let mut values = headers.get_all(&SESSION_HEADER_NAME).iter();
     let Some(value) = values.next() else {
         return Ok(None);
     };
