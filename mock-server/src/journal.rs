@@ -615,12 +615,6 @@ mod tests {
     }
 
     #[test]
-    fn session_header_name_matches_sessions() {
-        let name = HeaderName::from_bytes(crate::sessions::SESSION_HEADER.as_bytes());
-        assert_eq!(name.ok(), Some(SESSION.clone()));
-    }
-
-    #[test]
     fn limit_drops_oldest_and_counts() {
         let journal = Journal::new(3);
         for index in 0..5 {

@@ -460,6 +460,12 @@ mod tests {
     }
 
     #[test]
+    fn session_header_name_matches_text() {
+        let name = HeaderName::from_bytes(SESSION_HEADER.as_bytes());
+        assert_eq!(name.ok(), Some(SESSION_HEADER_NAME.clone()));
+    }
+
+    #[test]
     fn names_follow_rule() {
         for valid in ["a", "test-1", "A.b_c", &"x".repeat(64)] {
             assert_eq!(check_name(valid), Ok(()), "{valid}");
