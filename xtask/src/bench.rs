@@ -51,6 +51,10 @@ pub struct Args {
     /// Runs of each case, interleaved; the report shows the run with the median requests/s.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Milliseconds each wrk connection waits after a response before its next request in the
+    /// latency runs, which load the ceiling and the mock at the same request rate; 0 skips them.
+    #[arg(long, default_value_t = 2)]
+    pace_ms: u64,
     /// Record a `perf` profile of the mock during each of its measured runs, in
     /// `target/bench/perf-*.data`.
     #[arg(long)]
@@ -85,6 +89,9 @@ pub struct Options {
     pub connections: u32,
     /// Runs of each case, interleaved; the report shows the run with the median requests/s.
     pub rounds: usize,
+    /// Pause of each connection between a response and its next request in the latency runs at
+    /// the same request rate, in milliseconds; 0 skips those runs.
+    pub pace_ms: u64,
     /// Record a `perf` profile of the mock during each of its measured runs.
     pub perf: bool,
     /// Skip the state micro-benchmarks.
@@ -104,6 +111,7 @@ impl Options {
             warmup: 0,
             connections: 4,
             rounds: 1,
+            pace_ms: 2,
             perf: false,
             skip_state: false,
             instructions: None,
@@ -126,6 +134,7 @@ impl From<Args> for Options {
             warmup: args.warmup,
             connections: args.connections,
             rounds: args.rounds.max(1),
+            pace_ms: args.pace_ms,
             perf: args.perf,
             skip_state: args.skip_state,
             instructions: args.instructions.then_some(args.requests.max(1)),
@@ -172,10 +181,13 @@ impl Transport {
         }
     }
 
-    fn script_name(self) -> &'static str {
-        match self {
-            Transport::Rest => "rest.lua",
-            Transport::JsonRpc => "jsonrpc.lua",
+    /// Returns the file name of the wrk script, the paced one when `paced`.
+    fn script_name(self, paced: bool) -> &'static str {
+        match (self, paced) {
+            (Transport::Rest, false) => "rest.lua",
+            (Transport::Rest, true) => "rest-paced.lua",
+            (Transport::JsonRpc, false) => "jsonrpc.lua",
+            (Transport::JsonRpc, true) => "jsonrpc-paced.lua",
         }
     }
 }
@@ -193,6 +205,13 @@ struct Target {
     /// The arguments of another mock server for its listening address; `None` for the ceiling
     /// and the mock, which take `--listen`.
     peer_args: Option<fn(SocketAddr) -> Vec<String>>,
+}
+
+impl Target {
+    /// Returns whether this is the mock with its default options and log filter.
+    fn is_default_mock(&self) -> bool {
+        !self.ceiling && self.peer_args.is_none() && self.rust_log.is_none() && !self.persist
+    }
 }
 
 /// The measurements of one case.
@@ -226,12 +245,14 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         return peers::run(options, &targets());
     }
     let targets = targets();
-    let out_dir = prepare_output()?;
+    let out_dir = prepare_output(options.pace_ms)?;
     let pinned = pinning_available();
     let transports = [Transport::Rest, Transport::JsonRpc];
     let results = measure(options, &targets, &transports, &out_dir, pinned)?;
+    let paced = measure_paced(options, &targets, &transports, &out_dir, pinned)?;
 
-    let report = report(options, &results, pinned);
+    let mut report = report(options, &results, pinned);
+    report.push_str(&paced_report(options, &paced));
     println!("\n{report}");
     if !options.smoke {
         let path = out_dir.join("results.md");
@@ -256,12 +277,13 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the output directory and writes the wrk scripts into it.
-fn prepare_output() -> anyhow::Result<PathBuf> {
+/// Creates the output directory and writes the wrk scripts into it, paced by `pace_ms`.
+fn prepare_output(pace_ms: u64) -> anyhow::Result<PathBuf> {
     let out_dir = PathBuf::from(OUT_DIR);
     fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {OUT_DIR}"))?;
     for transport in [Transport::Rest, Transport::JsonRpc] {
-        write_script(&out_dir, transport)?;
+        write_script(&out_dir, transport, None)?;
+        write_script(&out_dir, transport, Some(pace_ms))?;
     }
     Ok(out_dir)
 }
@@ -284,7 +306,7 @@ fn measure(
         let mut case = 0;
         for &transport in transports {
             for target in targets {
-                let measurement = run_case(options, target, transport, out_dir, pinned)
+                let measurement = run_case(options, target, transport, out_dir, pinned, false)
                     .with_context(|| format!("{} over {}", target.name, transport.name()))?;
                 print_measurement(&measurement);
                 if round == 1 {
@@ -296,6 +318,35 @@ fn measure(
         }
     }
     Ok(runs.into_iter().map(median_run).collect())
+}
+
+/// Runs the ceiling and the mock with its defaults over every transport once with the paced wrk
+/// script, so both serve about the same request rate, below the saturation of either. Returns
+/// nothing when `options.pace_ms` is 0.
+fn measure_paced(
+    options: &Options,
+    targets: &[Target],
+    transports: &[Transport],
+    out_dir: &Path,
+    pinned: bool,
+) -> anyhow::Result<Vec<Measurement>> {
+    if options.pace_ms == 0 {
+        return Ok(Vec::new());
+    }
+    println!(
+        "latency at the same rate: {} ms between requests per connection",
+        options.pace_ms
+    );
+    let mut results = Vec::new();
+    for &transport in transports {
+        for target in targets.iter().filter(|t| t.ceiling || t.is_default_mock()) {
+            let measurement = run_case(options, target, transport, out_dir, pinned, true)
+                .with_context(|| format!("{} over {}, paced", target.name, transport.name()))?;
+            print_measurement(&measurement);
+            results.push(measurement);
+        }
+    }
+    Ok(results)
 }
 
 /// Builds the ceiling server and the mock in release mode.
@@ -397,9 +448,10 @@ fn pinning_available() -> bool {
 }
 
 /// Writes the wrk script of a transport: the method, body and headers of every request, and a
-/// `done` hook that prints the results as one JSON line after `RESULT `.
-fn write_script(out_dir: &Path, transport: Transport) -> anyhow::Result<()> {
-    let script = format!(
+/// `done` hook that prints the results as one JSON line after `RESULT `. With `pace_ms`, each
+/// connection waits that long after a response before it sends its next request.
+fn write_script(out_dir: &Path, transport: Transport, pace_ms: Option<u64>) -> anyhow::Result<()> {
+    let mut script = format!(
         r#"-- Written by `cargo xtask bench`: the {name} request of the benchmark.
 wrk.method = "POST"
 wrk.body = '{body}'
@@ -419,17 +471,22 @@ end
         name = transport.name(),
         body = transport.body(),
     );
-    let path = out_dir.join(transport.script_name());
+    if let Some(pace_ms) = pace_ms {
+        let _ = write!(script, "\ndelay = function()\n  return {pace_ms}\nend\n");
+    }
+    let path = out_dir.join(transport.script_name(pace_ms.is_some()));
     fs::write(&path, script).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Runs one case on a fresh server: start-up, warm-up, the measured wrk run, and the checks.
+/// With `paced`, wrk runs the paced script.
 fn run_case(
     options: &Options,
     target: &Target,
     transport: Transport,
     out_dir: &Path,
     pinned: bool,
+    paced: bool,
 ) -> anyhow::Result<Measurement> {
     let address = free_loopback_address()?;
     let log_path = out_dir.join("server.log");
@@ -437,7 +494,7 @@ fn run_case(
     let startup = server.wait_for_first_ok(transport)?;
 
     let url = format!("http://{address}{}", transport.path());
-    let script = out_dir.join(transport.script_name());
+    let script = out_dir.join(transport.script_name(paced));
     if options.warmup > 0 {
         wrk(options, &script, &url, options.warmup, pinned)?;
     }
@@ -963,6 +1020,55 @@ fn report(options: &Options, results: &[Measurement], pinned: bool) -> String {
                 m.transport.name()
             );
         }
+    }
+    out
+}
+
+/// The Markdown table of the paced runs: the latency of the ceiling and the mock at about the
+/// same request rate, and the p99 target. Empty without paced runs.
+fn paced_report(options: &Options, results: &[Measurement]) -> String {
+    let mut out = String::new();
+    if results.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "\nAt the same request rate: {} connections, each waiting {} ms after a response\n",
+        options.connections, options.pace_ms
+    );
+    out.push_str("| target | transport | req/s | p50 | p99 | p99 ratio | server CPU |\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---:|\n");
+    for m in results {
+        let p99_ratio = ceiling_of(results, m.transport)
+            .map_or(f64::NAN, |c| m.p99.as_secs_f64() / c.p99.as_secs_f64());
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.0} | {} | {} | {p99_ratio:.2} | {:.0}% |",
+            m.target,
+            m.transport.name(),
+            m.requests_per_sec,
+            format_duration(m.p50),
+            format_duration(m.p99),
+            m.server_cpu_percent,
+        );
+    }
+    if options.smoke {
+        return out;
+    }
+    out.push_str("\n| target | mock | measured | verdict |\n|---|---|---:|---|\n");
+    for m in results.iter().filter(|m| !m.ceiling) {
+        let Some(ceiling) = ceiling_of(results, m.transport) else {
+            continue;
+        };
+        let p99_ratio = m.p99.as_secs_f64() / ceiling.p99.as_secs_f64();
+        let verdict = if p99_ratio <= 1.5 { "met" } else { "missed" };
+        let _ = writeln!(
+            out,
+            "| {} p99 ≤ 1.5 × ceiling at the same rate | {} {} | {p99_ratio:.2} | {verdict} |",
+            m.transport.name(),
+            m.target,
+            m.transport.name()
+        );
     }
     out
 }
