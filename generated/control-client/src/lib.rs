@@ -258,18 +258,203 @@ pub mod types {
     pub struct FaultMatch {
         ///HTTP method, such as `POST`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub method: ::std::option::Option<::std::string::String>,
+        pub method: ::std::option::Option<FaultMatchMethod>,
         ///Requests whose path starts with this prefix.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub path: ::std::option::Option<::std::string::String>,
+        pub path: ::std::option::Option<FaultMatchPath>,
         ///JSON-RPC requests that call this method.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub rpc_method: ::std::option::Option<::std::string::String>,
+        pub rpc_method: ::std::option::Option<FaultMatchRpcMethod>,
     }
 
     impl FaultMatch {
         pub fn builder() -> builder::FaultMatch {
             Default::default()
+        }
+    }
+
+    ///HTTP method, such as `POST`.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct FaultMatchMethod(::std::string::String);
+
+    impl ::std::ops::Deref for FaultMatchMethod {
+        type Target = ::std::string::String;
+
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+
+    impl ::std::convert::From<FaultMatchMethod> for ::std::string::String {
+        fn from(value: FaultMatchMethod) -> Self {
+            value.0
+        }
+    }
+
+    impl ::std::str::FromStr for FaultMatchMethod {
+        type Err = self::error::ConversionError;
+
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+
+    impl ::std::convert::TryFrom<&str> for FaultMatchMethod {
+        type Error = self::error::ConversionError;
+
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    impl ::std::convert::TryFrom<::std::string::String> for FaultMatchMethod {
+        type Error = self::error::ConversionError;
+
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for FaultMatchMethod {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+
+    ///Requests whose path starts with this prefix.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct FaultMatchPath(::std::string::String);
+
+    impl ::std::ops::Deref for FaultMatchPath {
+        type Target = ::std::string::String;
+
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+
+    impl ::std::convert::From<FaultMatchPath> for ::std::string::String {
+        fn from(value: FaultMatchPath) -> Self {
+            value.0
+        }
+    }
+
+    impl ::std::str::FromStr for FaultMatchPath {
+        type Err = self::error::ConversionError;
+
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^/").unwrap());
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^/\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+
+    impl ::std::convert::TryFrom<&str> for FaultMatchPath {
+        type Error = self::error::ConversionError;
+
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    impl ::std::convert::TryFrom<::std::string::String> for FaultMatchPath {
+        type Error = self::error::ConversionError;
+
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for FaultMatchPath {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+
+    ///JSON-RPC requests that call this method.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct FaultMatchRpcMethod(::std::string::String);
+
+    impl ::std::ops::Deref for FaultMatchRpcMethod {
+        type Target = ::std::string::String;
+
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+
+    impl ::std::convert::From<FaultMatchRpcMethod> for ::std::string::String {
+        fn from(value: FaultMatchRpcMethod) -> Self {
+            value.0
+        }
+    }
+
+    impl ::std::str::FromStr for FaultMatchRpcMethod {
+        type Err = self::error::ConversionError;
+
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+
+    impl ::std::convert::TryFrom<&str> for FaultMatchRpcMethod {
+        type Error = self::error::ConversionError;
+
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    impl ::std::convert::TryFrom<::std::string::String> for FaultMatchRpcMethod {
+        type Error = self::error::ConversionError;
+
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for FaultMatchRpcMethod {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
 
@@ -428,6 +613,189 @@ pub mod types {
     impl Latency {
         pub fn builder() -> builder::Latency {
             Default::default()
+        }
+    }
+
+    ///`ListJournalMethod`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListJournalMethod(::std::string::String);
+
+    impl ::std::ops::Deref for ListJournalMethod {
+        type Target = ::std::string::String;
+
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+
+    impl ::std::convert::From<ListJournalMethod> for ::std::string::String {
+        fn from(value: ListJournalMethod) -> Self {
+            value.0
+        }
+    }
+
+    impl ::std::str::FromStr for ListJournalMethod {
+        type Err = self::error::ConversionError;
+
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+
+    impl ::std::convert::TryFrom<&str> for ListJournalMethod {
+        type Error = self::error::ConversionError;
+
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    impl ::std::convert::TryFrom<::std::string::String> for ListJournalMethod {
+        type Error = self::error::ConversionError;
+
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for ListJournalMethod {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+
+    ///`ListJournalPath`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListJournalPath(::std::string::String);
+
+    impl ::std::ops::Deref for ListJournalPath {
+        type Target = ::std::string::String;
+
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+
+    impl ::std::convert::From<ListJournalPath> for ::std::string::String {
+        fn from(value: ListJournalPath) -> Self {
+            value.0
+        }
+    }
+
+    impl ::std::str::FromStr for ListJournalPath {
+        type Err = self::error::ConversionError;
+
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+
+    impl ::std::convert::TryFrom<&str> for ListJournalPath {
+        type Error = self::error::ConversionError;
+
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    impl ::std::convert::TryFrom<::std::string::String> for ListJournalPath {
+        type Error = self::error::ConversionError;
+
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for ListJournalPath {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+
+    ///`ListJournalRpcMethod`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListJournalRpcMethod(::std::string::String);
+
+    impl ::std::ops::Deref for ListJournalRpcMethod {
+        type Target = ::std::string::String;
+
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+
+    impl ::std::convert::From<ListJournalRpcMethod> for ::std::string::String {
+        fn from(value: ListJournalRpcMethod) -> Self {
+            value.0
+        }
+    }
+
+    impl ::std::str::FromStr for ListJournalRpcMethod {
+        type Err = self::error::ConversionError;
+
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+
+    impl ::std::convert::TryFrom<&str> for ListJournalRpcMethod {
+        type Error = self::error::ConversionError;
+
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    impl ::std::convert::TryFrom<::std::string::String> for ListJournalRpcMethod {
+        type Error = self::error::ConversionError;
+
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for ListJournalRpcMethod {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
 
@@ -1377,15 +1745,15 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct FaultMatch {
             method: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                ::std::option::Option<super::FaultMatchMethod>,
                 ::std::string::String,
             >,
             path: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                ::std::option::Option<super::FaultMatchPath>,
                 ::std::string::String,
             >,
             rpc_method: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                ::std::option::Option<super::FaultMatchRpcMethod>,
                 ::std::string::String,
             >,
         }
@@ -1403,7 +1771,7 @@ pub mod types {
         impl FaultMatch {
             pub fn method<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::option::Option<super::FaultMatchMethod>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.method = value
@@ -1414,7 +1782,7 @@ pub mod types {
 
             pub fn path<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::option::Option<super::FaultMatchPath>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.path = value
@@ -1425,7 +1793,7 @@ pub mod types {
 
             pub fn rpc_method<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::option::Option<super::FaultMatchRpcMethod>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.rpc_method = value
@@ -4741,10 +5109,10 @@ pub mod builder {
     pub struct ListJournal<'a> {
         client: &'a super::Client,
         limit: Result<Option<::std::num::NonZeroU64>, String>,
-        method: Result<Option<::std::string::String>, String>,
-        path: Result<Option<::std::string::String>, String>,
-        rpc_method: Result<Option<::std::string::String>, String>,
-        since: Result<Option<u64>, String>,
+        method: Result<Option<types::ListJournalMethod>, String>,
+        path: Result<Option<types::ListJournalPath>, String>,
+        rpc_method: Result<Option<types::ListJournalRpcMethod>, String>,
+        since: Result<Option<i64>, String>,
         status: Result<Option<i64>, String>,
         x_mock_session: Result<Option<types::SessionName>, String>,
     }
@@ -4775,42 +5143,44 @@ pub mod builder {
 
         pub fn method<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::ListJournalMethod>,
         {
-            self.method = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for method failed".to_string()
-            });
+            self.method = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `ListJournalMethod` for method failed".to_string());
             self
         }
 
         pub fn path<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::ListJournalPath>,
         {
-            self.path = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for path failed".to_string()
-            });
+            self.path = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `ListJournalPath` for path failed".to_string());
             self
         }
 
         pub fn rpc_method<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::ListJournalRpcMethod>,
         {
             self.rpc_method = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for rpc_method failed".to_string()
+                "conversion to `ListJournalRpcMethod` for rpc_method failed".to_string()
             });
             self
         }
 
         pub fn since<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<u64>,
+            V: std::convert::TryInto<i64>,
         {
             self.since = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| "conversion to `u64` for since failed".to_string());
+                .map_err(|_| "conversion to `i64` for since failed".to_string());
             self
         }
 

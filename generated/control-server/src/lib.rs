@@ -1737,11 +1737,30 @@ async fn handle_list_journal<A: Api>(State(api): State<Arc<A>>, request: Request
             Ok(value) => value,
             Err(rejection) => return rejection.into_response(),
         };
-    let method = match query.one("method", runtime::parse_string) {
+    let method = match query.one("method", |text: &str| {
+        runtime::parse_string(text).and_then(|value: String| -> Result<String, Rejection> {
+            let length = value.chars().count();
+            if length < 1usize {
+                return Err(Rejection::invalid(
+                    "method",
+                    "Expected at least 1 characters",
+                ));
+            }
+            Ok(value)
+        })
+    }) {
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
-    let path = match query.one("path", runtime::parse_string) {
+    let path = match query.one("path", |text: &str| {
+        runtime::parse_string(text).and_then(|value: String| -> Result<String, Rejection> {
+            let length = value.chars().count();
+            if length < 1usize {
+                return Err(Rejection::invalid("path", "Expected at least 1 characters"));
+            }
+            Ok(value)
+        })
+    }) {
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
@@ -1751,12 +1770,23 @@ async fn handle_list_journal<A: Api>(State(api): State<Arc<A>>, request: Request
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
-    let rpc_method = match query.one("rpc_method", runtime::parse_string) {
+    let rpc_method = match query.one("rpc_method", |text: &str| {
+        runtime::parse_string(text).and_then(|value: String| -> Result<String, Rejection> {
+            let length = value.chars().count();
+            if length < 1usize {
+                return Err(Rejection::invalid(
+                    "rpc_method",
+                    "Expected at least 1 characters",
+                ));
+            }
+            Ok(value)
+        })
+    }) {
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
     let since = match query.one("since", |text: &str| {
-        runtime::parse_integer("since", text, Some(0i64), None)
+        runtime::parse_integer("since", text, Some(0i64), Some(9223372036854775807i64))
     }) {
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),

@@ -112,6 +112,7 @@ pub static FAULT_MATCH: Schema = Schema {
             "method",
             &Schema {
                 types: &[JsonType::String],
+                min_length: Some(1),
                 ..Schema::ANY
             },
         ),
@@ -119,6 +120,20 @@ pub static FAULT_MATCH: Schema = Schema {
             "path",
             &Schema {
                 types: &[JsonType::String],
+                pattern: Some(Pattern {
+                    source: "^/",
+                    is_match: |text: &str| {
+                        static REGEX: std::sync::OnceLock<::regress::Regex> =
+                            std::sync::OnceLock::new();
+                        REGEX
+                            .get_or_init(|| {
+                                ::regress::Regex::new("^/")
+                                    .expect("the spec's pattern is a valid regex")
+                            })
+                            .find(text)
+                            .is_some()
+                    },
+                }),
                 ..Schema::ANY
             },
         ),
@@ -126,6 +141,7 @@ pub static FAULT_MATCH: Schema = Schema {
             "rpc_method",
             &Schema {
                 types: &[JsonType::String],
+                min_length: Some(1),
                 ..Schema::ANY
             },
         ),

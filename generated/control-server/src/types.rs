@@ -249,18 +249,203 @@ impl Fault {
 pub struct FaultMatch {
     ///HTTP method, such as `POST`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub method: ::std::option::Option<::std::string::String>,
+    pub method: ::std::option::Option<FaultMatchMethod>,
     ///Requests whose path starts with this prefix.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub path: ::std::option::Option<::std::string::String>,
+    pub path: ::std::option::Option<FaultMatchPath>,
     ///JSON-RPC requests that call this method.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub rpc_method: ::std::option::Option<::std::string::String>,
+    pub rpc_method: ::std::option::Option<FaultMatchRpcMethod>,
 }
 
 impl FaultMatch {
     pub fn builder() -> builder::FaultMatch {
         Default::default()
+    }
+}
+
+///HTTP method, such as `POST`.
+#[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[serde(transparent)]
+pub struct FaultMatchMethod(::std::string::String);
+
+impl ::std::ops::Deref for FaultMatchMethod {
+    type Target = ::std::string::String;
+
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+
+impl ::std::convert::From<FaultMatchMethod> for ::std::string::String {
+    fn from(value: FaultMatchMethod) -> Self {
+        value.0
+    }
+}
+
+impl ::std::str::FromStr for FaultMatchMethod {
+    type Err = self::error::ConversionError;
+
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() < 1usize {
+            return Err("shorter than 1 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+
+impl ::std::convert::TryFrom<&str> for FaultMatchMethod {
+    type Error = self::error::ConversionError;
+
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+
+impl ::std::convert::TryFrom<::std::string::String> for FaultMatchMethod {
+    type Error = self::error::ConversionError;
+
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for FaultMatchMethod {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+
+///Requests whose path starts with this prefix.
+#[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[serde(transparent)]
+pub struct FaultMatchPath(::std::string::String);
+
+impl ::std::ops::Deref for FaultMatchPath {
+    type Target = ::std::string::String;
+
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+
+impl ::std::convert::From<FaultMatchPath> for ::std::string::String {
+    fn from(value: FaultMatchPath) -> Self {
+        value.0
+    }
+}
+
+impl ::std::str::FromStr for FaultMatchPath {
+    type Err = self::error::ConversionError;
+
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+            ::std::sync::LazyLock::new(|| ::regress::Regex::new("^/").unwrap());
+        if PATTERN.find(value).is_none() {
+            return Err("doesn't match pattern \"^/\"".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+
+impl ::std::convert::TryFrom<&str> for FaultMatchPath {
+    type Error = self::error::ConversionError;
+
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+
+impl ::std::convert::TryFrom<::std::string::String> for FaultMatchPath {
+    type Error = self::error::ConversionError;
+
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for FaultMatchPath {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+
+///JSON-RPC requests that call this method.
+#[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[serde(transparent)]
+pub struct FaultMatchRpcMethod(::std::string::String);
+
+impl ::std::ops::Deref for FaultMatchRpcMethod {
+    type Target = ::std::string::String;
+
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+
+impl ::std::convert::From<FaultMatchRpcMethod> for ::std::string::String {
+    fn from(value: FaultMatchRpcMethod) -> Self {
+        value.0
+    }
+}
+
+impl ::std::str::FromStr for FaultMatchRpcMethod {
+    type Err = self::error::ConversionError;
+
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() < 1usize {
+            return Err("shorter than 1 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+
+impl ::std::convert::TryFrom<&str> for FaultMatchRpcMethod {
+    type Error = self::error::ConversionError;
+
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+
+impl ::std::convert::TryFrom<::std::string::String> for FaultMatchRpcMethod {
+    type Error = self::error::ConversionError;
+
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for FaultMatchRpcMethod {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
     }
 }
 
@@ -419,6 +604,189 @@ pub struct Latency {
 impl Latency {
     pub fn builder() -> builder::Latency {
         Default::default()
+    }
+}
+
+///`ListJournalMethod`
+#[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[serde(transparent)]
+pub struct ListJournalMethod(::std::string::String);
+
+impl ::std::ops::Deref for ListJournalMethod {
+    type Target = ::std::string::String;
+
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+
+impl ::std::convert::From<ListJournalMethod> for ::std::string::String {
+    fn from(value: ListJournalMethod) -> Self {
+        value.0
+    }
+}
+
+impl ::std::str::FromStr for ListJournalMethod {
+    type Err = self::error::ConversionError;
+
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() < 1usize {
+            return Err("shorter than 1 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+
+impl ::std::convert::TryFrom<&str> for ListJournalMethod {
+    type Error = self::error::ConversionError;
+
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+
+impl ::std::convert::TryFrom<::std::string::String> for ListJournalMethod {
+    type Error = self::error::ConversionError;
+
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for ListJournalMethod {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+
+///`ListJournalPath`
+#[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[serde(transparent)]
+pub struct ListJournalPath(::std::string::String);
+
+impl ::std::ops::Deref for ListJournalPath {
+    type Target = ::std::string::String;
+
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+
+impl ::std::convert::From<ListJournalPath> for ::std::string::String {
+    fn from(value: ListJournalPath) -> Self {
+        value.0
+    }
+}
+
+impl ::std::str::FromStr for ListJournalPath {
+    type Err = self::error::ConversionError;
+
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() < 1usize {
+            return Err("shorter than 1 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+
+impl ::std::convert::TryFrom<&str> for ListJournalPath {
+    type Error = self::error::ConversionError;
+
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+
+impl ::std::convert::TryFrom<::std::string::String> for ListJournalPath {
+    type Error = self::error::ConversionError;
+
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for ListJournalPath {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+
+///`ListJournalRpcMethod`
+#[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[serde(transparent)]
+pub struct ListJournalRpcMethod(::std::string::String);
+
+impl ::std::ops::Deref for ListJournalRpcMethod {
+    type Target = ::std::string::String;
+
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+
+impl ::std::convert::From<ListJournalRpcMethod> for ::std::string::String {
+    fn from(value: ListJournalRpcMethod) -> Self {
+        value.0
+    }
+}
+
+impl ::std::str::FromStr for ListJournalRpcMethod {
+    type Err = self::error::ConversionError;
+
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() < 1usize {
+            return Err("shorter than 1 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+
+impl ::std::convert::TryFrom<&str> for ListJournalRpcMethod {
+    type Error = self::error::ConversionError;
+
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+
+impl ::std::convert::TryFrom<::std::string::String> for ListJournalRpcMethod {
+    type Error = self::error::ConversionError;
+
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for ListJournalRpcMethod {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
     }
 }
 
@@ -1356,15 +1724,15 @@ pub mod builder {
     #[derive(Clone, Debug)]
     pub struct FaultMatch {
         method: ::std::result::Result<
-            ::std::option::Option<::std::string::String>,
+            ::std::option::Option<super::FaultMatchMethod>,
             ::std::string::String,
         >,
         path: ::std::result::Result<
-            ::std::option::Option<::std::string::String>,
+            ::std::option::Option<super::FaultMatchPath>,
             ::std::string::String,
         >,
         rpc_method: ::std::result::Result<
-            ::std::option::Option<::std::string::String>,
+            ::std::option::Option<super::FaultMatchRpcMethod>,
             ::std::string::String,
         >,
     }
@@ -1382,7 +1750,7 @@ pub mod builder {
     impl FaultMatch {
         pub fn method<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T: ::std::convert::TryInto<::std::option::Option<super::FaultMatchMethod>>,
             T::Error: ::std::fmt::Display,
         {
             self.method = value
@@ -1393,7 +1761,7 @@ pub mod builder {
 
         pub fn path<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T: ::std::convert::TryInto<::std::option::Option<super::FaultMatchPath>>,
             T::Error: ::std::fmt::Display,
         {
             self.path = value
@@ -1404,7 +1772,7 @@ pub mod builder {
 
         pub fn rpc_method<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T: ::std::convert::TryInto<::std::option::Option<super::FaultMatchRpcMethod>>,
             T::Error: ::std::fmt::Display,
         {
             self.rpc_method = value

@@ -195,7 +195,12 @@ async fn invalid_query_values_are_rejected() {
         ("/__mock/journal?limit=10001", "limit", "from 1 to 10000"),
         ("/__mock/journal?limit=ten", "limit", "an integer"),
         ("/__mock/journal?status=99", "status", "from 100 to 599"),
-        ("/__mock/journal?since=-1", "since", "at least 0"),
+        ("/__mock/journal?since=-1", "since", "from 0 to"),
+        (
+            "/__mock/journal?since=9223372036854775808",
+            "since",
+            "from 0 to 9223372036854775807",
+        ),
         ("/__mock/journal?limit=1&limit=2", "limit", "one value"),
         ("/__mock/journal?method=", "method", "Empty value"),
         ("/__mock/events?limit=1.5", "limit", "an integer"),
