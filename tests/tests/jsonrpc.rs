@@ -494,3 +494,45 @@ async fn escaped_string_ids_are_echoed() {
         assert_eq!(body["id"], expected, "{id}");
     }
 }
+
+#[tokio::test]
+async fn replies_are_compact_json_text() {
+    let mock = MockServer::start().await;
+    let cases = [
+        (
+            format!(r#"{{"jsonrpc": "2.0", "method": "{METHOD}", "params": ["backup"], "id": 7}}"#),
+            r#"{"jsonrpc":"2.0","result":0,"id":7}"#,
+        ),
+        (
+            r#"{"jsonrpc": "2.0", "method": "x", "id": "a"}"#.to_string(),
+            r#"{"jsonrpc":"2.0","error":{"code":-32601,"data":{"method":"Unknown method `x`"},"message":"Method not found"},"id":"a"}"#,
+        ),
+        (
+            format!(
+                r#"[{{"jsonrpc": "2.0", "method": "{METHOD}", "params": ["backup"], "id": 1}}, 5]"#
+            ),
+            concat!(
+                r#"[{"jsonrpc":"2.0","result":0,"id":1},"#,
+                r#"{"jsonrpc":"2.0","error":{"code":-32600,"data":{"request":"Expected a request object"},"message":"Invalid Request"},"id":null}]"#
+            ),
+        ),
+    ];
+    for (request, expected) in cases {
+        let response = reqwest::Client::new()
+            .post(format!("{}/jsonrpc", mock.base_url()))
+            .header("X-Api-Key", DEFAULT_API_KEY)
+            .header("Content-Type", "application/json")
+            .body(request.clone())
+            .send()
+            .await
+            .expect("the mock answers");
+        let content_type = response.headers().get("content-type").cloned();
+        assert_eq!(
+            content_type.as_ref().and_then(|value| value.to_str().ok()),
+            Some("application/json"),
+            "{request}"
+        );
+        let text = response.text().await.expect("read the body");
+        assert_eq!(text, expected, "{request}");
+    }
+}

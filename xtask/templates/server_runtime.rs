@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 
-use axum::body::Body;
+use axum::body::{Body, HttpBody};
 use axum::extract::ConnectInfo;
 use axum::http::header::{ALLOW, AsHeaderName, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, request::Parts};
@@ -78,8 +78,8 @@ impl ApiKey {
         if values.next().is_some() {
             return ApiKey::Repeated;
         }
-        match value.to_str() {
-            Ok(key) if !key.trim().is_empty() => ApiKey::Key(key.trim().to_string()),
+        match value.to_str().map(str::trim) {
+            Ok(key) if !key.is_empty() => ApiKey::Key(key.to_string()),
             _ => ApiKey::Invalid,
         }
     }
@@ -419,6 +419,10 @@ async fn read_limited(headers: &HeaderMap, mut body: Body) -> Result<bytes::Byte
                 buffer.extend_from_slice(&data);
                 joined = Some(buffer);
             }
+        }
+        // A body that knows it has ended saves the poll that returns `None`.
+        if HttpBody::is_end_stream(&body) {
+            break;
         }
     }
     Ok(joined.map_or(first, bytes::BytesMut::freeze))

@@ -16,7 +16,8 @@ use std::fmt;
 use std::future::Future;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::SerializeStruct;
@@ -289,8 +290,11 @@ struct Outcome {
 
 /// Writes a single error response with a null id and the HTTP `status`.
 pub fn reject(status: StatusCode, error: CallError) -> Response {
-    let body = ResponseObject::new(Cow::Borrowed(RawValue::NULL), Err(error));
-    (status, axum::Json(body)).into_response()
+    let body = Reply::Single(ResponseObject {
+        outcome: Err(error),
+        id: Cow::Borrowed(RawValue::NULL),
+    });
+    json_response(status, &body)
 }
 
 /// The id of a response as the request's own JSON text, so a number comes
@@ -298,38 +302,61 @@ pub fn reject(status: StatusCode, error: CallError) -> Response {
 /// 64 bits), and a string with the same escapes.
 type ReplyId<'a> = Cow<'a, RawValue>;
 
-/// One JSON-RPC response object.
-#[derive(Serialize)]
+/// One JSON-RPC response object: the result as JSON text, or the error.
 struct ResponseObject<'a> {
-    jsonrpc: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    result: Option<Box<RawValue>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<CallError>,
+    outcome: Result<Box<RawValue>, CallError>,
     id: ReplyId<'a>,
 }
 
-impl<'a> ResponseObject<'a> {
-    fn new(id: ReplyId<'a>, outcome: Result<Box<RawValue>, CallError>) -> Self {
-        let (result, error) = match outcome {
-            Ok(result) => (Some(result), None),
-            Err(error) => (None, Some(error)),
-        };
-        ResponseObject {
-            jsonrpc: "2.0",
-            result,
-            error,
-            id,
+impl ResponseObject<'_> {
+    /// Appends the object's JSON text to `buffer`, with the members in the
+    /// order `jsonrpc`, `result` or `error`, `id`. The result and the id
+    /// are JSON text already, so only an error is serialised.
+    fn write_to(&self, buffer: &mut Vec<u8>) {
+        buffer.extend_from_slice(br#"{"jsonrpc":"2.0","#);
+        match &self.outcome {
+            Ok(result) => {
+                buffer.extend_from_slice(br#""result":"#);
+                buffer.extend_from_slice(result.get().as_bytes());
+            }
+            Err(error) => {
+                buffer.extend_from_slice(br#""error":"#);
+                // A `CallError` holds only strings, integers and `Value`s,
+                // and a `Vec` accepts every write.
+                serde_json::to_writer(&mut *buffer, error)
+                    .expect("an error object always serialises");
+            }
         }
+        buffer.extend_from_slice(br#","id":"#);
+        buffer.extend_from_slice(self.id.get().as_bytes());
+        buffer.push(b'}');
     }
 }
 
 /// The body of a reply: one response, or the responses of a batch.
-#[derive(Serialize)]
-#[serde(untagged)]
 enum Reply<'a> {
     Single(ResponseObject<'a>),
     Batch(Vec<ResponseObject<'a>>),
+}
+
+/// Writes `body` as an `application/json` response with `status`.
+fn json_response(status: StatusCode, body: &Reply<'_>) -> Response {
+    let mut buffer = Vec::with_capacity(128);
+    match body {
+        Reply::Single(response) => response.write_to(&mut buffer),
+        Reply::Batch(responses) => {
+            buffer.push(b'[');
+            for (index, response) in responses.iter().enumerate() {
+                if index > 0 {
+                    buffer.push(b',');
+                }
+                response.write_to(&mut buffer);
+            }
+            buffer.push(b']');
+        }
+    }
+    let content_type = [(CONTENT_TYPE, HeaderValue::from_static("application/json"))];
+    (status, content_type, buffer).into_response()
 }
 
 /// Runs one request object; returns its response, or `None` for a
@@ -347,13 +374,19 @@ where
         Ok(request) => request,
         Err(invalid) => {
             outcome.invalid = true;
-            return Some(ResponseObject::new(invalid.id, Err(invalid.error)));
+            return Some(ResponseObject {
+                outcome: Err(invalid.error),
+                id: invalid.id,
+            });
         }
     };
     let method = request.method.into_owned();
     outcome.methods.push(method.clone());
     let result = call(method, request.params).await;
-    request.id.map(|id| ResponseObject::new(id, result))
+    request.id.map(|id| ResponseObject {
+        outcome: result,
+        id,
+    })
 }
 
 /// The request objects of a payload: one, or the members of a batch.
@@ -702,7 +735,7 @@ fn reply(body: Option<Reply<'_>>, outcome: Outcome) -> Response {
         StatusCode::OK
     };
     let mut response = match body {
-        Some(body) => (status, axum::Json(body)).into_response(),
+        Some(body) => json_response(status, &body),
         None => StatusCode::NO_CONTENT.into_response(),
     };
     response
