@@ -92,7 +92,15 @@ impl MockApi {
     /// Serves the operations of `spec` too ([`AnySpec`]).
     pub fn with_spec(mut self, spec: AnySpec) -> Self {
         self.spec = Some(Arc::new(spec));
+        self.redact_spec_secrets();
         self
+    }
+
+    /// Makes the journal redact the credentials of the loaded document.
+    fn redact_spec_secrets(&self) {
+        if let Some(spec) = &self.spec {
+            self.options.journal.redact_also(spec.secrets());
+        }
     }
 
     /// Returns the other OpenAPI document that the mock serves, if any.
@@ -162,7 +170,9 @@ impl MockApi {
     /// Replaces the journal of the API's requests, which by default keeps
     /// [`journal::DEFAULT_LIMIT`](crate::journal::DEFAULT_LIMIT) entries.
     pub fn with_journal(self, journal: Journal) -> Self {
-        self.rebuild(|options, _, _| options.journal = Arc::new(journal))
+        let api = self.rebuild(|options, _, _| options.journal = Arc::new(journal));
+        api.redact_spec_secrets();
+        api
     }
 
     /// Replaces the faults injected into the API's responses, which by

@@ -10,7 +10,7 @@
 mod layer;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::SystemTime;
 
 use axum::http::{HeaderMap, HeaderName, Method, header};
@@ -248,13 +248,12 @@ impl Record {
     }
 
     /// Returns the headers, joining the values of one name with `, `. The
-    /// [`REDACTED`] value of a repeated secret header appears once.
-    fn joined_headers(&self) -> Vec<(String, String)> {
+    /// [`REDACTED`] value of a repeated header that `secrets` names appears
+    /// once.
+    fn joined_headers(&self, secrets: &Secrets) -> Vec<(String, String)> {
         let mut joined: Vec<(String, String)> = Vec::with_capacity(self.headers.len());
         for &(name, value) in &self.headers {
-            let secret = SECRET_HEADERS
-                .iter()
-                .any(|secret| secret.as_str().as_bytes() == self.piece(name));
+            let secret = secrets.has_header_bytes(self.piece(name));
             let name = String::from_utf8_lossy(self.piece(name));
             let value = String::from_utf8_lossy(self.piece(value));
             match joined.last_mut() {
@@ -270,7 +269,7 @@ impl Record {
         joined
     }
 
-    fn entry(&self) -> JournalEntry {
+    fn entry(&self, secrets: &Secrets) -> JournalEntry {
         JournalEntry {
             seq: self.seq,
             at: self.at,
@@ -278,7 +277,7 @@ impl Record {
             method: self.method.as_str().to_string(),
             path: self.string(self.path),
             query: self.query.map(|span| self.string(span)),
-            headers: self.joined_headers(),
+            headers: self.joined_headers(secrets),
             body: self.body.map(|span| self.string(span)),
             rpc_methods: self.rpc_methods.clone(),
             status: self.status,
@@ -415,6 +414,31 @@ pub struct Journal {
     max_total_bytes: usize,
     sessions: SessionCheck,
     logs: Mutex<Logs>,
+    /// The credentials of a loaded document, redacted besides
+    /// [`SECRET_HEADERS`].
+    loaded_secrets: OnceLock<Secrets>,
+}
+
+/// The credentials that the journal redacts: the values of headers in
+/// `headers` and of query parameters in `query`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Secrets {
+    pub headers: Vec<HeaderName>,
+    pub query: Vec<String>,
+}
+
+impl Secrets {
+    /// Returns whether the header `name` has a secret value.
+    pub(crate) fn has_header(&self, name: &HeaderName) -> bool {
+        SECRET_HEADERS.contains(name) || self.headers.contains(name)
+    }
+
+    fn has_header_bytes(&self, name: &[u8]) -> bool {
+        SECRET_HEADERS
+            .iter()
+            .chain(&self.headers)
+            .any(|secret| secret.as_str().as_bytes() == name)
+    }
 }
 
 impl std::fmt::Debug for Journal {
@@ -442,7 +466,23 @@ impl Journal {
             max_total_bytes: DEFAULT_MAX_TOTAL_BYTES,
             sessions: SessionCheck::new(),
             logs: Mutex::new(Logs::default()),
+            loaded_secrets: OnceLock::new(),
         }
+    }
+
+    /// Redacts `secrets` too, the credentials of a loaded document, from the
+    /// entries recorded after the call. Only the first call has an effect.
+    pub(crate) fn redact_also(&self, secrets: Secrets) {
+        let _ = self.loaded_secrets.set(secrets);
+    }
+
+    /// Returns the credentials redacted besides [`SECRET_HEADERS`].
+    pub(crate) fn secrets(&self) -> &Secrets {
+        static NONE: Secrets = Secrets {
+            headers: Vec::new(),
+            query: Vec::new(),
+        };
+        self.loaded_secrets.get().unwrap_or(&NONE)
     }
 
     /// Keeps the entries of the shared state and all sessions within
@@ -482,7 +522,7 @@ impl Journal {
             .iter()
             .filter(|entry| filter.matches(entry))
             .take(limit)
-            .map(Record::entry)
+            .map(|record| record.entry(self.secrets()))
             .collect();
         JournalPage {
             entries,

@@ -830,3 +830,52 @@ async fn object_query_checked_against_schema() {
         assert_eq!(names, fields, "{query}");
     }
 }
+
+/// A spec whose operations take an API key in a header or the query.
+const KEYS_YAML: &str = "
+openapi: 3.0.3
+info: {title: Reports, version: '1'}
+components:
+  securitySchemes:
+    header_key: {type: apiKey, in: header, name: X-Report-Key}
+    query_key: {type: apiKey, in: query, name: access token}
+paths:
+  /reports:
+    get:
+      security: [{header_key: []}, {query_key: []}]
+      parameters:
+        - {name: page, in: query, schema: {type: integer}}
+      responses:
+        '200':
+          description: The reports.
+          content:
+            application/json:
+              example: [1, 2]
+";
+
+#[tokio::test]
+async fn journal_redacts_loaded_credentials() {
+    let mock = start(KEYS_YAML, SEED).await;
+    let base_url = mock.base_url();
+    let by_header = RecordedRequest::new(Method::GET, &base_url, "/reports?page=2")
+        .header("X-Report-Key", DEFAULT_API_KEY);
+    assert_eq!(send(&by_header).await.status, 200);
+    let query = format!("/reports?page=3&access+token={DEFAULT_API_KEY}");
+    let by_query = RecordedRequest::new(Method::GET, &base_url, &query);
+    assert_eq!(send(&by_query).await.status, 200);
+
+    let journal: Value = reqwest::Client::new()
+        .get(format!("{base_url}/__mock/journal"))
+        .send()
+        .await
+        .expect("the mock responds")
+        .json()
+        .await
+        .expect("a JSON journal");
+    assert!(!journal.to_string().contains(DEFAULT_API_KEY), "{journal}");
+    let entries = journal["entries"].as_array().expect("journal entries");
+    assert_eq!(entries.len(), 2, "{journal}");
+    assert_eq!(entries[0]["headers"]["x-report-key"], "[redacted]");
+    assert_eq!(entries[0]["query"], "page=2");
+    assert_eq!(entries[1]["query"], "page=3&access+token=[redacted]");
+}

@@ -25,13 +25,14 @@ use std::sync::Arc;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request};
 use axum::http::header::{ACCESS_CONTROL_ALLOW_HEADERS, CONTENT_LENGTH, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use system_services_server::{MAX_BODY_BYTES, Rejection};
 use tower_service::Service;
 
 use crate::cors::{self, ALLOWED_HEADERS, Cors};
+use crate::journal::Secrets;
 use crate::spec::{Document, LoadError};
 use crate::{MockApi, prefer, telemetry};
 use load::{Credential, Loader, Location, Operation, essence, is_json};
@@ -127,6 +128,38 @@ impl AnySpec {
             route.allowed_headers = allowed_headers(&route.operations);
         }
         Ok(AnySpec { routes, examples })
+    }
+
+    /// Returns the names of the apiKey credentials that the operations
+    /// take in a header or the query, which the journal redacts. Cookies
+    /// are redacted whole.
+    pub(crate) fn secrets(&self) -> Secrets {
+        let mut secrets = Secrets::default();
+        let credentials = self
+            .routes
+            .iter()
+            .flat_map(|route| &route.operations)
+            .flat_map(|served| &served.operation.security)
+            .flatten();
+        for credential in credentials {
+            let Credential::ApiKey { location, name } = credential else {
+                continue;
+            };
+            match location {
+                Location::Header => {
+                    if let Ok(header) = HeaderName::from_bytes(name.as_bytes())
+                        && !secrets.headers.contains(&header)
+                    {
+                        secrets.headers.push(header);
+                    }
+                }
+                Location::Query if !secrets.query.contains(name) => {
+                    secrets.query.push(name.clone());
+                }
+                _ => {}
+            }
+        }
+        secrets
     }
 
     /// Returns the number of operations of the document.

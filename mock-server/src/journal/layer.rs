@@ -14,9 +14,7 @@ use axum::response::Response;
 use http_body::{Frame, SizeHint};
 use system_services_server::JsonRpcMethods;
 
-use super::{
-    Journal, MAX_BODY_BYTES, REDACTED, Record, SECRET_HEADERS, is_control_path, session_of,
-};
+use super::{Journal, MAX_BODY_BYTES, REDACTED, Record, Secrets, is_control_path, session_of};
 use crate::faults::AppliedFault;
 use crate::telemetry;
 
@@ -24,9 +22,9 @@ use crate::telemetry;
 pub(crate) type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
 /// Starts the record of `request`: everything but the body and the
-/// outcome. Its text has room for the body that `Content-Length`
-/// announces, up to [`MAX_BODY_BYTES`].
-fn start_record(request: &Request, at: SystemTime) -> Record {
+/// outcome, with the values of `secrets` redacted. Its text has room for
+/// the body that `Content-Length` announces, up to [`MAX_BODY_BYTES`].
+fn start_record(request: &Request, at: SystemTime, secrets: &Secrets) -> Record {
     let headers = request.headers();
     let request_id = telemetry::current_request_id();
     let uri = request.uri();
@@ -46,12 +44,14 @@ fn start_record(request: &Request, at: SystemTime) -> Record {
     let mut text = Vec::with_capacity(capacity);
     let request_id = request_id.map(|id| Record::push(&mut text, id.as_str().as_bytes()));
     let path = Record::push(&mut text, uri.path().as_bytes());
-    let query = uri
-        .query()
-        .map(|query| Record::push(&mut text, query.as_bytes()));
+    let query = uri.query().map(|query| {
+        let start = text.len() as u32;
+        push_query(&mut text, query, &secrets.query);
+        (start, text.len() as u32)
+    });
     let mut spans = Vec::with_capacity(headers.len());
     for (name, value) in headers {
-        let secret = SECRET_HEADERS.contains(name);
+        let secret = secrets.has_header(name);
         let value = if secret {
             REDACTED.as_bytes()
         } else {
@@ -76,6 +76,36 @@ fn start_record(request: &Request, at: SystemTime) -> Record {
         rpc_methods: Vec::new(),
         fault: None,
     }
+}
+
+/// Appends `query` to `text`, with the value of each parameter named in
+/// `secrets` replaced by [`REDACTED`].
+fn push_query(text: &mut Vec<u8>, query: &str, secrets: &[String]) {
+    if secrets.is_empty() {
+        return text.extend_from_slice(query.as_bytes());
+    }
+    for (index, pair) in query.split('&').enumerate() {
+        if index > 0 {
+            text.push(b'&');
+        }
+        let (name, _) = pair.split_once('=').unwrap_or((pair, ""));
+        let decoded = form_urlencoded_name(name);
+        if secrets.contains(&decoded) {
+            text.extend_from_slice(name.as_bytes());
+            text.push(b'=');
+            text.extend_from_slice(REDACTED.as_bytes());
+        } else {
+            text.extend_from_slice(pair.as_bytes());
+        }
+    }
+}
+
+/// Decodes a query parameter name: `+` is a space, `%XX` a byte.
+fn form_urlencoded_name(name: &str) -> String {
+    let spaced = name.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Completes `record` with the outcome that `response` carries.
@@ -110,7 +140,7 @@ where
     let ticket = journal.ticket(session);
     let session = session.map(str::to_string);
     let started = Instant::now();
-    let mut record = start_record(&request, SystemTime::now());
+    let mut record = start_record(&request, SystemTime::now(), journal.secrets());
 
     if http_body::Body::is_end_stream(request.body()) {
         let response = next(request).await;
@@ -196,8 +226,9 @@ mod tests {
         headers.append("accept", HeaderValue::from_static("a"));
         headers.append("accept", HeaderValue::from_static("b"));
         headers.append("cookie", HeaderValue::from_static("id=1"));
-        let record = start_record(&request, SystemTime::UNIX_EPOCH);
-        let joined = record.joined_headers();
+        let secrets = Secrets::default();
+        let record = start_record(&request, SystemTime::UNIX_EPOCH, &secrets);
+        let joined = record.joined_headers(&secrets);
         assert!(joined.contains(&("x-api-key".into(), REDACTED.into())));
         assert!(joined.contains(&("accept".into(), "a, b".into())));
         assert!(joined.contains(&("cookie".into(), REDACTED.into())));
