@@ -582,6 +582,16 @@ async fn preflight_allows_loaded_path() {
     assert_eq!(allow_origin.unwrap(), "*");
 }
 
+/// Returns the journal of the shared state of the mock at `base_url`.
+async fn journal(base_url: &str) -> Value {
+    reqwest::get(format!("{base_url}/__mock/journal"))
+        .await
+        .expect("the mock responds")
+        .json()
+        .await
+        .expect("a JSON journal")
+}
+
 #[tokio::test]
 async fn fault_applies_to_loaded_route() {
     let mock = start(petstore3(), SEED).await;
@@ -609,15 +619,7 @@ async fn fault_applies_to_loaded_route() {
     // The fault had a count of 1.
     assert_eq!(send(&request).await.status, 200);
 
-    let journal: Value = client
-        .get(format!("{}/__mock/journal", mock.base_url()))
-        .header("X-Api-Key", DEFAULT_API_KEY)
-        .send()
-        .await
-        .expect("the mock responds")
-        .json()
-        .await
-        .expect("a JSON journal");
+    let journal = journal(&mock.base_url()).await;
     let entries = journal["entries"].as_array().expect("journal entries");
     let statuses: Vec<(&str, u64)> = entries
         .iter()
@@ -864,14 +866,7 @@ async fn journal_redacts_loaded_credentials() {
     let by_query = RecordedRequest::new(Method::GET, &base_url, &query);
     assert_eq!(send(&by_query).await.status, 200);
 
-    let journal: Value = reqwest::Client::new()
-        .get(format!("{base_url}/__mock/journal"))
-        .send()
-        .await
-        .expect("the mock responds")
-        .json()
-        .await
-        .expect("a JSON journal");
+    let journal = journal(&base_url).await;
     assert!(!journal.to_string().contains(DEFAULT_API_KEY), "{journal}");
     let entries = journal["entries"].as_array().expect("journal entries");
     assert_eq!(entries.len(), 2, "{journal}");
