@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 const SEED: u64 = 42;
 
 /// Each spec under test, by name.
-const SPECS: [(&str, &str); 7] = [
+const SPECS: [(&str, &str); 8] = [
     (
         "petstore-expanded",
         include_str!("../../xtask/corpus/petstore-expanded.yaml"),
@@ -30,7 +30,36 @@ const SPECS: [(&str, &str); 7] = [
     ("uspto", include_str!("../../xtask/corpus/uspto.yaml")),
     ("lxkns", include_str!("../../xtask/corpus/lxkns.yaml")),
     ("openapi", api_spec::OPENAPI_YAML),
+    ("patterns", PATTERNS_YAML),
 ];
+
+/// A spec whose response values must match patterns, documented without
+/// examples, so the mock generates them.
+const PATTERNS_YAML: &str = r#"
+openapi: 3.0.3
+info: {title: Flights, version: '1'}
+paths:
+  /flights:
+    get:
+      parameters:
+        - {name: limit, in: query, required: true, schema: {type: integer, minimum: 1, maximum: 50}}
+      responses:
+        '200':
+          description: The flights.
+          content:
+            application/json:
+              schema:
+                type: array
+                minItems: 1
+                items:
+                  type: object
+                  required: [code, gate, version, host]
+                  properties:
+                    code: {type: string, pattern: '^[A-Z]{2}\d{3,4}$'}
+                    gate: {type: string, pattern: '^(A|B|C)-[1-9][0-9]?$'}
+                    version: {type: string, pattern: '^v\d+(\.\d+){2}$', minLength: 8}
+                    host: {type: string, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63}
+"#;
 
 const METHODS: [&str; 7] = ["get", "put", "post", "delete", "options", "head", "patch"];
 

@@ -2,6 +2,9 @@
 //! without an example. The draws come from a seeded SplitMix64 sequence, so
 //! a seed always gives the same values.
 
+use std::ops::RangeInclusive;
+
+use regex_syntax::hir::{Class, Hir, HirKind};
 use serde_json::{Map, Value};
 
 use super::load::resolve;
@@ -255,10 +258,15 @@ impl<'a> Generator<'a> {
             Some("byte") => "bW9jaw==".to_string(),
             _ => format!("{}-{}", WORDS[draw as usize % WORDS.len()], draw % 1000),
         };
-        // NOTE: `pattern` is not followed, so a string with a pattern may
-        // not match it; the start-up check logs such a response.
         let min = bound(schema, "minLength").unwrap_or(0.0) as usize;
         let max = bound(schema, "maxLength").map_or(usize::MAX, |max| max as usize);
+        // NOTE: a pattern that regex-syntax cannot parse, or whose matches
+        // this finds break the length bounds, is not followed. The
+        // start-up check logs such a response.
+        let pattern = schema.get("pattern").and_then(Value::as_str);
+        if let Some(text) = pattern.and_then(|pattern| matching_string(pattern, min..=max)) {
+            return text;
+        }
         let mut text = text;
         while text.chars().count() < min {
             text.push('x');
@@ -266,6 +274,76 @@ impl<'a> Generator<'a> {
         text.chars().take(max.max(min)).collect()
     }
 }
+
+/// Returns a string that `pattern` matches with a length in `lengths`,
+/// built from its syntax tree. It takes the first alternative, a letter,
+/// digit or the lowest character of each class, and the fewest
+/// repetitions, one where zero is allowed. When that is too short, each
+/// repetition runs the shortest length more times. Anchors add nothing.
+/// Returns `None` when regex-syntax cannot parse the pattern or neither
+/// string fits.
+fn matching_string(pattern: &str, lengths: RangeInclusive<usize>) -> Option<String> {
+    let hir = regex_syntax::parse(pattern).ok()?;
+    [0, *lengths.start()].into_iter().find_map(|extra| {
+        let mut text = String::new();
+        push_match(&hir, extra, &mut text)?;
+        lengths.contains(&text.chars().count()).then_some(text)
+    })
+}
+
+/// Appends a string that `hir` matches to `text`, with `extra` more
+/// repetitions of each repetition that allows them.
+fn push_match(hir: &Hir, extra: usize, text: &mut String) -> Option<()> {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => {}
+        HirKind::Literal(literal) => text.push_str(std::str::from_utf8(&literal.0).ok()?),
+        HirKind::Class(Class::Unicode(class)) => {
+            let contains = |c: char| {
+                class
+                    .ranges()
+                    .iter()
+                    .any(|r| (r.start()..=r.end()).contains(&c))
+            };
+            let preferred = CLASS_CHOICES.into_iter().find(|&c| contains(c));
+            text.push(preferred.or_else(|| class.ranges().first().map(|r| r.start()))?);
+        }
+        HirKind::Class(Class::Bytes(class)) => {
+            let contains = |b: u8| {
+                class
+                    .ranges()
+                    .iter()
+                    .any(|r| (r.start()..=r.end()).contains(&b))
+            };
+            let preferred = CLASS_CHOICES
+                .into_iter()
+                .find(|&c| c.is_ascii() && contains(c as u8));
+            let byte = preferred
+                .map(|c| c as u8)
+                .or_else(|| class.ranges().first().map(|r| r.start()))?;
+            text.push(char::from(byte).is_ascii().then_some(char::from(byte))?);
+        }
+        HirKind::Repetition(repetition) => {
+            let max = repetition.max.map_or(usize::MAX, |max| max as usize);
+            let least = (repetition.min as usize).max(1).min(max);
+            let count = least.saturating_add(extra).min(max);
+            for _ in 0..count {
+                push_match(&repetition.sub, extra, text)?;
+            }
+        }
+        HirKind::Capture(capture) => push_match(&capture.sub, extra, text)?,
+        HirKind::Concat(parts) => {
+            for part in parts {
+                push_match(part, extra, text)?;
+            }
+        }
+        HirKind::Alternation(alternatives) => push_match(alternatives.first()?, extra, text)?,
+    }
+    Some(())
+}
+
+/// Characters that a generated string takes from a class, in order of
+/// preference, so that generated values read as words and numbers.
+const CLASS_CHOICES: [char; 8] = ['a', 'b', 'x', 'A', '0', '1', '-', '_'];
 
 /// Returns the numeric keyword `name` of `schema`.
 fn bound(schema: &Value, name: &str) -> Option<f64> {
@@ -301,5 +379,43 @@ fn range(schema: &Value, default_low: f64, default_high: f64) -> (f64, f64) {
         (Some(low), None) => (low, low + default_high),
         (None, Some(high)) => ((high - default_high).min(default_low.min(high)), high),
         (None, None) => (default_low, default_high),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn strings_match_their_pattern() {
+        let patterns = [
+            r"^[A-Z]{3}-\d{4}$",
+            r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+            r"^(cron|backup)\.service$",
+            r"^\+?[1-9]\d{1,14}$",
+            r"[^\s]+@[^\s]+",
+            r"^v\d+(\.\d+){2}(-[0-9A-Za-z.]+)?$",
+        ];
+        for pattern in patterns {
+            let schema = json!({"type": "string", "pattern": pattern});
+            let document = json!({});
+            let value = Generator::new(&document, 7, false, 0).value(&schema);
+            let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+            assert!(validator.is_valid(&value), "{pattern}: {value}");
+        }
+    }
+
+    #[test]
+    fn pattern_keeps_length_bounds() {
+        let document = json!({});
+        let within = json!({"type": "string", "pattern": "^[a-z]+$", "minLength": 1});
+        let value = Generator::new(&document, 7, false, 0).value(&within);
+        assert_eq!(value, json!("a"));
+        // One letter is too short, so the repetition runs longer.
+        let long = json!({"type": "string", "pattern": "^[a-z]+$", "minLength": 20});
+        let value = Generator::new(&document, 7, false, 0).value(&long);
+        assert_eq!(value, json!("a".repeat(21)));
     }
 }
