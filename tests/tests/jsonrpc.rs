@@ -180,6 +180,23 @@ async fn unknown_key_runs_no_call() {
 }
 
 #[tokio::test]
+async fn out_of_range_id_is_parse_error() {
+    let mock = MockServer::start().await;
+    for id in ["1e999", "-22e991"] {
+        let request = format!(
+            r#"{{"jsonrpc": "2.0", "method": "{METHOD}", "params": ["cron"], "id": {id}}}"#
+        );
+        // The reply must be JSON that a client can parse, so the id is not
+        // echoed.
+        let (status, body) = post(&mock, &request).await;
+        assert_eq!(status, 400, "{id}");
+        let body = body.expect("a response");
+        assert_eq!(error_code(&body), -32700, "{id}: {body}");
+        assert_eq!(body["id"], Value::Null, "{id}");
+    }
+}
+
+#[tokio::test]
 async fn parse_error_has_null_id() {
     let mock = MockServer::start().await;
     let (status, body) = post(
