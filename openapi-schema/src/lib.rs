@@ -60,12 +60,74 @@ pub fn convert_components(schemas: Option<&Value>) -> Value {
 /// Builds the document a validator compiles: the converted `schema` at the
 /// root and the converted component schemas at `/components/schemas`, so a
 /// `$ref` to `#/components/schemas/Name` resolves as it does in the spec.
+///
+/// Only the components that `schema` reaches through `$ref`s, directly or
+/// through other components, are embedded. So each document, and the
+/// validator compiled from it, grows with what the schema uses rather than
+/// with the whole spec. When a `$ref` names a component
+/// that this cannot find, every component is embedded and the validator
+/// resolves the reference.
 pub fn root_document(schema: &Value, components: &Value) -> Value {
     let mut root = to_json_schema(schema);
+    let reached = reached_components(&root, components);
     if let Value::Object(map) = &mut root {
-        map.insert("components".to_string(), json!({ "schemas": components }));
+        map.insert("components".to_string(), json!({ "schemas": reached }));
     }
     root
+}
+
+/// Returns the part of the `components` map that `schema` reaches through
+/// `$ref`s, or the whole map when a reference names no component in it.
+fn reached_components(schema: &Value, components: &Value) -> Value {
+    let Value::Object(all) = components else {
+        return components.clone();
+    };
+    let mut pending = Vec::new();
+    collect_references(schema, &mut pending);
+    let mut reached = Map::new();
+    while let Some(reference) = pending.pop() {
+        let Some(name) = component_name(reference) else {
+            continue;
+        };
+        if reached.contains_key(&name) {
+            continue;
+        }
+        let Some(component) = all.get(&name) else {
+            return components.clone();
+        };
+        collect_references(component, &mut pending);
+        reached.insert(name, component.clone());
+    }
+    Value::Object(reached)
+}
+
+/// Appends every string `$ref` inside `value` to `references`.
+fn collect_references<'a>(value: &'a Value, references: &mut Vec<&'a str>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(reference)) = map.get("$ref") {
+                references.push(reference);
+            }
+            for nested in map.values() {
+                collect_references(nested, references);
+            }
+        }
+        Value::Array(items) => {
+            for nested in items {
+                collect_references(nested, references);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Returns the component name of a reference such as
+/// `#/components/schemas/Name` or `#/components/schemas/Name/items`, with
+/// its JSON pointer escapes decoded.
+fn component_name(reference: &str) -> Option<String> {
+    let rest = reference.strip_prefix("#/components/schemas/")?;
+    let token = rest.split('/').next().unwrap_or_default();
+    Some(token.replace("~1", "/").replace("~0", "~"))
 }
 
 fn convert_keyword(keyword: &str, value: &Value) -> Option<Value> {
@@ -215,5 +277,33 @@ mod tests {
             json!({"type": "string"})
         );
         assert_eq!(root["$ref"], "#/components/schemas/A");
+    }
+
+    #[test]
+    fn root_document_embeds_reached_components() {
+        let components = json!({
+            "A": {"properties": {"b": {"$ref": "#/components/schemas/B"}}},
+            "B": {"items": {"$ref": "#/components/schemas/C/items"}},
+            "C": {"items": {"type": "string"}},
+            "Unused": {"type": "string"},
+        });
+        let root = root_document(&json!({"$ref": "#/components/schemas/A"}), &components);
+        let embedded = root["components"]["schemas"].as_object().unwrap();
+        let names: Vec<&str> = embedded.keys().map(String::as_str).collect();
+        assert_eq!(names, ["A", "B", "C"]);
+    }
+
+    #[test]
+    fn root_document_without_references_embeds_none() {
+        let components = json!({"A": {"type": "string"}});
+        let root = root_document(&json!({"type": "integer"}), &components);
+        assert_eq!(root["components"]["schemas"], json!({}));
+    }
+
+    #[test]
+    fn unknown_component_embeds_all() {
+        let components = json!({"A b": {"type": "string"}, "C": {"type": "integer"}});
+        let root = root_document(&json!({"$ref": "#/components/schemas/A%20b"}), &components);
+        assert_eq!(root["components"]["schemas"], components);
     }
 }
