@@ -553,3 +553,17 @@ async fn replies_are_compact_json_text() {
         assert_eq!(text, expected, "{request}");
     }
 }
+
+#[tokio::test]
+async fn lone_surrogate_id_is_parse_error() {
+    let mock = MockServer::start().await;
+    for id in [r#""\ud800""#, r#""a\udc00b""#] {
+        let case = format!(r#"{{"jsonrpc": "2.0", "method": "x", "id": {id}}}"#);
+        let (status, body) = post(&mock, &case).await;
+        assert_eq!(status, 400, "{case}");
+        let body = body.expect("a response");
+        assert_eq!(error_code(&body), -32700, "{case}");
+        let message = body["error"]["data"]["body"].as_str().expect("a message");
+        assert_eq!(message, rest_parse_message(&mock, &case).await, "{case}");
+    }
+}

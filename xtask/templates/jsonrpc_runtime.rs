@@ -92,7 +92,6 @@ impl CallError {
             Some(json!({ "method": format!("Unknown method `{method}`") })),
         )
     }
-
 }
 
 impl Serialize for CallError {
@@ -595,18 +594,23 @@ impl<'a> Members<'a> {
 
 /// Returns the response id for the raw `id` member: its own text for a
 /// string, a number or null, and `None` for a value that is not a valid id.
-/// A number out of the range of `f64` fails the payload as a parse error,
-/// as it fails a REST body, so that no response echoes it.
+/// A number out of the range of `f64` or a string with a lone surrogate
+/// fails the payload as a parse error, as it fails a REST body, so that no
+/// response echoes it.
 fn reply_id<E: de::Error>(raw: &RawValue) -> Result<Option<ReplyId<'_>>, E> {
-    match raw.get().as_bytes().first() {
-        Some(b'"' | b'n') => Ok(Some(Cow::Borrowed(raw))),
-        Some(b'-' | b'0'..=b'9') => {
-            serde_json::from_str::<serde_json::Number>(raw.get()).map_err(E::custom)?;
+    let text = raw.get();
+    match text.as_bytes().first() {
+        Some(b'n') => Ok(Some(Cow::Borrowed(raw))),
+        Some(b'"') if !text.contains('\\') => Ok(Some(Cow::Borrowed(raw))),
+        Some(b'"' | b'-' | b'0'..=b'9') => {
+            // The raw value was read without the range check of a number
+            // and the check of a string's escapes, which parsing adds.
+            serde_json::from_str::<Value>(text).map_err(E::custom)?;
             Ok(Some(Cow::Borrowed(raw)))
         }
         Some(b'{' | b'[') => {
             // The raw value was read without the check for repeated keys.
-            runtime::parse_strict_json(raw.get().as_bytes())
+            runtime::parse_strict_json(text.as_bytes())
                 .map_err(|rejection| E::custom(rejection.message))?;
             Ok(None)
         }
