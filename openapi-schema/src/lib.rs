@@ -12,6 +12,27 @@ const OPENAPI_ONLY: &[&str] = &[
     "discriminator",
 ];
 
+/// The message that a schema validates, which sets the properties it
+/// requires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// A request: a required `readOnly` property is not required.
+    Request,
+    /// A response: a required `writeOnly` property is not required.
+    Response,
+}
+
+impl Direction {
+    /// Returns the keyword that marks a property as absent from this
+    /// direction's messages.
+    fn excluded(self) -> &'static str {
+        match self {
+            Direction::Request => "readOnly",
+            Direction::Response => "writeOnly",
+        }
+    }
+}
+
 /// Converts an OpenAPI 3.0 Schema Object to JSON Schema draft 2020-12.
 ///
 /// - `nullable: true` adds `"null"` to `type`. It widens only `type`, so an
@@ -20,18 +41,25 @@ const OPENAPI_ONLY: &[&str] = &[
 ///   form, taking the value of `minimum` or `maximum`.
 /// - Siblings of `$ref` are dropped, because OpenAPI 3.0 ignores them.
 /// - OpenAPI-only keywords and `x-` extensions are dropped.
+/// - A `readOnly` property leaves `required` in a request, and a
+///   `writeOnly` one in a response, because OpenAPI 3.0 applies such a
+///   required property to the other direction only.
 ///
 /// Property names are never taken for keywords: the conversion descends only
 /// into the keywords whose values are schemas.
 ///
 /// ```
+/// use openapi_schema::{Direction, to_json_schema};
 /// use serde_json::json;
 ///
 /// let schema = json!({"type": "string", "nullable": true, "example": "a"});
-/// let converted = openapi_schema::to_json_schema(&schema);
+/// let converted = to_json_schema(&schema, Direction::Response);
 /// assert_eq!(converted, json!({"type": ["string", "null"]}));
 /// ```
-pub fn to_json_schema(schema: &Value) -> Value {
+///
+/// NOTE: a property counts as `readOnly` or `writeOnly` only when its own
+/// schema has the keyword, not when it reaches it through a `$ref`.
+pub fn to_json_schema(schema: &Value, direction: Direction) -> Value {
     let Value::Object(object) = schema else {
         return schema.clone();
     };
@@ -40,7 +68,7 @@ pub fn to_json_schema(schema: &Value) -> Value {
     }
     let mut converted = Map::new();
     for (keyword, value) in object {
-        if let Some(value) = convert_keyword(keyword, value) {
+        if let Some(value) = convert_keyword(keyword, value, direction) {
             converted.insert(keyword.clone(), value);
         }
     }
@@ -49,15 +77,64 @@ pub fn to_json_schema(schema: &Value) -> Value {
     }
     convert_exclusive_bound(&mut converted, "exclusiveMinimum", "minimum");
     convert_exclusive_bound(&mut converted, "exclusiveMaximum", "maximum");
+    drop_excluded_required(object, &mut converted, direction);
     Value::Object(converted)
 }
 
-/// Converts every schema of a `components/schemas` map.
-pub fn convert_components(schemas: Option<&Value>) -> Value {
-    schemas.map_or_else(|| json!({}), convert_map_values)
+/// Removes from `required` the properties that `direction`'s messages do
+/// not carry, as the original `schema` marks them.
+fn drop_excluded_required(
+    schema: &Map<String, Value>,
+    converted: &mut Map<String, Value>,
+    direction: Direction,
+) {
+    let Some(Value::Object(properties)) = schema.get("properties") else {
+        return;
+    };
+    let Some(Value::Array(required)) = converted.get_mut("required") else {
+        return;
+    };
+    let keyword = direction.excluded();
+    required.retain(|name| {
+        let property = name.as_str().and_then(|name| properties.get(name));
+        property.and_then(|property| property.get(keyword)) != Some(&Value::Bool(true))
+    });
 }
 
-/// Builds the document a validator compiles: the converted `schema` at the
+/// The schemas of a document's `components/schemas` map, converted once
+/// for each direction.
+pub struct Components {
+    request: Value,
+    response: Value,
+}
+
+impl Components {
+    /// Converts every schema of a `components/schemas` map, or of none.
+    pub fn new(schemas: Option<&Value>) -> Self {
+        Components {
+            request: convert_components(schemas, Direction::Request),
+            response: convert_components(schemas, Direction::Response),
+        }
+    }
+
+    /// Builds the document a validator of `direction` compiles from
+    /// `schema`, as [`root_document`] does.
+    pub fn root_document(&self, schema: &Value, direction: Direction) -> Value {
+        let components = match direction {
+            Direction::Request => &self.request,
+            Direction::Response => &self.response,
+        };
+        root_document(schema, components, direction)
+    }
+}
+
+/// Converts every schema of a `components/schemas` map.
+pub fn convert_components(schemas: Option<&Value>, direction: Direction) -> Value {
+    schemas.map_or_else(|| json!({}), |map| convert_map_values(map, direction))
+}
+
+/// Builds the document a validator compiles: `schema` converted for
+/// `direction` at the
 /// root and the converted component schemas at `/components/schemas`, so a
 /// `$ref` to `#/components/schemas/Name` resolves as it does in the spec.
 ///
@@ -67,8 +144,8 @@ pub fn convert_components(schemas: Option<&Value>) -> Value {
 /// with the whole spec. When a `$ref` names a component
 /// that this cannot find, every component is embedded and the validator
 /// resolves the reference.
-pub fn root_document(schema: &Value, components: &Value) -> Value {
-    let mut root = to_json_schema(schema);
+pub fn root_document(schema: &Value, components: &Value, direction: Direction) -> Value {
+    let mut root = to_json_schema(schema, direction);
     let reached = reached_components(&root, components);
     if let Value::Object(map) = &mut root {
         map.insert("components".to_string(), json!({ "schemas": reached }));
@@ -130,33 +207,36 @@ fn component_name(reference: &str) -> Option<String> {
     Some(token.replace("~1", "/").replace("~0", "~"))
 }
 
-fn convert_keyword(keyword: &str, value: &Value) -> Option<Value> {
+fn convert_keyword(keyword: &str, value: &Value, direction: Direction) -> Option<Value> {
     if OPENAPI_ONLY.contains(&keyword) || keyword.starts_with("x-") {
         return None;
     }
     let converted = match keyword {
-        "properties" => convert_map_values(value),
-        "items" | "additionalProperties" | "not" => to_json_schema(value),
-        "allOf" | "anyOf" | "oneOf" => convert_array_items(value),
+        "properties" => convert_map_values(value, direction),
+        "items" | "additionalProperties" | "not" => to_json_schema(value, direction),
+        "allOf" | "anyOf" | "oneOf" => convert_array_items(value, direction),
         _ => value.clone(),
     };
     Some(converted)
 }
 
-fn convert_map_values(value: &Value) -> Value {
+fn convert_map_values(value: &Value, direction: Direction) -> Value {
     match value {
         Value::Object(map) => map
             .iter()
-            .map(|(name, schema)| (name.clone(), to_json_schema(schema)))
+            .map(|(name, schema)| (name.clone(), to_json_schema(schema, direction)))
             .collect::<Map<_, _>>()
             .into(),
         other => other.clone(),
     }
 }
 
-fn convert_array_items(value: &Value) -> Value {
+fn convert_array_items(value: &Value, direction: Direction) -> Value {
     match value {
-        Value::Array(items) => items.iter().map(to_json_schema).collect(),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| to_json_schema(item, direction))
+            .collect(),
         other => other.clone(),
     }
 }
@@ -194,40 +274,49 @@ mod tests {
 
     #[test]
     fn nullable_adds_null_type() {
-        let converted = to_json_schema(&json!({"type": "string", "nullable": true}));
+        let converted = to_json_schema(
+            &json!({"type": "string", "nullable": true}),
+            Direction::Response,
+        );
         assert_eq!(converted, json!({"type": ["string", "null"]}));
     }
 
     #[test]
     fn nullable_leaves_enum_alone() {
         let schema = json!({"type": "string", "enum": ["a"], "nullable": true});
-        let converted = to_json_schema(&schema);
+        let converted = to_json_schema(&schema, Direction::Response);
         assert_eq!(converted["enum"], json!(["a"]));
     }
 
     #[test]
     fn nullable_without_type_is_dropped() {
-        let converted = to_json_schema(&json!({"nullable": true, "minLength": 1}));
+        let converted = to_json_schema(
+            &json!({"nullable": true, "minLength": 1}),
+            Direction::Response,
+        );
         assert_eq!(converted, json!({"minLength": 1}));
     }
 
     #[test]
     fn exclusive_minimum_becomes_number() {
         let schema = json!({"type": "integer", "minimum": 0, "exclusiveMinimum": true});
-        let converted = to_json_schema(&schema);
+        let converted = to_json_schema(&schema, Direction::Response);
         assert_eq!(converted, json!({"type": "integer", "exclusiveMinimum": 0}));
     }
 
     #[test]
     fn false_exclusive_maximum_is_dropped() {
         let schema = json!({"maximum": 9, "exclusiveMaximum": false});
-        assert_eq!(to_json_schema(&schema), json!({"maximum": 9}));
+        assert_eq!(
+            to_json_schema(&schema, Direction::Response),
+            json!({"maximum": 9})
+        );
     }
 
     #[test]
     fn ref_siblings_are_dropped() {
         let schema = json!({"$ref": "#/components/schemas/A", "nullable": true, "type": "object"});
-        let converted = to_json_schema(&schema);
+        let converted = to_json_schema(&schema, Direction::Response);
         assert_eq!(converted, json!({"$ref": "#/components/schemas/A"}));
     }
 
@@ -241,13 +330,16 @@ mod tests {
             "discriminator": {"propertyName": "kind"},
             "x-internal": true,
         });
-        assert_eq!(to_json_schema(&schema), json!({"type": "object"}));
+        assert_eq!(
+            to_json_schema(&schema, Direction::Response),
+            json!({"type": "object"})
+        );
     }
 
     #[test]
     fn property_named_example_is_kept() {
         let schema = json!({"properties": {"example": {"type": "string", "nullable": true}}});
-        let converted = to_json_schema(&schema);
+        let converted = to_json_schema(&schema, Direction::Response);
         let property = &converted["properties"]["example"];
         assert_eq!(property, &json!({"type": ["string", "null"]}));
     }
@@ -259,7 +351,7 @@ mod tests {
             "additionalProperties": {"type": "integer", "nullable": true},
             "oneOf": [{"type": "boolean", "nullable": true}],
         });
-        let converted = to_json_schema(&schema);
+        let converted = to_json_schema(&schema, Direction::Response);
         assert_eq!(converted["items"]["type"], json!(["string", "null"]));
         assert_eq!(
             converted["additionalProperties"]["type"],
@@ -271,12 +363,42 @@ mod tests {
     #[test]
     fn root_document_keeps_component_path() {
         let components = json!({"A": {"type": "string"}});
-        let root = root_document(&json!({"$ref": "#/components/schemas/A"}), &components);
+        let root = root_document(
+            &json!({"$ref": "#/components/schemas/A"}),
+            &components,
+            Direction::Response,
+        );
         assert_eq!(
             root["components"]["schemas"]["A"],
             json!({"type": "string"})
         );
         assert_eq!(root["$ref"], "#/components/schemas/A");
+    }
+
+    #[test]
+    fn read_only_not_required_in_request() {
+        let schema = json!({
+            "required": ["id", "name", "secret"],
+            "properties": {
+                "id": {"type": "string", "readOnly": true},
+                "name": {"type": "string"},
+                "secret": {"type": "string", "writeOnly": true},
+            },
+        });
+        let request = to_json_schema(&schema, Direction::Request);
+        assert_eq!(request["required"], json!(["name", "secret"]));
+        let response = to_json_schema(&schema, Direction::Response);
+        assert_eq!(response["required"], json!(["id", "name"]));
+    }
+
+    #[test]
+    fn read_only_in_all_of_part() {
+        let schema = json!({"allOf": [{
+            "required": ["id"],
+            "properties": {"id": {"readOnly": true}},
+        }]});
+        let request = to_json_schema(&schema, Direction::Request);
+        assert_eq!(request["allOf"][0]["required"], json!([]));
     }
 
     #[test]
@@ -287,7 +409,11 @@ mod tests {
             "C": {"items": {"type": "string"}},
             "Unused": {"type": "string"},
         });
-        let root = root_document(&json!({"$ref": "#/components/schemas/A"}), &components);
+        let root = root_document(
+            &json!({"$ref": "#/components/schemas/A"}),
+            &components,
+            Direction::Response,
+        );
         let embedded = root["components"]["schemas"].as_object().unwrap();
         let names: Vec<&str> = embedded.keys().map(String::as_str).collect();
         assert_eq!(names, ["A", "B", "C"]);
@@ -296,14 +422,22 @@ mod tests {
     #[test]
     fn root_document_without_references_embeds_none() {
         let components = json!({"A": {"type": "string"}});
-        let root = root_document(&json!({"type": "integer"}), &components);
+        let root = root_document(
+            &json!({"type": "integer"}),
+            &components,
+            Direction::Response,
+        );
         assert_eq!(root["components"]["schemas"], json!({}));
     }
 
     #[test]
     fn unknown_component_embeds_all() {
         let components = json!({"A b": {"type": "string"}, "C": {"type": "integer"}});
-        let root = root_document(&json!({"$ref": "#/components/schemas/A%20b"}), &components);
+        let root = root_document(
+            &json!({"$ref": "#/components/schemas/A%20b"}),
+            &components,
+            Direction::Response,
+        );
         assert_eq!(root["components"]["schemas"], components);
     }
 }

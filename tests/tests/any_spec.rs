@@ -903,3 +903,52 @@ async fn journal_redacts_loaded_credentials() {
     assert_eq!(entries[0]["query"], "page=2");
     assert_eq!(entries[1]["query"], "page=3&access+token=[redacted]");
 }
+
+const READ_WRITE_YAML: &str = "
+openapi: 3.0.3
+info: {title: Users, version: '1'}
+paths:
+  /users:
+    post:
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/User'}
+      responses:
+        '201':
+          description: Created.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/User'}
+components:
+  schemas:
+    User:
+      type: object
+      required: [id, name, password]
+      properties:
+        id: {type: string, readOnly: true}
+        name: {type: string}
+        password: {type: string, writeOnly: true}
+";
+
+#[tokio::test]
+async fn read_only_required_in_response_only() {
+    let mock = start(READ_WRITE_YAML, SEED).await;
+    let create = |body: Value| {
+        let mut request = RecordedRequest::new(Method::POST, &mock.base_url(), "/users")
+            .header("Content-Type", "application/json");
+        request.body = body.to_string().into_bytes();
+        request
+    };
+
+    let created = send(&create(json!({"name": "ann", "password": "p"}))).await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let body: Value = serde_json::from_slice(&created.body).expect("a JSON body");
+    assert!(body["id"].is_string(), "{body}");
+    assert!(body.get("password").is_none(), "{body}");
+
+    let (status, fields) = invalid_fields(&create(json!({"name": "ann"}))).await;
+    assert_eq!(status, 400);
+    assert_eq!(fields, ["body/password"]);
+}

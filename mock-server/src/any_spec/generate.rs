@@ -65,7 +65,8 @@ impl<'a> Generator<'a> {
     }
 
     /// Generates a value of `schema`, for a response: `writeOnly`
-    /// properties are left out unless required.
+    /// properties are left out, required ones too, because OpenAPI 3.0
+    /// requires those in requests only.
     pub(super) fn value(&mut self, schema: &Value) -> Value {
         self.generate(schema, 0)
     }
@@ -160,7 +161,7 @@ impl<'a> Generator<'a> {
             let is_required = required.contains(&name.as_str());
             let write_only = resolve(self.document, property)
                 .is_ok_and(|property| property.get("writeOnly") == Some(&Value::Bool(true)));
-            if !is_required && (depth >= OPTIONAL_DEPTH || write_only) {
+            if write_only || (!is_required && depth >= OPTIONAL_DEPTH) {
                 continue;
             }
             object.insert(name.clone(), self.generate(property, depth + 1));

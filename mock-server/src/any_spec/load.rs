@@ -4,6 +4,7 @@
 
 use axum::http::{Method, StatusCode};
 use jsonschema::Validator;
+use openapi_schema::{Components, Direction};
 use serde_json::Value;
 
 use crate::spec::LoadError;
@@ -141,7 +142,7 @@ type Declared<'a> = (String, Location, &'a Value, String);
 pub(super) struct Loader<'a> {
     pub document: &'a Value,
     /// The component schemas, converted to JSON Schema once.
-    pub components: Value,
+    pub components: Components,
 }
 
 impl<'a> Loader<'a> {
@@ -149,7 +150,7 @@ impl<'a> Loader<'a> {
         let components = document.pointer("/components/schemas");
         Loader {
             document,
-            components: openapi_schema::convert_components(components),
+            components: Components::new(components),
         }
     }
 
@@ -292,7 +293,7 @@ impl<'a> Loader<'a> {
             Some(schema) => (
                 self.kinds(schema, &schema_pointer)?,
                 self.properties(schema, &schema_pointer)?,
-                Some(self.validator(schema, &schema_pointer)?),
+                Some(self.validator(schema, &schema_pointer, Direction::Request)?),
             ),
             None => (Kinds::default(), Vec::new(), None),
         };
@@ -370,7 +371,7 @@ impl<'a> Loader<'a> {
             let schema = media.get("schema");
             let validator = match schema {
                 Some(schema) if is_json(&name) || name == FORM => {
-                    Some(self.validator(schema, &pointer)?)
+                    Some(self.validator(schema, &pointer, Direction::Request)?)
                 }
                 _ => None,
             };
@@ -504,9 +505,15 @@ impl<'a> Loader<'a> {
         })
     }
 
-    /// Compiles `schema` with the document's component schemas.
-    pub(super) fn validator(&self, schema: &Value, pointer: &str) -> Result<Validator, LoadError> {
-        let root = openapi_schema::root_document(schema, &self.components);
+    /// Compiles `schema` with the document's component schemas, for the
+    /// messages of `direction`.
+    pub(super) fn validator(
+        &self,
+        schema: &Value,
+        pointer: &str,
+        direction: Direction,
+    ) -> Result<Validator, LoadError> {
+        let root = self.components.root_document(schema, direction);
         jsonschema::draft202012::options()
             .build(&root)
             .map_err(|error| LoadError::new(pointer, format!("invalid schema: {error}")))

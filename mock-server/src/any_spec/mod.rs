@@ -36,6 +36,7 @@ use crate::journal::Secrets;
 use crate::spec::{Document, LoadError};
 use crate::{MockApi, prefer, telemetry};
 use load::{Credential, Loader, Location, Operation, essence, is_json};
+use openapi_schema::Direction;
 
 /// A loaded OpenAPI 3.0 document, ready to serve.
 pub struct AnySpec {
@@ -547,7 +548,7 @@ fn answer(
                 documented.pointer,
                 load::pointer_token(media_type)
             );
-            let validator = loader.validator(schema, &pointer)?;
+            let validator = loader.validator(schema, &pointer, Direction::Response)?;
             let operation_seed = telemetry::mix(
                 seed ^ fnv1a(&format!("{} {}", operation.method, operation.template)),
             );

@@ -7,7 +7,7 @@ use jsonschema::Validator;
 use serde_json::Value;
 
 use super::body::essence;
-use openapi_schema as schema;
+use openapi_schema::{Components, Direction};
 
 /// The HTTP methods that a Path Item Object can hold, as OpenAPI 3.0 names
 /// them.
@@ -128,7 +128,7 @@ pub(super) fn load_operations(document: &Value) -> Result<Vec<Operation>, SpecEr
     let components = document.pointer("/components/schemas");
     let loader = Loader {
         document,
-        components: schema::convert_components(components),
+        components: Components::new(components),
     };
     loader.operations()
 }
@@ -166,7 +166,7 @@ fn is_parameter(segment: &str) -> bool {
 struct Loader<'a> {
     document: &'a Value,
     /// `components/schemas`, converted to JSON Schema.
-    components: Value,
+    components: Components,
 }
 
 impl<'a> Loader<'a> {
@@ -212,7 +212,11 @@ impl<'a> Loader<'a> {
         let body = self.resolve(body, pointer)?;
         Ok(RequestBody {
             required: body["required"].as_bool().unwrap_or(false),
-            body: self.body(body.get("content"), &format!("{pointer}/content"))?,
+            body: self.body(
+                body.get("content"),
+                &format!("{pointer}/content"),
+                Direction::Request,
+            )?,
         })
     }
 
@@ -227,13 +231,22 @@ impl<'a> Loader<'a> {
             let response_pointer = format!("{pointer}/{}", pointer_token(status));
             let response = self.resolve(response, &response_pointer)?;
             let content_pointer = format!("{response_pointer}/content");
-            let body = self.body(response.get("content"), &content_pointer)?;
+            let body = self.body(
+                response.get("content"),
+                &content_pointer,
+                Direction::Response,
+            )?;
             loaded.push((status.clone(), body));
         }
         Ok(loaded)
     }
 
-    fn body(&self, content: Option<&'a Value>, pointer: &str) -> Result<Body, SpecError> {
+    fn body(
+        &self,
+        content: Option<&'a Value>,
+        pointer: &str,
+        direction: Direction,
+    ) -> Result<Body, SpecError> {
         let Some(content) = content else {
             return Ok(Body {
                 media_types: Vec::new(),
@@ -244,7 +257,7 @@ impl<'a> Loader<'a> {
             let media_pointer = format!("{pointer}/{}", pointer_token(name));
             let validator = media
                 .get("schema")
-                .map(|schema| self.validator(schema, &format!("{media_pointer}/schema")))
+                .map(|schema| self.validator(schema, &format!("{media_pointer}/schema"), direction))
                 .transpose()?;
             media_types.push(MediaType {
                 name: essence(name),
@@ -254,8 +267,13 @@ impl<'a> Loader<'a> {
         Ok(Body { media_types })
     }
 
-    fn validator(&self, schema: &Value, pointer: &str) -> Result<Validator, SpecError> {
-        let root = schema::root_document(schema, &self.components);
+    fn validator(
+        &self,
+        schema: &Value,
+        pointer: &str,
+        direction: Direction,
+    ) -> Result<Validator, SpecError> {
+        let root = self.components.root_document(schema, direction);
         jsonschema::draft202012::options()
             .build(&root)
             .map_err(|error| spec_error(pointer, format!("invalid schema: {error}")))
