@@ -5,10 +5,12 @@
 //! `corpus_crates_compile` copies this file into the generated server
 //! crate's `tests/` and runs it there.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::sync::Arc;
 
 use axum::http::StatusCode;
+use common::send;
 use petstore_expanded_server::types::{Error, Pet};
 use petstore_expanded_server::*;
 
@@ -54,23 +56,7 @@ impl Api for Pets {
 }
 
 async fn start() -> String {
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .expect("bind loopback");
-    let address = listener.local_addr().expect("local address");
-    let app = router(Arc::new(Pets));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{address}")
-}
-
-/// Sends `request` and returns the status and the JSON body, `null` when
-/// the body is empty.
-async fn send(request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
-    let response = request.send().await.expect("request is sent");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
-    (status, body)
+    common::start(router(Arc::new(Pets))).await
 }
 
 #[tokio::test]

@@ -126,6 +126,12 @@ impl Rejection {
         }
     }
 
+    /// Builds a 401 for a missing or rejected credential, naming the header,
+    /// query parameter or cookie that carries it in `data`.
+    pub fn unauthorized(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Rejection::with_status(StatusCode::UNAUTHORIZED, &field.into(), message.into())
+    }
+
     fn with_status(status: StatusCode, field: &str, message: String) -> Self {
         let mut rejection = Rejection::invalid(field, message.clone());
         rejection.status = status;

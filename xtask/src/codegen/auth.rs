@@ -38,10 +38,21 @@ pub fn authenticate_method(model: &Model) -> TokenStream {
     if keys.is_empty() {
         return TokenStream::new();
     }
-    let mut doc = vec![
-        " Checks the API key of a request to an operation that has a security".to_string(),
-        " requirement. An error is sent as the operation's 401 response.".to_string(),
-    ];
+    let (mut doc, error_type) = if model.typed_key_error {
+        let doc = vec![
+            " Checks the API key of a request to an operation that has a security".to_string(),
+            " requirement. An error is sent as the operation's 401 response.".to_string(),
+        ];
+        (doc, quote! { types::Error })
+    } else {
+        let doc = vec![
+            " Checks the API key of a request to an operation that has a security".to_string(),
+            " requirement. A rejection is sent as it is, in the error body".to_string(),
+            " `{\"error\": {\"message\", \"data\"}}`: build it with".to_string(),
+            " `Rejection::unauthorized` for a 401.".to_string(),
+        ];
+        (doc, quote! { Rejection })
+    };
     if keys.iter().any(|key| key.optional) {
         doc.extend([
             String::new(),
@@ -56,7 +67,7 @@ pub fn authenticate_method(model: &Model) -> TokenStream {
             &self,
             context: &RequestContext,
             api_key: &ApiKey,
-        ) -> Result<(), types::Error>;
+        ) -> Result<(), #error_type>;
     }
 }
 
@@ -85,15 +96,20 @@ pub fn request_field(operation: &Operation) -> Option<TokenStream> {
 /// security requirement.
 pub fn handler_step(
     operation: &Operation,
-    schemes: &BTreeMap<String, Scheme>,
+    model: &Model,
     response_type: &Ident,
 ) -> Option<(TokenStream, TokenStream)> {
     if let Some(key) = &operation.api_key {
         let header_name = header_name(&key.header);
+        let reject = if model.typed_key_error {
+            quote! { #response_type::Unauthorized(error).into_response() }
+        } else {
+            quote! { error.into_response() }
+        };
         let step = quote! {
             let api_key = ApiKey::from_headers(&context.headers, #header_name);
             if let Err(error) = api.authenticate(&context, &api_key) {
-                return #response_type::Unauthorized(error).into_response();
+                return #reject;
             }
         };
         return Some((step, quote! { api_key, }));
@@ -106,7 +122,7 @@ pub fn handler_step(
     names.sort_unstable();
     names.dedup();
     let sources = names.iter().map(|name| {
-        let source = match &schemes[*name] {
+        let source = match &model.schemes[*name] {
             Scheme::Header(header) => quote! { CredentialSource::Header(#header) },
             Scheme::Query(key) => quote! { CredentialSource::Query(#key) },
             Scheme::Cookie(cookie) => quote! { CredentialSource::Cookie(#cookie) },

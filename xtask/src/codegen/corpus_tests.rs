@@ -27,6 +27,7 @@ const CORPUS: &[(&str, Expected)] = &[
     ("uspto.yaml", Expected::Compiles),
     ("lxkns.yaml", Expected::Compiles),
     ("../../spec/control.yaml", Expected::Compiles),
+    ("api-key-header.yaml", Expected::Compiles),
     (
         "realworld.yaml",
         Expected::Fails {
@@ -70,16 +71,26 @@ fn corpus_generates_or_fails_located() {
     }
 }
 
-/// The server crate that gets `SERVE_TEST` as an integration test.
-const SERVED_CRATE: &str = "petstore-expanded-server";
+/// Helpers that each test of `SERVED` reads as its module `common`.
+const SERVE_COMMON: &str = include_str!("../../corpus/serve_common.rs");
 
-/// A hand-written test of the petstore-expanded stubs over HTTP.
-const SERVE_TEST: &str = include_str!("../../corpus/petstore_expanded_serve.rs");
+/// The server crates that get a hand-written test over HTTP, each with
+/// the test's source.
+const SERVED: &[(&str, &str)] = &[
+    (
+        "petstore-expanded-server",
+        include_str!("../../corpus/petstore_expanded_serve.rs"),
+    ),
+    (
+        "api-key-header-server",
+        include_str!("../../corpus/api_key_header_serve.rs"),
+    ),
+];
 
 /// Generates every corpus spec that must compile into one scratch
 /// workspace, with this workspace's lock file so that the versions match,
-/// runs `cargo check` on it, then serves one generated server over HTTP
-/// with `SERVE_TEST`. The build goes to `target/corpus`, which later runs
+/// runs `cargo check` on it, then serves each server of `SERVED` over
+/// HTTP with its test. The build goes to `target/corpus`, which later runs
 /// reuse.
 #[test]
 #[ignore = "builds and tests the generated crates, about two minutes on a cold target/corpus; \
@@ -103,7 +114,10 @@ fn corpus_crates_compile() {
         &names,
     ));
     for file in &mut files {
-        if file.path.ends_with(format!("{SERVED_CRATE}/Cargo.toml")) {
+        let served = SERVED
+            .iter()
+            .any(|(name, _)| file.path.ends_with(format!("{name}/Cargo.toml")));
+        if served {
             file.contents.push_str(
                 "\n[dev-dependencies]\n\
                  reqwest = { version = \"0.13\", default-features = false }\n\
@@ -111,10 +125,16 @@ fn corpus_crates_compile() {
             );
         }
     }
-    files.push(super::GeneratedFile {
-        path: out.join(SERVED_CRATE).join("tests/serve.rs"),
-        contents: SERVE_TEST.to_string(),
-    });
+    for (name, test) in SERVED {
+        files.push(super::GeneratedFile {
+            path: out.join(name).join("tests/serve.rs"),
+            contents: test.to_string(),
+        });
+        files.push(super::GeneratedFile {
+            path: out.join(name).join("tests/common/mod.rs"),
+            contents: SERVE_COMMON.to_string(),
+        });
+    }
     super::files::sync(Path::new("/"), &files, super::Mode::Write).expect("write the crates");
     std::fs::copy(root.join("Cargo.lock"), out.join("Cargo.lock")).expect("copy Cargo.lock");
 
@@ -135,13 +155,8 @@ fn corpus_crates_compile() {
         );
     };
     cargo(&["check", "--quiet", "--workspace"]);
-    cargo(&[
-        "test",
-        "--quiet",
-        "--package",
-        SERVED_CRATE,
-        "--test",
-        "serve",
-    ]);
+    for (name, _) in SERVED {
+        cargo(&["test", "--quiet", "--package", name, "--test", "serve"]);
+    }
     std::fs::remove_dir_all(&out).expect("remove the scratch workspace");
 }

@@ -6,6 +6,7 @@ use quote::{format_ident, quote};
 
 use super::auth;
 use super::model::{JsonRpcEndpoint, Operation};
+use super::request;
 use super::server::{OperationItems, status_variant};
 use super::spec::SpecError;
 
@@ -21,6 +22,7 @@ pub struct Decoding<'a> {
 pub fn endpoint_items(
     endpoint: &JsonRpcEndpoint,
     operations: &[Decoding],
+    typed_key_error: bool,
 ) -> Result<OperationItems, SpecError> {
     let code = |status: u16| {
         endpoint
@@ -46,6 +48,7 @@ pub fn endpoint_items(
                 .as_ref()
                 .zip(decoding.body_shape.as_ref()),
             endpoint.api_key_header.as_deref(),
+            typed_key_error,
             &invalid_params,
             &code,
         )?;
@@ -60,10 +63,11 @@ pub fn endpoint_items(
         Some(header) => {
             let unauthorized = code(401).unwrap_or(Literal::i64_unsuffixed(-32001));
             let header_name = auth::header_name(header);
+            let call_error = key_call_error(typed_key_error, &unauthorized);
             quote! {
                 let api_key = ApiKey::from_headers(&context.headers, #header_name);
                 if let Err(error) = api.authenticate(context, &api_key) {
-                    let error = jsonrpc::CallError::from_rest(#unauthorized, &error);
+                    let error = #call_error;
                     return jsonrpc::reject(axum::http::StatusCode::UNAUTHORIZED, error);
                 }
             }
@@ -129,6 +133,16 @@ pub fn endpoint_items(
     })
 }
 
+/// Emits the conversion of the `error` that `authenticate` returned into a
+/// `CallError` with `code`: a `types::Error` body or a `Rejection`.
+fn key_call_error(typed_key_error: bool, code: &Literal) -> TokenStream {
+    if typed_key_error {
+        quote! { jsonrpc::CallError::from_rest(#code, &error) }
+    } else {
+        quote! { jsonrpc::CallError::from_rejection(#code, error) }
+    }
+}
+
 /// Emits the body of one dispatcher arm: authenticate, decode params into the
 /// operation's typed request, call the operation, map its response.
 ///
@@ -139,6 +153,7 @@ fn call_operation(
     operation: &Operation,
     typed_body: Option<(&TokenStream, &TokenStream)>,
     endpoint_key_header: Option<&str>,
+    typed_key_error: bool,
     invalid_params: &Literal,
     code: &impl Fn(u16) -> Option<Literal>,
 ) -> Result<TokenStream, SpecError> {
@@ -155,10 +170,11 @@ fn call_operation(
         } else {
             let header_name = auth::header_name(header);
             let unauthorized = code(401).unwrap_or(Literal::i64_unsuffixed(-32001));
+            let call_error = key_call_error(typed_key_error, &unauthorized);
             steps.push(quote! {
                 let api_key = ApiKey::from_headers(&context.headers, #header_name);
                 if let Err(error) = api.authenticate(context, &api_key) {
-                    return Err(jsonrpc::CallError::from_rest(#unauthorized, &error));
+                    return Err(#call_error);
                 }
             });
         }
@@ -177,7 +193,7 @@ fn call_operation(
         let mut params = jsonrpc::Params::new(params, &[#(#param_names),*], #invalid_params)?;
     });
     for param in operation.path_params() {
-        let ident = format_ident!("{}", heck::ToSnakeCase::to_snake_case(param.name.as_str()));
+        let ident = request::field_ident(&param.name);
         let name = &param.name;
         steps.push(quote! {
             let #ident = params.take_string(#name, #invalid_params)?;

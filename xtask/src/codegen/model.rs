@@ -33,6 +33,11 @@ pub struct Model {
     /// Whether `authenticate` takes `Credentials` of several schemes,
     /// rather than the `ApiKey` of the spec's one apiKey header scheme.
     pub credentials: bool,
+    /// Whether `authenticate` with an `ApiKey` returns a `types::Error`,
+    /// sent as the operation's 401 variant, because every secured operation
+    /// documents a 401 whose schema is `Error`. Otherwise it returns a
+    /// `Rejection`, sent as it is.
+    pub typed_key_error: bool,
 }
 
 /// The operation marked `x-jsonrpc-endpoint: true`.
@@ -106,8 +111,18 @@ pub fn build(api: &OpenAPI, strict: bool) -> Result<Model, SpecError> {
     let mut operations = Vec::new();
     let mut jsonrpc = None;
     let mut schemes = BTreeMap::new();
+    let mut templates = BTreeMap::new();
     for (path, item) in api.paths.iter() {
         let item_pointer = format!("/paths/{}", escape_segment(path));
+        if let Some(first) = templates.insert(template_shape(path), path) {
+            return Err(SpecError::new(
+                item_pointer,
+                format!(
+                    "path `{path}` differs from `{first}` only in its parameter names, so \
+                     OpenAPI treats them as the same path; move its operations to `{first}`"
+                ),
+            ));
+        }
         let item = match item {
             ReferenceOr::Item(item) => item,
             ReferenceOr::Reference { .. } => {
@@ -204,12 +219,40 @@ pub fn build(api: &OpenAPI, strict: bool) -> Result<Model, SpecError> {
     }
 
     check_jsonrpc_methods(&operations, jsonrpc.as_ref())?;
+    let typed_key_error = operations
+        .iter()
+        .filter(|operation| operation.api_key.is_some())
+        .all(|operation| operation.responses.iter().any(is_error_401));
     Ok(Model {
         operations,
         jsonrpc,
         schemes,
         credentials,
+        typed_key_error,
     })
+}
+
+/// Returns `path` with each parameter name left out, such as `/a/{}/b` for
+/// `/a/{id}/b`: paths with the same shape match the same requests.
+fn template_shape(path: &str) -> String {
+    let segments = path.split('/').map(|segment| {
+        if segment.starts_with('{') && segment.ends_with('}') {
+            "{}"
+        } else {
+            segment
+        }
+    });
+    segments.collect::<Vec<_>>().join("/")
+}
+
+/// Returns whether `response` is a 401 whose JSON body is the `Error`
+/// component schema, which typify names `types::Error`.
+fn is_error_401(response: &DocumentedResponse) -> bool {
+    let reference = match &response.schema {
+        Some(ReferenceOr::Reference { reference }) => reference,
+        _ => return false,
+    };
+    response.status == 401 && reference == "#/components/schemas/Error"
 }
 
 fn error_codes(operation: &SpecOperation, pointer: &str) -> Result<BTreeMap<u16, i64>, SpecError> {

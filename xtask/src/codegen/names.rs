@@ -64,18 +64,31 @@ enum Pass {
 
 /// Converts text to a snake_case identifier: `findPetsByStatus` becomes
 /// `find_pets_by_status`, a keyword gets a `_` suffix and a leading digit
-/// a `_` prefix.
+/// an `op_` prefix, so that the type names derived from it, such as
+/// `Op123startRequest` for `123start`, are identifiers too.
 fn identifier(text: &str) -> String {
-    let snake = text.to_snake_case();
-    let snake = if snake.is_empty() {
-        "operation".to_string()
-    } else if snake.starts_with(|c: char| c.is_ascii_digit()) {
-        format!("_{snake}")
-    } else {
-        snake
-    };
+    let snake = snake_identifier(text, "operation", "op_");
     if RUST_KEYWORDS.contains(&snake.as_str()) {
         format!("{snake}_")
+    } else {
+        snake
+    }
+}
+
+/// Converts text to snake_case and keeps only ASCII letters, digits and
+/// `_`, which every Rust identifier may contain. Text left empty becomes
+/// `empty`, and text that starts with a digit gets `digit_prefix`.
+/// Keywords are left to the caller.
+pub fn snake_identifier(text: &str, empty: &str, digit_prefix: &str) -> String {
+    let snake: String = text
+        .to_snake_case()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    if snake.trim_matches('_').is_empty() {
+        empty.to_string()
+    } else if snake.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("{digit_prefix}{snake}")
     } else {
         snake
     }

@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use heck::{ToSnakeCase, ToUpperCamelCase};
+use heck::ToUpperCamelCase;
 use openapiv3::ReferenceOr;
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use super::model::{Operation, RUST_KEYWORDS};
+use super::names;
 use super::params::{Location, Param, ParamKind, StringRules};
 use super::spec::SpecError;
 use super::types::Types;
@@ -415,15 +416,11 @@ fn option_tokens(value: Option<Literal>) -> TokenStream {
     }
 }
 
-/// Returns the Rust field of a parameter name: snake_case, with `r#` for a
-/// keyword and `_` before a leading digit.
+/// Returns the Rust field of a parameter name: snake_case in ASCII, with
+/// `r#` for a keyword, `_` before a leading digit and `param` for a name
+/// with no ASCII letter or digit.
 pub fn field_ident(name: &str) -> Ident {
-    let snake = name.to_snake_case();
-    let snake = if snake.is_empty() || snake.starts_with(|c: char| c.is_ascii_digit()) {
-        format!("_{snake}")
-    } else {
-        snake
-    };
+    let snake = names::snake_identifier(name, "param", "_");
     if RUST_KEYWORDS.contains(&snake.as_str()) && !["self", "super", "crate"].contains(&&*snake) {
         Ident::new_raw(&snake, proc_macro2::Span::call_site())
     } else if RUST_KEYWORDS.contains(&snake.as_str()) {

@@ -15,13 +15,11 @@ use super::Target;
 use super::files::GeneratedFile;
 use super::format;
 use super::jsonrpc;
-use std::collections::BTreeMap;
 
 use super::auth;
 use super::model::{self, DocumentedResponse, Model, Operation};
 use super::openrpc;
 use super::request::{self, ParamField};
-use super::security::Scheme;
 use super::spec::SpecError;
 use super::types::Types;
 use super::validation::Schemas;
@@ -57,7 +55,7 @@ pub fn emit(api: &OpenAPI, target: &Target) -> anyhow::Result<Server> {
     let header = target.rust_header();
     let mut items = Vec::new();
     for operation in &model.operations {
-        let item = OperationItems::new(operation, &model.schemes, &mut types, &mut schemas)?;
+        let item = OperationItems::new(operation, &model, &mut types, &mut schemas)?;
         items.push(item);
     }
     if let Some(endpoint) = &model.jsonrpc {
@@ -71,7 +69,11 @@ pub fn emit(api: &OpenAPI, target: &Target) -> anyhow::Result<Server> {
                 body_shape: item.body_shape.clone(),
             })
             .collect();
-        items.push(jsonrpc::endpoint_items(endpoint, &operations)?);
+        items.push(jsonrpc::endpoint_items(
+            endpoint,
+            &operations,
+            model.typed_key_error,
+        )?);
     }
     let schemas = format::rust_file(&header, schemas.emit()?).context("formatting schemas.rs")?;
 
@@ -147,7 +149,7 @@ pub struct OperationItems {
 impl OperationItems {
     fn new(
         operation: &Operation,
-        schemes: &BTreeMap<String, Scheme>,
+        model: &Model,
         types: &mut Types,
         schemas: &mut Schemas,
     ) -> Result<Self, SpecError> {
@@ -192,7 +194,7 @@ impl OperationItems {
         let doc = operation_doc(operation);
         let handler_fn = handler_fn(
             operation,
-            schemes,
+            model,
             &params,
             body_type.as_ref().zip(body_shape.as_ref()),
             &handler,
@@ -540,7 +542,7 @@ fn status_reason(response: &DocumentedResponse) -> Result<&'static str, SpecErro
 
 fn handler_fn(
     operation: &Operation,
-    schemes: &BTreeMap<String, Scheme>,
+    model: &Model,
     params: &[ParamField],
     typed_body: Option<(&TokenStream, &TokenStream)>,
     handler: &Ident,
@@ -551,7 +553,7 @@ fn handler_fn(
     let mut steps = Vec::new();
     let mut fields = Vec::new();
 
-    if let Some((step, field)) = auth::handler_step(operation, schemes, response_type) {
+    if let Some((step, field)) = auth::handler_step(operation, model, response_type) {
         steps.push(step);
         fields.push(field);
     }

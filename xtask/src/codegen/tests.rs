@@ -1062,3 +1062,93 @@ fn invalid_pattern_is_located() {
         "{error}"
     );
 }
+
+#[test]
+fn digit_operation_id_gets_prefix() {
+    let text = BASE.replace("operationId: touch_item", "operationId: 123start");
+    let lib = generated_file(&text, "server/src/lib.rs");
+    assert!(lib.contains("fn op_123start("), "trait method");
+    assert!(lib.contains("pub struct Op123startRequest"), "request type");
+    let client = generated_file(&text, "client/src/lib.rs");
+    assert!(client.contains("pub fn op_123start("), "client method");
+}
+
+#[test]
+fn digit_and_symbol_parameters_get_fields() {
+    let text = BASE
+        .replace("/items/{item_id}:", "/items/{2nd}:")
+        .replace("{name: item_id, in: path", "{name: 2nd, in: path")
+        .replace(
+            "      requestBody:",
+            "        - {name: \"\u{e9}\", in: query, schema: {type: string}}\n      requestBody:",
+        );
+    let lib = generated_file(&text, "server/src/lib.rs");
+    let request = item(&lib, "pub struct TouchItemRequest");
+    assert!(request.contains("pub _2nd: String,"), "{request}");
+    assert!(request.contains("pub param: Option<String>,"), "{request}");
+}
+
+#[test]
+fn same_path_shape_is_located() {
+    let first = r##"
+  /items/{other}:
+    get:
+      operationId: get_other
+      parameters:
+        - {name: other, in: path, required: true, schema: {type: string}}
+      responses:
+        "204": {description: none}
+        "400": {description: bad}
+"##;
+    let text = BASE.replacen("paths:", &format!("paths:{}", first.trim_end()), 1);
+    let error = generation_error(&text);
+    assert!(error.contains("#/paths/~1items~1{item_id}:"), "{error}");
+    assert!(error.contains("only in its parameter names"), "{error}");
+    assert!(
+        error.contains("move its operations to `/items/{other}`"),
+        "{error}"
+    );
+}
+
+/// Generates `text` as a `--spec` target, which need not document the 400
+/// and 401 responses, and returns the server's `lib.rs`.
+fn lenient_server_lib(text: &str) -> String {
+    let api = spec::parse(text, SPEC).expect("spec parses");
+    let mut target = scratch_target();
+    target.strict = false;
+    let files = generate(&api, &target).expect("spec generates");
+    let lib = files
+        .into_iter()
+        .find(|file| file.path.ends_with("server/src/lib.rs"));
+    lib.expect("server lib.rs is generated").contents
+}
+
+#[test]
+fn key_error_is_typed_with_error_401() {
+    let lib = lenient_server_lib(FEATURES);
+    assert!(lib.contains("-> Result<(), types::Error>;"), "authenticate");
+    let list = item(&lib, "async fn handle_list_items");
+    assert!(
+        list.contains("ListItemsResponse::Unauthorized(error)"),
+        "{list}"
+    );
+}
+
+#[test]
+fn key_error_is_rejection_without_error_401() {
+    let text = FEATURES.replacen(
+        "        \"204\": {description: cleared}\n        \"401\": {$ref: \"#/components/responses/Problem\"}\n",
+        "        \"204\": {description: cleared}\n",
+        1,
+    );
+    assert_ne!(text, FEATURES, "the 401 of clear_items is removed");
+    let lib = lenient_server_lib(&text);
+    assert!(lib.contains("-> Result<(), Rejection>;"), "authenticate");
+    for handler in ["async fn handle_list_items", "async fn handle_clear_items"] {
+        let handler = item(&lib, handler);
+        assert!(
+            handler.contains("return error.into_response();"),
+            "{handler}"
+        );
+    }
+}
