@@ -952,3 +952,51 @@ async fn read_only_required_in_response_only() {
     assert_eq!(status, 400);
     assert_eq!(fields, ["body/password"]);
 }
+
+/// A spec whose responses, generated in full, would take gigabytes.
+const HUGE_VALUES_YAML: &str = "
+openapi: 3.0.3
+info: {title: Huge, version: '1'}
+paths:
+  /text:
+    get:
+      responses:
+        '200':
+          description: A long string.
+          content:
+            application/json:
+              schema: {type: string, minLength: 100000000}
+  /grid:
+    get:
+      responses:
+        '200':
+          description: Nested arrays.
+          content:
+            application/json:
+              schema:
+                type: array
+                minItems: 100000
+                items:
+                  type: array
+                  minItems: 100000
+                  items: {type: integer}
+";
+
+#[tokio::test]
+async fn huge_minimums_still_start() {
+    let mock = start(HUGE_VALUES_YAML, SEED).await;
+    for path in ["/text", "/grid"] {
+        let response = send(&RecordedRequest::new(Method::GET, &mock.base_url(), path)).await;
+        assert_eq!(response.status, 200, "{path}");
+        assert!(
+            response.body.len() > 1000,
+            "{path}: {}",
+            response.body.len()
+        );
+        assert!(
+            response.body.len() < 1_000_000,
+            "{path}: {}",
+            response.body.len()
+        );
+    }
+}

@@ -18,6 +18,12 @@ const OPTIONAL_DEPTH: usize = 4;
 /// properties recurse.
 const MAX_DEPTH: usize = 16;
 
+/// The max size of a generated value, counted as one for each value and
+/// one for each character of a string. A schema whose `minLength` or
+/// `minItems` needs more gets a smaller value, which the start-up check
+/// then reports as not matching its schema, rather than holding start-up.
+const MAX_GENERATED_SIZE: usize = 100_000;
+
 /// Words that generated strings are made of.
 const WORDS: [&str; 8] = [
     "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
@@ -32,6 +38,8 @@ pub(super) struct Generator<'a> {
     /// Which alternative of a `oneOf` or `anyOf` is generated, counted
     /// from the first and wrapping around.
     alternative: usize,
+    /// The size left of [`MAX_GENERATED_SIZE`] for the value.
+    budget: usize,
 }
 
 impl<'a> Generator<'a> {
@@ -46,6 +54,7 @@ impl<'a> Generator<'a> {
             state: seed,
             use_examples,
             alternative,
+            budget: MAX_GENERATED_SIZE,
         }
     }
 
@@ -78,6 +87,7 @@ impl<'a> Generator<'a> {
         if depth >= MAX_DEPTH {
             return Value::Null;
         }
+        self.budget = self.budget.saturating_sub(1);
         if self.use_examples
             && let Some(example) = schema.get("example")
         {
@@ -178,7 +188,10 @@ impl<'a> Generator<'a> {
     fn array(&mut self, schema: &Value, depth: usize) -> Value {
         let min = bound(schema, "minItems").unwrap_or(0.0) as i64;
         let max = bound(schema, "maxItems").map_or(i64::MAX, |max| max as i64);
-        let count = self.between(1, 2).clamp(min, max.max(min));
+        let count = self
+            .between(1, 2)
+            .clamp(min, max.max(min))
+            .min(self.budget as i64);
         let Some(items) = schema.get("items") else {
             return Value::Array(Vec::new());
         };
@@ -186,7 +199,7 @@ impl<'a> Generator<'a> {
         let mut values: Vec<Value> = Vec::new();
         // A unique array draws a few more times when an item repeats.
         let mut attempts = 0;
-        while (values.len() as i64) < count && attempts < count * 4 {
+        while (values.len() as i64) < count && attempts < count * 4 && self.budget > 0 {
             attempts += 1;
             let value = self.generate(items, depth + 1);
             if unique && values.contains(&value) {
@@ -226,7 +239,16 @@ impl<'a> Generator<'a> {
         serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number)
     }
 
+    /// Generates a string of `schema` and takes its length from the
+    /// budget.
     fn string(&mut self, schema: &Value) -> String {
+        let text = self.string_within_budget(schema);
+        self.budget = self.budget.saturating_sub(text.chars().count());
+        text
+    }
+
+    /// Generates a string of `schema` of at most the budget's length.
+    fn string_within_budget(&mut self, schema: &Value) -> String {
         let draw = self.next();
         let format = schema.get("format").and_then(Value::as_str);
         let text = match format {
@@ -261,6 +283,7 @@ impl<'a> Generator<'a> {
         };
         let min = bound(schema, "minLength").unwrap_or(0.0) as usize;
         let max = bound(schema, "maxLength").map_or(usize::MAX, |max| max as usize);
+        let (min, max) = (min.min(self.budget), max.min(self.budget));
         // NOTE: a pattern that regex-syntax cannot parse, or whose matches
         // this finds break the length bounds, is not followed. The
         // start-up check logs such a response.
@@ -268,11 +291,12 @@ impl<'a> Generator<'a> {
         if let Some(text) = pattern.and_then(|pattern| matching_string(pattern, min..=max)) {
             return text;
         }
-        let mut text = text;
-        while text.chars().count() < min {
-            text.push('x');
+        let mut text: String = text.chars().take(max.max(min)).collect();
+        let length = text.chars().count();
+        if length < min {
+            text.extend(std::iter::repeat_n('x', min - length));
         }
-        text.chars().take(max.max(min)).collect()
+        text
     }
 }
 
@@ -285,16 +309,18 @@ impl<'a> Generator<'a> {
 /// string fits.
 fn matching_string(pattern: &str, lengths: RangeInclusive<usize>) -> Option<String> {
     let hir = regex_syntax::parse(pattern).ok()?;
+    let limit = (*lengths.end()).min(MAX_GENERATED_SIZE);
     [0, *lengths.start()].into_iter().find_map(|extra| {
         let mut text = String::new();
-        push_match(&hir, extra, &mut text)?;
+        push_match(&hir, extra, limit, &mut text)?;
         lengths.contains(&text.chars().count()).then_some(text)
     })
 }
 
 /// Appends a string that `hir` matches to `text`, with `extra` more
-/// repetitions of each repetition that allows them.
-fn push_match(hir: &Hir, extra: usize, text: &mut String) -> Option<()> {
+/// repetitions of each repetition that allows them. Returns `None` when
+/// `text` grows past `limit` bytes.
+fn push_match(hir: &Hir, extra: usize, limit: usize, text: &mut String) -> Option<()> {
     match hir.kind() {
         HirKind::Empty | HirKind::Look(_) => {}
         HirKind::Literal(literal) => text.push_str(std::str::from_utf8(&literal.0).ok()?),
@@ -328,16 +354,21 @@ fn push_match(hir: &Hir, extra: usize, text: &mut String) -> Option<()> {
             let least = (repetition.min as usize).max(1).min(max);
             let count = least.saturating_add(extra).min(max);
             for _ in 0..count {
-                push_match(&repetition.sub, extra, text)?;
+                push_match(&repetition.sub, extra, limit, text)?;
+                if text.len() > limit {
+                    return None;
+                }
             }
         }
-        HirKind::Capture(capture) => push_match(&capture.sub, extra, text)?,
+        HirKind::Capture(capture) => push_match(&capture.sub, extra, limit, text)?,
         HirKind::Concat(parts) => {
             for part in parts {
-                push_match(part, extra, text)?;
+                push_match(part, extra, limit, text)?;
             }
         }
-        HirKind::Alternation(alternatives) => push_match(alternatives.first()?, extra, text)?,
+        HirKind::Alternation(alternatives) => {
+            push_match(alternatives.first()?, extra, limit, text)?;
+        }
     }
     Some(())
 }
@@ -406,6 +437,39 @@ mod tests {
             let validator = jsonschema::validator_for(&schema).expect("a valid schema");
             assert!(validator.is_valid(&value), "{pattern}: {value}");
         }
+    }
+
+    #[test]
+    fn long_string_fits_budget() {
+        let document = json!({});
+        for pattern in [None, Some("^(a+)+$")] {
+            let mut schema = json!({"type": "string", "minLength": 10 * MAX_GENERATED_SIZE});
+            if let Some(pattern) = pattern {
+                schema["pattern"] = json!(pattern);
+            }
+            let value = Generator::new(&document, 7, false, 0).value(&schema);
+            let length = value.as_str().map_or(0, |text| text.chars().count());
+            assert!(length <= MAX_GENERATED_SIZE, "{pattern:?}: {length}");
+            assert!(length > 0, "{pattern:?}");
+        }
+    }
+
+    #[test]
+    fn nested_arrays_fit_budget() {
+        let document = json!({});
+        let schema = json!({
+            "type": "array",
+            "minItems": 1000,
+            "items": {"type": "array", "minItems": 1000, "items": {"type": "integer"}},
+        });
+        let value = Generator::new(&document, 7, false, 0).value(&schema);
+        let rows = value.as_array().expect("an array");
+        let count: usize = rows
+            .iter()
+            .map(|row| row.as_array().map_or(0, Vec::len))
+            .sum();
+        assert!(count <= MAX_GENERATED_SIZE, "{count}");
+        assert!(count > 0);
     }
 
     #[test]
