@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::Response;
 use system_services_server::types::{Error, ErrorBody, ErrorData};
 use system_services_server::{
@@ -29,8 +29,8 @@ use crate::sessions::{
 };
 use crate::state::{ClusterState, Process, ProcessError, SchedulerRun, TerminateError};
 
-/// The header that carries the API key.
-const API_KEY_HEADER: &str = "X-Api-Key";
+/// The header that carries the API key, parsed once rather than per lookup.
+static API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
 
 /// Error code of every rejected API key.
 pub const AUTH_FAILED_CODE: &str = "utoken-auth-failed";
@@ -304,7 +304,7 @@ impl MockApi {
     /// `peer` passes [`Api::authenticate`]. It logs no rejection, because the
     /// operation that runs next logs it.
     pub(crate) fn accepts_key(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> bool {
-        let api_key = ApiKey::from_headers(headers, API_KEY_HEADER);
+        let api_key = ApiKey::from_headers(headers, &API_KEY_HEADER);
         self.auth.check(&api_key, peer, headers).is_ok()
     }
 

@@ -9,6 +9,11 @@
 //! the headers in [`ALLOWED_HEADERS`]. A preflight from an origin that is
 //! not allowed, and any other `OPTIONS` request, go on to the routes, which
 //! respond with 405.
+//!
+//! A listed origin ([`Cors::new`]) may also send credentials, cookies or
+//! `Authorization`, so its responses carry
+//! `Access-Control-Allow-Credentials: true`. Browsers never send
+//! credentials to an origin allowed as `*`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -16,9 +21,9 @@ use std::sync::Arc;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::header::{
-    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN,
-    VARY,
+    ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
+    ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
@@ -228,21 +233,35 @@ fn preflight_response(allow_origin: HeaderValue, methods: HeaderValue, varies: b
         HeaderValue::from_static(MAX_AGE_SECS),
     );
     if varies {
-        headers.append(VARY, HeaderValue::from_static("Origin"));
+        allow_credentials(headers);
     }
     response
 }
 
+/// Adds `Vary: Origin` and `Access-Control-Allow-Credentials: true`, the
+/// headers of a response that names a listed origin.
+fn allow_credentials(headers: &mut HeaderMap) {
+    headers.append(VARY, HeaderValue::from_static("Origin"));
+    headers.insert(
+        ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
+}
+
 fn add_headers(headers: &mut HeaderMap, allow_origin: Option<HeaderValue>, varies: bool) {
-    if let Some(allow_origin) = allow_origin {
-        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
-        headers.insert(
-            ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static(EXPOSED_HEADERS),
-        );
-    }
+    let Some(allow_origin) = allow_origin else {
+        if varies {
+            headers.append(VARY, HeaderValue::from_static("Origin"));
+        }
+        return;
+    };
+    headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
+    headers.insert(
+        ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(EXPOSED_HEADERS),
+    );
     if varies {
-        headers.append(VARY, HeaderValue::from_static("Origin"));
+        allow_credentials(headers);
     }
 }
 

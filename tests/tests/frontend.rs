@@ -167,6 +167,23 @@ async fn preflight_from_listed_origin_echoes_it() {
         ["post"]
     );
     assert!(header_list(&response, "vary").contains(&"origin".to_string()));
+    let credentials = header(&response, "access-control-allow-credentials");
+    assert_eq!(credentials, Some("true"));
+}
+
+#[tokio::test]
+async fn listed_origin_may_send_credentials() {
+    let server = Server::start(Some(Cors::new([origin(PAGE)]))).await;
+    let request = terminate_request(&server.base_url, &[("Origin", PAGE)]);
+    let response = checked(&request).await;
+    assert_eq!(response.status, 200);
+    assert_eq!(header(&response, "access-control-allow-origin"), Some(PAGE));
+    let credentials = header(&response, "access-control-allow-credentials");
+    assert_eq!(credentials, Some("true"));
+    // A page from another origin gets neither header.
+    let other = terminate_request(&server.base_url, &[("Origin", "http://evil.test")]);
+    let response = checked(&other).await;
+    assert_eq!(cors_headers(&response), Vec::<&str>::new());
 }
 
 #[tokio::test]
@@ -205,6 +222,9 @@ async fn ok_and_unauthorized_carry_allow_origin() {
     assert_eq!(unauthorized.status, 401);
     for response in [&ok, &unauthorized] {
         assert_eq!(header(response, "access-control-allow-origin"), Some("*"));
+        // Browsers send no credentials to `*`, so none are allowed.
+        let credentials = header(response, "access-control-allow-credentials");
+        assert_eq!(credentials, None);
         let exposed = header_list(response, "access-control-expose-headers");
         assert!(exposed.contains(&"x-request-id".to_string()), "{exposed:?}");
     }
