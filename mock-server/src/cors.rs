@@ -12,8 +12,8 @@
 //!
 //! A listed origin ([`Cors::new`]) may also send credentials, cookies or
 //! `Authorization`, so its responses carry
-//! `Access-Control-Allow-Credentials: true`. Browsers never send
-//! credentials to an origin allowed as `*`.
+//! `Access-Control-Allow-Credentials: true`. A browser does not let a page
+//! read a response to a request with credentials that allows only `*`.
 
 use std::fmt;
 use std::str::FromStr;

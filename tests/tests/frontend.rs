@@ -222,7 +222,8 @@ async fn ok_and_unauthorized_carry_allow_origin() {
     assert_eq!(unauthorized.status, 401);
     for response in [&ok, &unauthorized] {
         assert_eq!(header(response, "access-control-allow-origin"), Some("*"));
-        // Browsers send no credentials to `*`, so none are allowed.
+        // With `*`, a browser blocks responses to requests with
+        // credentials, so none are allowed.
         let credentials = header(response, "access-control-allow-credentials");
         assert_eq!(credentials, None);
         let exposed = header_list(response, "access-control-expose-headers");
