@@ -1000,3 +1000,34 @@ async fn huge_minimums_still_start() {
         );
     }
 }
+
+#[tokio::test]
+async fn session_header_checked_on_loaded_operation() {
+    let mock = start(NO_SUCCESS_YAML, SEED).await;
+    let jobs = |session: &str| {
+        RecordedRequest::new(Method::GET, &mock.base_url(), "/jobs")
+            .header("X-Mock-Session", session)
+    };
+    let too_long = "a".repeat(100);
+    for invalid in ["bad name!", too_long.as_str()] {
+        let (status, fields) = invalid_fields(&jobs(invalid)).await;
+        assert_eq!(status, 400, "{invalid}");
+        assert_eq!(fields, ["X-Mock-Session"], "{invalid}");
+    }
+
+    let response = send(&jobs("checkout-test")).await;
+    assert_eq!(response.status, 200, "{response:?}");
+    let sessions: Value = reqwest::get(format!("{}/__mock/sessions", mock.base_url()))
+        .await
+        .expect("the mock responds")
+        .json()
+        .await
+        .expect("a JSON session list");
+    let names: Vec<&str> = sessions["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .filter_map(|session| session["name"].as_str())
+        .collect();
+    assert_eq!(names, ["checkout-test"]);
+}

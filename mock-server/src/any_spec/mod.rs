@@ -33,6 +33,7 @@ use tower_service::Service;
 
 use crate::cors::{self, ALLOWED_HEADERS, Cors};
 use crate::journal::Secrets;
+use crate::sessions::{SESSION_HEADER, SessionError, session_limit_message};
 use crate::spec::{Document, LoadError};
 use crate::{MockApi, prefer, telemetry};
 use load::{Credential, Loader, Location, Operation, essence, is_json};
@@ -261,6 +262,9 @@ impl AnySpec {
         {
             return rejection.into_response();
         }
+        if let Err(rejection) = start_session(api, &parts.headers) {
+            return rejection.into_response();
+        }
         let body = match read_body(&parts.headers, body).await {
             Ok(body) => body,
             Err(rejection) => return rejection.into_response(),
@@ -303,6 +307,31 @@ impl AnySpec {
         }
         served.answer.response()
     }
+}
+
+/// Starts the session that `X-Mock-Session` names, as a request to the
+/// mock's own operations does, so that a misspelt name is a 400 naming the
+/// header rather than a request on the shared state.
+fn start_session(api: &MockApi, headers: &HeaderMap) -> Result<(), Rejection> {
+    let (status, message, data) = match api.sessions().for_headers(headers) {
+        Ok(_) => return Ok(()),
+        Err(SessionError::InvalidName(message)) => (
+            StatusCode::BAD_REQUEST,
+            "Invalid request".to_string(),
+            BTreeMap::from([(SESSION_HEADER.to_string(), message)]),
+        ),
+        Err(SessionError::LimitReached(limit)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            session_limit_message(limit),
+            BTreeMap::from([("limit".to_string(), limit.to_string())]),
+        ),
+    };
+    Err(Rejection {
+        status,
+        message,
+        data,
+        allow: Vec::new(),
+    })
 }
 
 /// Serves the operations of `spec` in front of `fallback`, which gets the
