@@ -1031,3 +1031,46 @@ async fn session_header_checked_on_loaded_operation() {
         .collect();
     assert_eq!(names, ["checkout-test"]);
 }
+
+/// A spec with array parameters in each delimited style.
+const ARRAYS_YAML: &str = "
+openapi: 3.0.3
+info: {title: Arrays, version: '1'}
+paths:
+  /numbers:
+    get:
+      parameters:
+        - {name: X-List, in: header, schema: {type: array, items: {type: integer}}}
+        - name: pipes
+          in: query
+          style: pipeDelimited
+          schema: {type: array, items: {type: integer}}
+        - name: spaces
+          in: query
+          style: spaceDelimited
+          schema: {type: array, items: {type: integer}}
+      responses:
+        '204':
+          description: Accepted.
+";
+
+#[tokio::test]
+async fn delimited_arrays_split_by_style() {
+    let mock = start(ARRAYS_YAML, SEED).await;
+    let numbers = |query: &str, list: &str| {
+        let path = format!("/numbers?{query}");
+        RecordedRequest::new(Method::GET, &mock.base_url(), &path).header("X-List", list)
+    };
+    let cases: [(&str, &str, u16, &[&str]); 5] = [
+        ("pipes=1|2&spaces=3%204", "1, 2", 204, &[]),
+        ("pipes=1,2", "1,2", 400, &["pipes"]),
+        ("spaces=3,4", "1", 400, &["spaces"]),
+        ("pipes=1", "1, x", 400, &["X-List"]),
+        ("pipes=1|x", "1 ,2", 400, &["pipes"]),
+    ];
+    for (query, list, status, fields) in cases {
+        let (got, names) = invalid_fields(&numbers(query, list)).await;
+        assert_eq!(got, status, "{query} {list}: {names:?}");
+        assert_eq!(names, fields, "{query} {list}");
+    }
+}

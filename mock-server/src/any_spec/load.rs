@@ -81,6 +81,9 @@ pub(super) struct Parameter {
     /// `name=value` pair (`explode`, true by default for query
     /// parameters), rather than one comma-separated value.
     pub explode: bool,
+    /// The separator of the items of an array that is not exploded: `|`
+    /// for `pipeDelimited`, a space for `spaceDelimited`, else a comma.
+    pub delimiter: char,
     /// How an object parameter is sent.
     pub object_style: ObjectStyle,
     /// The types of an object parameter's properties, by name.
@@ -308,6 +311,11 @@ impl<'a> Loader<'a> {
             .get("explode")
             .and_then(Value::as_bool)
             .unwrap_or(style == "form");
+        let delimiter = match style {
+            "pipeDelimited" => '|',
+            "spaceDelimited" => ' ',
+            _ => ',',
+        };
         let object_style = match (style, explode) {
             ("deepObject", _) => ObjectStyle::DeepObject,
             ("form", true) if location == Location::Query => ObjectStyle::ExplodedForm,
@@ -320,6 +328,7 @@ impl<'a> Loader<'a> {
             required,
             kinds,
             explode: location == Location::Query && explode,
+            delimiter,
             object_style,
             properties,
             validator,

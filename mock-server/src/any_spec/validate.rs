@@ -171,8 +171,18 @@ fn check_parameter(parameter: &Parameter, texts: Vec<String>) -> Result<(), Stri
     let value = if parameter.kinds.kind.as_deref() == Some("array") {
         let items: Vec<&str> = if parameter.explode {
             texts.iter().map(String::as_str).collect()
+        } else if parameter.location == Location::Header {
+            // An HTTP list header may have spaces after its commas
+            // (RFC 9110, section 5.6.1).
+            let items = texts
+                .iter()
+                .flat_map(|text| text.split(parameter.delimiter));
+            items.map(str::trim).collect()
         } else {
-            texts.iter().flat_map(|text| text.split(',')).collect()
+            let items = texts
+                .iter()
+                .flat_map(|text| text.split(parameter.delimiter));
+            items.collect()
         };
         let kind = parameter.kinds.item_kind.as_deref();
         Value::Array(items.into_iter().map(|item| coerce(item, kind)).collect())
