@@ -1074,3 +1074,51 @@ async fn delimited_arrays_split_by_style() {
         assert_eq!(names, fields, "{query} {list}");
     }
 }
+
+#[test]
+fn invalid_documents_are_rejected() {
+    let head = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n";
+    let cases = [
+        (
+            "      parameters: [{name: id, in: path, required: true, schema: {type: string}}]\n      \
+             responses: {'200': {description: ok}}\n",
+            "#/paths/~1a/get/parameters/0: path parameter `id` is not in the path template `/a`",
+        ),
+        (
+            "      responses: {'600': {description: x}}\n",
+            "#/paths/~1a/get/responses/600: status 600 is not an HTTP status; expected 100 to 599",
+        ),
+    ];
+    for (operation, expected) in cases {
+        let yaml = format!("{head}{operation}");
+        let error = AnySpec::load(&yaml, SEED)
+            .err()
+            .expect("the spec is rejected");
+        assert_eq!(error.to_string(), expected);
+    }
+}
+
+#[tokio::test]
+async fn media_range_sent_as_bytes() {
+    let yaml = "
+openapi: 3.0.3
+info: {title: t, version: '1'}
+paths:
+  /a:
+    get:
+      responses:
+        '200':
+          description: Any media type.
+          content:
+            '*/*':
+              schema: {type: string}
+";
+    let mock = start(yaml, SEED).await;
+    let response = send(&RecordedRequest::new(Method::GET, &mock.base_url(), "/a")).await;
+    assert_eq!(response.status, 200);
+    let content_type = response
+        .headers
+        .get("content-type")
+        .expect("a Content-Type");
+    assert_eq!(content_type, "application/octet-stream");
+}

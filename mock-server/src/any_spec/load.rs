@@ -203,6 +203,13 @@ impl<'a> Loader<'a> {
             .cloned()
             .collect();
         declared.extend(own);
+        for (name, location, _, parameter_pointer) in &declared {
+            if *location == Location::Path && !template.contains(&format!("{{{name}}}")) {
+                let message =
+                    format!("path parameter `{name}` is not in the path template `{template}`");
+                return Err(LoadError::new(parameter_pointer, message));
+            }
+        }
         let parameters = declared
             .into_iter()
             .map(|(_, _, parameter, pointer)| self.parameter(parameter, &pointer))
@@ -482,6 +489,11 @@ impl<'a> Loader<'a> {
                 Some((StatusCode::from_u16(code).ok()?, key.as_str()))
             })
             .collect();
+        if let Some((_, key)) = statuses.iter().find(|(status, _)| status.as_u16() > 599) {
+            let pointer = format!("{pointer}/responses/{key}");
+            let message = format!("status {key} is not an HTTP status; expected 100 to 599");
+            return Err(LoadError::new(&pointer, message));
+        }
         statuses.sort();
         let success = statuses.iter().find(|(status, _)| status.is_success());
         let (status, key) = match (success, statuses.first()) {

@@ -93,8 +93,9 @@ impl AnySpec {
     ///
     /// Returns the JSON pointer and the reason when the text is not YAML
     /// or JSON, the document is not OpenAPI 3.0, a `$ref` does not
-    /// resolve, a schema does not compile, or a security scheme is not
-    /// defined.
+    /// resolve, a schema does not compile, a security scheme is not
+    /// defined, a path parameter is not in its path template, or a
+    /// response status is above 599.
     ///
     /// ```
     /// let yaml = "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n";
@@ -548,7 +549,13 @@ fn answer(
     if matches!(status.as_u16(), 204 | 205 | 304) {
         return Ok(empty_answer(status));
     }
-    let content_type = HeaderValue::from_str(media_type).ok();
+    // A media range such as `*/*` is no Content-Type, so its body is sent
+    // as bytes.
+    let content_type = if media_type.contains('*') {
+        Some(HeaderValue::from_static("application/octet-stream"))
+    } else {
+        HeaderValue::from_str(media_type).ok()
+    };
     let essence = essence(media_type);
     let schema = media.get("schema");
 
