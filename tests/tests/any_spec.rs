@@ -1122,3 +1122,20 @@ paths:
         .expect("a Content-Type");
     assert_eq!(content_type, "application/octet-stream");
 }
+
+#[test]
+fn version_without_patch_is_named() {
+    let yaml = "openapi: '3.0'\ninfo: {title: t, version: '1'}\npaths: {}\n";
+    let error = AnySpec::load(yaml, SEED).err().expect("3.0 is rejected");
+    assert_eq!(
+        error.to_string(),
+        "#/openapi: version \"3.0\" has no patch number; write a full version such as \"3.0.3\""
+    );
+}
+
+#[test]
+fn byte_order_mark_is_skipped() {
+    let yaml = "\u{feff}openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths: {}\n";
+    let spec = AnySpec::load(yaml, SEED).expect("the spec loads");
+    assert_eq!(spec.operation_count(), 0);
+}

@@ -103,6 +103,8 @@ impl AnySpec {
     /// assert!(error.to_string().starts_with("#/openapi: OpenAPI 3.1.0 is not supported"));
     /// ```
     pub fn load(text: &str, seed: u64) -> Result<Self, LoadError> {
+        // A UTF-8 byte order mark is no part of the YAML or JSON text.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let document: Value = serde_yaml::from_str(text)
             .map_err(|error| LoadError::new("", format!("invalid YAML or JSON: {error}")))?;
         check_version(&document)?;
@@ -477,6 +479,10 @@ fn segments(template: &str) -> Vec<Segment> {
 fn check_version(document: &Value) -> Result<(), LoadError> {
     match document.get("openapi") {
         Some(Value::String(version)) if version.starts_with("3.0.") => Ok(()),
+        Some(Value::String(version)) if version == "3.0" => Err(LoadError::new(
+            "/openapi",
+            "version \"3.0\" has no patch number; write a full version such as \"3.0.3\"",
+        )),
         Some(Value::String(version)) => Err(LoadError::new(
             "/openapi",
             format!("OpenAPI {version} is not supported; the mock serves OpenAPI 3.0 documents"),
