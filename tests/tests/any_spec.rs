@@ -833,7 +833,7 @@ async fn form_body_checked_against_schema() {
 #[tokio::test]
 async fn object_query_checked_against_schema() {
     let mock = start(OBJECTS_YAML, SEED).await;
-    let cases: [(&str, u16, &[&str]); 6] = [
+    let cases: [(&str, u16, &[&str]); 7] = [
         (
             "filter[status]=open&filter[limit]=10&number=2&size=5",
             200,
@@ -847,6 +847,7 @@ async fn object_query_checked_against_schema() {
         ),
         ("filter[limit]=3", 400, &["filter[status]"]),
         ("page=1", 400, &["filter"]),
+        ("filter=open&filter[status]=open", 400, &["filter"]),
         (
             "filter[status]=open&number=0&size=x",
             400,
@@ -1061,12 +1062,13 @@ async fn delimited_arrays_split_by_style() {
         let path = format!("/numbers?{query}");
         RecordedRequest::new(Method::GET, &mock.base_url(), &path).header("X-List", list)
     };
-    let cases: [(&str, &str, u16, &[&str]); 5] = [
+    let cases: [(&str, &str, u16, &[&str]); 6] = [
         ("pipes=1|2&spaces=3%204", "1, 2", 204, &[]),
         ("pipes=1,2", "1,2", 400, &["pipes"]),
         ("spaces=3,4", "1", 400, &["spaces"]),
         ("pipes=1", "1, x", 400, &["X-List"]),
         ("pipes=1|x", "1 ,2", 400, &["pipes"]),
+        ("pipes=1&pipes=2", "1", 400, &["pipes"]),
     ];
     for (query, list, status, fields) in cases {
         let (got, names) = invalid_fields(&numbers(query, list)).await;

@@ -171,6 +171,13 @@ fn check_parameter(parameter: &Parameter, texts: Vec<String>) -> Result<(), Stri
     let value = if parameter.kinds.kind.as_deref() == Some("array") {
         let items: Vec<&str> = if parameter.explode {
             texts.iter().map(String::as_str).collect()
+        } else if parameter.location == Location::Query && texts.len() > 1 {
+            let message = format!(
+                "Expected one value of items separated by `{}`, found {}",
+                parameter.delimiter,
+                texts.len()
+            );
+            return Err(message);
         } else if parameter.location == Location::Header {
             // An HTTP list header may have spaces after its commas
             // (RFC 9110, section 5.6.1).
@@ -212,6 +219,12 @@ fn check_object(
     invalid: &mut Invalid,
 ) {
     let name = parameter.name.as_str();
+    if parameter.object_style == ObjectStyle::DeepObject && query.iter().any(|(key, _)| key == name)
+    {
+        let message = format!("Expected {name}[property]=value pairs, found {name}=value");
+        invalid.insert(name.to_string(), message);
+        return;
+    }
     let pairs = match (parameter.object_style, texts.as_slice()) {
         (ObjectStyle::DeepObject, _) => query
             .iter()
