@@ -337,11 +337,15 @@ impl Operation {
             let mut examples = self.responses.iter().flat_map(|r| r.examples.iter());
             return examples
                 .find(|example| example.name == name)
-                .ok_or_else(|| {
-                    format!(
-                        "Example `{name}` is not documented for this operation; documented: {}",
-                        self.example_names()
-                    )
+                .ok_or_else(|| match self.example_names() {
+                    names if names.is_empty() => {
+                        format!(
+                            "Example `{name}` is not documented: this operation has no examples"
+                        )
+                    }
+                    names => format!(
+                        "Example `{name}` is not documented for this operation; documented: {names}"
+                    ),
                 });
         };
         let Some(response) = self.responses.iter().find(|r| r.status == status) else {
@@ -583,6 +587,19 @@ mod tests {
         );
         let example = rest_operation().select(None, Some("unknown_node")).unwrap();
         assert_eq!(example.status, StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn example_name_without_examples_says_so() {
+        let yaml = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n      \
+                    responses:\n        '200':\n          description: Fine.\n";
+        let document = Document::load(yaml).expect("a valid document");
+        let operation = document.operation("/a", &Method::GET).expect("GET /a");
+        let error = operation.select(None, Some("nope")).err().unwrap();
+        assert_eq!(
+            error,
+            "Example `nope` is not documented: this operation has no examples"
+        );
     }
 
     #[test]
