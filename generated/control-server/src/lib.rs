@@ -2257,11 +2257,13 @@ fn check_session_name(name: &str, value: String) -> Result<String, Rejection> {
     if !(1usize..=64usize).contains(&length) {
         return Err(Rejection::invalid(name, "Expected 1 to 64 characters"));
     }
-
-    static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(|| {
-        ::regress::Regex::new("^[A-Za-z0-9._-]+$").expect("the spec's pattern is a valid regex")
-    });
-    if PATTERN.find(&value).is_none() {
+    let matches = {
+        static PATTERN: ::std::sync::LazyLock<::regex::Regex> = ::std::sync::LazyLock::new(|| {
+            ::regex::Regex::new("^[A-Za-z0-9._-]+$").expect("the spec's pattern is a valid regex")
+        });
+        PATTERN.is_match(&value)
+    };
+    if !matches {
         return Err(Rejection::invalid(
             name,
             "Expected a value that matches the pattern ^[A-Za-z0-9._-]+$",

@@ -123,15 +123,12 @@ pub static FAULT_MATCH: Schema = Schema {
                 pattern: Some(Pattern {
                     source: "^/",
                     is_match: |text: &str| {
-                        static REGEX: std::sync::OnceLock<::regress::Regex> =
-                            std::sync::OnceLock::new();
-                        REGEX
-                            .get_or_init(|| {
-                                ::regress::Regex::new("^/")
+                        static PATTERN: ::std::sync::LazyLock<::regex::Regex> =
+                            ::std::sync::LazyLock::new(|| {
+                                ::regex::Regex::new("^/")
                                     .expect("the spec's pattern is a valid regex")
-                            })
-                            .find(text)
-                            .is_some()
+                            });
+                        PATTERN.is_match(text)
                     },
                 }),
                 ..Schema::ANY

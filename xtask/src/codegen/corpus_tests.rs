@@ -19,7 +19,7 @@ enum Expected {
 
 /// The corpus, by path under `xtask/corpus`. The mock's control API is
 /// generated there too, because its session name has a `pattern`, whose
-/// check needs regress in a crate outside this workspace.
+/// checks need regex and regress in a crate outside this workspace.
 const CORPUS: &[(&str, Expected)] = &[
     ("petstore3.yaml", Expected::Compiles),
     ("petstore-expanded.yaml", Expected::Compiles),

@@ -35,6 +35,7 @@ const TYPE_DEPENDENCIES: &[(&str, &str)] = &[
         r#"uuid = { version = "1", features = ["serde"] }"#,
     ),
     ("::regress::", r#"regress = "0.12""#),
+    ("::regex::", r#"regex = "1""#),
 ];
 
 /// Returns the manifest of a workspace in `dir` whose members are the

@@ -15,6 +15,7 @@ mod model;
 mod names;
 mod openrpc;
 mod params;
+mod pattern;
 mod request;
 mod security;
 mod server;

@@ -11,6 +11,7 @@ use quote::{format_ident, quote};
 use super::model::{Operation, RUST_KEYWORDS};
 use super::names;
 use super::params::{Location, Param, ParamKind, StringRules};
+use super::pattern;
 use super::spec::SpecError;
 use super::types::Types;
 
@@ -350,7 +351,7 @@ pub fn string_check_functions<'a>(params: impl Iterator<Item = &'a Param>) -> Ve
 
 /// Emits the statements that check `value` against `rules` and return it,
 /// or a 400 naming the parameter that `name` evaluates to. A pattern is
-/// tested with regress, the ECMA 262 engine that typify's types use.
+/// tested in linear time where `pattern::is_match` can.
 fn rules_body(name: &TokenStream, rules: &StringRules) -> TokenStream {
     let length = match (rules.min_length, rules.max_length) {
         (None, None) => quote! {},
@@ -392,12 +393,10 @@ fn rules_body(name: &TokenStream, rules: &StringRules) -> TokenStream {
     };
     let pattern = rules.pattern.as_ref().map(|pattern| {
         let message = format!("Expected a value that matches the pattern {pattern}");
+        let is_match = pattern::is_match(pattern, &quote! { &value });
         quote! {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
-                ::std::sync::LazyLock::new(|| {
-                    ::regress::Regex::new(#pattern).expect("the spec's pattern is a valid regex")
-                });
-            if PATTERN.find(&value).is_none() {
+            let matches = #is_match;
+            if !matches {
                 return Err(Rejection::invalid(#name, #message));
             }
         }

@@ -1044,7 +1044,24 @@ fn string_parameter_rules_are_checked() {
     );
     let lib = generated_file(&text, "server/src/lib.rs");
     assert!(lib.contains("Expected at most 8 characters"), "{lib}");
-    assert!(lib.contains("::regress::Regex::new(\"^[a-z]+$\")"), "{lib}");
+    assert!(lib.contains("::regex::Regex::new(\"^[a-z]+$\")"), "{lib}");
+    assert!(!lib.contains("::regress::"), "{lib}");
+}
+
+#[test]
+fn lookahead_pattern_uses_regress() {
+    let inline = "{name: item_id, in: path, required: true, \
+                  schema: {type: string, pattern: '^(?=a)[a-z]+$'}}";
+    let text = BASE.replace(
+        "{name: item_id, in: path, required: true, schema: {type: string}}",
+        inline,
+    );
+    let lib = generated_file(&text, "server/src/lib.rs");
+    assert!(
+        lib.contains("::regress::Regex::new(\"^(?=a)[a-z]+$\")"),
+        "{lib}"
+    );
+    assert!(!lib.contains("::regex::"), "{lib}");
 }
 
 #[test]

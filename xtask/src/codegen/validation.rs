@@ -16,6 +16,7 @@ use openapiv3::{
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
+use super::pattern;
 use super::spec::{SpecError, escape_segment};
 
 const SCHEMA_REF_PREFIX: &str = "#/components/schemas/";
@@ -461,21 +462,14 @@ impl Keywords {
     }
 }
 
-/// Emits a `pattern` tested with regress, the ECMA 262 engine that typify's
-/// types use, compiled on first use.
+/// Emits a `pattern`, tested in linear time where `pattern::is_match` can
+/// and compiled on first use.
 fn pattern_field(pattern: &str) -> TokenStream {
+    let is_match = pattern::is_match(pattern, &quote! { text });
     quote! {
         pattern: Some(Pattern {
             source: #pattern,
-            is_match: |text: &str| {
-                static REGEX: std::sync::OnceLock<::regress::Regex> = std::sync::OnceLock::new();
-                REGEX
-                    .get_or_init(|| {
-                        ::regress::Regex::new(#pattern).expect("the spec's pattern is a valid regex")
-                    })
-                    .find(text)
-                    .is_some()
-            },
+            is_match: |text: &str| #is_match,
         }),
     }
 }
