@@ -41,6 +41,14 @@ impl Api for Keys {
         GetSlugResponse::Ok(request.slug)
     }
 
+    async fn create_slug(
+        &self,
+        _: &RequestContext,
+        request: CreateSlugRequest,
+    ) -> CreateSlugResponse {
+        CreateSlugResponse::Created(String::from(request.body.slug))
+    }
+
     async fn count(&self, _: &RequestContext, _: CountRequest) -> CountResponse {
         CountResponse::Ok(7)
     }
@@ -132,6 +140,14 @@ async fn nested_quantifier_pattern_is_linear() {
             .header("X-Key", KEY),
     )
     .await;
+    assert_eq!(status, 400);
+    assert!(body["error"]["data"]["slug"].is_string(), "{body}");
+    let request = http
+        .post(format!("{base}/slugs"))
+        .header("X-Key", KEY)
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"slug": "{slug}"}}"#));
+    let (status, body) = send(request).await;
     assert_eq!(status, 400);
     assert!(body["error"]["data"]["slug"].is_string(), "{body}");
 }

@@ -348,8 +348,8 @@ impl ::std::str::FromStr for FaultMatchPath {
     type Err = self::error::ConversionError;
 
     fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
-            ::std::sync::LazyLock::new(|| ::regress::Regex::new("^/").unwrap());
+        static PATTERN: ::std::sync::LazyLock<::regex::Regex> =
+            ::std::sync::LazyLock::new(|| ::regex::Regex::new("^/").unwrap());
         if PATTERN.find(value).is_none() {
             return Err("doesn't match pattern \"^/\"".into());
         }
@@ -1042,8 +1042,8 @@ impl ::std::str::FromStr for SessionName {
             return Err("shorter than 1 characters".into());
         }
 
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
-            ::std::sync::LazyLock::new(|| ::regress::Regex::new("^[A-Za-z0-9._-]+$").unwrap());
+        static PATTERN: ::std::sync::LazyLock<::regex::Regex> =
+            ::std::sync::LazyLock::new(|| ::regex::Regex::new("^[A-Za-z0-9._-]+$").unwrap());
         if PATTERN.find(value).is_none() {
             return Err("doesn't match pattern \"^[A-Za-z0-9._-]+$\"".into());
         }

@@ -38,6 +38,34 @@ pub fn is_match(pattern: &str, text: &TokenStream) -> TokenStream {
     }
 }
 
+/// Rewrites each `pattern` check in typify's `tokens` whose pattern
+/// [`linear_pattern`] translates, so that the type's `FromStr` uses the
+/// `regex` crate too. Both crates' `find` return an `Option`, so the code
+/// around the static compiles either way. A check in another shape is left
+/// as it is.
+pub fn linear_type_checks(tokens: TokenStream) -> TokenStream {
+    let text = tokens.to_string();
+    let statics = regex::Regex::new(
+        r#"static PATTERN : :: std :: sync :: LazyLock < :: regress :: Regex > = :: std :: sync :: LazyLock :: new \(\|\| (?:\{ )?:: regress :: Regex :: new \(("(?:[^"\\]|\\.)*")\) \. unwrap \(\)(?: \})?\) ;"#,
+    )
+    .expect("the pattern of typify's checks compiles");
+    let rewritten = statics.replace_all(&text, |captures: &regex::Captures| {
+        let original = captures[0].to_string();
+        let Ok(literal) = syn::parse_str::<syn::LitStr>(&captures[1]) else {
+            return original;
+        };
+        match linear_pattern(&literal.value()) {
+            Some(translated) => quote! {
+                static PATTERN: ::std::sync::LazyLock<::regex::Regex> =
+                    ::std::sync::LazyLock::new(|| ::regex::Regex::new(#translated).unwrap());
+            }
+            .to_string(),
+            None => original,
+        }
+    });
+    rewritten.parse().unwrap_or(tokens)
+}
+
 /// Returns `pattern` in the syntax of the `regex` crate with its ECMA 262
 /// meaning. Returns `None` for a construct that the translation does not
 /// cover or the crate cannot compile, such as backreferences, lookaround,

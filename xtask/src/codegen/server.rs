@@ -19,6 +19,7 @@ use super::jsonrpc;
 use super::auth;
 use super::model::{self, DocumentedResponse, Model, Operation};
 use super::openrpc;
+use super::pattern;
 use super::request::{self, ParamField};
 use super::spec::SpecError;
 use super::types::Types;
@@ -80,7 +81,10 @@ pub fn emit(api: &OpenAPI, target: &Target) -> anyhow::Result<Server> {
     let has_jsonrpc = model.jsonrpc.is_some();
     let lib = lib_tokens(&api.info.title, &model, &items);
     let lib = format::rust_file(&header, lib).context("formatting lib.rs")?;
-    let types_tokens = types.to_stream()?;
+    // The client's types are compared with typify's own output, before the
+    // server's `pattern` checks are rewritten.
+    let typify_tokens = types.to_stream()?;
+    let types_tokens = pattern::linear_type_checks(typify_tokens.clone());
     let types_file = format::rust_file(
         &header,
         quote! {
@@ -129,7 +133,7 @@ pub fn emit(api: &OpenAPI, target: &Target) -> anyhow::Result<Server> {
     }
     Ok(Server {
         files,
-        types: types_tokens.to_string(),
+        types: typify_tokens.to_string(),
     })
 }
 

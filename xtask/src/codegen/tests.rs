@@ -1169,3 +1169,24 @@ fn key_error_is_rejection_without_error_401() {
         );
     }
 }
+
+#[test]
+fn body_pattern_types_use_regex() {
+    let text = BASE.replace(
+        "note: {type: string, nullable: true}",
+        "note: {type: string, nullable: true}\n        \
+         slug: {type: string, pattern: '^([a-z0-9]+-?)+[a-z0-9]$'}\n        \
+         word: {type: string, pattern: '^(?=a)[a-z]+$'}",
+    );
+    let types = generated_file(&text, "server/src/types.rs");
+    assert!(
+        types.contains("::regex::Regex::new(\"^([a-z0-9]+-?)+[a-z0-9]$\")"),
+        "{types}"
+    );
+    assert!(
+        types.contains("::regress::Regex::new(\"^(?=a)[a-z]+$\")"),
+        "{types}"
+    );
+    let client = generated_file(&text, "client/src/lib.rs");
+    assert!(client.contains("::regress::Regex::new(\"^([a-z0-9]+-?)+[a-z0-9]$\")"));
+}
