@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use openapiv3::{OpenAPI, Operation as SpecOperation, ReferenceOr};
+use openapiv3::{OpenAPI, Operation as SpecOperation, ReferenceOr, Schema, SchemaKind};
 
 pub use super::bodies::{Body, DocumentedResponse, is_json_media_type, served_media_type};
 use super::bodies::{body_model, check_one_body_per_class, response_body, responses};
-use super::params::{self, Location, Param};
+use super::params::{self, Location, Param, ParamKind};
 use super::security::{self, Requirement, Scheme};
 use super::spec::{SpecError, escape_segment};
 
@@ -108,6 +108,7 @@ pub fn is_jsonrpc_endpoint(operation: &SpecOperation) -> bool {
 /// `strict` also requires each operation to document the 400 and 401
 /// responses that the router sends, as this workspace's specs do.
 pub fn build(api: &OpenAPI, strict: bool) -> Result<Model, SpecError> {
+    check_self_wrapping(api)?;
     let mut operations = Vec::new();
     let mut jsonrpc = None;
     let mut schemes = BTreeMap::new();
@@ -232,6 +233,54 @@ pub fn build(api: &OpenAPI, strict: bool) -> Result<Model, SpecError> {
     })
 }
 
+/// Checks that no component schema refers to itself through `$ref`,
+/// `allOf`, `oneOf` or `anyOf` alone, with no property or array in
+/// between, because typify generates conflicting `From` implementations
+/// for such a type.
+fn check_self_wrapping(api: &OpenAPI) -> Result<(), SpecError> {
+    let Some(components) = &api.components else {
+        return Ok(());
+    };
+    let component = |schema: &ReferenceOr<Schema>| match schema {
+        ReferenceOr::Reference { reference } => reference
+            .strip_prefix("#/components/schemas/")
+            .map(str::to_string),
+        ReferenceOr::Item(_) => None,
+    };
+    let wrapped = |schema: &ReferenceOr<Schema>| -> Vec<String> {
+        let members = match schema {
+            ReferenceOr::Reference { .. } => return component(schema).into_iter().collect(),
+            ReferenceOr::Item(schema) => match &schema.schema_kind {
+                SchemaKind::AllOf { all_of: members }
+                | SchemaKind::OneOf { one_of: members }
+                | SchemaKind::AnyOf { any_of: members } => members,
+                _ => return Vec::new(),
+            },
+        };
+        members.iter().filter_map(component).collect()
+    };
+    for (start, schema) in &components.schemas {
+        let mut pending = wrapped(schema);
+        let mut visited = std::collections::BTreeSet::new();
+        while let Some(name) = pending.pop() {
+            if name == *start {
+                return Err(SpecError::new(
+                    format!("/components/schemas/{}", escape_segment(start)),
+                    "the schema refers to itself through `$ref`, `allOf`, `oneOf` or `anyOf` \
+                     alone, which typify cannot generate; reference it from a property or \
+                     array items",
+                ));
+            }
+            if visited.insert(name.clone())
+                && let Some(schema) = components.schemas.get(&name)
+            {
+                pending.extend(wrapped(schema));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Returns `path` with each parameter name left out, such as `/a/{}/b` for
 /// `/a/{id}/b`: paths with the same shape match the same requests.
 fn template_shape(path: &str) -> String {
@@ -306,6 +355,19 @@ fn check_jsonrpc_methods(
                 format!(
                     "parameter `{}` is not in the path, and JSON-RPC params are path parameters \
                      and body fields only; move it into the body",
+                    param.name
+                ),
+            ));
+        }
+        if let Some(param) = operation
+            .path_params()
+            .find(|param| !matches!(param.kind, ParamKind::String { .. }))
+        {
+            return Err(SpecError::new(
+                param_pointer(param),
+                format!(
+                    "path parameter `{}` is not a string, and JSON-RPC params read path \
+                     parameters as strings only; make it a string or move it into the body",
                     param.name
                 ),
             ));
@@ -404,6 +466,7 @@ fn operation_model(
 
     let params = params::build(api, &operation.parameters, &pointer)?;
     check_path_template(path, &params, &pointer)?;
+    check_client_param_names(&params, operation.request_body.is_some())?;
 
     let responses = responses(api, operation, &pointer)?;
     let default_response = match &operation.responses.default {
@@ -455,6 +518,42 @@ pub const RUST_KEYWORDS: &[&str] = &[
     "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
     "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
+
+/// Checks that no two parameters of the client's operation method, which
+/// progenitor names in snake_case, get the same name, and that none is
+/// named `body` next to a request body. Cookie parameters are left out of
+/// the client.
+fn check_client_param_names(params: &[Param], has_body: bool) -> Result<(), SpecError> {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    if has_body {
+        seen.insert("body".to_string(), "the request body".to_string());
+    }
+    for param in params
+        .iter()
+        .filter(|param| param.location != Location::Cookie)
+    {
+        let name = heck::ToSnakeCase::to_snake_case(param.name.as_str());
+        let described = format!("parameter `{}`", param.name);
+        if let Some(first) = seen.insert(name.clone(), described) {
+            return Err(SpecError::new(
+                param_pointer(param),
+                format!(
+                    "parameter `{}` and {first} both become `{name}` in the client; rename one",
+                    param.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Returns the JSON pointer of a parameter, from that of its schema.
+fn param_pointer(param: &Param) -> &str {
+    param
+        .pointer
+        .strip_suffix("/schema")
+        .unwrap_or(&param.pointer)
+}
 
 /// Checks that the path template names exactly the declared path parameters.
 fn check_path_template(path: &str, params: &[Param], pointer: &str) -> Result<(), SpecError> {

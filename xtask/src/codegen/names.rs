@@ -14,12 +14,13 @@ use super::model::RUST_KEYWORDS;
 /// missing, such as `get_pets_pet_id` for `GET /pets/{petId}`.
 ///
 /// Names that collide get a suffix `_2`, `_3` and so on, in document
-/// order. Operations with an `operationId` keep their name before derived
+/// order, and so does `authenticate`. Operations with an `operationId` keep their name before derived
 /// ones take theirs, so adding an operation without one renames nothing
 /// else.
 pub fn normalize_operation_ids(api: &OpenAPI) -> OpenAPI {
     let mut api = api.clone();
-    let mut taken = BTreeSet::new();
+    // `authenticate` is a method of the server's `Api` trait already.
+    let mut taken = BTreeSet::from(["authenticate".to_string()]);
     for pass in [Pass::Explicit, Pass::Derived] {
         for (path, item) in api.paths.paths.iter_mut() {
             let ReferenceOr::Item(item) = item else {

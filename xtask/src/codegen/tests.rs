@@ -1190,3 +1190,74 @@ fn body_pattern_types_use_regex() {
     let client = generated_file(&text, "client/src/lib.rs");
     assert!(client.contains("::regress::Regex::new(\"^([a-z0-9]+-?)+[a-z0-9]$\")"));
 }
+
+#[test]
+fn authenticate_operation_id_gets_suffix() {
+    let text = FEATURES.replace("operationId: clear_items", "operationId: authenticate");
+    let lib = generated_file(&text, "server/src/lib.rs");
+    assert!(lib.contains("fn authenticate_2("), "operation method");
+    assert_eq!(lib.matches("fn authenticate(").count(), 1, "trait method");
+}
+
+#[test]
+fn client_leaves_out_options_and_trace() {
+    let text = BASE.replace("    post:\n", "    options:\n");
+    assert_ne!(text, BASE, "the operation is an OPTIONS");
+    let lib = generated_file(&text, "server/src/lib.rs");
+    assert!(lib.contains("fn touch_item("), "server method");
+    let client = generated_file(&text, "client/src/lib.rs");
+    assert!(!client.contains("fn touch_item("), "{client}");
+}
+
+#[test]
+fn colliding_client_parameters_are_located() {
+    let error = error_with(
+        "      requestBody:",
+        "        - {name: item-id, in: query, schema: {type: string}}\n      requestBody:",
+    );
+    assert!(
+        error.contains("#/paths/~1items~1{item_id}/post/parameters/1:"),
+        "{error}"
+    );
+    assert!(
+        error.contains("parameter `item-id` and parameter `item_id` both become `item_id`"),
+        "{error}"
+    );
+    let error = error_with(
+        "      requestBody:",
+        "        - {name: body, in: header, schema: {type: string}}\n      requestBody:",
+    );
+    assert!(
+        error.contains("and the request body both become `body`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn self_wrapping_schema_is_located() {
+    for wrapper in [
+        "{$ref: \"#/components/schemas/Touch\"}",
+        "{allOf: [{$ref: \"#/components/schemas/Touch\"}]}",
+    ] {
+        let error = error_with(
+            "    Touch:\n      type: object\n      properties:\n        note: {type: string, nullable: true}",
+            &format!("    Touch: {wrapper}"),
+        );
+        assert!(error.contains("#/components/schemas/Touch:"), "{error}");
+        assert!(error.contains("refers to itself"), "{error}");
+    }
+}
+
+#[test]
+fn jsonrpc_integer_path_parameter_is_located() {
+    let text = jsonrpc_spec("{\"400\": -32602, \"401\": -32001}").replace(
+        "{name: item_id, in: path, required: true, schema: {type: string}}",
+        "{name: item_id, in: path, required: true, schema: {type: integer}}",
+    );
+    let error = generation_error(&text);
+    assert!(
+        error.contains("#/paths/~1items~1{item_id}/post/parameters/0:"),
+        "{error}"
+    );
+    assert!(error.contains("is not a string"), "{error}");
+}
