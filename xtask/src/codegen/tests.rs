@@ -1261,3 +1261,17 @@ fn jsonrpc_integer_path_parameter_is_located() {
     );
     assert!(error.contains("is not a string"), "{error}");
 }
+
+#[test]
+fn colliding_property_fields_are_located() {
+    let error = error_with(
+        "        note: {type: string, nullable: true}",
+        "        note: {type: string, nullable: true}\n        a-b: {type: string}\n        \
+         a_b: {type: integer}",
+    );
+    assert!(error.contains("#/components/schemas/Touch:"), "{error}");
+    assert!(
+        error.contains("two properties of type `Touch` `a_b`"),
+        "{error}"
+    );
+}

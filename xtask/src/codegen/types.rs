@@ -18,6 +18,8 @@ const SCHEMA_REF_PREFIX: &str = "#/components/schemas/";
 /// The typify type space of the spec, with `#/components/schemas` loaded.
 pub struct Types {
     space: TypeSpace,
+    /// Names of the component schemas.
+    components: std::collections::BTreeSet<String>,
 }
 
 impl Types {
@@ -39,7 +41,12 @@ impl Types {
         }
         guarded("/components/schemas", || space.add_ref_types(definitions))?
             .map_err(|error| SpecError::new("/components/schemas", error.to_string()))?;
-        Ok(Types { space })
+        let components = api
+            .components
+            .iter()
+            .flat_map(|components| components.schemas.keys().cloned())
+            .collect();
+        Ok(Types { space, components })
     }
 
     /// Returns the Rust type of `schema`, adding it under `name` when it is
@@ -73,6 +80,9 @@ impl Types {
             .map_err(|error| SpecError::new("/components/schemas", error.to_string()))?;
         let mut names = std::collections::BTreeSet::new();
         for item in &file.items {
+            if let syn::Item::Struct(item) = item {
+                check_unique_fields(item, &self.components)?;
+            }
             let name = match item {
                 syn::Item::Struct(item) => &item.ident,
                 syn::Item::Enum(item) => &item.ident,
@@ -91,6 +101,38 @@ impl Types {
         }
         Ok(tokens)
     }
+}
+
+/// Fails when typify gives two properties of one object the same Rust
+/// field, such as `a_b` for `a-b` and `a_b`. The error points to the
+/// component schema of the type's name, or to `/paths` for the type of an
+/// inline schema, such as `PostABody`.
+fn check_unique_fields(
+    item: &syn::ItemStruct,
+    components: &std::collections::BTreeSet<String>,
+) -> Result<(), SpecError> {
+    let mut fields = std::collections::BTreeSet::new();
+    for field in &item.fields {
+        let Some(ident) = &field.ident else {
+            continue;
+        };
+        if !fields.insert(ident.to_string()) {
+            let name = item.ident.to_string();
+            let pointer = if components.contains(&name) {
+                format!("/components/schemas/{}", escape_segment(&name))
+            } else {
+                "/paths".to_string()
+            };
+            return Err(SpecError::new(
+                pointer,
+                format!(
+                    "typify names two properties of type `{name}` `{ident}`; rename one so \
+                     that their snake_case names differ"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Converts an OpenAPI 3.0 schema into the JSON Schema that typify reads:
