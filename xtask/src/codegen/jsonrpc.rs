@@ -198,6 +198,14 @@ fn call_operation(
         steps.push(quote! {
             let #ident = params.take_string(#name, #invalid_params)?;
         });
+        // The REST route's check of the parameter's length and pattern.
+        if let Some(check) = request::string_check(param) {
+            steps.push(quote! {
+                let #ident = (#check)(#ident).map_err(|rejection| {
+                    jsonrpc::CallError::from_rejection(#invalid_params, rejection)
+                })?;
+            });
+        }
         fields.push(quote! { #ident, });
     }
     match (&operation.body, typed_body) {

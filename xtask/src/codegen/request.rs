@@ -288,7 +288,7 @@ fn parse_expression(param: &Param, text: TokenStream) -> TokenStream {
 /// to `Result<String, Rejection>` that names the parameter in its 400, or
 /// none when its schema sets no rule. A parameter whose schema is a
 /// component calls that component's function of [`string_check_functions`].
-fn string_check(param: &Param) -> Option<TokenStream> {
+pub fn string_check(param: &Param) -> Option<TokenStream> {
     let ParamKind::String { rules, .. } = &param.kind else {
         return None;
     };

@@ -1275,3 +1275,21 @@ fn colliding_property_fields_are_located() {
         "{error}"
     );
 }
+
+#[test]
+fn jsonrpc_path_parameter_rules_are_checked() {
+    let text = jsonrpc_spec("{\"400\": -32602}").replace(
+        "{name: item_id, in: path, required: true, schema: {type: string}}",
+        "{name: item_id, in: path, required: true, schema: {type: string, maxLength: 8}}",
+    );
+    let lib = generated_file(&text, "server/src/lib.rs");
+    let dispatcher = &lib[lib.find("async fn call_jsonrpc").expect("dispatcher")..];
+    assert!(
+        dispatcher.contains("Expected at most 8 characters"),
+        "{dispatcher}"
+    );
+    assert!(
+        dispatcher.contains("jsonrpc::CallError::from_rejection(-32602, rejection)"),
+        "{dispatcher}"
+    );
+}
