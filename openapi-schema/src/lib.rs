@@ -37,8 +37,13 @@ impl Direction {
 ///
 /// - `nullable: true` adds `"null"` to `type`. It widens only `type`, so an
 ///   `enum` accepts null only when it lists null.
+/// - `nullable: true` on a schema without `type` but with `allOf`, `anyOf`
+///   or `oneOf`, the usual way to write a nullable reference, becomes
+///   `{"if": {"type": "null"}, "else": schema}`.
 /// - A boolean `exclusiveMinimum` or `exclusiveMaximum` becomes the number
 ///   form, taking the value of `minimum` or `maximum`.
+/// - An integer `format` such as `int32` or `uint8`, and `float`, add the
+///   range of their type as an `allOf` part, as [`format_range`] gives it.
 /// - Siblings of `$ref` are dropped, because OpenAPI 3.0 ignores them.
 /// - OpenAPI-only keywords and `x-` extensions are dropped.
 /// - A `readOnly` property leaves `required` in a request, and a
@@ -72,13 +77,66 @@ pub fn to_json_schema(schema: &Value, direction: Direction) -> Value {
             converted.insert(keyword.clone(), value);
         }
     }
-    if object.get("nullable") == Some(&Value::Bool(true)) {
-        add_null_type(&mut converted);
-    }
     convert_exclusive_bound(&mut converted, "exclusiveMinimum", "minimum");
     convert_exclusive_bound(&mut converted, "exclusiveMaximum", "maximum");
+    add_format_range(&mut converted);
     drop_excluded_required(object, &mut converted, direction);
+    if object.get("nullable") == Some(&Value::Bool(true)) {
+        return add_null_type(converted);
+    }
     Value::Object(converted)
+}
+
+/// Returns the range of the numeric `format`: the integer formats `int8`
+/// to `int64` and `uint8` to `uint64`, and `float` (the finite `f32`
+/// values). Other formats, `double` included, have none.
+///
+/// ```
+/// let (minimum, maximum) = openapi_schema::format_range("int32").unwrap();
+/// assert_eq!((minimum.as_i64(), maximum.as_i64()), (Some(-2147483648), Some(2147483647)));
+/// assert!(openapi_schema::format_range("date").is_none());
+/// ```
+pub fn format_range(format: &str) -> Option<(serde_json::Number, serde_json::Number)> {
+    let signed = |bits: u32| {
+        let maximum = (1_i64 << (bits - 1)) - 1;
+        Some(((-maximum - 1).into(), maximum.into()))
+    };
+    let unsigned = |maximum: u64| Some((0.into(), maximum.into()));
+    match format {
+        "int8" => signed(8),
+        "int16" => signed(16),
+        "int32" => signed(32),
+        "int64" => Some((i64::MIN.into(), i64::MAX.into())),
+        "uint8" => unsigned(u8::MAX.into()),
+        "uint16" => unsigned(u16::MAX.into()),
+        "uint32" => unsigned(u32::MAX.into()),
+        "uint64" => unsigned(u64::MAX),
+        "float" => {
+            let maximum = serde_json::Number::from_f64(f64::from(f32::MAX))?;
+            let minimum = serde_json::Number::from_f64(f64::from(f32::MIN))?;
+            Some((minimum, maximum))
+        }
+        _ => None,
+    }
+}
+
+/// Appends the range of the schema's numeric `format` to its `allOf`, so
+/// that a value outside the type of the format is invalid.
+fn add_format_range(schema: &mut Map<String, Value>) {
+    let Some((minimum, maximum)) = schema
+        .get("format")
+        .and_then(Value::as_str)
+        .and_then(format_range)
+    else {
+        return;
+    };
+    let range = json!({"minimum": minimum, "maximum": maximum});
+    match schema.get_mut("allOf") {
+        Some(Value::Array(parts)) => parts.push(range),
+        _ => {
+            schema.insert("allOf".to_string(), json!([range]));
+        }
+    }
 }
 
 /// Removes from `required` the properties that `direction`'s messages do
@@ -242,13 +300,24 @@ fn convert_array_items(value: &Value, direction: Direction) -> Value {
 }
 
 /// Adds `"null"` to `type`. OpenAPI 3.0.3 defines `nullable` only together
-/// with `type`, so a schema without `type` is left as it is.
-fn add_null_type(schema: &mut Map<String, Value>) {
-    let Some(Value::String(name)) = schema.get("type") else {
-        return;
-    };
-    let types = json!([name, "null"]);
-    schema.insert("type".to_string(), types);
+/// with `type`. A schema without `type` but with `allOf`, `anyOf` or
+/// `oneOf` is taken to accept null too, as typify reads such a schema as an
+/// `Option`. Other schemas without `type` are left as they are.
+fn add_null_type(mut schema: Map<String, Value>) -> Value {
+    if let Some(Value::String(name)) = schema.get("type") {
+        let types = json!([name, "null"]);
+        schema.insert("type".to_string(), types);
+        return Value::Object(schema);
+    }
+    let composed = ["allOf", "anyOf", "oneOf"]
+        .iter()
+        .any(|keyword| schema.contains_key(*keyword));
+    if !composed {
+        return Value::Object(schema);
+    }
+    // `if` and `else` rather than `anyOf`, so that the errors of a value
+    // other than null still name its invalid fields.
+    json!({"if": {"type": "null"}, "else": schema})
 }
 
 fn convert_exclusive_bound(schema: &mut Map<String, Value>, exclusive: &str, bound: &str) {
@@ -295,6 +364,27 @@ mod tests {
             Direction::Response,
         );
         assert_eq!(converted, json!({"minLength": 1}));
+    }
+
+    #[test]
+    fn nullable_all_of_accepts_null() {
+        let schema = json!({"nullable": true, "allOf": [{"$ref": "#/components/schemas/A"}]});
+        let converted = to_json_schema(&schema, Direction::Request);
+        let expected = json!({
+            "if": {"type": "null"},
+            "else": {"allOf": [{"$ref": "#/components/schemas/A"}]},
+        });
+        assert_eq!(converted, expected);
+    }
+
+    #[test]
+    fn integer_format_adds_range() {
+        let schema = json!({"type": "integer", "format": "int32", "allOf": [{"minimum": 1}]});
+        let converted = to_json_schema(&schema, Direction::Request);
+        let range = json!({"minimum": -2_147_483_648_i64, "maximum": 2_147_483_647});
+        assert_eq!(converted["allOf"], json!([{"minimum": 1}, range]));
+        let unsigned = to_json_schema(&json!({"format": "uint64"}), Direction::Request);
+        assert_eq!(unsigned["allOf"][0]["maximum"], json!(u64::MAX));
     }
 
     #[test]

@@ -532,6 +532,14 @@ paths:
               schema:
                 nullable: true
                 oneOf: [{type: string}, {type: number}]
+  /enum:
+    get:
+      responses:
+        "200":
+          description: A nullable enum without type or null.
+          content:
+            application/json:
+              schema: {nullable: true, enum: [a, b]}
 "#;
 
 fn check_null(path: &str) -> Result<(), Violation> {
@@ -547,8 +555,15 @@ fn typed_nullable_accepts_null() {
 }
 
 #[test]
-fn untyped_nullable_rejects_null() {
-    let violation = check_null("/untyped").expect_err("nullable needs a sibling type");
+fn nullable_composition_accepts_null() {
+    // typify reads a nullable `oneOf` without `type` as an `Option`.
+    let checked = check_null("/untyped");
+    assert!(checked.is_ok(), "{}", checked.unwrap_err());
+}
+
+#[test]
+fn nullable_enum_without_null_rejects_null() {
+    let violation = check_null("/enum").expect_err("the enum does not list null");
     assert_eq!(violation.rule, Rule::BodySchema);
 }
 
