@@ -1141,3 +1141,331 @@ fn byte_order_mark_is_skipped() {
     let spec = AnySpec::load(yaml, SEED).expect("the spec loads");
     assert_eq!(spec.operation_count(), 0);
 }
+
+/// A spec whose response and request body share one schema with the
+/// keywords that generated values used to break: decimal steps, narrow
+/// exclusive ranges, integer formats, enums with lengths, maps with
+/// `minProperties` and string formats.
+const GENERATED_YAML: &str = "
+openapi: 3.0.3
+info: {title: Generated, version: '1'}
+paths:
+  /values:
+    get:
+      responses:
+        '200':
+          description: Generated values.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Values'}
+    post:
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Values'}
+      responses:
+        '204':
+          description: Accepted.
+components:
+  schemas:
+    Values:
+      type: object
+      required: [fee, price, rate, ts, small, code, labels, id, day, at, mail, link, ip4, ip6, data]
+      properties:
+        fee: {type: number, minimum: 0, multipleOf: 0.01}
+        price: {type: number, minimum: 1, maximum: 2, multipleOf: 0.1}
+        rate: {type: number, minimum: 0, exclusiveMinimum: true, maximum: 0.001}
+        ts: {type: integer, format: int32, minimum: 2147483600}
+        small: {type: integer, format: uint8, minimum: 250}
+        code: {type: string, enum: [a, bb, ccc, dddd], minLength: 2, maxLength: 3}
+        labels:
+          type: object
+          minProperties: 3
+          additionalProperties: {type: string}
+        id: {type: string, format: uuid}
+        day: {type: string, format: date}
+        at: {type: string, format: date-time}
+        mail: {type: string, format: email}
+        link: {type: string, format: uri}
+        ip4: {type: string, format: ipv4}
+        ip6: {type: string, format: ipv6}
+        data: {type: string, format: byte}
+";
+
+#[tokio::test]
+async fn generated_values_validate_both_ways() {
+    let checker = Checker::from_yaml(GENERATED_YAML).expect("the checker loads the spec");
+    for seed in 0..40 {
+        let mock = start(GENERATED_YAML, seed).await;
+        let get = RecordedRequest::new(Method::GET, &mock.base_url(), "/values");
+        let response = send(&get).await;
+        let result = checker.check(&get, &response);
+        assert!(result.is_ok(), "seed {seed}: {}", result.unwrap_err());
+
+        // The mock's request validator, which checks formats, accepts the
+        // value it generated.
+        let value: Value = serde_json::from_slice(&response.body).expect("a JSON body");
+        let post = RecordedRequest::new(Method::POST, &mock.base_url(), "/values").json(&value);
+        let (status, fields) = invalid_fields(&post).await;
+        assert_eq!(status, 204, "seed {seed}: {value} {fields:?}");
+        let labels = value["labels"].as_object().expect("a map");
+        assert!(labels.len() >= 3, "seed {seed}: {value}");
+    }
+}
+
+/// A spec with formatted parameters and bodies, a nullable reference, a
+/// plain text example, Basic and Bearer schemes, a form body and a path
+/// with a non-ASCII literal segment.
+const FORMATS_YAML: &str = "
+openapi: 3.0.3
+info: {title: Formats, version: '1'}
+paths:
+  /clients/{id}:
+    get:
+      parameters:
+        - {name: id, in: path, required: true, schema: {type: string, format: uuid}}
+        - {name: since, in: query, schema: {type: string, format: date-time}}
+        - {name: day, in: query, schema: {type: string, format: date}}
+        - {name: count, in: query, schema: {type: integer, format: int32}}
+        - {name: X-Tenant, in: header, schema: {type: string, format: uuid}}
+      responses:
+        '204':
+          description: Found.
+  /devices:
+    post:
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [serial]
+              properties:
+                serial: {type: string}
+                checksum: {type: string, format: byte}
+                quantity: {type: integer, format: int32}
+                link: {type: string, format: uri}
+                ip: {type: string, format: ipv4}
+                location:
+                  nullable: true
+                  allOf: [{$ref: '#/components/schemas/Location'}]
+      responses:
+        '204':
+          description: Created.
+  /signup:
+    post:
+      requestBody:
+        required: true
+        content:
+          application/x-www-form-urlencoded:
+            schema:
+              type: object
+              required: [email]
+              properties:
+                email: {type: string, format: email}
+      responses:
+        '204':
+          description: Signed up.
+  /health:
+    get:
+      responses:
+        '200':
+          description: Healthy.
+          content:
+            text/plain:
+              schema: {type: string}
+              example: OK
+  /basic:
+    get:
+      security: [{basic: []}]
+      responses:
+        '204':
+          description: Allowed.
+  /bearer:
+    get:
+      security: [{bearer: []}]
+      responses:
+        '204':
+          description: Allowed.
+  /lab/über/{name}:
+    get:
+      parameters:
+        - {name: name, in: path, required: true, schema: {type: string}}
+      responses:
+        '204':
+          description: Found.
+components:
+  securitySchemes:
+    basic: {type: http, scheme: basic}
+    bearer: {type: http, scheme: bearer}
+  schemas:
+    Location:
+      type: object
+      required: [aisle]
+      properties:
+        aisle: {type: integer}
+";
+
+const TENANT: &str = "6f1c2a34-5b6d-4e7f-8a9b-0c1d2e3f4a5b";
+
+#[tokio::test]
+async fn parameter_formats_checked() {
+    let mock = start(FORMATS_YAML, SEED).await;
+    let client = |id: &str, query: &str, tenant: &str| {
+        let path = format!("/clients/{id}?{query}");
+        RecordedRequest::new(Method::GET, &mock.base_url(), &path).header("X-Tenant", tenant)
+    };
+    let valid = "since=2026-01-02T03:04:05Z&day=2026-01-02&count=2147483647";
+    let cases: [(&str, &str, &str, u16, &[&str]); 4] = [
+        (TENANT, valid, TENANT, 204, &[]),
+        ("not-a-uuid", valid, TENANT, 400, &["id"]),
+        (
+            TENANT,
+            "since=2026-01-02&day=tomorrow",
+            "x",
+            400,
+            &["X-Tenant", "day", "since"],
+        ),
+        (TENANT, "count=2147483648", TENANT, 400, &["count"]),
+    ];
+    for (id, query, tenant, status, fields) in cases {
+        let (got, names) = invalid_fields(&client(id, query, tenant)).await;
+        assert_eq!(got, status, "{id} {query} {tenant}: {names:?}");
+        assert_eq!(names, fields, "{id} {query} {tenant}");
+    }
+}
+
+/// Sends `body` as JSON text to `path`.
+fn post_json(base_url: &str, path: &str, body: &str) -> RecordedRequest {
+    let mut request = RecordedRequest::new(Method::POST, base_url, path)
+        .header("Content-Type", "application/json");
+    request.body = body.as_bytes().to_vec();
+    request
+}
+
+#[tokio::test]
+async fn body_formats_checked() {
+    let mock = start(FORMATS_YAML, SEED).await;
+    let valid = r#"{"serial": "a", "checksum": "bW9jaw==", "quantity": -2147483648,
+        "link": "https://example.com/a", "ip": "192.0.2.1", "location": {"aisle": 1}}"#;
+    let invalid = r#"{"serial": "a", "checksum": "!!!notbase64", "quantity": 99999999999,
+        "link": "not a uri", "ip": "192.0.2.256"}"#;
+    let cases: [(&str, u16, &[&str]); 2] = [
+        (valid, 204, &[]),
+        (
+            invalid,
+            400,
+            &["body/checksum", "body/ip", "body/link", "body/quantity"],
+        ),
+    ];
+    for (body, status, fields) in cases {
+        let (got, names) = invalid_fields(&post_json(&mock.base_url(), "/devices", body)).await;
+        assert_eq!(got, status, "{body}: {names:?}");
+        assert_eq!(names, fields, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn nullable_reference_accepts_null() {
+    let mock = start(FORMATS_YAML, SEED).await;
+    let cases: [(&str, u16, &[&str]); 3] = [
+        (r#"{"serial": "a", "location": null}"#, 204, &[]),
+        (r#"{"serial": "a", "location": {"aisle": 3}}"#, 204, &[]),
+        (
+            r#"{"serial": "a", "location": {}}"#,
+            400,
+            &["body/location/aisle"],
+        ),
+    ];
+    for (body, status, fields) in cases {
+        let (got, names) = invalid_fields(&post_json(&mock.base_url(), "/devices", body)).await;
+        assert_eq!(got, status, "{body}: {names:?}");
+        assert_eq!(names, fields, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn duplicate_keys_and_invalid_utf8_rejected() {
+    let mock = start(FORMATS_YAML, SEED).await;
+    let duplicate = post_json(
+        &mock.base_url(),
+        "/devices",
+        r#"{"serial": "a", "serial": "b"}"#,
+    );
+    let response = send(&duplicate).await;
+    assert_eq!(response.status, 400, "{response:?}");
+    let body: Value = serde_json::from_slice(&response.body).expect("a JSON error body");
+    let message = body["error"]["data"]["body"].as_str().unwrap_or_default();
+    assert!(message.contains("duplicate key `serial`"), "{body}");
+
+    let form = |body: &str| {
+        let mut request = RecordedRequest::new(Method::POST, &mock.base_url(), "/signup")
+            .header("Content-Type", "application/x-www-form-urlencoded");
+        request.body = body.as_bytes().to_vec();
+        request
+    };
+    let cases: [(&str, u16, &[&str]); 3] = [
+        ("email=ann%40example.com", 204, &[]),
+        ("email=notanemail", 400, &["body/email"]),
+        ("email=%FF", 400, &["body/email"]),
+    ];
+    for (body, status, fields) in cases {
+        let (got, names) = invalid_fields(&form(body)).await;
+        assert_eq!(got, status, "{body}: {names:?}");
+        assert_eq!(names, fields, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn plain_text_example_sent() {
+    let mock = start(FORMATS_YAML, SEED).await;
+    let response = send(&RecordedRequest::new(
+        Method::GET,
+        &mock.base_url(),
+        "/health",
+    ))
+    .await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, b"OK");
+    let content_type = response.headers.get("content-type");
+    assert_eq!(content_type.expect("a Content-Type"), "text/plain");
+}
+
+#[tokio::test]
+async fn wrong_scheme_named_in_401() {
+    let mock = start(FORMATS_YAML, SEED).await;
+    let cases = [
+        (
+            "/basic",
+            "Bearer token",
+            "Expected a Basic credential, found a Bearer one",
+        ),
+        (
+            "/bearer",
+            "Basic dXNlcjpwYXNz",
+            "Expected a Bearer credential, found a Basic one",
+        ),
+        ("/bearer", "", "Credential is missing"),
+    ];
+    for (path, authorization, expected) in cases {
+        let mut request = RecordedRequest::new(Method::GET, &mock.base_url(), path);
+        if !authorization.is_empty() {
+            request = request.header("Authorization", authorization);
+        }
+        let response = send(&request).await;
+        assert_eq!(response.status, 401, "{path} {authorization}");
+        let body: Value = serde_json::from_slice(&response.body).expect("a JSON error body");
+        assert_eq!(body["error"]["data"]["authorization"], expected, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn non_ascii_literal_segment_routed() {
+    let mock = start(FORMATS_YAML, SEED).await;
+    let request = RecordedRequest::new(Method::GET, &mock.base_url(), "/lab/%C3%BCber/abc");
+    let response = send(&request).await;
+    assert_eq!(response.status, 204, "{response:?}");
+    let other = RecordedRequest::new(Method::GET, &mock.base_url(), "/lab/%C3%BCbel/abc");
+    assert_eq!(send(&other).await.status, 404);
+}

@@ -94,7 +94,10 @@ impl<'a> Generator<'a> {
             return example.clone();
         }
         if let Some(Value::Array(values)) = schema.get("enum") {
-            let choices: Vec<&Value> = values.iter().filter(|value| !value.is_null()).collect();
+            let mut choices: Vec<&Value> = values.iter().filter(|value| !value.is_null()).collect();
+            if choices.iter().any(|value| fits_bounds(schema, value)) {
+                choices.retain(|value| fits_bounds(schema, value));
+            }
             if choices.is_empty() {
                 return Value::Null;
             }
@@ -176,11 +179,29 @@ impl<'a> Generator<'a> {
             }
             object.insert(name.clone(), self.generate(property, depth + 1));
         }
-        if object.is_empty()
-            && let Some(additional) = schema.get("additionalProperties")
-            && additional.is_object()
-        {
-            object.insert("key".to_string(), self.generate(additional, depth + 1));
+        // A map gets one entry, or as many as `minProperties` asks.
+        let additional = schema.get("additionalProperties");
+        let map_entries = match additional {
+            Some(Value::Object(_)) if object.is_empty() => 1,
+            _ => 0,
+        };
+        let wanted = bound(schema, "minProperties").map_or(0, |min| min as usize);
+        let wanted = wanted.max(map_entries).min(self.budget);
+        let mut index = 1;
+        while object.len() < wanted && additional != Some(&Value::Bool(false)) {
+            let key = match index {
+                1 => "key".to_string(),
+                _ => format!("key{index}"),
+            };
+            index += 1;
+            if object.contains_key(&key) {
+                continue;
+            }
+            let value = match additional {
+                Some(schema @ Value::Object(_)) => self.generate(schema, depth + 1),
+                _ => Value::String(self.string(&Value::Null)),
+            };
+            object.insert(key, value);
         }
         Value::Object(object)
     }
@@ -211,31 +232,49 @@ impl<'a> Generator<'a> {
     }
 
     fn integer(&mut self, schema: &Value) -> Value {
-        let (low, high) = range(schema, 0.0, 100.0);
-        let (low, high) = (low.ceil() as i64, high.floor() as i64);
-        let multiple = bound(schema, "multipleOf").map_or(1, |step| (step as i64).max(1));
-        let mut value = self.between(low, high.max(low));
-        if multiple > 1 {
-            value = (value.div_euclid(multiple) + 1) * multiple;
-            if value > high {
-                value -= multiple;
-            }
-        }
+        let range = Range::of(schema);
+        let step = bound(schema, "multipleOf").map_or(1, |step| (step as i64).max(1));
+        let value = if step > 1 {
+            let (low, high) = range.multiples(step as f64);
+            self.between(low, high.max(low)).saturating_mul(step)
+        } else {
+            let (low, high) = range.integers();
+            self.between(low, high.max(low))
+        };
         Value::from(value)
     }
 
+    /// Generates a number of `schema`: a multiple of its `multipleOf`
+    /// rounded to the decimals of the step, else a draw in its range
+    /// rounded to two decimals, or more when the range is narrower.
     fn number(&mut self, schema: &Value) -> Value {
-        let (low, high) = range(schema, 0.0, 100.0);
-        let fraction = (self.next() % 1000) as f64 / 1000.0;
-        let mut value = low + (high - low) * fraction;
-        if let Some(step) = bound(schema, "multipleOf").filter(|step| *step > 0.0) {
-            value = (value / step).ceil() * step;
-            if value > high {
-                value -= step;
+        let range = Range::of(schema);
+        let value = match bound(schema, "multipleOf").filter(|step| *step > 0.0) {
+            Some(step) => {
+                let (low, high) = range.multiples(step);
+                let k = self.between(low, high.max(low));
+                round_to(k as f64 * step, decimals(step))
             }
-        } else {
-            value = (value * 100.0).round() / 100.0;
-        }
+            None => {
+                let fraction = (self.next() % 1000) as f64 / 1000.0;
+                let span = range.high - range.low;
+                let value = range.low + span * fraction;
+                let places = if span > 0.0 {
+                    (2.0_f64).max(2.0 - span.log10().floor()) as i32
+                } else {
+                    2
+                };
+                let rounded = round_to(value, places);
+                let midpoint = range.low + span / 2.0;
+                if range.contains(rounded) {
+                    rounded
+                } else if range.contains(round_to(midpoint, places + 1)) {
+                    round_to(midpoint, places + 1)
+                } else {
+                    midpoint
+                }
+            }
+        };
         serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number)
     }
 
@@ -259,7 +298,7 @@ impl<'a> Generator<'a> {
                 draw % 24
             ),
             Some("date") => format!("2026-{:02}-{:02}", 1 + draw % 12, 1 + draw % 28),
-            Some("time") => format!("{:02}:{:02}:00", draw % 24, draw % 60),
+            Some("time") => format!("{:02}:{:02}:00Z", draw % 24, draw % 60),
             Some("uuid") => {
                 let low = self.next();
                 format!(
@@ -382,35 +421,127 @@ fn bound(schema: &Value, name: &str) -> Option<f64> {
     schema.get(name).and_then(Value::as_f64)
 }
 
-/// Returns the bounds of a number schema, with OpenAPI 3.0's boolean
-/// `exclusiveMinimum` and `exclusiveMaximum` moving them inward, and the
-/// defaults where a bound is missing.
-fn range(schema: &Value, default_low: f64, default_high: f64) -> (f64, f64) {
-    let exclusive = |name: &str| schema.get(name) == Some(&Value::Bool(true));
-    let step = if schema.get("type").and_then(Value::as_str) == Some("integer") {
-        1.0
-    } else {
-        0.01
-    };
-    let low = bound(schema, "minimum").map(|low| {
-        if exclusive("exclusiveMinimum") {
-            low + step
-        } else {
-            low
+/// The values that a number schema allows: its bounds, moved inside the
+/// range of its `format`, and whether each excludes its own value.
+#[derive(Clone, Copy, Debug)]
+struct Range {
+    low: f64,
+    high: f64,
+    low_open: bool,
+    high_open: bool,
+}
+
+impl Range {
+    /// Reads the bounds of `schema`, with OpenAPI 3.0's boolean
+    /// `exclusiveMinimum` and `exclusiveMaximum`, a numeric `format` such
+    /// as `int32`, and a span of 100 from the other bound (or from 0)
+    /// where a bound is missing.
+    fn of(schema: &Value) -> Self {
+        const SPAN: f64 = 100.0;
+        let exclusive = |name: &str| schema.get(name) == Some(&Value::Bool(true));
+        let (low, high) = match (bound(schema, "minimum"), bound(schema, "maximum")) {
+            (Some(low), Some(high)) => (low, high),
+            (Some(low), None) => (low, low + SPAN),
+            (None, Some(high)) => ((high - SPAN).min(0.0_f64.min(high)), high),
+            (None, None) => (0.0, SPAN),
+        };
+        let mut range = Range {
+            low,
+            high,
+            low_open: exclusive("exclusiveMinimum") && bound(schema, "minimum").is_some(),
+            high_open: exclusive("exclusiveMaximum") && bound(schema, "maximum").is_some(),
+        };
+        let format = schema.get("format").and_then(Value::as_str);
+        if let Some((minimum, maximum)) = format.and_then(openapi_schema::format_range) {
+            let (minimum, maximum) = (minimum.as_f64(), maximum.as_f64());
+            if let Some(minimum) = minimum.filter(|minimum| *minimum > range.low) {
+                (range.low, range.low_open) = (minimum, false);
+            }
+            if let Some(maximum) = maximum.filter(|maximum| *maximum < range.high) {
+                (range.high, range.high_open) = (maximum, false);
+            }
         }
-    });
-    let high = bound(schema, "maximum").map(|high| {
-        if exclusive("exclusiveMaximum") {
-            high - step
+        range
+    }
+
+    fn contains(&self, value: f64) -> bool {
+        let above = if self.low_open {
+            value > self.low
         } else {
-            high
+            value >= self.low
+        };
+        let below = if self.high_open {
+            value < self.high
+        } else {
+            value <= self.high
+        };
+        above && below
+    }
+
+    /// Returns the integers of the range, as the lowest and the highest.
+    fn integers(&self) -> (i64, i64) {
+        let low = if self.low_open {
+            self.low.floor() + 1.0
+        } else {
+            self.low.ceil()
+        };
+        let high = if self.high_open {
+            self.high.ceil() - 1.0
+        } else {
+            self.high.floor()
+        };
+        (low as i64, high as i64)
+    }
+
+    /// Returns the lowest and highest `k` such that `k * step` is in the
+    /// range.
+    fn multiples(&self, step: f64) -> (i64, i64) {
+        let scaled = Range {
+            low: self.low / step,
+            high: self.high / step,
+            ..*self
+        };
+        scaled.integers()
+    }
+}
+
+/// Returns the number of decimals of `step` as it is written in the
+/// document, such as 2 for 0.01, at most 17.
+fn decimals(step: f64) -> i32 {
+    let text = step.to_string();
+    let decimals = text
+        .split_once('.')
+        .map_or(0, |(_, fraction)| fraction.len());
+    decimals.min(17) as i32
+}
+
+/// Rounds `value` to `decimals` places, so that a multiple of a decimal
+/// step has the digits of the step rather than a binary artefact such as
+/// 40.800000000000004.
+fn round_to(value: f64, decimals: i32) -> f64 {
+    let scale = 10_f64.powi(decimals);
+    let rounded = (value * scale).round() / scale;
+    if rounded.is_finite() { rounded } else { value }
+}
+
+/// Returns whether the enum value `value` meets the length and range
+/// keywords of `schema`, which an `enum` does not replace.
+fn fits_bounds(schema: &Value, value: &Value) -> bool {
+    match value {
+        Value::String(text) => {
+            let length = text.chars().count() as f64;
+            let min = bound(schema, "minLength").unwrap_or(0.0);
+            let max = bound(schema, "maxLength").unwrap_or(f64::INFINITY);
+            (min..=max).contains(&length)
         }
-    });
-    match (low, high) {
-        (Some(low), Some(high)) => (low, high),
-        (Some(low), None) => (low, low + default_high),
-        (None, Some(high)) => ((high - default_high).min(default_low.min(high)), high),
-        (None, None) => (default_low, default_high),
+        Value::Number(number) => {
+            let value = number.as_f64().unwrap_or_default();
+            let has_bounds = ["minimum", "maximum", "format"]
+                .iter()
+                .any(|keyword| schema.get(*keyword).is_some());
+            !has_bounds || Range::of(schema).contains(value)
+        }
+        _ => true,
     }
 }
 

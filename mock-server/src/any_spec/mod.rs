@@ -14,6 +14,7 @@
 //! one of their paths, such as the terminate operation, keeps its stateful
 //! implementation.
 
+mod decode;
 mod generate;
 mod load;
 mod validate;
@@ -388,7 +389,13 @@ impl Route {
         for (segment, part) in self.segments.iter().zip(parts) {
             match segment {
                 Segment::Literal(literal) if literal == part => {}
-                Segment::Literal(_) => return None,
+                // A segment such as `%C3%BCber` matches the literal `über`.
+                Segment::Literal(literal) => {
+                    let decoded = percent_encoding::percent_decode_str(part);
+                    if *decoded.collect::<Vec<u8>>() != *literal.as_bytes() {
+                        return None;
+                    }
+                }
                 Segment::Parameter {
                     prefix,
                     name,
@@ -566,12 +573,16 @@ fn answer(
     let schema = media.get("schema");
 
     if !is_json(&essence) {
-        // NOTE: a response of another media type gets a generated string
-        // when its schema is a string, and an empty body otherwise.
+        // A response of another media type gets its documented example,
+        // a string as it is and another value as JSON text. Without one it
+        // gets a generated string when its schema is a string, and an
+        // empty body otherwise.
         let mut generator = generate::Generator::new(loader.document, seed, true, 0);
-        let body = match schema.map(|schema| generator.value(schema)) {
-            Some(Value::String(text)) => Bytes::from(text),
-            _ => Bytes::new(),
+        let generated = schema.map(|schema| generator.value(schema));
+        let body = match (media_type_example(loader, media), generated) {
+            (Some(Value::String(text)), _) | (None, Some(Value::String(text))) => Bytes::from(text),
+            (Some(example), _) => Bytes::from(example.to_string()),
+            (None, _) => Bytes::new(),
         };
         return Ok(Answer {
             status,
@@ -604,11 +615,7 @@ fn answer(
             } else if let Some(valid) = values.find(|value| validator.is_valid(value)) {
                 valid
             } else {
-                tracing::warn!(
-                    pointer,
-                    "the value generated for the schema does not validate against it, so the \
-                     response may not match the spec"
-                );
+                warn_invalid(&validator, &first, &pointer);
                 first
             }
         }
@@ -624,6 +631,23 @@ fn answer(
         content_type,
         body: Bytes::from(body),
     })
+}
+
+/// Logs that the value generated for the schema at `pointer` does not
+/// validate against it, naming the first invalid value and the keyword it
+/// breaks, such as `/fee` and `/properties/fee/multipleOf`.
+fn warn_invalid(validator: &jsonschema::Validator, value: &Value, pointer: &str) {
+    let Some(error) = validator.iter_errors(value).next() else {
+        return;
+    };
+    tracing::warn!(
+        pointer,
+        instance = %error.instance_path().as_str(),
+        keyword = %error.schema_path().as_str(),
+        %error,
+        "the value generated for the schema does not validate against it, so the response may \
+         not match the spec"
+    );
 }
 
 /// Builds the response of a status documented without content. An error
@@ -669,6 +693,12 @@ fn documented_example(
     if first.is_some() {
         return first;
     }
+    media_type_example(loader, media)
+}
+
+/// Returns the `example` of the Media Object `media`, or the value of the
+/// first of its `examples`.
+fn media_type_example(loader: &Loader, media: &Value) -> Option<Value> {
     if let Some(example) = media.get("example") {
         return Some(example.clone());
     }
@@ -702,6 +732,19 @@ mod tests {
         assert_eq!(&*route.template, "/pets/{id}");
         assert_eq!(values, [("id".to_string(), "a b".to_string())]);
         assert!(spec.find("/pets").is_none());
+    }
+
+    #[test]
+    fn invalid_generated_value_names_property() {
+        // No value of `fee` is a multiple of 10 between 1 and 9.
+        let yaml = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema:\n                type: object\n                required: [fee]\n                properties:\n                  fee: {type: integer, minimum: 1, maximum: 9, multipleOf: 10}\n";
+        let capture = crate::telemetry::tests::Capture::default();
+        tracing::subscriber::with_default(capture.subscriber(), || AnySpec::load(yaml, 1))
+            .expect("the spec loads");
+        let output = capture.output();
+        assert!(output.contains("does not validate"), "{output}");
+        assert!(output.contains("instance=/fee"), "{output}");
+        assert!(output.contains("keyword=/properties/fee/"), "{output}");
     }
 
     #[test]

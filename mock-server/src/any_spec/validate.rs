@@ -10,6 +10,7 @@ use jsonschema::Validator;
 use serde_json::Value;
 use system_services_server::{ApiKey, Rejection};
 
+use super::decode;
 use super::load::{
     Credential, FORM, Kinds, Location, ObjectStyle, Operation, Parameter, essence, is_json,
 };
@@ -71,6 +72,15 @@ fn check_credential(
 ) -> Result<(), String> {
     let value = read_credential(credential, headers, uri);
     match (credential, &value) {
+        (Credential::Authorization { scheme }, ApiKey::Missing) => {
+            Err(match sent_scheme(headers) {
+                Some(sent) if !sent.eq_ignore_ascii_case(scheme) => format!(
+                    "Expected a {} credential, found a {sent} one",
+                    scheme_name(scheme)
+                ),
+                _ => "Credential is missing".to_string(),
+            })
+        }
         (_, ApiKey::Missing) => Err("Credential is missing".to_string()),
         (_, ApiKey::Repeated) => Err("Credential is sent more than once".to_string()),
         (_, ApiKey::Invalid) => Err("Credential is empty or not visible ASCII".to_string()),
@@ -79,6 +89,28 @@ fn check_credential(
             .map_err(|reason| reason.to_string()),
         (Credential::Authorization { .. }, ApiKey::Key(_)) => Ok(()),
     }
+}
+
+/// Returns the scheme of the first `Authorization` header, such as
+/// `Bearer`, when one is sent.
+fn sent_scheme(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let scheme = value
+        .split(' ')
+        .next()
+        .filter(|scheme| !scheme.is_empty())?;
+    Some(scheme_name(scheme))
+}
+
+/// Capitalizes the name of an authentication scheme, such as `Basic` for
+/// `basic`.
+fn scheme_name(scheme: &str) -> String {
+    let mut characters = scheme.chars();
+    let first = characters.next().map(|first| first.to_ascii_uppercase());
+    first
+        .into_iter()
+        .chain(characters.map(|character| character.to_ascii_lowercase()))
+        .collect()
 }
 
 /// Names a credential in the 401's `data`: the header, query parameter or
@@ -463,7 +495,7 @@ pub(super) fn check_body(
     if !is_json(&content_type) {
         return Ok(());
     }
-    let value: Value = match serde_json::from_slice(body) {
+    let value = match decode::parse_json(body) {
         Ok(value) => value,
         Err(error) => {
             invalid.insert("body".to_string(), format!("Invalid JSON: {error}"));
@@ -488,10 +520,11 @@ fn body_field(path: &[String]) -> String {
 /// Checks an `application/x-www-form-urlencoded` body against the schema
 /// of `media`, naming each invalid field `body/` and its property.
 fn check_form(media: &super::load::MediaType, body: &[u8], invalid: &mut Invalid) {
-    let pairs: Vec<(String, String)> = match serde_urlencoded::from_bytes(body) {
+    let pairs = match decode::form_pairs(body) {
         Ok(pairs) => pairs,
-        Err(error) => {
-            invalid.insert("body".to_string(), format!("Invalid form body: {error}"));
+        Err(name) => {
+            let message = "Invalid UTF-8 once percent-decoded".to_string();
+            invalid.insert(body_field(&[name]), message);
             return;
         }
     };
