@@ -301,8 +301,9 @@ fn convert_array_items(value: &Value, direction: Direction) -> Value {
 
 /// Adds `"null"` to `type`. OpenAPI 3.0.3 defines `nullable` only together
 /// with `type`. A schema without `type` but with `allOf`, `anyOf` or
-/// `oneOf` is taken to accept null too, as typify reads such a schema as an
-/// `Option`. Other schemas without `type` are left as they are.
+/// `oneOf` is taken to accept null too, as typify types a nullable `allOf`
+/// reference as an `Option`. Other schemas without `type` are left as
+/// they are.
 fn add_null_type(mut schema: Map<String, Value>) -> Value {
     if let Some(Value::String(name)) = schema.get("type") {
         let types = json!([name, "null"]);

@@ -556,7 +556,8 @@ fn typed_nullable_accepts_null() {
 
 #[test]
 fn nullable_composition_accepts_null() {
-    // typify reads a nullable `oneOf` without `type` as an `Option`.
+    // As for a nullable `allOf` reference, which typify types as an
+    // `Option`.
     let checked = check_null("/untyped");
     assert!(checked.is_ok(), "{}", checked.unwrap_err());
 }
