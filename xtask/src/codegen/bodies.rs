@@ -53,6 +53,8 @@ pub struct Body {
     pub form: bool,
     pub required: bool,
     pub pointer: String,
+    /// JSON pointer of the served media type's schema.
+    pub schema_pointer: String,
     /// The schema, resolved, when it is an object: its fields can then be
     /// JSON-RPC params.
     pub object: Option<ObjectSchema>,
@@ -169,6 +171,7 @@ pub fn body_model(
         form,
         required: body.required,
         pointer: pointer.to_string(),
+        schema_pointer: format!("{media_pointer}/schema"),
         object,
     })
 }

@@ -176,8 +176,7 @@ impl OperationItems {
         };
         let body_shape = match &operation.body {
             Some(body) if body.raw_media_type.is_none() => {
-                let pointer = format!("{}/content", body.pointer);
-                let schema = schemas.body(&body.schema, &operation.name, &pointer)?;
+                let schema = schemas.body(&body.schema, &operation.name, &body.schema_pointer)?;
                 let fields = body.fields();
                 let closed = body.closed();
                 let reference = &schema.reference;

@@ -1293,3 +1293,31 @@ fn jsonrpc_path_parameter_rules_are_checked() {
         "{dispatcher}"
     );
 }
+
+#[test]
+fn deep_inline_schema_is_split() {
+    // Twelve arrays nested inline: one struct literal per level would take
+    // rustfmt time exponential in the depth.
+    let mut schema = "{type: string}".to_string();
+    for _ in 0..12 {
+        schema = format!("{{type: array, items: {schema}}}");
+    }
+    let text = BASE.replace(
+        r##"schema: {$ref: "#/components/schemas/Touch"}"##,
+        &format!("schema: {schema}"),
+    );
+    let schemas = generated_file(&text, "server/src/schemas.rs");
+    let deepest = schemas
+        .lines()
+        .map(|line| line.len() - line.trim_start().len())
+        .max()
+        .unwrap_or_default();
+    assert!(deepest <= 24, "indented by {deepest}:\n{schemas}");
+    assert!(
+        schemas.contains(
+            "/// The schema at `#/paths/~1items~1{item_id}/post/requestBody/content/\
+             application~1json/schema/items/items/items/items/items`."
+        ),
+        "{schemas}"
+    );
+}

@@ -21,6 +21,12 @@ use super::spec::{SpecError, escape_segment};
 
 const SCHEMA_REF_PREFIX: &str = "#/components/schemas/";
 
+/// The max nesting of inline schemas within one static. A deeper inline
+/// schema gets its own static, because rustfmt takes time exponential in
+/// the nesting of struct literals (rustfmt 1.9 took over two minutes of
+/// CPU time on 18 nested arrays).
+const MAX_INLINE_DEPTH: usize = 4;
+
 /// The schema of one body: an expression of type `&'static Schema`, and
 /// whether it has keywords that typify's types do not enforce.
 pub struct BodySchema {
@@ -37,6 +43,8 @@ pub struct Schemas<'a> {
     pending: Vec<String>,
     names: BTreeSet<String>,
     statics: Vec<TokenStream>,
+    /// Nesting of the inline schema being built within its static.
+    depth: usize,
 }
 
 /// The validation keywords of one schema, as the runtime's `Schema` has them.
@@ -71,6 +79,7 @@ impl<'a> Schemas<'a> {
             pending: Vec::new(),
             names: BTreeSet::new(),
             statics: Vec::new(),
+            depth: 0,
         }
     }
 
@@ -183,9 +192,25 @@ impl<'a> Schemas<'a> {
                 let ident = self.component(reference, pointer)?;
                 Ok(quote! { &#ident })
             }
-            ReferenceOr::Item(schema) => {
-                let value = self.schema_value(schema.as_schema(), pointer)?;
+            ReferenceOr::Item(schema) if self.depth < MAX_INLINE_DEPTH => {
+                self.depth += 1;
+                let value = self.schema_value(schema.as_schema(), pointer);
+                self.depth -= 1;
+                let value = value?;
                 Ok(quote! { &#value })
+            }
+            ReferenceOr::Item(schema) => {
+                let outer = std::mem::replace(&mut self.depth, 0);
+                let value = self.schema_value(schema.as_schema(), pointer);
+                self.depth = outer;
+                let value = value?;
+                let ident = self.static_name("nested_schema");
+                let doc = format!(" The schema at `#{pointer}`.");
+                self.statics.push(quote! {
+                    #[doc = #doc]
+                    pub static #ident: Schema = #value;
+                });
+                Ok(quote! { &#ident })
             }
         }
     }
