@@ -1,4 +1,7 @@
-//! Conversion of OpenAPI 3.0 Schema Objects to JSON Schema draft 2020-12.
+//! Conversion of OpenAPI 3.0 Schema Objects to JSON Schema draft 2020-12,
+//! and the checks of a document's structure in [`structure`].
+
+pub mod structure;
 
 use serde_json::{Map, Value, json};
 

@@ -1088,7 +1088,28 @@ fn invalid_documents_are_rejected() {
         ),
         (
             "      responses: {'600': {description: x}}\n",
-            "#/paths/~1a/get/responses/600: status 600 is not an HTTP status; expected 100 to 599",
+            "#/paths/~1a/get/responses/600: `600` is not a response status; expected a status \
+             from 100 to 599, a range such as `4XX`, or `default`",
+        ),
+        (
+            "      responses: {'99': {description: x}, '200': {description: ok}}\n",
+            "#/paths/~1a/get/responses/99: `99` is not a response status; expected a status \
+             from 100 to 599, a range such as `4XX`, or `default`",
+        ),
+        (
+            "      responses: {}\n",
+            "#/paths/~1a/get/responses: the operation documents no response; add one, such as \
+             `200` or `default`",
+        ),
+        (
+            "      responses: {'200': {description: ok}}\n  pets:\n    get:\n      \
+             responses: {'200': {description: ok}}\n",
+            "#/paths/pets: path `pets` does not start with `/`; write `/pets`",
+        ),
+        (
+            "      responses: {'200': {description: ok}}\n    POST:\n      \
+             responses: {'200': {description: ok}}\n",
+            "#/paths/~1a/POST: method `POST` must be lowercase; write `post`",
         ),
     ];
     for (operation, expected) in cases {

@@ -38,7 +38,7 @@ use crate::sessions::{SESSION_HEADER, SessionError, session_limit_message};
 use crate::spec::{Document, LoadError};
 use crate::{MockApi, prefer, telemetry};
 use load::{Credential, Loader, Location, Operation, essence, is_json};
-use openapi_schema::Direction;
+use openapi_schema::{Direction, structure};
 
 /// A loaded OpenAPI 3.0 document, ready to serve.
 pub struct AnySpec {
@@ -95,8 +95,11 @@ impl AnySpec {
     /// Returns the JSON pointer and the reason when the text is not YAML
     /// or JSON, the document is not OpenAPI 3.0, a `$ref` does not
     /// resolve, a schema does not compile, a security scheme is not
-    /// defined, a path parameter is not in its path template, or a
-    /// response status is above 599.
+    /// defined, a path parameter is not in its path template, a path does
+    /// not start with `/`, a Path Item has a field that OpenAPI 3.0 does not
+    /// define, or an operation documents no response or a key of its
+    /// responses is not a status from 100 to 599, a range such as `4XX` or
+    /// `default`.
     ///
     /// ```
     /// let yaml = "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n";
@@ -109,6 +112,8 @@ impl AnySpec {
         let document: Value = serde_yaml::from_str(text)
             .map_err(|error| LoadError::new("", format!("invalid YAML or JSON: {error}")))?;
         check_version(&document)?;
+        structure::check_paths(&document)
+            .map_err(|error| LoadError::new(&error.pointer, error.message))?;
         let loader = Loader::new(&document);
         let operations = loader.operations()?;
         let examples = Document::load(text)?;

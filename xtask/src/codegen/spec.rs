@@ -88,6 +88,12 @@ fn parse_document(text: &str, path: &str) -> anyhow::Result<OpenAPI> {
         )
         .into());
     }
+    let json = serde_json::to_value(&document)
+        .with_context(|| format!("{path} has a value that JSON cannot hold"))?;
+    // openapiv3 skips paths without a leading `/` and responses under keys
+    // that are no status, so they are rejected here, as the mock does.
+    openapi_schema::structure::check_paths(&json)
+        .map_err(|error| SpecError::new(error.pointer, error.message))?;
     let parsed = std::panic::catch_unwind(|| serde_yaml::from_str::<OpenAPI>(text));
     let api = match parsed {
         Ok(result) => {
@@ -95,9 +101,7 @@ fn parse_document(text: &str, path: &str) -> anyhow::Result<OpenAPI> {
         }
         Err(_) => anyhow::bail!("{path} is not a valid OpenAPI 3.0 document"),
     };
-    let document = serde_json::to_value(&document)
-        .with_context(|| format!("{path} has a value that JSON cannot hold"))?;
-    check_refs(&document, &document, "")?;
+    check_refs(&json, &json, "")?;
     Ok(api)
 }
 

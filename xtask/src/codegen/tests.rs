@@ -1321,3 +1321,40 @@ fn deep_inline_schema_is_split() {
         "{schemas}"
     );
 }
+
+#[test]
+fn dropped_operations_are_located() {
+    let cases = [
+        (
+            "\"400\":",
+            "\"99\":",
+            "spec/openapi.yaml#/paths/~1items~1{item_id}/post/responses/99: `99` is not a \
+             response status",
+        ),
+        (
+            "  /items/{item_id}:",
+            "  items/{item_id}:",
+            "spec/openapi.yaml#/paths/items~1{item_id}: path `items/{item_id}` does not start \
+             with `/`",
+        ),
+        (
+            "    post:",
+            "    Post:",
+            "spec/openapi.yaml#/paths/~1items~1{item_id}/Post: method `Post` must be \
+             lowercase; write `post`",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        let error = error_with(from, to);
+        assert!(error.starts_with(expected), "{to}: {error}");
+    }
+    let start = BASE.find("      responses:").expect("responses");
+    let end = BASE.find("components:").expect("components");
+    let text = format!("{}      responses: {{}}\n{}", &BASE[..start], &BASE[end..]);
+    let error = generation_error(&text);
+    assert_eq!(
+        error,
+        "spec/openapi.yaml#/paths/~1items~1{item_id}/post/responses: the operation documents \
+         no response; add one, such as `200` or `default`"
+    );
+}
