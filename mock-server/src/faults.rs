@@ -29,10 +29,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use system_services_server::{CallError, JsonRpcMethods, Rejection, jsonrpc};
 
-use crate::MockApi;
 use crate::journal::{BoxedResponse, MAX_BODY_BYTES, SessionCheck, is_control_path, session_of};
 use crate::sessions::ExistsPredicate;
 use crate::spec::{self, Operation};
+use crate::{AnySpec, MockApi};
 
 /// Maximum number of faults of one session.
 pub const MAX_FAULTS: usize = 100;
@@ -588,6 +588,7 @@ impl Faults {
         session: Option<String>,
         request: Request,
         mut inner: S,
+        loaded: Option<Arc<AnySpec>>,
     ) -> Result<Response, Infallible>
     where
         S: tower_service::Service<Request, Response = Response, Error = Infallible>,
@@ -648,7 +649,10 @@ impl Faults {
             }
             Action::Respond(status) => {
                 delay.await;
-                (rest_response(status, operation), true)
+                let loaded =
+                    loaded.and_then(|spec| spec.fault_response(&parts.method, &parts.uri, status));
+                let response = loaded.unwrap_or_else(|| rest_response(status, operation));
+                (response, true)
             }
         };
         self.settle(session, &decision.id, shaped);
@@ -714,13 +718,17 @@ fn operation_of(parts: &request::Parts) -> Option<&'static Operation> {
 fn rest_response(status: StatusCode, operation: Option<&Operation>) -> Response {
     match spec::document().example_of(status, operation) {
         Some(example) => example.response(),
-        None => {
-            let mut rejection = Rejection::invalid("fault", "The response was replaced by a fault");
-            rejection.status = status;
-            rejection.message = status.canonical_reason().unwrap_or("Error").to_string();
-            rejection.into_response()
-        }
+        None => error_response(status),
     }
+}
+
+/// Builds the mock's error body of a `status` fault, for an operation that
+/// documents no response of that status.
+pub(crate) fn error_response(status: StatusCode) -> Response {
+    let mut rejection = Rejection::invalid("fault", "The response was replaced by a fault");
+    rejection.status = status;
+    rejection.message = status.canonical_reason().unwrap_or("Error").to_string();
+    rejection.into_response()
 }
 
 /// Builds the JSON-RPC error of `status`: the code that the spec maps it
@@ -895,7 +903,14 @@ where
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         let faults = self.faults.clone();
-        Either::Right(Box::pin(faults.apply(session, request, inner)))
+        // The operations of a loaded document are those without a route of
+        // the mock's own.
+        let loaded = self
+            .api
+            .as_ref()
+            .and_then(|api| api.spec().cloned())
+            .filter(|_| request.extensions().get::<MatchedPath>().is_none());
+        Either::Right(Box::pin(faults.apply(session, request, inner, loaded)))
     }
 }
 

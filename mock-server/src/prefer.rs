@@ -57,18 +57,24 @@ impl Selection {
         (selection.code.is_some() || selection.example.is_some()).then_some(selection)
     }
 
+    /// Returns the status of the `code` preference, if any, or why the
+    /// code is not an HTTP status.
+    fn status(&self) -> Result<Option<StatusCode>, String> {
+        let Some(code) = &self.code else {
+            return Ok(None);
+        };
+        match code.parse::<u16>().ok().map(StatusCode::from_u16) {
+            Some(Ok(status)) => Ok(Some(status)),
+            _ => Err(format!("Prefer code `{code}` is not an HTTP status code")),
+        }
+    }
+
     /// Builds the response with the documented example of `operation` that
     /// the selection names, or the 400 that explains why none matches.
     fn respond(&self, operation: &Operation) -> Response {
-        let status = match &self.code {
-            None => None,
-            Some(code) => match code.parse::<u16>().ok().map(StatusCode::from_u16) {
-                Some(Ok(status)) => Some(status),
-                _ => {
-                    let message = format!("Prefer code `{code}` is not an HTTP status code");
-                    return Rejection::invalid("prefer", message).into_response();
-                }
-            },
+        let status = match self.status() {
+            Ok(status) => status,
+            Err(message) => return Rejection::invalid("prefer", message).into_response(),
         };
 
         let example = match operation.select(status, self.example.as_deref()) {
@@ -138,11 +144,45 @@ fn unquote(value: &str) -> String {
     text
 }
 
-/// Returns the documented example of `operation` that the `Prefer` headers
-/// in `headers` select, or none when they name neither `code` nor
-/// `example`.
-pub(crate) fn respond_to(headers: &HeaderMap, operation: &Operation) -> Option<Response> {
-    Selection::from_headers(headers).map(|selection| selection.respond(operation))
+/// Returns the response that the `Prefer` headers in `headers` select on
+/// an operation of a document loaded with `--spec`, or none when they name
+/// neither `code` nor `example`. A `code` alone gets `by_status`, the
+/// operation's response of that status, which may be a generated value or
+/// its `default` response. An `example` is looked up among `examples`, the
+/// operation's named examples, as on the mock's own operations.
+pub(crate) fn respond_to_loaded(
+    headers: &HeaderMap,
+    examples: Option<&Operation>,
+    by_status: impl FnOnce(StatusCode) -> Result<Response, String>,
+) -> Option<Response> {
+    let selection = Selection::from_headers(headers)?;
+    let status = match selection.status() {
+        Ok(status) => status,
+        Err(message) => return Some(Rejection::invalid("prefer", message).into_response()),
+    };
+    let response = match (status, &selection.example, examples) {
+        (Some(status), None, _) => match by_status(status) {
+            Ok(mut response) => {
+                tracing::debug!(
+                    request_id = crate::telemetry::request_id_field(),
+                    status = status.as_u16(),
+                    "sending a documented response for Prefer"
+                );
+                let applied = HeaderValue::from_str(&format!("code={}", status.as_u16()));
+                if let Ok(applied) = applied {
+                    response.headers_mut().insert(PREFERENCE_APPLIED, applied);
+                }
+                response
+            }
+            Err(message) => Rejection::invalid("prefer", message).into_response(),
+        },
+        (_, _, Some(operation)) => selection.respond(operation),
+        (_, _, None) => {
+            let message = "This operation has no examples to select".to_string();
+            Rejection::invalid("prefer", message).into_response()
+        }
+    };
+    Some(response)
 }
 
 /// Builds the 400 response to a selection on the JSON-RPC endpoint, with a

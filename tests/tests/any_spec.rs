@@ -1490,3 +1490,162 @@ async fn non_ascii_literal_segment_routed() {
     let other = RecordedRequest::new(Method::GET, &mock.base_url(), "/lab/%C3%BCbel/abc");
     assert_eq!(send(&other).await.status, 404);
 }
+
+/// A spec with a status documented by its schema alone, a `default`
+/// response, and an operation with a `5XX` range and no `default`.
+const ORDERS_YAML: &str = "
+openapi: 3.0.3
+info: {title: Orders, version: '1'}
+paths:
+  /orders/{id}:
+    get:
+      parameters:
+        - {name: id, in: path, required: true, schema: {type: integer}}
+      responses:
+        '200':
+          description: The order.
+          content:
+            application/json:
+              example: {id: 1}
+        '404':
+          description: No such order.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [reason, code]
+                properties:
+                  reason: {type: string, enum: [missing, archived]}
+                  code: {type: integer, minimum: 40, maximum: 49}
+        default:
+          description: Any other status.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [problem]
+                properties:
+                  problem: {type: string, minLength: 3}
+  /orders:
+    get:
+      responses:
+        '200':
+          description: The orders.
+          content:
+            application/json:
+              example: []
+        '404':
+          description: No orders.
+          content:
+            application/json:
+              example: {gone: true}
+        5XX:
+          description: A server error.
+          content:
+            application/json:
+              example: {retry: true}
+";
+
+/// Sends a GET of `path` to the mock at `base_url` with `Prefer: prefer`.
+async fn get_preferring(base_url: &str, path: &str, prefer: &str) -> RecordedResponse {
+    let request = RecordedRequest::new(Method::GET, base_url, path).header("Prefer", prefer);
+    send(&request).await
+}
+
+#[tokio::test]
+async fn prefer_code_generates_from_schema() {
+    let mock = start(ORDERS_YAML, SEED).await;
+    let response = get_preferring(&mock.base_url(), "/orders/7", "code=404").await;
+    assert_eq!(response.status, 404, "{response:?}");
+    let applied = response.headers.get("preference-applied");
+    assert_eq!(applied.expect("Preference-Applied"), "code=404");
+    let body: Value = serde_json::from_slice(&response.body).expect("a JSON body");
+    assert!(
+        matches!(body["reason"].as_str(), Some("missing" | "archived")),
+        "{body}"
+    );
+    let code = body["code"].as_i64().expect("an integer code");
+    assert!((40..=49).contains(&code), "{body}");
+
+    let again = get_preferring(&mock.base_url(), "/orders/7", "code=404").await;
+    assert_eq!(
+        again.body, response.body,
+        "the same seed gives the same body"
+    );
+    let other = start(ORDERS_YAML, SEED).await;
+    let restarted = get_preferring(&other.base_url(), "/orders/7", "code=404").await;
+    assert_eq!(
+        restarted.body, response.body,
+        "a restart gives the same body"
+    );
+}
+
+#[tokio::test]
+async fn prefer_code_falls_back_to_default() {
+    let mock = start(ORDERS_YAML, SEED).await;
+    let response = get_preferring(&mock.base_url(), "/orders/7", "code=418").await;
+    assert_eq!(response.status, 418, "{response:?}");
+    let body: Value = serde_json::from_slice(&response.body).expect("a JSON body");
+    let problem = body["problem"].as_str().expect("the default's schema");
+    assert!(problem.len() >= 3, "{body}");
+
+    // A range covers its statuses.
+    let response = get_preferring(&mock.base_url(), "/orders", "code=503").await;
+    assert_eq!(response.status, 503, "{response:?}");
+    let body: Value = serde_json::from_slice(&response.body).expect("a JSON body");
+    assert_eq!(body, json!({"retry": true}));
+
+    // Without a `default`, an undocumented status is a 400 naming the
+    // documented ones.
+    let response = get_preferring(&mock.base_url(), "/orders", "code=418").await;
+    assert_eq!(response.status, 400, "{response:?}");
+    let body: Value = serde_json::from_slice(&response.body).expect("a JSON body");
+    assert_eq!(
+        body["error"]["data"]["prefer"],
+        "Status 418 is not documented for this operation; documented: 200, 404, 5XX"
+    );
+}
+
+/// Adds the fault `fault` to the shared state of the mock at `base_url`.
+async fn add_fault(base_url: &str, fault: Value) {
+    let created = reqwest::Client::new()
+        .post(format!("{base_url}/__mock/faults"))
+        .header("X-Api-Key", DEFAULT_API_KEY)
+        .json(&fault)
+        .send()
+        .await
+        .expect("the mock responds");
+    assert_eq!(created.status(), 201, "{fault}");
+}
+
+#[tokio::test]
+async fn status_fault_sends_loaded_response() {
+    let mock = start(ORDERS_YAML, SEED).await;
+    let base_url = mock.base_url();
+    let list = RecordedRequest::new(Method::GET, &base_url, "/orders");
+
+    add_fault(&base_url, json!({"status": 404, "count": 1})).await;
+    let response = send(&list).await;
+    assert_eq!(response.status, 404, "{response:?}");
+    let body: Value = serde_json::from_slice(&response.body).expect("a JSON body");
+    assert_eq!(body, json!({"gone": true}));
+
+    // /orders documents no 400, so the fault sends the mock's error body.
+    add_fault(&base_url, json!({"status": 400, "count": 1})).await;
+    let response = send(&list).await;
+    assert_eq!(response.status, 400, "{response:?}");
+    let body: Value = serde_json::from_slice(&response.body).expect("a JSON body");
+    assert_eq!(body["error"]["message"], "Bad Request");
+    assert_eq!(
+        body["error"]["data"],
+        json!({"fault": "The response was replaced by a fault"})
+    );
+
+    // /orders/{id} documents `default`, which covers a 500.
+    add_fault(&base_url, json!({"status": 500, "count": 1})).await;
+    let one = RecordedRequest::new(Method::GET, &base_url, "/orders/7");
+    let response = send(&one).await;
+    assert_eq!(response.status, 500, "{response:?}");
+    let body: Value = serde_json::from_slice(&response.body).expect("a JSON body");
+    assert!(body["problem"].is_string(), "{body}");
+}

@@ -1,18 +1,13 @@
 //! Reading the operations of an OpenAPI 3.0 document: their parameters,
-//! request bodies, security requirements and the schema of the response
-//! that the mock sends.
+//! request bodies, security requirements and documented responses.
 
 use axum::http::{Method, StatusCode};
 use jsonschema::Validator;
+use openapi_schema::structure::METHODS;
 use openapi_schema::{Components, Direction};
 use serde_json::Value;
 
 use crate::spec::LoadError;
-
-/// The methods a Path Item Object can hold, as OpenAPI 3.0 names them.
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
 
 /// The max number of `$ref` hops followed before a reference counts as a
 /// cycle.
@@ -33,8 +28,11 @@ pub(super) struct Operation {
     /// Whether a request without credentials is also allowed (`{}` among
     /// the alternatives).
     pub security_optional: bool,
-    /// The documented response that the mock sends without `Prefer`.
-    pub response: DocumentedResponse,
+    /// The documented responses, in the document's order.
+    pub responses: Vec<DocumentedResponse>,
+    /// The index in `responses` of the response that the mock sends
+    /// without `Prefer`.
+    pub chosen: usize,
 }
 
 /// Where a parameter is sent.
@@ -121,10 +119,66 @@ pub(super) enum Credential {
     Authorization { scheme: String },
 }
 
-/// The response that the mock sends: the lowest documented 2xx status,
-/// and its JSON media type and schema, if any.
+/// The statuses that a key of a Responses Object covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ResponseKey {
+    Status(StatusCode),
+    /// A range such as `4XX`, by its first digit.
+    Range(u16),
+    Default,
+}
+
+impl ResponseKey {
+    /// Reads a key that the structure check has accepted; `x-` extensions
+    /// give none.
+    fn parse(key: &str) -> Option<Self> {
+        if key == "default" {
+            return Some(ResponseKey::Default);
+        }
+        if let Some(digit) = key.strip_suffix("XX") {
+            return digit.parse().ok().map(ResponseKey::Range);
+        }
+        let code = key.parse::<u16>().ok()?;
+        StatusCode::from_u16(code).ok().map(ResponseKey::Status)
+    }
+
+    /// Returns the status that the mock sends for the key when no request
+    /// names one: the status itself, the first of a range (`400` for
+    /// `4XX`), or 200 for `default`.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ResponseKey::Status(status) => status,
+            ResponseKey::Range(digit) => {
+                StatusCode::from_u16(digit * 100).unwrap_or(StatusCode::OK)
+            }
+            ResponseKey::Default => StatusCode::OK,
+        }
+    }
+
+    /// Returns whether the key documents `status`.
+    pub fn covers(self, status: StatusCode) -> bool {
+        match self {
+            ResponseKey::Status(own) => own == status,
+            ResponseKey::Range(digit) => status.as_u16() / 100 == digit,
+            ResponseKey::Default => true,
+        }
+    }
+}
+
+impl std::fmt::Display for ResponseKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResponseKey::Status(status) => write!(f, "{}", status.as_u16()),
+            ResponseKey::Range(digit) => write!(f, "{digit}XX"),
+            ResponseKey::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// A documented response: its key, and its JSON media type and schema, if
+/// any.
 pub(super) struct DocumentedResponse {
-    pub status: StatusCode,
+    pub key: ResponseKey,
     /// JSON pointer of the Response Object, for log lines.
     pub pointer: String,
     pub media_type: Option<String>,
@@ -230,7 +284,8 @@ impl<'a> Loader<'a> {
             Some((security, pointer)) => self.security(security, &pointer)?,
             None => (Vec::new(), true),
         };
-        let response = self.response(operation, &pointer)?;
+        let responses = self.responses(operation, &pointer)?;
+        let chosen = chosen_response(&responses, &pointer)?;
         Ok(Operation {
             template: template.to_string(),
             method,
@@ -243,7 +298,8 @@ impl<'a> Loader<'a> {
             body,
             security,
             security_optional,
-            response,
+            responses,
+            chosen,
         })
     }
 
@@ -477,53 +533,35 @@ impl<'a> Loader<'a> {
         }
     }
 
-    /// Picks the response the mock sends: the lowest documented 2xx
-    /// status, else `default` as a 200, else the lowest documented status.
-    fn response(&self, operation: &Value, pointer: &str) -> Result<DocumentedResponse, LoadError> {
+    /// Reads the documented responses of an operation, whose keys the
+    /// structure check has accepted.
+    fn responses(
+        &self,
+        operation: &'a Value,
+        pointer: &str,
+    ) -> Result<Vec<DocumentedResponse>, LoadError> {
         let responses = operation.get("responses").and_then(Value::as_object);
-        let mut statuses: Vec<(StatusCode, &str)> = responses
-            .into_iter()
-            .flatten()
-            .filter_map(|(key, _)| {
-                let code = key.parse::<u16>().ok()?;
-                Some((StatusCode::from_u16(code).ok()?, key.as_str()))
-            })
-            .collect();
-        if let Some((_, key)) = statuses.iter().find(|(status, _)| status.as_u16() > 599) {
-            let pointer = format!("{pointer}/responses/{key}");
-            let message = format!("status {key} is not an HTTP status; expected 100 to 599");
-            return Err(LoadError::new(&pointer, message));
+        let mut documented = Vec::new();
+        for (key, response) in responses.into_iter().flatten() {
+            let Some(parsed) = ResponseKey::parse(key) else {
+                continue;
+            };
+            let pointer = format!("{pointer}/responses/{}", pointer_token(key));
+            let response = self.resolve(response, &pointer)?;
+            let content = response.get("content").and_then(Value::as_object);
+            let mut media_types = content.into_iter().flatten();
+            let chosen = media_types
+                .clone()
+                .find(|(name, _)| is_json(&essence(name)))
+                .or_else(|| media_types.next());
+            documented.push(DocumentedResponse {
+                key: parsed,
+                pointer,
+                media_type: chosen.map(|(name, _)| name.clone()),
+                media: chosen.map(|(_, media)| media.clone()),
+            });
         }
-        statuses.sort();
-        let success = statuses.iter().find(|(status, _)| status.is_success());
-        let (status, key) = match (success, statuses.first()) {
-            (Some(&chosen), _) => chosen,
-            _ if responses.is_some_and(|map| map.contains_key("default")) => {
-                (StatusCode::OK, "default")
-            }
-            (None, Some(&first)) => first,
-            (None, None) => {
-                let pointer = format!("{pointer}/responses");
-                return Err(LoadError::new(
-                    &pointer,
-                    "the operation documents no response",
-                ));
-            }
-        };
-        let pointer = format!("{pointer}/responses/{}", pointer_token(key));
-        let response = self.resolve(&operation["responses"][key], &pointer)?;
-        let content = response.get("content").and_then(Value::as_object);
-        let mut media_types = content.into_iter().flatten();
-        let chosen = media_types
-            .clone()
-            .find(|(name, _)| is_json(&essence(name)))
-            .or_else(|| media_types.next());
-        Ok(DocumentedResponse {
-            status,
-            pointer,
-            media_type: chosen.map(|(name, _)| name.clone()),
-            media: chosen.map(|(_, media)| media.clone()),
-        })
+        Ok(documented)
     }
 
     /// Compiles `schema` with the document's component schemas, for the
@@ -548,6 +586,31 @@ impl<'a> Loader<'a> {
     /// Follows `value`'s `$ref`s to an object in the document.
     pub(super) fn resolve(&self, value: &'a Value, pointer: &str) -> Result<&'a Value, LoadError> {
         resolve(self.document, value).map_err(|message| LoadError::new(pointer, message))
+    }
+}
+
+/// Picks the response the mock sends without `Prefer`: the lowest
+/// documented 2xx status, else a `2XX` range as 200, else `default` as a
+/// 200, else the lowest documented status or range.
+fn chosen_response(responses: &[DocumentedResponse], pointer: &str) -> Result<usize, LoadError> {
+    // An explicit status sorts before the range that starts with it.
+    let rank = |response: &DocumentedResponse| match response.key {
+        ResponseKey::Status(status) if status.is_success() => (0, status.as_u16()),
+        ResponseKey::Range(2) => (1, 200),
+        ResponseKey::Default => (2, 0),
+        ResponseKey::Status(status) => (3, status.as_u16() * 10),
+        ResponseKey::Range(digit) => (3, digit * 1000 + 1),
+    };
+    let chosen = responses
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, response)| rank(response));
+    match chosen {
+        Some((index, _)) => Ok(index),
+        None => Err(LoadError::new(
+            &format!("{pointer}/responses"),
+            "the operation documents no response",
+        )),
     }
 }
 

@@ -6,8 +6,9 @@
 //! body (a 415), and its parameters and JSON or form body (a 400 naming
 //! each invalid field). A valid request gets the documented example of
 //! the lowest 2xx status, or a value generated from its schema with the
-//! seed of [`AnySpec::load`]. `Prefer: code=` and `example=`
-//! select another documented example, as for the mock's own document.
+//! seed of [`AnySpec::load`]. `Prefer: code=` selects the response of
+//! another status, its range or `default`, and `example=` a named example,
+//! as for the mock's own document.
 //!
 //! The mock's own operations, the spec at `/openapi.yaml` and the control
 //! API stay served, and come first: an operation of the loaded document at
@@ -37,7 +38,9 @@ use crate::journal::Secrets;
 use crate::sessions::{SESSION_HEADER, SessionError, session_limit_message};
 use crate::spec::{Document, LoadError};
 use crate::{MockApi, prefer, telemetry};
-use load::{Credential, Loader, Location, Operation, essence, is_json};
+use load::{
+    Credential, DocumentedResponse, Loader, Location, Operation, ResponseKey, essence, is_json,
+};
 use openapi_schema::{Direction, structure};
 
 /// A loaded OpenAPI 3.0 document, ready to serve.
@@ -75,31 +78,29 @@ enum Segment {
 
 struct ServedOperation {
     operation: Operation,
-    answer: Answer,
+    /// The body of each of `operation.responses`, in the same order.
+    answers: Vec<Answer>,
 }
 
-/// The response to a valid request without `Prefer`.
+/// The body of a documented response, prepared at start-up.
 struct Answer {
-    status: StatusCode,
     content_type: Option<HeaderValue>,
-    body: Bytes,
+    /// None for a response documented without content.
+    body: Option<Bytes>,
 }
 
 impl AnySpec {
     /// Loads an OpenAPI 3.0 document from YAML or JSON `text`, and prepares
-    /// the response of each operation. `seed` sets the values generated
-    /// for responses documented without an example.
+    /// the body of each documented response. `seed` sets the values
+    /// generated for responses documented without an example.
     ///
     /// # Errors
     ///
     /// Returns the JSON pointer and the reason when the text is not YAML
     /// or JSON, the document is not OpenAPI 3.0, a `$ref` does not
     /// resolve, a schema does not compile, a security scheme is not
-    /// defined, a path parameter is not in its path template, a path does
-    /// not start with `/`, a Path Item has a field that OpenAPI 3.0 does not
-    /// define, or an operation documents no response or a key of its
-    /// responses is not a status from 100 to 599, a range such as `4XX` or
-    /// `default`.
+    /// defined, or a path parameter is not in its path template. The
+    /// checks of [`openapi_schema::structure::check_paths`] fail it too.
     ///
     /// ```
     /// let yaml = "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n";
@@ -120,8 +121,12 @@ impl AnySpec {
 
         let mut routes: Vec<Route> = Vec::new();
         for operation in operations {
-            let answer = answer(&loader, &examples, &operation, seed)?;
-            let served = ServedOperation { operation, answer };
+            let answers = operation
+                .responses
+                .iter()
+                .map(|response| answer(&loader, &examples, &operation, response, seed))
+                .collect::<Result<_, _>>()?;
+            let served = ServedOperation { operation, answers };
             match routes
                 .iter_mut()
                 .find(|route| *route.template == served.operation.template)
@@ -306,15 +311,71 @@ impl AnySpec {
             .into_response();
         }
 
-        let documented = self
+        let examples = self
             .examples
             .operation(&operation.template, &operation.method);
-        if let Some(selected) =
-            documented.and_then(|documented| prefer::respond_to(&parts.headers, documented))
-        {
-            return selected;
+        let selected = prefer::respond_to_loaded(&parts.headers, examples, |status| {
+            served.status_response(status)
+        });
+        selected.unwrap_or_else(|| served.chosen_response())
+    }
+
+    /// Returns the response of a `status` fault on the operation of the
+    /// document that `method` and `uri` name: the operation's documented
+    /// response of that status, else the mock's error body. Returns none
+    /// when the document has no such operation.
+    pub(crate) fn fault_response(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        status: StatusCode,
+    ) -> Option<Response> {
+        let (route, _) = self.find(uri.path())?;
+        let served = route.operation(method)?;
+        let response = served
+            .status_response(status)
+            .unwrap_or_else(|_| crate::faults::error_response(status));
+        Some(response)
+    }
+}
+
+impl ServedOperation {
+    /// Builds the response to a valid request without `Prefer`.
+    fn chosen_response(&self) -> Response {
+        let chosen = self.operation.chosen;
+        let status = self.operation.responses[chosen].key.status();
+        self.answers[chosen].response(status)
+    }
+
+    /// Builds the response of `status`, sent with that status: the
+    /// operation's response documented for it, else for its range (`4XX`),
+    /// else `default`. The error lists the documented keys.
+    fn status_response(&self, status: StatusCode) -> Result<Response, String> {
+        let responses = &self.operation.responses;
+        let exact = responses
+            .iter()
+            .position(|response| response.key == ResponseKey::Status(status));
+        let covering = || {
+            let ranges = responses.iter().position(|response| {
+                matches!(response.key, ResponseKey::Range(_)) && response.key.covers(status)
+            });
+            ranges.or_else(|| {
+                responses
+                    .iter()
+                    .position(|response| response.key == ResponseKey::Default)
+            })
+        };
+        match exact.or_else(covering) {
+            Some(index) => Ok(self.answers[index].response(status)),
+            None => {
+                let keys: Vec<String> = responses.iter().map(|r| r.key.to_string()).collect();
+                Err(format!(
+                    "Status {} is not documented for this operation; documented: {}",
+                    status.as_u16(),
+                    keys.join(", ")
+                ))
+            }
         }
-        served.answer.response()
     }
 }
 
@@ -535,13 +596,33 @@ async fn read_body(headers: &axum::http::HeaderMap, body: Body) -> Result<Bytes,
 }
 
 impl Answer {
-    fn response(&self) -> Response {
-        let mut response = Response::new(Body::from(self.body.clone()));
-        *response.status_mut() = self.status;
-        if let Some(content_type) = &self.content_type {
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, content_type.clone());
+    /// Builds the response with `status`. A 204, 205 or 304 has no body.
+    /// An error status documented without content gets the mock's error
+    /// body, because the mock never sends an empty 4xx or 5xx (the
+    /// `protocol_errors` module rewrites those as hyper's own).
+    fn response(&self, status: StatusCode) -> Response {
+        let no_body = matches!(status.as_u16(), 204 | 205 | 304);
+        let (content_type, body) = match &self.body {
+            _ if no_body => (None, Bytes::new()),
+            Some(body) => (self.content_type.clone(), body.clone()),
+            None if !status.is_client_error() && !status.is_server_error() => (None, Bytes::new()),
+            None => {
+                let message = format!(
+                    "The spec documents status {} without content for this operation, so the \
+                     mock sends its own error body",
+                    status.as_u16()
+                );
+                let body = serde_json::json!({
+                    "error": { "message": message, "data": { "status": message } }
+                });
+                let json = HeaderValue::from_static("application/json");
+                (Some(json), Bytes::from(body.to_string()))
+            }
+        };
+        let mut response = Response::new(Body::from(body));
+        *response.status_mut() = status;
+        if let Some(content_type) = content_type {
+            response.headers_mut().insert(CONTENT_TYPE, content_type);
         }
         response
     }
@@ -551,22 +632,22 @@ impl Answer {
 /// whether schema examples are taken, and which `oneOf` alternative.
 const ATTEMPTS: [(bool, usize); 5] = [(true, 0), (false, 0), (true, 1), (false, 1), (false, 2)];
 
-/// Prepares the response to a valid request to `operation`: its documented
-/// example, else a value generated from its schema.
+/// Prepares the body of the `documented` response of `operation`: its
+/// documented example, else a value generated from its schema. Each
+/// response of an operation draws from the same seed.
 fn answer(
     loader: &Loader,
     examples: &Document,
     operation: &Operation,
+    documented: &DocumentedResponse,
     seed: u64,
 ) -> Result<Answer, LoadError> {
-    let documented = &operation.response;
-    let status = documented.status;
     let (Some(media_type), Some(media)) = (&documented.media_type, &documented.media) else {
-        return Ok(empty_answer(status));
+        return Ok(Answer {
+            content_type: None,
+            body: None,
+        });
     };
-    if matches!(status.as_u16(), 204 | 205 | 304) {
-        return Ok(empty_answer(status));
-    }
     // A media range such as `*/*` is no Content-Type, so its body is sent
     // as bytes.
     let content_type = if media_type.contains('*') {
@@ -584,19 +665,18 @@ fn answer(
         // empty body otherwise.
         let mut generator = generate::Generator::new(loader.document, seed, true, 0);
         let generated = schema.map(|schema| generator.value(schema));
-        let body = match (media_type_example(loader, media), generated) {
+        let body = match (media_example(loader, media), generated) {
             (Some(Value::String(text)), _) | (None, Some(Value::String(text))) => Bytes::from(text),
             (Some(example), _) => Bytes::from(example.to_string()),
             (None, _) => Bytes::new(),
         };
         return Ok(Answer {
-            status,
             content_type,
-            body,
+            body: Some(body),
         });
     }
 
-    let example = documented_example(loader, examples, operation, media);
+    let example = documented_example(loader, examples, operation, documented.key, media);
     let value = match (example, schema) {
         (Some(example), _) => example,
         (None, None) => Value::Object(serde_json::Map::new()),
@@ -632,9 +712,8 @@ fn answer(
         )
     })?;
     Ok(Answer {
-        status,
         content_type,
-        body: Bytes::from(body),
+        body: Some(Bytes::from(body)),
     })
 }
 
@@ -655,55 +734,30 @@ fn warn_invalid(validator: &jsonschema::Validator, value: &Value, pointer: &str)
     );
 }
 
-/// Builds the response of a status documented without content. An error
-/// status still gets the documented error body, because the mock never
-/// sends an empty 4xx or 5xx (the `protocol_errors` module rewrites those
-/// as hyper's own).
-fn empty_answer(status: StatusCode) -> Answer {
-    if status.is_success() || status.is_redirection() || status.is_informational() {
-        return Answer {
-            status,
-            content_type: None,
-            body: Bytes::new(),
-        };
-    }
-    let message = format!(
-        "The spec documents no successful response for this operation, so the mock sends its \
-         documented {}",
-        status.as_u16()
-    );
-    let body =
-        serde_json::json!({ "error": { "message": message, "data": { "status": message } } });
-    Answer {
-        status,
-        content_type: Some(HeaderValue::from_static("application/json")),
-        body: Bytes::from(body.to_string()),
-    }
-}
-
-/// Returns the first documented example of the operation's response: the
+/// Returns the first documented example of the response of `key`: the
 /// first of its `application/json` examples, in the document's order, or
 /// the `example` or first `examples` value of its media type.
 fn documented_example(
     loader: &Loader,
     examples: &Document,
     operation: &Operation,
+    key: ResponseKey,
     media: &Value,
 ) -> Option<Value> {
-    let status = operation.response.status;
+    // The examples of `Document` are those of single statuses.
+    let ResponseKey::Status(status) = key else {
+        return media_example(loader, media);
+    };
     let first = examples
         .operation(&operation.template, &operation.method)
         .and_then(|documented| documented.select(Some(status), None).ok())
         .and_then(|example| serde_json::from_slice(&example.body).ok());
-    if first.is_some() {
-        return first;
-    }
-    media_type_example(loader, media)
+    first.or_else(|| media_example(loader, media))
 }
 
-/// Returns the `example` of the Media Object `media`, or the value of the
-/// first of its `examples`.
-fn media_type_example(loader: &Loader, media: &Value) -> Option<Value> {
+/// Returns the `example` or the first `examples` value of a Media Type
+/// Object.
+fn media_example(loader: &Loader, media: &Value) -> Option<Value> {
     if let Some(example) = media.get("example") {
         return Some(example.clone());
     }
