@@ -43,6 +43,10 @@ enum Command {
         /// Crate name prefix for --spec; defaults to the spec's file name.
         #[arg(long, requires = "spec")]
         name: Option<String>,
+        /// Overwrite files in --out that an earlier `gen --spec` run did not write, such as
+        /// a Cargo.toml of your own. Without it, such files stop the run.
+        #[arg(long, requires = "spec")]
+        force: bool,
     },
     /// Run every check CI runs: rustfmt, clippy, the generated-code drift check, the OpenAPI
     /// validator and all tests.
@@ -95,6 +99,7 @@ fn main() -> ExitCode {
             spec,
             out,
             name,
+            force,
         } => {
             let mode = if check {
                 codegen::Mode::Check
@@ -102,7 +107,13 @@ fn main() -> ExitCode {
                 codegen::Mode::Write
             };
             if let (Some(spec), Some(out)) = (&spec, &out) {
-                return exit(codegen::run_scratch(spec, out, name.as_deref(), mode));
+                return exit(codegen::run_scratch(
+                    spec,
+                    out,
+                    name.as_deref(),
+                    mode,
+                    force,
+                ));
             }
             let outputs = if no_typescript {
                 codegen::Outputs::Rust

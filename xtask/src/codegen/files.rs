@@ -1,5 +1,6 @@
 //! Writes generated files, or checks them for drift without writing.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -49,6 +50,65 @@ pub fn sync(root: &Path, files: &[GeneratedFile], mode: Mode) -> anyhow::Result<
         bail!(
             "generated code is stale; run `cargo xtask gen` and commit the result:\n  {}",
             stale.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+/// Name of the file in a `--out` folder that lists the files that
+/// `cargo xtask gen --spec` wrote there.
+pub const SCRATCH_MARKER: &str = ".xtask-gen";
+
+/// Returns the marker file of `out`, which lists `files` by their paths
+/// relative to `out`.
+pub fn scratch_marker(out: &Path, files: &[GeneratedFile]) -> GeneratedFile {
+    let mut contents = String::from(
+        "# Files written by `cargo xtask gen --spec`, which a later run may overwrite.\n",
+    );
+    for file in files {
+        let relative = file.path.strip_prefix(out).unwrap_or(&file.path);
+        contents.push_str(&format!("{}\n", relative.display()));
+    }
+    GeneratedFile {
+        path: out.join(SCRATCH_MARKER),
+        contents,
+    }
+}
+
+/// Checks that writing `files` into the existing folder `out` overwrites
+/// only files that an earlier run listed in its marker. A folder without a
+/// marker must be empty. A missing folder passes.
+pub fn check_scratch_dir(out: &Path, files: &[GeneratedFile]) -> anyhow::Result<()> {
+    let Ok(mut entries) = fs::read_dir(out) else {
+        return Ok(());
+    };
+    let Ok(marker) = fs::read_to_string(out.join(SCRATCH_MARKER)) else {
+        if entries.next().is_none() {
+            return Ok(());
+        }
+        bail!(
+            "{} is not empty and has no {SCRATCH_MARKER} file, so `cargo xtask gen` did not \
+             write it; choose a new or empty --out folder, or pass --force to overwrite its \
+             files",
+            out.display()
+        );
+    };
+    let listed: BTreeSet<PathBuf> = marker
+        .lines()
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| out.join(line))
+        .collect();
+    let foreign: Vec<String> = files
+        .iter()
+        .filter(|file| file.path.exists() && !listed.contains(&file.path))
+        .map(|file| file.path.display().to_string())
+        .collect();
+    if !foreign.is_empty() {
+        bail!(
+            "`cargo xtask gen` did not write these files in {}, so it does not overwrite them; \
+             move them, or pass --force to overwrite them:\n  {}",
+            out.display(),
+            foreign.join("\n  ")
         );
     }
     Ok(())

@@ -107,8 +107,16 @@ pub fn run(root: &Path, mode: Mode, outputs: Outputs) -> anyhow::Result<()> {
 /// that makes them a workspace, so that `cargo check` in `out` builds them.
 ///
 /// The crates take their dependency versions from this workspace's
-/// generated crates. `name` defaults to the spec's file name.
-pub fn run_scratch(spec: &Path, out: &Path, name: Option<&str>, mode: Mode) -> anyhow::Result<()> {
+/// generated crates. `name` defaults to the spec's file name. Unless
+/// `force` is set, writing fails when it would overwrite a file that no
+/// earlier run wrote, as [`files::check_scratch_dir`] decides.
+pub fn run_scratch(
+    spec: &Path,
+    out: &Path,
+    name: Option<&str>,
+    mode: Mode,
+    force: bool,
+) -> anyhow::Result<()> {
     let name = match name {
         Some(name) => name.to_string(),
         None => crate_name(spec),
@@ -118,6 +126,10 @@ pub fn run_scratch(spec: &Path, out: &Path, name: Option<&str>, mode: Mode) -> a
         &out.display().to_string(),
         &[name],
     ));
+    if mode == Mode::Write && !force {
+        files::check_scratch_dir(out, &generated)?;
+    }
+    generated.push(files::scratch_marker(out, &generated));
     files::sync(Path::new("/"), &generated, mode)
 }
 

@@ -916,7 +916,7 @@ fn scratch_output_is_a_workspace() {
     std::fs::write(&spec_path, FEATURES).expect("write scratch spec");
     let out = dir.join("out");
 
-    super::run_scratch(&spec_path, &out, None, Mode::Write).expect("generation succeeds");
+    super::run_scratch(&spec_path, &out, None, Mode::Write, false).expect("generation succeeds");
     for file in [
         "Cargo.toml",
         "items-server/Cargo.toml",
@@ -926,9 +926,9 @@ fn scratch_output_is_a_workspace() {
     ] {
         assert!(out.join(file).is_file(), "{file} is written");
     }
-    super::run_scratch(&spec_path, &out, None, Mode::Check).expect("the output is fresh");
+    super::run_scratch(&spec_path, &out, None, Mode::Check, false).expect("the output is fresh");
 
-    let error = super::run_scratch(&spec_path, &out, Some("Bad_Name"), Mode::Check)
+    let error = super::run_scratch(&spec_path, &out, Some("Bad_Name"), Mode::Check, false)
         .expect_err("an invalid name is rejected");
     assert!(format!("{error}").contains("--name"), "{error}");
     std::fs::remove_dir_all(&dir).expect("remove scratch dir");
@@ -1357,4 +1357,45 @@ fn dropped_operations_are_located() {
         "spec/openapi.yaml#/paths/~1items~1{item_id}/post/responses: the operation documents \
          no response; add one, such as `200` or `default`"
     );
+}
+
+#[test]
+fn scratch_output_keeps_foreign_files() {
+    let dir = std::env::temp_dir().join(format!("xtask-scratch-force-{}", std::process::id()));
+    let spec_path = dir.join("items.yaml");
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).expect("create scratch dir");
+    std::fs::write(&spec_path, BASE).expect("write scratch spec");
+    let manifest = out.join("Cargo.toml");
+    std::fs::write(&manifest, "# my own\n").expect("write a foreign manifest");
+    let run = |force| super::run_scratch(&spec_path, &out, None, Mode::Write, force);
+
+    let error = format!(
+        "{:#}",
+        run(false).expect_err("a foreign folder is rejected")
+    );
+    assert!(error.contains("has no .xtask-gen file"), "{error}");
+    assert!(error.contains("--force"), "{error}");
+    let kept = std::fs::read_to_string(&manifest).expect("the manifest stays");
+    assert_eq!(kept, "# my own\n");
+
+    run(true).expect("--force overwrites");
+    let written = std::fs::read_to_string(&manifest).expect("the manifest is written");
+    assert!(written.contains("[workspace]"), "{written}");
+    run(false).expect("a second run overwrites its own files");
+
+    // A file that the marker does not list stops the run too.
+    let marker = out.join(".xtask-gen");
+    let listed = std::fs::read_to_string(&marker).expect("the marker");
+    assert!(listed.lines().any(|line| line == "Cargo.toml"), "{listed}");
+    let unlisted: String = listed
+        .lines()
+        .filter(|line| *line != "Cargo.toml")
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(&marker, unlisted).expect("rewrite the marker");
+    let error = format!("{:#}", run(false).expect_err("an unlisted file is kept"));
+    assert!(error.contains("did not write these files"), "{error}");
+    assert!(error.contains("out/Cargo.toml"), "{error}");
+    std::fs::remove_dir_all(&dir).expect("remove scratch dir");
 }
