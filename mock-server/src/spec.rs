@@ -157,7 +157,12 @@ impl Document {
             pointer: String::new(),
             message: format!("invalid YAML: {error}"),
         })?;
-        let json = serde_json::to_vec_pretty(&root).map_err(|error| LoadError {
+        Document::from_root(&root)
+    }
+
+    /// Reads the parsed document `root`, resolving `$ref`s inside it.
+    pub(crate) fn from_root(root: &Value) -> Result<Self, LoadError> {
+        let json = serde_json::to_vec_pretty(root).map_err(|error| LoadError {
             pointer: String::new(),
             message: format!("not representable as JSON: {error}"),
         })?;
@@ -167,7 +172,7 @@ impl Document {
         for (path, item) in paths.into_iter().flatten() {
             let Some(path) = path.as_str() else { continue };
             let item_pointer = format!("/paths/{}", pointer_token(path));
-            let item = resolve(&root, item, &item_pointer)?;
+            let item = resolve(root, item, &item_pointer)?;
             let mut methods = Vec::new();
             for name in HTTP_METHODS {
                 let Some(operation) = item.get(name) else {
@@ -177,7 +182,7 @@ impl Document {
                     .expect("an HTTP method name");
                 let pointer = format!("{item_pointer}/{name}");
                 operations.push(Operation::load(
-                    &root,
+                    root,
                     path,
                     method.clone(),
                     operation,

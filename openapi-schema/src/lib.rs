@@ -1,7 +1,9 @@
 //! Conversion of OpenAPI 3.0 Schema Objects to JSON Schema draft 2020-12,
-//! and the checks of a document's structure in [`structure`].
+//! the checks of a document's structure in [`structure`], and YAML merge
+//! keys in [`yaml`].
 
 pub mod structure;
+pub mod yaml;
 
 use serde_json::{Map, Value, json};
 

@@ -1649,3 +1649,62 @@ async fn status_fault_sends_loaded_response() {
     let body: Value = serde_json::from_slice(&response.body).expect("a JSON body");
     assert!(body["problem"].is_string(), "{body}");
 }
+
+/// A spec whose response schema takes its keywords from a YAML merge key.
+const MERGE_YAML: &str = "
+openapi: 3.0.3
+info: {title: Pets, version: '1'}
+paths:
+  /pet:
+    get:
+      responses:
+        '200':
+          description: A pet.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Pet'}
+components:
+  schemas:
+    Base: &base
+      type: object
+      required: [id]
+      properties:
+        id: {type: integer, minimum: 5}
+    Pet:
+      <<: *base
+      description: A pet.
+";
+
+#[tokio::test]
+async fn merge_keys_are_honoured() {
+    let mock = start(MERGE_YAML, SEED).await;
+    let response = send(&RecordedRequest::new(Method::GET, &mock.base_url(), "/pet")).await;
+    assert_eq!(response.status, 200, "{response:?}");
+    let body: Value = serde_json::from_slice(&response.body).expect("a JSON body");
+    let id = body["id"].as_i64().expect("the merged `id` property");
+    assert!(id >= 5, "{body}");
+
+    let invalid = MERGE_YAML.replace("<<: *base", "<<: 3");
+    let error = AnySpec::load(&invalid, SEED)
+        .err()
+        .expect("a scalar merge is rejected");
+    assert_eq!(
+        error.to_string(),
+        "#/components/schemas/Pet/<<: a merge key `<<` takes a mapping or a list of mappings, \
+         such as `<<: *base`"
+    );
+}
+
+#[test]
+fn duplicate_path_is_rejected() {
+    let yaml = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n      \
+                responses: {'200': {description: ok}}\n  /a:\n    post:\n      \
+                responses: {'200': {description: ok}}\n";
+    let error = AnySpec::load(yaml, SEED)
+        .err()
+        .expect("the spec is rejected");
+    assert_eq!(
+        error.to_string(),
+        "#: invalid YAML or JSON: paths: duplicate entry with key \"/a\" at line 4 column 3"
+    );
+}

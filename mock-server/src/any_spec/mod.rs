@@ -110,14 +110,18 @@ impl AnySpec {
     pub fn load(text: &str, seed: u64) -> Result<Self, LoadError> {
         // A UTF-8 byte order mark is no part of the YAML or JSON text.
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let document: Value = serde_yaml::from_str(text)
+        let mut yaml: serde_yaml::Value = serde_yaml::from_str(text)
             .map_err(|error| LoadError::new("", format!("invalid YAML or JSON: {error}")))?;
+        openapi_schema::yaml::apply_merge_keys(&mut yaml)
+            .map_err(|error| LoadError::new(&error.pointer, error.message))?;
+        let document: Value = serde_json::to_value(&yaml)
+            .map_err(|error| LoadError::new("", format!("not representable as JSON: {error}")))?;
         check_version(&document)?;
         structure::check_paths(&document)
             .map_err(|error| LoadError::new(&error.pointer, error.message))?;
         let loader = Loader::new(&document);
         let operations = loader.operations()?;
-        let examples = Document::load(text)?;
+        let examples = Document::from_root(&yaml)?;
 
         let mut routes: Vec<Route> = Vec::new();
         for operation in operations {

@@ -63,8 +63,10 @@ pub fn locate(error: anyhow::Error, path: &str) -> anyhow::Error {
 fn parse_document(text: &str, path: &str) -> anyhow::Result<OpenAPI> {
     // A first pass into plain YAML values rejects syntax errors and duplicate
     // keys with their line; openapiv3 panics on some duplicate keys.
-    let document: serde_yaml::Value =
+    let mut document: serde_yaml::Value =
         serde_yaml::from_str(text).with_context(|| format!("{path} is not valid YAML"))?;
+    openapi_schema::yaml::apply_merge_keys(&mut document)
+        .map_err(|error| SpecError::new(error.pointer, error.message))?;
     // The version comes first: a 3.1 or 2.0 document often fails to parse
     // as 3.0, with a less helpful message.
     let version = match document.get("openapi").or_else(|| document.get("swagger")) {
@@ -94,7 +96,7 @@ fn parse_document(text: &str, path: &str) -> anyhow::Result<OpenAPI> {
     // that are no status, so they are rejected here, as the mock does.
     openapi_schema::structure::check_paths(&json)
         .map_err(|error| SpecError::new(error.pointer, error.message))?;
-    let parsed = std::panic::catch_unwind(|| serde_yaml::from_str::<OpenAPI>(text));
+    let parsed = std::panic::catch_unwind(|| serde_yaml::from_value::<OpenAPI>(document.clone()));
     let api = match parsed {
         Ok(result) => {
             result.with_context(|| format!("{path} is not a valid OpenAPI 3.0 document"))?

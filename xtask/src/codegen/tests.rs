@@ -1399,3 +1399,38 @@ fn scratch_output_keeps_foreign_files() {
     assert!(error.contains("out/Cargo.toml"), "{error}");
     std::fs::remove_dir_all(&dir).expect("remove scratch dir");
 }
+
+#[test]
+fn merge_keys_are_honoured() {
+    let start = BASE.find("components:").expect("components");
+    let components = "components:
+  schemas:
+    Base: &base
+      type: object
+      required: [note]
+      properties:
+        note: {type: string}
+    Touch:
+      <<: *base
+      description: Touched.
+    Error:
+      type: object
+      properties:
+        message: {type: string}
+";
+    let text = format!("{}{components}", &BASE[..start]);
+    let types = generated_file(&text, "server/src/types.rs");
+    let touch = item(&types, "pub struct Touch");
+    assert!(
+        touch.contains("pub note: ::std::string::String,"),
+        "{touch}"
+    );
+
+    let error = generation_error(&text.replace("<<: *base", "<<: 3"));
+    assert!(
+        error.starts_with(
+            "spec/openapi.yaml#/components/schemas/Touch/<<: a merge key `<<` takes a mapping"
+        ),
+        "{error}"
+    );
+}
