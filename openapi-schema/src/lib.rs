@@ -5,7 +5,11 @@
 pub mod structure;
 pub mod yaml;
 
+mod discriminator;
+
 use serde_json::{Map, Value, json};
+
+pub use discriminator::{Discriminator, component_reference, is_subtype, schema_name};
 
 /// OpenAPI 3.0 keywords that JSON Schema does not have. `nullable` is
 /// folded into `type` before it is dropped.
@@ -50,6 +54,12 @@ impl Direction {
 /// - An integer `format` such as `int32` or `uint8`, and `float`, add the
 ///   range of their type as an `allOf` part, as [`format_range`] gives it.
 /// - Siblings of `$ref` are dropped, because OpenAPI 3.0 ignores them.
+/// - A `discriminator` with `oneOf` or `anyOf` alternatives replaces
+///   them with a dispatch on the property's value: the property is
+///   required, takes one of the values of [`Discriminator`], and the
+///   object is validated against the schema that its value selects. A
+///   base schema with a discriminator dispatches the same way, as
+///   [`convert_components`] sets up.
 /// - OpenAPI-only keywords and `x-` extensions are dropped.
 /// - A `readOnly` property leaves `required` in a request, and a
 ///   `writeOnly` one in a response, because OpenAPI 3.0 applies such a
@@ -86,6 +96,9 @@ pub fn to_json_schema(schema: &Value, direction: Direction) -> Value {
     convert_exclusive_bound(&mut converted, "exclusiveMaximum", "maximum");
     add_format_range(&mut converted);
     drop_excluded_required(object, &mut converted, direction);
+    if let Some(discriminator) = Discriminator::of_alternatives(schema) {
+        discriminator::replace_alternatives(&mut converted, &discriminator);
+    }
     if object.get("nullable") == Some(&Value::Bool(true)) {
         return add_null_type(converted);
     }
@@ -192,8 +205,22 @@ impl Components {
 }
 
 /// Converts every schema of a `components/schemas` map.
+///
+/// A component with a `discriminator` and no `oneOf` or `anyOf` is the
+/// base of the component schemas that extend it through `allOf` (see
+/// [`is_subtype`]). A reference to it dispatches on the property's value
+/// to the schema that the value selects, as [`Discriminator::of_base`]
+/// reads them, while each subtype's `allOf` keeps the base's own keywords
+/// without the dispatch.
 pub fn convert_components(schemas: Option<&Value>, direction: Direction) -> Value {
-    schemas.map_or_else(|| json!({}), |map| convert_map_values(map, direction))
+    let Some(schemas) = schemas else {
+        return json!({});
+    };
+    let mut converted = convert_map_values(schemas, direction);
+    if let (Value::Object(original), Value::Object(components)) = (schemas, &mut converted) {
+        discriminator::add_dispatch(original, components);
+    }
+    converted
 }
 
 /// Builds the document a validator compiles: `schema` converted for

@@ -1708,3 +1708,193 @@ fn duplicate_path_is_rejected() {
         "#: invalid YAML or JSON: paths: duplicate entry with key \"/a\" at line 4 column 3"
     );
 }
+
+/// A spec of notes with typed blocks: `Block` is a base schema with a
+/// discriminator on `kind`, which `TextBlock`, `ImageBlock` and
+/// `TodoBlock` extend through `allOf`.
+const NOTES_YAML: &str = include_str!("../data/notes.yaml");
+
+/// Returns the property that the block `kind` requires.
+fn block_field(kind: &str) -> &'static str {
+    match kind {
+        "text" => "text",
+        "image" => "url",
+        "todo" => "items",
+        other => panic!("unknown block kind {other:?}"),
+    }
+}
+
+/// Sends a GET request to `path`, asserts that the checker passes the
+/// response, and returns its JSON body.
+async fn checked_get(checker: &Checker, mock: &MockServer, path: &str) -> Value {
+    let request = RecordedRequest::new(Method::GET, &mock.base_url(), path);
+    let response = send(&request).await;
+    let result = checker.check(&request, &response);
+    assert!(result.is_ok(), "{path}: {}", result.unwrap_err());
+    serde_json::from_slice(&response.body).expect("a JSON body")
+}
+
+#[tokio::test]
+async fn generated_blocks_follow_discriminator() {
+    let checker = Checker::from_yaml(NOTES_YAML).expect("the checker loads the spec");
+    let mut kinds = Vec::new();
+    for seed in 0..8 {
+        let mock = start(NOTES_YAML, seed).await;
+        for path in ["/notes/n-1/blocks", "/notes/n-1"] {
+            let body = checked_get(&checker, &mock, path).await;
+            let blocks = match path {
+                "/notes/n-1" => body["blocks"].clone(),
+                _ => body,
+            };
+            for block in blocks.as_array().expect("an array of blocks") {
+                let kind = block["kind"].as_str().expect("a string kind");
+                let field = block_field(kind);
+                assert!(block.get(field).is_some(), "seed {seed}: {block}");
+                kinds.push(kind.to_string());
+            }
+        }
+    }
+    kinds.sort();
+    kinds.dedup();
+    assert_eq!(kinds, ["image", "text", "todo"]);
+}
+
+#[tokio::test]
+async fn block_requests_checked_by_kind() {
+    let mock = start(NOTES_YAML, SEED).await;
+    let cases: [(&str, u16, &[&str]); 6] = [
+        (r#"{"kind": "text", "text": "hi"}"#, 201, &[]),
+        (
+            r#"{"kind": "todo", "items": [{"done": false, "label": "a"}]}"#,
+            201,
+            &[],
+        ),
+        (r#"{"kind": "todo"}"#, 400, &["body/items"]),
+        (
+            r#"{"kind": "todo", "items": [{}]}"#,
+            400,
+            &["body/items/0/done", "body/items/0/label"],
+        ),
+        (r#"{"kind": "video"}"#, 400, &["body/kind"]),
+        (r#"{"text": "hi"}"#, 400, &["body/kind"]),
+    ];
+    for (body, status, fields) in cases {
+        let request = post_json(&mock.base_url(), "/notes/n-1/blocks", body);
+        let (got, names) = invalid_fields(&request).await;
+        assert_eq!(got, status, "{body}: {names:?}");
+        assert_eq!(names, fields, "{body}");
+    }
+    let request = post_json(
+        &mock.base_url(),
+        "/notes/n-1/blocks",
+        r#"{"kind": "video"}"#,
+    );
+    let body: Value = serde_json::from_slice(&send(&request).await.body).expect("a JSON body");
+    let message = body["error"]["data"]["body/kind"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("\"text\""), "{body}");
+}
+
+/// A spec of shapes, `oneOf` alternatives with a discriminator: `Shape`
+/// takes the schema names as values, `Figure` a mapping.
+const SHAPES_YAML: &str = "
+openapi: 3.0.3
+info: {title: Shapes, version: '1'}
+paths:
+  /shapes:
+    get:
+      responses:
+        '200':
+          description: The shapes.
+          content:
+            application/json:
+              schema:
+                type: array
+                minItems: 2
+                items: {$ref: '#/components/schemas/Shape'}
+    post:
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Shape'}
+      responses:
+        '204':
+          description: Added.
+  /figures:
+    get:
+      responses:
+        '200':
+          description: A figure.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Figure'}
+components:
+  schemas:
+    Shape:
+      oneOf:
+        - $ref: '#/components/schemas/Circle'
+        - $ref: '#/components/schemas/Square'
+      discriminator: {propertyName: type}
+    Figure:
+      oneOf:
+        - $ref: '#/components/schemas/Circle'
+        - $ref: '#/components/schemas/Square'
+      discriminator:
+        propertyName: type
+        mapping: {round: '#/components/schemas/Circle', flat: Square}
+    Circle:
+      type: object
+      required: [type, radius]
+      properties:
+        type: {type: string}
+        radius: {type: number, minimum: 1}
+    Square:
+      type: object
+      required: [type]
+      properties:
+        type: {type: string}
+        side: {type: number}
+";
+
+#[tokio::test]
+async fn one_of_discriminator_selects_alternative() {
+    let checker = Checker::from_yaml(SHAPES_YAML).expect("the checker loads the spec");
+    let mut values = Vec::new();
+    for seed in 0..8 {
+        let mock = start(SHAPES_YAML, seed).await;
+        for path in ["/shapes", "/figures"] {
+            let body = checked_get(&checker, &mock, path).await;
+            let shapes = match body {
+                Value::Array(shapes) => shapes,
+                figure => vec![figure],
+            };
+            for shape in shapes {
+                let value = shape["type"].as_str().expect("a string type").to_string();
+                if ["Circle", "round"].contains(&value.as_str()) {
+                    assert!(shape.get("radius").is_some(), "seed {seed}: {shape}");
+                }
+                values.push(value);
+            }
+        }
+    }
+    values.sort();
+    values.dedup();
+    assert_eq!(values, ["Circle", "Square", "flat", "round"]);
+
+    let mock = start(SHAPES_YAML, SEED).await;
+    let cases: [(&str, u16, &[&str]); 5] = [
+        (r#"{"type": "Circle", "radius": 2}"#, 204, &[]),
+        (r#"{"type": "Square"}"#, 204, &[]),
+        (r#"{"type": "Circle"}"#, 400, &["body/radius"]),
+        (r#"{"type": "Circle", "radius": 0}"#, 400, &["body/radius"]),
+        (r#"{"type": "Triangle"}"#, 400, &["body/type"]),
+    ];
+    for (body, status, fields) in cases {
+        let request = post_json(&mock.base_url(), "/shapes", body);
+        let (got, names) = invalid_fields(&request).await;
+        assert_eq!(got, status, "{body}: {names:?}");
+        assert_eq!(names, fields, "{body}");
+    }
+}

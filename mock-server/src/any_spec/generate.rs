@@ -4,8 +4,9 @@
 
 use std::ops::RangeInclusive;
 
+use openapi_schema::{Discriminator, is_subtype, schema_name};
 use regex_syntax::hir::{Class, Hir, HirKind};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::load::resolve;
 use crate::telemetry::mix;
@@ -81,6 +82,14 @@ impl<'a> Generator<'a> {
     }
 
     fn generate(&mut self, schema: &Value, depth: usize) -> Value {
+        self.generate_with(schema, depth, true)
+    }
+
+    /// Generates a value of `schema`. With `dispatch` false, a base schema
+    /// with a discriminator gets a value of its own keywords, as the
+    /// `allOf` part of a subtype does, rather than one of a subtype.
+    fn generate_with(&mut self, schema: &Value, depth: usize, dispatch: bool) -> Value {
+        let reference = schema.get("$ref").and_then(Value::as_str);
         let Ok(schema) = resolve(self.document, schema) else {
             return Value::Null;
         };
@@ -92,6 +101,9 @@ impl<'a> Generator<'a> {
             && let Some(example) = schema.get("example")
         {
             return example.clone();
+        }
+        if dispatch && let Some(value) = self.discriminated(schema, reference, depth) {
+            return value;
         }
         if let Some(Value::Array(values)) = schema.get("enum") {
             let mut choices: Vec<&Value> = values.iter().filter(|value| !value.is_null()).collect();
@@ -105,7 +117,7 @@ impl<'a> Generator<'a> {
             return choices[index].clone();
         }
         if let Some(Value::Array(parts)) = schema.get("allOf") {
-            return self.all_of(schema, parts, depth);
+            return self.all_of(schema, parts, reference, depth);
         }
         for keyword in ["oneOf", "anyOf"] {
             if let Some(Value::Array(alternatives)) = schema.get(keyword)
@@ -131,9 +143,51 @@ impl<'a> Generator<'a> {
         }
     }
 
+    /// Generates an object of a schema that the discriminator of `schema`
+    /// selects, with the discriminator's property set to the value that
+    /// selects it, when `schema` has `oneOf` or `anyOf` alternatives with
+    /// a discriminator or is a base schema with one. `reference` is the
+    /// `$ref` that led to `schema`.
+    fn discriminated(
+        &mut self,
+        schema: &Value,
+        reference: Option<&str>,
+        depth: usize,
+    ) -> Option<Value> {
+        let discriminator = Discriminator::of_alternatives(schema).or_else(|| {
+            let name = schema_name(reference?)?;
+            Discriminator::of_base(&name, self.schemas()?)
+        })?;
+        let draw = self.next() as usize;
+        let index = draw.wrapping_add(self.alternative) % discriminator.choices.len();
+        let (value, target) = &discriminator.choices[index];
+        // A value that selects the base itself gets the base's own
+        // keywords.
+        let dispatch = Some(target.as_str()) != reference;
+        let mut generated = self.generate_with(&json!({ "$ref": target }), depth + 1, dispatch);
+        if let Value::Object(object) = &mut generated {
+            object.insert(discriminator.property, Value::String(value.clone()));
+        }
+        Some(generated)
+    }
+
+    /// Returns the document's component schemas.
+    fn schemas(&self) -> Option<&'a Map<String, Value>> {
+        self.document.pointer("/components/schemas")?.as_object()
+    }
+
     /// Generates each part of an `allOf` and merges the objects, so the
-    /// value has the properties of every part.
-    fn all_of(&mut self, schema: &Value, parts: &[Value], depth: usize) -> Value {
+    /// value has the properties of every part. A part that is the base of
+    /// `schema` (see [`is_subtype`]) gets its own keywords, and a
+    /// discriminator of that base gets the value that selects `schema`,
+    /// the component that `reference` names.
+    fn all_of(
+        &mut self,
+        schema: &Value,
+        parts: &[Value],
+        reference: Option<&str>,
+        depth: usize,
+    ) -> Value {
         let mut merged = Map::new();
         let mut own = schema.clone();
         if let Value::Object(map) = &mut own {
@@ -143,10 +197,19 @@ impl<'a> Generator<'a> {
             map.keys()
                 .all(|key| !matches!(key.as_str(), "properties" | "type" | "items"))
         });
-        let mut values: Vec<Value> = parts
-            .iter()
-            .map(|part| self.generate(part, depth + 1))
-            .collect();
+        let mut discriminators = Vec::new();
+        let mut values = Vec::new();
+        for part in parts {
+            let base = part.get("$ref").and_then(Value::as_str);
+            let base = base.filter(|base| is_subtype(schema, base));
+            values.push(self.generate_with(part, depth + 1, base.is_none()));
+            let name = base.and_then(schema_name);
+            let schemas = self.schemas();
+            let discriminator = name
+                .zip(schemas)
+                .and_then(|(name, schemas)| Discriminator::of_base(&name, schemas));
+            discriminators.extend(discriminator);
+        }
         if !own_is_empty {
             values.push(self.generate(&own, depth + 1));
         }
@@ -155,6 +218,12 @@ impl<'a> Generator<'a> {
                 Value::Object(map) => merged.extend(map),
                 other if merged.is_empty() => return other,
                 _ => {}
+            }
+        }
+        for discriminator in discriminators {
+            if let Some(value) = reference.and_then(|reference| discriminator.value_of(reference)) {
+                let value = Value::String(value.to_string());
+                merged.insert(discriminator.property, value);
             }
         }
         Value::Object(merged)
