@@ -36,6 +36,13 @@ pub const ALLOWED_HEADERS: &str = "Content-Type, X-Api-Key, Prefer, X-Mock-Sessi
 /// Response headers that a page may read besides the CORS-safelisted ones.
 pub const EXPOSED_HEADERS: &str = "X-Request-Id, Preference-Applied";
 
+/// The `Access-Control-Expose-Headers` value of a response whose page may
+/// read more headers than [`EXPOSED_HEADERS`], such as the headers that a
+/// loaded spec documents. A response extension, which
+/// [`add_cors_headers`] sends in place of [`EXPOSED_HEADERS`].
+#[derive(Clone, Debug)]
+pub(crate) struct ExposedHeaders(pub HeaderValue);
+
 /// Seconds a browser may cache a preflight response.
 const MAX_AGE_SECS: &str = "600";
 
@@ -182,7 +189,8 @@ where
         .headers()
         .contains_key(ACCESS_CONTROL_ALLOW_METHODS)
     {
-        add_headers(response.headers_mut(), allow_origin, varies);
+        let exposed = response.extensions().get::<ExposedHeaders>().cloned();
+        add_headers(response.headers_mut(), allow_origin, exposed, varies);
     }
     response
 }
@@ -248,7 +256,12 @@ fn allow_credentials(headers: &mut HeaderMap) {
     );
 }
 
-fn add_headers(headers: &mut HeaderMap, allow_origin: Option<HeaderValue>, varies: bool) {
+fn add_headers(
+    headers: &mut HeaderMap,
+    allow_origin: Option<HeaderValue>,
+    exposed: Option<ExposedHeaders>,
+    varies: bool,
+) {
     let Some(allow_origin) = allow_origin else {
         if varies {
             headers.append(VARY, HeaderValue::from_static("Origin"));
@@ -256,10 +269,10 @@ fn add_headers(headers: &mut HeaderMap, allow_origin: Option<HeaderValue>, varie
         return;
     };
     headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
-    headers.insert(
-        ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static(EXPOSED_HEADERS),
-    );
+    let exposed = exposed.map_or(HeaderValue::from_static(EXPOSED_HEADERS), |exposed| {
+        exposed.0
+    });
+    headers.insert(ACCESS_CONTROL_EXPOSE_HEADERS, exposed);
     if varies {
         allow_credentials(headers);
     }

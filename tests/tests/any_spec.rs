@@ -1898,3 +1898,105 @@ async fn one_of_discriminator_selects_alternative() {
         assert_eq!(names, fields, "{body}");
     }
 }
+
+/// A spec whose responses document headers: a count and a rate on a list,
+/// a `Location` on a 201 without content, and headers that the mock sets
+/// itself.
+const HEADERS_YAML: &str = "
+openapi: 3.0.3
+info: {title: Clients, version: '1'}
+paths:
+  /clients:
+    get:
+      responses:
+        '200':
+          description: The clients.
+          headers:
+            X-Total-Count:
+              required: true
+              schema: {type: integer, minimum: 0, maximum: 500}
+            X-Rate-Limit: {$ref: '#/components/headers/RateLimit'}
+            X-Tags:
+              schema: {type: array, items: {type: string}}
+              example: [a, b]
+            Content-Length: {schema: {type: integer}, example: 99999}
+            Content-Type: {schema: {type: string}, example: text/plain}
+          content:
+            application/json:
+              schema: {type: array, items: {type: string}}
+        '404':
+          description: No clients.
+          headers:
+            X-Reason: {schema: {type: string}, example: archived}
+    post:
+      responses:
+        '201':
+          description: Created.
+          headers:
+            Location:
+              required: true
+              schema: {type: string, format: uri}
+components:
+  headers:
+    RateLimit:
+      schema: {type: integer}
+      examples:
+        hourly: {value: 100}
+";
+
+#[tokio::test]
+async fn documented_headers_sent() {
+    let mock = start(HEADERS_YAML, SEED).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/clients", mock.base_url());
+    let response = client
+        .get(&url)
+        .header("Origin", "http://localhost:5173")
+        .send()
+        .await
+        .expect("the mock responds");
+    assert_eq!(response.status(), 200);
+    let header = |name: &str| {
+        let value = response.headers().get(name);
+        value.map(|value| value.to_str().unwrap().to_string())
+    };
+    let count = header("x-total-count").expect("X-Total-Count is sent");
+    let count: u32 = count.parse().expect("an integer count");
+    assert!(count <= 500, "{count}");
+    assert_eq!(header("x-rate-limit").as_deref(), Some("100"));
+    assert_eq!(header("x-tags").as_deref(), Some("a,b"));
+    assert_eq!(header("content-type").as_deref(), Some("application/json"));
+    let length = header("content-length").expect("a Content-Length");
+    assert_ne!(length, "99999");
+    let exposed = header("access-control-expose-headers").unwrap_or_default();
+    let exposed: Vec<&str> = exposed.split(", ").collect();
+    for name in ["X-Request-Id", "X-Total-Count", "X-Rate-Limit", "X-Tags"] {
+        assert!(exposed.contains(&name), "{name} not in {exposed:?}");
+    }
+    assert!(!exposed.contains(&"Content-Length"), "{exposed:?}");
+    let body: Value = response.json().await.expect("a JSON body");
+    assert!(body.is_array(), "{body}");
+
+    let created = client.post(&url).send().await.expect("the mock responds");
+    assert_eq!(created.status(), 201);
+    let location = created.headers().get("location").expect("Location is sent");
+    let location = location.to_str().unwrap();
+    assert!(location.starts_with("https://"), "{location}");
+    let exposed = created.headers().get("access-control-expose-headers");
+    assert!(exposed.is_none(), "no Origin, so no CORS headers");
+
+    // A response picked with Prefer carries the headers of its own status.
+    let missing = client
+        .get(&url)
+        .header("Prefer", "code=404")
+        .send()
+        .await
+        .expect("the mock responds");
+    assert_eq!(missing.status(), 404);
+    let reason = missing
+        .headers()
+        .get("x-reason")
+        .map(|value| value.to_str().unwrap());
+    assert_eq!(reason, Some("archived"));
+    assert!(missing.headers().get("x-total-count").is_none());
+}

@@ -183,6 +183,8 @@ pub(super) struct DocumentedResponse {
     pub pointer: String,
     pub media_type: Option<String>,
     pub media: Option<Value>,
+    /// The resolved Header Objects of the response, by name.
+    pub headers: Vec<(String, Value)>,
 }
 
 /// Returns whether the media type `name` (lowercase, without parameters)
@@ -554,11 +556,18 @@ impl<'a> Loader<'a> {
                 .clone()
                 .find(|(name, _)| is_json(&essence(name)))
                 .or_else(|| media_types.next());
+            let mut headers = Vec::new();
+            let documented_headers = response.get("headers").and_then(Value::as_object);
+            for (name, header) in documented_headers.into_iter().flatten() {
+                let pointer = format!("{pointer}/headers/{}", pointer_token(name));
+                headers.push((name.clone(), self.resolve(header, &pointer)?.clone()));
+            }
             documented.push(DocumentedResponse {
                 key: parsed,
                 pointer,
                 media_type: chosen.map(|(name, _)| name.clone()),
                 media: chosen.map(|(_, media)| media.clone()),
+                headers,
             });
         }
         Ok(documented)

@@ -6,9 +6,10 @@
 //! body (a 415), and its parameters and JSON or form body (a 400 naming
 //! each invalid field). A valid request gets the documented example of
 //! the lowest 2xx status, or a value generated from its schema with the
-//! seed of [`AnySpec::load`]. `Prefer: code=` selects the response of
-//! another status, its range or `default`, and `example=` a named example,
-//! as for the mock's own document.
+//! seed of [`AnySpec::load`], with that response's documented headers.
+//! `Prefer: code=` selects the response of another status, its range or
+//! `default`, and `example=` a named example, as for the mock's own
+//! document.
 //!
 //! The mock's own operations, the spec at `/openapi.yaml` and the control
 //! API stay served, and come first: an operation of the loaded document at
@@ -17,6 +18,7 @@
 
 mod decode;
 mod generate;
+mod headers;
 mod load;
 mod validate;
 
@@ -82,11 +84,12 @@ struct ServedOperation {
     answers: Vec<Answer>,
 }
 
-/// The body of a documented response, prepared at start-up.
+/// The body and headers of a documented response, prepared at start-up.
 struct Answer {
     content_type: Option<HeaderValue>,
     /// None for a response documented without content.
     body: Option<Bytes>,
+    headers: headers::DocumentedHeaders,
 }
 
 impl AnySpec {
@@ -625,8 +628,15 @@ impl Answer {
         };
         let mut response = Response::new(Body::from(body));
         *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.extend(self.headers.values.clone());
         if let Some(content_type) = content_type {
-            response.headers_mut().insert(CONTENT_TYPE, content_type);
+            headers.insert(CONTENT_TYPE, content_type);
+        }
+        if let Some(exposed) = &self.headers.exposed {
+            response
+                .extensions_mut()
+                .insert(cors::ExposedHeaders(exposed.clone()));
         }
         response
     }
@@ -636,9 +646,9 @@ impl Answer {
 /// whether schema examples are taken, and which `oneOf` alternative.
 const ATTEMPTS: [(bool, usize); 5] = [(true, 0), (false, 0), (true, 1), (false, 1), (false, 2)];
 
-/// Prepares the body of the `documented` response of `operation`: its
-/// documented example, else a value generated from its schema. Each
-/// response of an operation draws from the same seed.
+/// Prepares the `documented` response of `operation`: its documented
+/// example, else a value generated from its schema, and its documented
+/// headers. Each response of an operation draws from the same seed.
 fn answer(
     loader: &Loader,
     examples: &Document,
@@ -646,11 +656,33 @@ fn answer(
     documented: &DocumentedResponse,
     seed: u64,
 ) -> Result<Answer, LoadError> {
+    let operation_seed =
+        telemetry::mix(seed ^ fnv1a(&format!("{} {}", operation.method, operation.template)));
+    let headers = headers::documented(
+        loader,
+        &documented.headers,
+        &documented.pointer,
+        operation_seed,
+    );
+    let (content_type, body) = response_body(loader, examples, operation, documented, seed)?;
+    Ok(Answer {
+        content_type,
+        body,
+        headers,
+    })
+}
+
+/// Prepares the media type and body of the `documented` response of
+/// `operation`, as [`answer`] describes them.
+fn response_body(
+    loader: &Loader,
+    examples: &Document,
+    operation: &Operation,
+    documented: &DocumentedResponse,
+    seed: u64,
+) -> Result<(Option<HeaderValue>, Option<Bytes>), LoadError> {
     let (Some(media_type), Some(media)) = (&documented.media_type, &documented.media) else {
-        return Ok(Answer {
-            content_type: None,
-            body: None,
-        });
+        return Ok((None, None));
     };
     // A media range such as `*/*` is no Content-Type, so its body is sent
     // as bytes.
@@ -674,10 +706,7 @@ fn answer(
             (Some(example), _) => Bytes::from(example.to_string()),
             (None, _) => Bytes::new(),
         };
-        return Ok(Answer {
-            content_type,
-            body: Some(body),
-        });
+        return Ok((content_type, Some(body)));
     }
 
     let example = documented_example(loader, examples, operation, documented.key, media);
@@ -715,10 +744,7 @@ fn answer(
             format!("the example is not JSON: {error}"),
         )
     })?;
-    Ok(Answer {
-        content_type,
-        body: Some(Bytes::from(body)),
-    })
+    Ok((content_type, Some(Bytes::from(body))))
 }
 
 /// Logs that the value generated for the schema at `pointer` does not
