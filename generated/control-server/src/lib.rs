@@ -488,7 +488,9 @@ async fn handle_get_state<A: Api>(State(api): State<Arc<A>>, request: Request) -
         api_key,
         x_mock_session,
     };
-    api.get_state(&context, request).await.into_response()
+    <A as Api>::get_state(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// Decoded request of [`Api::replace_state`].
@@ -599,7 +601,9 @@ async fn handle_replace_state<A: Api>(State(api): State<Arc<A>>, request: Reques
         x_mock_session,
         body,
     };
-    api.replace_state(&context, request).await.into_response()
+    <A as Api>::replace_state(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// Decoded request of [`Api::reset_state`].
@@ -681,7 +685,9 @@ async fn handle_reset_state<A: Api>(State(api): State<Arc<A>>, request: Request)
         api_key,
         x_mock_session,
     };
-    api.reset_state(&context, request).await.into_response()
+    <A as Api>::reset_state(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// Decoded request of [`Api::get_scheduler`].
@@ -763,7 +769,9 @@ async fn handle_get_scheduler<A: Api>(State(api): State<Arc<A>>, request: Reques
         api_key,
         x_mock_session,
     };
-    api.get_scheduler(&context, request).await.into_response()
+    <A as Api>::get_scheduler(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// Decoded request of [`Api::run_scheduler`].
@@ -845,7 +853,9 @@ async fn handle_run_scheduler<A: Api>(State(api): State<Arc<A>>, request: Reques
         api_key,
         x_mock_session,
     };
-    api.run_scheduler(&context, request).await.into_response()
+    <A as Api>::run_scheduler(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// Decoded request of [`Api::advance_clock`].
@@ -956,7 +966,9 @@ async fn handle_advance_clock<A: Api>(State(api): State<Arc<A>>, request: Reques
         x_mock_session,
         body,
     };
-    api.advance_clock(&context, request).await.into_response()
+    <A as Api>::advance_clock(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// Decoded request of [`Api::hang_process`].
@@ -1061,7 +1073,9 @@ async fn handle_hang_process<A: Api>(State(api): State<Arc<A>>, request: Request
         node_id,
         x_mock_session,
     };
-    api.hang_process(&context, request).await.into_response()
+    <A as Api>::hang_process(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// Decoded request of [`Api::kill_process`].
@@ -1166,7 +1180,9 @@ async fn handle_kill_process<A: Api>(State(api): State<Arc<A>>, request: Request
         node_id,
         x_mock_session,
     };
-    api.kill_process(&context, request).await.into_response()
+    <A as Api>::kill_process(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// Decoded request of [`Api::list_events`].
@@ -1266,7 +1282,9 @@ async fn handle_list_events<A: Api>(State(api): State<Arc<A>>, request: Request)
         x_mock_session,
         limit,
     };
-    api.list_events(&context, request).await.into_response()
+    <A as Api>::list_events(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// Decoded request of [`Api::list_faults`].
@@ -1348,7 +1366,9 @@ async fn handle_list_faults<A: Api>(State(api): State<Arc<A>>, request: Request)
         api_key,
         x_mock_session,
     };
-    api.list_faults(&context, request).await.into_response()
+    <A as Api>::list_faults(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// Decoded request of [`Api::add_fault`].
@@ -1466,7 +1486,9 @@ async fn handle_add_fault<A: Api>(State(api): State<Arc<A>>, request: Request) -
         x_mock_session,
         body,
     };
-    api.add_fault(&context, request).await.into_response()
+    <A as Api>::add_fault(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// Decoded request of [`Api::clear_faults`].
@@ -1546,7 +1568,9 @@ async fn handle_clear_faults<A: Api>(State(api): State<Arc<A>>, request: Request
         api_key,
         x_mock_session,
     };
-    api.clear_faults(&context, request).await.into_response()
+    <A as Api>::clear_faults(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// Decoded request of [`Api::remove_fault`].
@@ -1642,7 +1666,9 @@ async fn handle_remove_fault<A: Api>(State(api): State<Arc<A>>, request: Request
         fault_id,
         x_mock_session,
     };
-    api.remove_fault(&context, request).await.into_response()
+    <A as Api>::remove_fault(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// Decoded request of [`Api::list_journal`].
@@ -1811,7 +1837,9 @@ async fn handle_list_journal<A: Api>(State(api): State<Arc<A>>, request: Request
         since,
         limit,
     };
-    api.list_journal(&context, request).await.into_response()
+    <A as Api>::list_journal(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// Decoded request of [`Api::clear_journal`].
@@ -1891,7 +1919,9 @@ async fn handle_clear_journal<A: Api>(State(api): State<Arc<A>>, request: Reques
         api_key,
         x_mock_session,
     };
-    api.clear_journal(&context, request).await.into_response()
+    <A as Api>::clear_journal(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// Decoded request of [`Api::list_sessions`].
@@ -1941,7 +1971,9 @@ async fn handle_list_sessions<A: Api>(State(api): State<Arc<A>>, request: Reques
     }
     drop(body);
     let request = ListSessionsRequest { api_key };
-    api.list_sessions(&context, request).await.into_response()
+    <A as Api>::list_sessions(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// Decoded request of [`Api::delete_session`].
@@ -2015,7 +2047,9 @@ async fn handle_delete_session<A: Api>(State(api): State<Arc<A>>, request: Reque
         api_key,
         session_name,
     };
-    api.delete_session(&context, request).await.into_response()
+    <A as Api>::delete_session(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// Decoded request of [`Api::get_dashboard`].
@@ -2061,7 +2095,9 @@ async fn handle_get_dashboard<A: Api>(State(api): State<Arc<A>>, request: Reques
     let context = RequestContext::from_parts(&mut parts);
     drop(body);
     let request = GetDashboardRequest {};
-    api.get_dashboard(&context, request).await.into_response()
+    <A as Api>::get_dashboard(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// Decoded request of [`Api::stream_updates`].
@@ -2166,7 +2202,9 @@ async fn handle_stream_updates<A: Api>(State(api): State<Arc<A>>, request: Reque
         x_mock_session,
         session,
     };
-    api.stream_updates(&context, request).await.into_response()
+    <A as Api>::stream_updates(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// Decoded request of [`Api::get_snapshot`].
@@ -2248,7 +2286,9 @@ async fn handle_get_snapshot<A: Api>(State(api): State<Arc<A>>, request: Request
         api_key,
         x_mock_session,
     };
-    api.get_snapshot(&context, request).await.into_response()
+    <A as Api>::get_snapshot(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// Checks a value of parameter `name` against the rules of `#/components/schemas/SessionName`.

@@ -206,7 +206,9 @@ async fn handle_mark_terminate<A: Api>(State(api): State<Arc<A>>, request: Reque
         system_services_id,
         body,
     };
-    api.mark_terminate(&context, request).await.into_response()
+    <A as Api>::mark_terminate(&api, &context, request)
+        .await
+        .into_response()
 }
 
 /// JSON-RPC methods of the API, each calling one method of [`Api`].

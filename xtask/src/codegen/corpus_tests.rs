@@ -28,6 +28,7 @@ const CORPUS: &[(&str, Expected)] = &[
     ("lxkns.yaml", Expected::Compiles),
     ("../../spec/control.yaml", Expected::Compiles),
     ("api-key-header.yaml", Expected::Compiles),
+    ("operation-names.yaml", Expected::Compiles),
     (
         "realworld.yaml",
         Expected::Fails {

@@ -9,18 +9,52 @@ use openapiv3::{OpenAPI, Operation, PathItem, ReferenceOr};
 
 use super::model::RUST_KEYWORDS;
 
+/// Operation names that the generated code cannot use, because an item
+/// of the same name is already there.
+const RESERVED: &[&str] = &[
+    // A method of the server's `Api` trait.
+    "authenticate",
+    // Methods of progenitor's (0.15) `Client`: its constructors, and the
+    // methods of its `ClientInfo` and `ClientHooks` traits, which an
+    // operation's method of the same name would shadow.
+    "new",
+    "new_with_client",
+    "api_version",
+    "baseurl",
+    "client",
+    "inner",
+    "pre",
+    "post",
+    "exec",
+    // Names whose CamelCase form, the name of the client's builder struct,
+    // shadows a type that the `builder` module uses or imports.
+    "result",
+    "string",
+    "option",
+    "error",
+    "byte_stream",
+    "client_hooks",
+    "client_info",
+    "operation_info",
+    "request_builder_ext",
+    "response_value",
+    "from",
+    // The server's response enum `IntoResponse` would clash with axum's
+    // trait of that name.
+    "into",
+];
+
 /// Returns `api` with each `operationId` turned into a snake_case Rust
 /// identifier, and one derived from the method and path where it is
 /// missing, such as `get_pets_pet_id` for `GET /pets/{petId}`.
 ///
 /// Names that collide get a suffix `_2`, `_3` and so on, in document
-/// order, and so does `authenticate`. Operations with an `operationId` keep their name before derived
+/// order, and so do the names in [`RESERVED`]. Operations with an `operationId` keep their name before derived
 /// ones take theirs, so adding an operation without one renames nothing
 /// else.
 pub fn normalize_operation_ids(api: &OpenAPI) -> OpenAPI {
     let mut api = api.clone();
-    // `authenticate` is a method of the server's `Api` trait already.
-    let mut taken = BTreeSet::from(["authenticate".to_string()]);
+    let mut taken: BTreeSet<String> = RESERVED.iter().map(|name| name.to_string()).collect();
     for pass in [Pass::Explicit, Pass::Derived] {
         for (path, item) in api.paths.paths.iter_mut() {
             let ReferenceOr::Item(item) = item else {

@@ -610,6 +610,9 @@ fn handler_fn(
         steps.push(quote! { drop(body); });
     }
 
+    // The qualified call keeps an operation named like a method of `Arc`
+    // or of a prelude trait, such as `clone` or `try_into`, from calling
+    // that method.
     quote! {
         async fn #handler<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
             #[allow(unused_mut)]
@@ -617,7 +620,7 @@ fn handler_fn(
             let context = RequestContext::from_parts(&mut parts);
             #(#steps)*
             let request = #request_type { #(#fields)* };
-            api.#method_name(&context, request).await.into_response()
+            <A as Api>::#method_name(&api, &context, request).await.into_response()
         }
     }
 }

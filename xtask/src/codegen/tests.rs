@@ -392,6 +392,38 @@ fn keyword_operation_id_gets_suffix() {
 }
 
 #[test]
+fn client_item_operation_ids_get_suffix() {
+    for (id, renamed) in [
+        ("new", "new_2"),
+        ("api_version", "api_version_2"),
+        ("Result", "result_2"),
+        ("String", "string_2"),
+        ("From", "from_2"),
+        ("into", "into_2"),
+    ] {
+        let text = BASE.replace("operationId: touch_item", &format!("operationId: {id}"));
+        let lib = generated_file(&text, "server/src/lib.rs");
+        assert!(
+            lib.contains(&format!("fn {renamed}(")),
+            "{id}: trait method"
+        );
+        let client = generated_file(&text, "client/src/lib.rs");
+        assert!(
+            client.contains(&format!("pub fn {renamed}(")),
+            "{id}: client method"
+        );
+    }
+}
+
+#[test]
+fn prelude_method_operation_id_is_called_qualified() {
+    let text = BASE.replace("operationId: touch_item", "operationId: clone");
+    let lib = generated_file(&text, "server/src/lib.rs");
+    assert!(lib.contains("fn clone("), "keeps its name");
+    assert!(lib.contains("<A as Api>::clone(&api,"), "{lib}");
+}
+
+#[test]
 fn camel_case_operation_id_becomes_snake_case() {
     let lib = generated_file(
         &BASE.replace("operationId: touch_item", "operationId: touchItem"),
