@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::runtime::{ApiKey, Rejection};
+use crate::validate::Bound;
 
 /// Path parameters of a matched route, percent-decoded.
 pub struct PathParams(RawPathParams);
@@ -105,12 +106,12 @@ impl QueryParams {
         self.one(name, |text| parse_integer(name, text, minimum, maximum))
     }
 
-    /// Reads a finite number parameter within the inclusive bounds.
+    /// Reads a finite number parameter within the bounds.
     pub fn number(
         &self,
         name: &str,
-        minimum: Option<f64>,
-        maximum: Option<f64>,
+        minimum: Option<Bound>,
+        maximum: Option<Bound>,
     ) -> Result<Option<f64>, Rejection> {
         self.one(name, |text| parse_number(name, text, minimum, maximum))
     }
@@ -145,15 +146,29 @@ pub fn parse_integer(
     parse_bounded(name, "an integer", text, minimum, maximum)
 }
 
-/// Parses the finite number value of parameter `name` within the inclusive
-/// bounds.
+/// Parses the finite number value of parameter `name` within the bounds,
+/// each inclusive or exclusive.
 pub fn parse_number(
     name: &str,
     text: &str,
-    minimum: Option<f64>,
-    maximum: Option<f64>,
+    minimum: Option<Bound>,
+    maximum: Option<Bound>,
 ) -> Result<f64, Rejection> {
-    parse_bounded(name, "a number", text, minimum, maximum)
+    let exclusive = |bound: Option<Bound>| bound.is_some_and(|bound| bound.exclusive);
+    if !exclusive(minimum) && !exclusive(maximum) {
+        let value = |bound: Option<Bound>| bound.map(|bound| bound.value);
+        return parse_bounded(name, "a number", text, value(minimum), value(maximum));
+    }
+    let invalid = || Rejection::invalid(name, exclusive_range_message(minimum, maximum));
+    let value = text.parse::<f64>().map_err(|_| invalid())?;
+    let below = minimum
+        .is_some_and(|bound| value < bound.value || (bound.exclusive && value == bound.value));
+    let above = maximum
+        .is_some_and(|bound| value > bound.value || (bound.exclusive && value == bound.value));
+    if !value.is_finite() || below || above {
+        return Err(invalid());
+    }
+    Ok(value)
 }
 
 fn parse_bounded<T: Bounded>(
@@ -222,6 +237,25 @@ fn range_message<T: fmt::Display>(kind: &str, minimum: Option<T>, maximum: Optio
         (None, Some(maximum)) => format!("Expected {kind} of at most {maximum}"),
         (None, None) => format!("Expected {kind}"),
     }
+}
+
+/// Words the expected value of a number parameter with at least one
+/// exclusive bound, such as "Expected a number greater than 0 and at most 1".
+fn exclusive_range_message(minimum: Option<Bound>, maximum: Option<Bound>) -> String {
+    let mut limits = Vec::new();
+    if let Some(bound) = minimum {
+        limits.push(match bound.exclusive {
+            true => format!("greater than {}", bound.value),
+            false => format!("of at least {}", bound.value),
+        });
+    }
+    if let Some(bound) = maximum {
+        limits.push(match bound.exclusive {
+            true => format!("less than {}", bound.value),
+            false => format!("at most {}", bound.value),
+        });
+    }
+    format!("Expected a number {}", limits.join(" and "))
 }
 
 /// Returns the default of a string enum parameter, which the generator

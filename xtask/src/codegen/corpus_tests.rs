@@ -29,6 +29,7 @@ const CORPUS: &[(&str, Expected)] = &[
     ("../../spec/control.yaml", Expected::Compiles),
     ("api-key-header.yaml", Expected::Compiles),
     ("operation-names.yaml", Expected::Compiles),
+    ("edge-cases.yaml", Expected::Compiles),
     (
         "realworld.yaml",
         Expected::Fails {
@@ -85,6 +86,10 @@ const SERVED: &[(&str, &str)] = &[
     (
         "api-key-header-server",
         include_str!("../../corpus/api_key_header_serve.rs"),
+    ),
+    (
+        "edge-cases-server",
+        include_str!("../../corpus/edge_cases_serve.rs"),
     ),
 ];
 

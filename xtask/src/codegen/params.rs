@@ -42,9 +42,11 @@ pub enum ParamKind {
         maximum: Option<i64>,
         default: Option<i64>,
     },
+    /// A number, whose bounds carry their `exclusiveMinimum` and
+    /// `exclusiveMaximum` flags.
     Number {
-        minimum: Option<f64>,
-        maximum: Option<f64>,
+        minimum: Option<NumberBound>,
+        maximum: Option<NumberBound>,
         default: Option<f64>,
     },
     Boolean {
@@ -55,6 +57,14 @@ pub enum ParamKind {
         values: Vec<String>,
         default: Option<String>,
     },
+}
+
+/// A `minimum` or `maximum` of a number parameter, and whether the value
+/// itself is excluded.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NumberBound {
+    pub value: f64,
+    pub exclusive: bool,
 }
 
 /// The `minLength`, `maxLength` and `pattern` of a string parameter,
@@ -365,9 +375,11 @@ fn param_kind(
             ParamKind::Enum { values, default }
         }
         SchemaKind::Type(Type::Integer(integer)) => {
-            if !integer.enumeration.is_empty() || integer.multiple_of.is_some() {
-                return Err(unsupported());
-            }
+            numeric_keywords(
+                !integer.enumeration.is_empty(),
+                integer.multiple_of.is_some(),
+                &pointer,
+            )?;
             let minimum = integer
                 .minimum
                 .map(|minimum| minimum + i64::from(integer.exclusive_minimum));
@@ -383,16 +395,16 @@ fn param_kind(
             }
         }
         SchemaKind::Type(Type::Number(number)) => {
-            if !number.enumeration.is_empty()
-                || number.multiple_of.is_some()
-                || number.exclusive_minimum
-                || number.exclusive_maximum
-            {
-                return Err(unsupported());
-            }
+            numeric_keywords(
+                !number.enumeration.is_empty(),
+                number.multiple_of.is_some(),
+                &pointer,
+            )?;
+            let bound =
+                |value: Option<f64>, exclusive| value.map(|value| NumberBound { value, exclusive });
             ParamKind::Number {
-                minimum: number.minimum,
-                maximum: number.maximum,
+                minimum: bound(number.minimum, number.exclusive_minimum),
+                maximum: bound(number.maximum, number.exclusive_maximum),
                 default: default
                     .map(|value| value.as_f64().ok_or_else(invalid_default))
                     .transpose()?,
@@ -406,4 +418,23 @@ fn param_kind(
         _ => return Err(unsupported()),
     };
     Ok(kind)
+}
+
+/// Rejects the keywords of an integer or number parameter that the server
+/// stubs do not check, naming the keyword.
+fn numeric_keywords(has_enum: bool, has_multiple_of: bool, pointer: &str) -> Result<(), SpecError> {
+    if has_enum {
+        return Err(SpecError::new(
+            format!("{pointer}/enum"),
+            "an `enum` of an integer or number parameter is not supported; \
+             use a string enum or remove it",
+        ));
+    }
+    if has_multiple_of {
+        return Err(SpecError::new(
+            format!("{pointer}/multipleOf"),
+            "`multipleOf` on a parameter is not supported; remove it",
+        ));
+    }
+    Ok(())
 }

@@ -10,7 +10,7 @@ use quote::{format_ident, quote};
 
 use super::model::{Operation, RUST_KEYWORDS};
 use super::names;
-use super::params::{Location, Param, ParamKind, StringRules};
+use super::params::{Location, NumberBound, Param, ParamKind, StringRules};
 use super::pattern;
 use super::spec::SpecError;
 use super::types::Types;
@@ -273,8 +273,13 @@ fn parse_expression(param: &Param, text: TokenStream) -> TokenStream {
         ParamKind::Number {
             minimum, maximum, ..
         } => {
-            let minimum = option_tokens(minimum.map(Literal::f64_suffixed));
-            let maximum = option_tokens(maximum.map(Literal::f64_suffixed));
+            let bound = |bound: NumberBound| {
+                let value = Literal::f64_suffixed(bound.value);
+                let exclusive = bound.exclusive;
+                quote! { validate::Bound { value: #value, exclusive: #exclusive } }
+            };
+            let minimum = option_tokens(minimum.map(bound));
+            let maximum = option_tokens(maximum.map(bound));
             quote! { runtime::parse_number(#name, #text, #minimum, #maximum) }
         }
         ParamKind::Boolean { .. } => quote! { runtime::parse_boolean(#name, #text) },
@@ -408,7 +413,7 @@ fn rules_body(name: &TokenStream, rules: &StringRules) -> TokenStream {
     }
 }
 
-fn option_tokens(value: Option<Literal>) -> TokenStream {
+fn option_tokens(value: Option<impl quote::ToTokens>) -> TokenStream {
     match value {
         Some(value) => quote! { Some(#value) },
         None => quote! { None },

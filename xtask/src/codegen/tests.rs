@@ -517,7 +517,7 @@ paths:
         - $ref: "#/components/parameters/Session"
         - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 100, default: 10}}
         - {name: since, in: query, schema: {type: integer, minimum: 0}}
-        - {name: ratio, in: query, schema: {type: number, minimum: 0, maximum: 1}}
+        - {name: ratio, in: query, schema: {type: number, minimum: 0, maximum: 1, exclusiveMaximum: true}}
         - {name: verbose, in: query, schema: {type: boolean, default: false}}
         - {name: prefix, in: query, required: true, schema: {type: string}}
         - {name: order, in: query, schema: {type: string, enum: [asc, desc], default: asc}}
@@ -647,13 +647,37 @@ fn query_parameters_decode_with_bounds() {
     for call in [
         "runtime::parse_integer(\"limit\", text, Some(1i64), Some(100i64)) }).map(|value| value.unwrap_or(10i64))",
         "runtime::parse_integer(\"since\", text, Some(0i64), None)",
-        "runtime::parse_number(\"ratio\", text, Some(0f64), Some(1f64))",
+        "runtime::parse_number(\"ratio\", text, \
+         Some(validate::Bound { value: 0f64, exclusive: false, }), \
+         Some(validate::Bound { value: 1f64, exclusive: true, }),)",
         "runtime::parse_boolean(\"verbose\", text) }).map(|value| value.unwrap_or(false))",
         "query.one(\"prefix\", runtime::parse_string).and_then(|value| runtime::require(\"prefix\", value))",
         "runtime::parse_enum(\"order\", text, &[\"asc\", \"desc\"])",
     ] {
         assert!(handler.contains(&compact(call)), "{call} in {handler}");
     }
+}
+
+#[test]
+fn numeric_parameter_keywords_are_named() {
+    let error = features_error_with(
+        "{type: integer, minimum: 0}",
+        "{type: integer, minimum: 0, multipleOf: 2}",
+    );
+    assert!(
+        error.contains("/parameters/2/schema/multipleOf:"),
+        "{error}"
+    );
+    assert!(error.contains("`multipleOf` on a parameter"), "{error}");
+    let error = features_error_with(
+        "{type: integer, minimum: 0}",
+        "{type: integer, enum: [1, 2]}",
+    );
+    assert!(error.contains("/parameters/2/schema/enum:"), "{error}");
+    assert!(
+        error.contains("an `enum` of an integer or number"),
+        "{error}"
+    );
 }
 
 #[test]

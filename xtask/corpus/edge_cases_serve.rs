@@ -1,0 +1,50 @@
+//! Serves the stubs generated from `edge-cases.yaml` on loopback and checks
+//! over real HTTP that each construct decodes as the spec defines it: exclusive
+//! bounds of number parameters.
+//!
+//! `corpus_crates_compile` copies this file into the generated server
+//! crate's `tests/` and runs it there.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::send;
+use edge_cases_server::*;
+
+/// An `Api` that returns what it received.
+struct Echo;
+
+impl Api for Echo {
+    async fn get_totals(&self, _: &RequestContext, request: GetTotalsRequest) -> GetTotalsResponse {
+        GetTotalsResponse::Ok(vec![request.min_total, request.share])
+    }
+}
+
+async fn start() -> String {
+    common::start(router(Arc::new(Echo))).await
+}
+
+#[tokio::test]
+async fn exclusive_bounds_reject_the_bound() {
+    let base = start().await;
+    let http = reqwest::Client::new();
+    let (status, body) = send(http.get(format!("{base}/totals?min_total=0.5&share=0"))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, serde_json::json!([0.5, 0.0]));
+
+    let (status, body) = send(http.get(format!("{base}/totals?min_total=0"))).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["error"]["data"]["min_total"], "Expected a number greater than 0",
+        "{body}"
+    );
+    let (status, body) = send(http.get(format!("{base}/totals?share=1"))).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["error"]["data"]["share"], "Expected a number of at least 0 and less than 1",
+        "{body}"
+    );
+    let (status, _) = send(http.get(format!("{base}/totals?share=-0.1"))).await;
+    assert_eq!(status, 400);
+}
