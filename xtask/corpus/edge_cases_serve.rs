@@ -1,6 +1,6 @@
 //! Serves the stubs generated from `edge-cases.yaml` on loopback and checks
-//! over real HTTP that each construct decodes as the spec defines it: exclusive
-//! bounds of number parameters.
+//! over real HTTP that each construct decodes as the spec defines it:
+//! exclusive bounds of number parameters, and string enums in cookies.
 //!
 //! `corpus_crates_compile` copies this file into the generated server
 //! crate's `tests/` and runs it there.
@@ -18,6 +18,11 @@ struct Echo;
 impl Api for Echo {
     async fn get_totals(&self, _: &RequestContext, request: GetTotalsRequest) -> GetTotalsResponse {
         GetTotalsResponse::Ok(vec![request.min_total, request.share])
+    }
+
+    async fn get_theme(&self, _: &RequestContext, request: GetThemeRequest) -> GetThemeResponse {
+        let contrast = request.contrast.map(|contrast| contrast.to_string());
+        GetThemeResponse::Ok(vec![request.theme, contrast.unwrap_or_default()])
     }
 }
 
@@ -47,4 +52,30 @@ async fn exclusive_bounds_reject_the_bound() {
     );
     let (status, _) = send(http.get(format!("{base}/totals?share=-0.1"))).await;
     assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn cookie_enums_are_checked() {
+    let base = start().await;
+    let http = reqwest::Client::new();
+    let (status, body) = send(http.get(format!("{base}/theme"))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, serde_json::json!(["light", ""]), "the default");
+    let cookies = "theme=dark; contrast=high";
+    let (status, body) = send(http.get(format!("{base}/theme")).header("Cookie", cookies)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, serde_json::json!(["dark", "high"]));
+
+    let (status, body) = send(http.get(format!("{base}/theme")).header("Cookie", "theme=blue")).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["error"]["data"]["theme"], "Expected one of: dark, light",
+        "{body}"
+    );
+    let (status, body) = send(http.get(format!("{base}/theme")).header("Cookie", "contrast=low")).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["error"]["data"]["contrast"], "Expected one of: normal, high",
+        "{body}"
+    );
 }

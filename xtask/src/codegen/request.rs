@@ -39,7 +39,9 @@ impl ParamField<'_> {
 /// UpperCamelCase), so that both type spaces stay equal.
 ///
 /// Cookie parameters are left out of the type space, because the client
-/// does not send them (progenitor does not support them).
+/// does not send them (progenitor does not support them). So an inline
+/// string enum of a cookie is a `String`, checked against the values, and
+/// one that refers to a component schema is that schema's type.
 pub fn param_fields<'a>(
     operation: &'a Operation,
     types: &mut Types,
@@ -47,8 +49,9 @@ pub fn param_fields<'a>(
     let mut fields: Vec<ParamField> = Vec::new();
     for param in &operation.params {
         let type_name = format!("{}-{}", operation.name, param.name).to_upper_camel_case();
-        let schema_type = if param.location == Location::Cookie {
-            TokenStream::new()
+        let inline = matches!(param.schema, ReferenceOr::Item(_));
+        let schema_type = if param.location == Location::Cookie && inline {
+            quote! { String }
         } else {
             types.type_of(&param.schema, &type_name, &param.pointer)?
         };
@@ -77,16 +80,9 @@ pub fn param_fields<'a>(
             ParamKind::Integer { .. } => quote! { i64 },
             ParamKind::Number { .. } => quote! { f64 },
             ParamKind::Boolean { .. } => quote! { bool },
-            // typify's type of the schema: the enum, or a `Vec` of it.
-            ParamKind::Enum { .. } => {
-                if param.location == Location::Cookie {
-                    return Err(SpecError::new(
-                        &param.pointer,
-                        "a cookie parameter with an enum is not supported; use a string",
-                    ));
-                }
-                schema_type.clone()
-            }
+            // typify's type of the schema: the enum, or a `Vec` of it, or
+            // a `String` for an inline cookie enum.
+            ParamKind::Enum { .. } => schema_type.clone(),
         };
         let typ = match (&param.kind, param.array) {
             (ParamKind::Enum { .. }, _) | (_, false) => typ,

@@ -119,6 +119,24 @@ fn cookie_parameter_is_server_only() {
 }
 
 #[test]
+fn cookie_enum_is_checked_string() {
+    let text = BASE.replace(
+        "      parameters:\n",
+        "      parameters:\n        - {name: theme, in: cookie, schema: {type: string, enum: [dark, light]}}\n",
+    );
+    let lib = generated_file(&text, "server/src/lib.rs");
+    let request = item(&lib, "pub struct TouchItemRequest");
+    assert!(request.contains("pub theme: Option<String>,"), "{request}");
+    let compact: String = lib.split_whitespace().collect();
+    assert!(
+        compact.contains("runtime::parse_enum(\"theme\",text,&[\"dark\",\"light\"])"),
+        "{lib}"
+    );
+    let client = generated_file(&text, "client/src/lib.rs");
+    assert!(!client.contains("theme"), "the client does not send it");
+}
+
+#[test]
 fn openapi_31_is_rejected() {
     let error = error_with("openapi: 3.0.3", "openapi: 3.1.0");
     assert!(error.contains("#/openapi"), "{error}");
