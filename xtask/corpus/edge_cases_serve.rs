@@ -1,6 +1,7 @@
 //! Serves the stubs generated from `edge-cases.yaml` on loopback and checks
 //! over real HTTP that each construct decodes as the spec defines it:
-//! exclusive bounds of number parameters, and string enums in cookies.
+//! exclusive bounds of number parameters, string enums in cookies, and a
+//! property named `$ref`.
 //!
 //! `corpus_crates_compile` copies this file into the generated server
 //! crate's `tests/` and runs it there.
@@ -23,6 +24,10 @@ impl Api for Echo {
     async fn get_theme(&self, _: &RequestContext, request: GetThemeRequest) -> GetThemeResponse {
         let contrast = request.contrast.map(|contrast| contrast.to_string());
         GetThemeResponse::Ok(vec![request.theme, contrast.unwrap_or_default()])
+    }
+
+    async fn add_link(&self, _: &RequestContext, request: AddLinkRequest) -> AddLinkResponse {
+        AddLinkResponse::Created(request.body)
     }
 }
 
@@ -78,4 +83,25 @@ async fn cookie_enums_are_checked() {
         body["error"]["data"]["contrast"], "Expected one of: normal, high",
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn ref_property_is_a_field() {
+    let base = start().await;
+    let http = reqwest::Client::new();
+    let post = |body: &'static str| {
+        http.post(format!("{base}/links"))
+            .header("Content-Type", "application/json")
+            .body(body)
+    };
+    let (status, body) = send(post(r##"{"$ref": "#/a"}"##)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body, serde_json::json!({"$ref": "#/a"}));
+
+    let (status, body) = send(post(r#"{"$ref": ""}"#)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["data"]["$ref"].is_string(), "{body}");
+    let (status, body) = send(post("{}")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["data"]["$ref"].is_string(), "{body}");
 }

@@ -103,20 +103,27 @@ fn parse_document(text: &str, path: &str) -> anyhow::Result<OpenAPI> {
         }
         Err(_) => anyhow::bail!("{path} is not a valid OpenAPI 3.0 document"),
     };
-    check_refs(&json, &json, "")?;
+    check_refs(&json, &json, "", false)?;
     Ok(api)
 }
 
+/// Keywords whose value is literal data, in which a `$ref` key is data too.
+const LITERAL_KEYWORDS: &[&str] = &["example", "default", "enum", "value"];
+
 /// Checks that every `$ref` under `value` is a local reference (`#/...`)
-/// that resolves in `document`.
+/// that resolves in `document`. `keys_are_names` is true for the map of a
+/// schema's `properties`, whose keys are property names, so that a
+/// property named `$ref` is no reference.
 fn check_refs(
     document: &serde_json::Value,
     value: &serde_json::Value,
     pointer: &str,
+    keys_are_names: bool,
 ) -> Result<(), SpecError> {
     match value {
         serde_json::Value::Object(object) => {
-            if let Some(reference) = object.get("$ref") {
+            let reference = object.get("$ref").filter(|_| !keys_are_names);
+            if let Some(reference) = reference {
                 let target = reference.as_str().unwrap_or_default();
                 let Some(target_pointer) = target.strip_prefix('#') else {
                     return Err(SpecError::new(
@@ -134,16 +141,20 @@ fn check_refs(
                 }
             }
             for (key, child) in object {
+                if !keys_are_names && LITERAL_KEYWORDS.contains(&key.as_str()) {
+                    continue;
+                }
                 check_refs(
                     document,
                     child,
                     &format!("{pointer}/{}", escape_segment(key)),
+                    !keys_are_names && key == "properties",
                 )?;
             }
         }
         serde_json::Value::Array(items) => {
             for (index, child) in items.iter().enumerate() {
-                check_refs(document, child, &format!("{pointer}/{index}"))?;
+                check_refs(document, child, &format!("{pointer}/{index}"), false)?;
             }
         }
         _ => {}

@@ -167,6 +167,23 @@ fn external_ref_is_located() {
 }
 
 #[test]
+fn ref_named_property_is_a_name() {
+    let property = "note: {type: string, nullable: true}";
+    let text = BASE.replace(property, "$ref: {type: string}");
+    let types = generated_file(&text, "server/src/types.rs");
+    assert!(types.contains("rename = \"$ref\""), "{types}");
+
+    // The schema of a property named `$ref` is still checked.
+    let text = BASE.replace(property, "$ref: {$ref: \"other.yaml#/Note\"}");
+    let error = generation_error(&text);
+    assert!(
+        error.contains("/components/schemas/Touch/properties/$ref:"),
+        "{error}"
+    );
+    assert!(error.contains("is external"), "{error}");
+}
+
+#[test]
 fn path_template_mismatch_is_located() {
     let error = error_with("name: item_id,", "name: item,");
     assert!(error.contains("/post/parameters:"), "{error}");
