@@ -1,7 +1,7 @@
 //! Serves the stubs generated from `edge-cases.yaml` on loopback and checks
 //! over real HTTP that each construct decodes as the spec defines it:
-//! exclusive bounds of number parameters, string enums in cookies, and a
-//! property named `$ref`.
+//! exclusive bounds of number parameters, string enums in cookies, a
+//! property named `$ref`, and a path segment that is not ASCII.
 //!
 //! `corpus_crates_compile` copies this file into the generated server
 //! crate's `tests/` and runs it there.
@@ -28,6 +28,10 @@ impl Api for Echo {
 
     async fn add_link(&self, _: &RequestContext, request: AddLinkRequest) -> AddLinkResponse {
         AddLinkResponse::Created(request.body)
+    }
+
+    async fn get_lab(&self, _: &RequestContext, request: GetLabRequest) -> GetLabResponse {
+        GetLabResponse::Ok(request.name)
     }
 }
 
@@ -104,4 +108,43 @@ async fn ref_property_is_a_field() {
     let (status, body) = send(post("{}")).await;
     assert_eq!(status, 400, "{body}");
     assert!(body["error"]["data"]["$ref"].is_string(), "{body}");
+}
+
+#[tokio::test]
+async fn non_ascii_segment_is_routed() {
+    let base = start().await;
+    let http = reqwest::Client::new();
+    // reqwest percent-encodes `ü` as `%C3%BC`.
+    for path in ["/lab/über/än", "/lab/%C3%BCber/%C3%A4n"] {
+        let (status, body) = send(http.get(format!("{base}{path}"))).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        assert_eq!(body, "än", "{path}");
+    }
+    let (status, body) = send(http.post(format!("{base}/lab/über/a"))).await;
+    assert_eq!(status, 405, "{body}");
+
+    // Other clients send lower-case hex digits, or the UTF-8 bytes as they are.
+    for path in ["/lab/%c3%bcber/a", "/lab/über/a"] {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let response = send_raw(&base, &request).await;
+        assert!(response.starts_with("HTTP/1.1 200 "), "{path}: {response}");
+        assert!(response.ends_with("\r\n\r\n\"a\""), "{path}: {response}");
+    }
+}
+
+/// Sends `request` as written over one connection, and returns the
+/// response as text, read until the server closes the connection.
+async fn send_raw(base: &str, request: &str) -> String {
+    use std::io::{Read, Write};
+    let address = base.trim_start_matches("http://").to_string();
+    let request = request.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).expect("connect");
+        stream.write_all(request.as_bytes()).expect("send");
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).expect("read");
+        String::from_utf8_lossy(&response).to_string()
+    })
+    .await
+    .expect("the request thread ends")
 }

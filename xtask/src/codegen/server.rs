@@ -321,19 +321,45 @@ fn routes(items: &[OperationItems]) -> Vec<TokenStream> {
                 quote! { .#routing(#handler::<A>) }
             });
             let allowed = on_path.iter().map(|item| format_ident!("{}", item.method));
-            quote! {
-                .route(
-                    #path,
-                    axum::routing::MethodRouter::new()
-                        #(#methods)*
-                        .fallback(|method: axum::http::Method| async move {
-                            let allow = vec![#(axum::http::Method::#allowed),*];
-                            Rejection::method_not_allowed(&method, allow).into_response()
-                        }),
-                )
-            }
+            let method_router = quote! {
+                axum::routing::MethodRouter::new()
+                    #(#methods)*
+                    .fallback(|method: axum::http::Method| async move {
+                        let allow = vec![#(axum::http::Method::#allowed),*];
+                        Rejection::method_not_allowed(&method, allow).into_response()
+                    })
+            };
+            let routes = route_paths(path).into_iter().map(|route| {
+                quote! { .route(#route, #method_router) }
+            });
+            quote! { #(#routes)* }
         })
         .collect()
+}
+
+/// Returns the axum routes of a path template: the template, and when its
+/// literal text has bytes that a client percent-encodes in a URL path, the
+/// template with them encoded in upper-case and in lower-case hex, as in
+/// `/lab/%C3%BCber/{name}` for `/lab/über/{name}`. Axum matches the path
+/// as it arrives, before percent-decoding, and clients send either form.
+///
+/// NOTE: a path that mixes the cases of its hex digits gets a 404.
+fn route_paths(path: &str) -> Vec<String> {
+    let encode = |upper: bool| {
+        let mut route = String::new();
+        for byte in path.bytes() {
+            let encoded = !byte.is_ascii() || byte.is_ascii_control() || b" \"<>`".contains(&byte);
+            match (encoded, upper) {
+                (false, _) => route.push(char::from(byte)),
+                (true, true) => route.push_str(&format!("%{byte:02X}")),
+                (true, false) => route.push_str(&format!("%{byte:02x}")),
+            }
+        }
+        route
+    };
+    let mut routes = vec![path.to_string(), encode(true), encode(false)];
+    routes.dedup();
+    routes
 }
 
 fn operation_doc(operation: &Operation) -> TokenStream {

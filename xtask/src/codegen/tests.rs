@@ -184,6 +184,21 @@ fn ref_named_property_is_a_name() {
 }
 
 #[test]
+fn non_ascii_path_gets_encoded_routes() {
+    let text = BASE.replace("/items/{item_id}:", "/lab/über/{item_id}:");
+    let lib: String = generated_file(&text, "server/src/lib.rs")
+        .split_whitespace()
+        .collect();
+    for route in [
+        "/lab/über/{item_id}",
+        "/lab/%C3%BCber/{item_id}",
+        "/lab/%c3%bcber/{item_id}",
+    ] {
+        assert!(lib.contains(&format!(".route(\"{route}\",")), "{route}");
+    }
+}
+
+#[test]
 fn path_template_mismatch_is_located() {
     let error = error_with("name: item_id,", "name: item,");
     assert!(error.contains("/post/parameters:"), "{error}");
