@@ -1,7 +1,7 @@
 //! Serves the stubs generated from `edge-cases.yaml` on loopback and checks
-//! over real HTTP that each construct decodes as the spec defines it:
-//! exclusive bounds of number parameters, string enums in cookies, a
-//! property named `$ref`, and a path segment that is not ASCII.
+//! over real HTTP that each construct decodes as the spec defines it. The
+//! constructs are exclusive bounds of number parameters, string enums in
+//! cookies, a property named `$ref` and a path segment that is not ASCII.
 //!
 //! `corpus_crates_compile` copies this file into the generated server
 //! crate's `tests/` and runs it there.

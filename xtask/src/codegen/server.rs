@@ -337,11 +337,11 @@ fn routes(items: &[OperationItems]) -> Vec<TokenStream> {
         .collect()
 }
 
-/// Returns the axum routes of a path template: the template, and when its
-/// literal text has bytes that a client percent-encodes in a URL path, the
-/// template with them encoded in upper-case and in lower-case hex, as in
-/// `/lab/%C3%BCber/{name}` for `/lab/über/{name}`. Axum matches the path
-/// as it arrives, before percent-decoding, and clients send either form.
+/// Returns the axum routes of a path template. Axum matches the path as
+/// it arrives, before percent-decoding, so a template whose literal text
+/// has bytes that clients percent-encode, such as `/lab/über/{name}`, also
+/// gets routes with these bytes encoded in upper-case and lower-case hex,
+/// such as `/lab/%C3%BCber/{name}`.
 ///
 /// NOTE: a path that mixes the cases of its hex digits gets a 404.
 fn route_paths(path: &str) -> Vec<String> {
