@@ -13,6 +13,7 @@ use super::files::GeneratedFile;
 use super::format;
 use super::model;
 use super::names;
+use super::panics::catch_quietly;
 use super::types::MAP_TYPE;
 
 /// The client crate's files, and its type definitions as a token string for
@@ -33,20 +34,10 @@ pub fn emit(api: &OpenAPI, target: &Target) -> anyhow::Result<Client> {
     let mut generator = Generator::new(&settings);
     // progenitor panics on some constructs the model accepts; report those
     // as errors too.
-    let generated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        generator.generate_tokens(api)
-    }));
-    let client = match generated {
+    let client = match catch_quietly(|| generator.generate_tokens(api)) {
         Ok(Ok(tokens)) => tokens,
         Ok(Err(error)) => anyhow::bail!("progenitor cannot generate the client: {error}"),
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("no message");
-            anyhow::bail!("progenitor failed on the spec: {message}")
-        }
+        Err(message) => anyhow::bail!("progenitor failed on the spec: {message}"),
     };
 
     let doc = format!(

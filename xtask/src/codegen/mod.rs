@@ -14,6 +14,7 @@ mod manifest;
 mod model;
 mod names;
 mod openrpc;
+mod panics;
 mod params;
 mod pattern;
 mod request;

@@ -7,6 +7,8 @@ use std::path::Path;
 use anyhow::Context;
 use openapiv3::OpenAPI;
 
+use super::panics::catch_quietly;
+
 /// A construct of the spec that the generator rejects, located by JSON pointer.
 ///
 /// It displays as `#<pointer>: <message>`, and the caller puts the spec's
@@ -96,7 +98,7 @@ fn parse_document(text: &str, path: &str) -> anyhow::Result<OpenAPI> {
     // that are no status, so they are rejected here, as the mock does.
     openapi_schema::structure::check_paths(&json)
         .map_err(|error| SpecError::new(error.pointer, error.message))?;
-    let parsed = std::panic::catch_unwind(|| serde_yaml::from_value::<OpenAPI>(document.clone()));
+    let parsed = catch_quietly(|| serde_yaml::from_value::<OpenAPI>(document.clone()));
     let api = match parsed {
         Ok(result) => {
             result.with_context(|| format!("{path} is not a valid OpenAPI 3.0 document"))?

@@ -8,6 +8,7 @@ use proc_macro2::TokenStream;
 use serde_json::Value;
 use typify::{TypeSpace, TypeSpaceSettings};
 
+use super::panics::catch_quietly;
 use super::spec::{SpecError, escape_segment};
 
 /// Map type of free-form objects: ordered, so serialised output is stable.
@@ -25,13 +26,7 @@ pub struct Types {
 impl Types {
     /// Converts every component schema and adds it to a new type space.
     pub fn new(api: &OpenAPI) -> Result<Self, SpecError> {
-        let mut settings = TypeSpaceSettings::default();
-        settings
-            .with_type_mod("types")
-            .with_struct_builder(true)
-            .with_map_type(MAP_TYPE);
-        let mut space = TypeSpace::new(&settings);
-
+        let mut space = TypeSpace::new(&settings());
         let mut definitions = BTreeMap::new();
         if let Some(components) = &api.components {
             for (name, schema) in &components.schemas {
@@ -39,8 +34,15 @@ impl Types {
                 definitions.insert(name.clone(), to_json_schema(schema, &pointer)?);
             }
         }
-        guarded("/components/schemas", || space.add_ref_types(definitions))?
-            .map_err(|error| SpecError::new("/components/schemas", error.to_string()))?;
+        let added = guarded("/components/schemas", || {
+            space.add_ref_types(definitions.clone())
+        })
+        .and_then(|result| {
+            result.map_err(|error| SpecError::new("/components/schemas", error.to_string()))
+        });
+        if let Err(error) = added {
+            return Err(locate_component_error(&definitions).unwrap_or(error));
+        }
         let components = api
             .components
             .iter()
@@ -101,6 +103,40 @@ impl Types {
         }
         Ok(tokens)
     }
+}
+
+/// Returns the settings of the type space, which match progenitor's.
+fn settings() -> TypeSpaceSettings {
+    let mut settings = TypeSpaceSettings::default();
+    settings
+        .with_type_mod("types")
+        .with_struct_builder(true)
+        .with_map_type(MAP_TYPE);
+    settings
+}
+
+/// Converts the component schemas one at a time, each beside the others
+/// as schemas that accept anything, and returns the error of the first
+/// one that typify cannot convert, located at that schema.
+fn locate_component_error(
+    definitions: &BTreeMap<String, schemars::schema::Schema>,
+) -> Option<SpecError> {
+    definitions.keys().find_map(|name| {
+        let alone: BTreeMap<String, schemars::schema::Schema> = definitions
+            .iter()
+            .map(|(other, schema)| match other == name {
+                true => (other.clone(), schema.clone()),
+                false => (other.clone(), schemars::schema::Schema::Bool(true)),
+            })
+            .collect();
+        let pointer = format!("/components/schemas/{}", escape_segment(name));
+        let mut space = TypeSpace::new(&settings());
+        match guarded(&pointer, || space.add_ref_types(alone)) {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(SpecError::new(pointer, error.to_string())),
+            Err(error) => Some(error),
+        }
+    })
 }
 
 /// Fails when typify gives two properties of one object the same Rust
@@ -267,13 +303,7 @@ fn check_typify_support(
 /// Runs a typify call, turning a panic into an error at `pointer`: typify
 /// 0.8 panics on some schemas that the checks above do not catch.
 fn guarded<T>(pointer: &str, call: impl FnOnce() -> T) -> Result<T, SpecError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(|panic| {
-        let message = panic
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or("no message");
-        let message = message.lines().next().unwrap_or_default();
+    catch_quietly(call).map_err(|message| {
         SpecError::new(
             pointer,
             format!("typify cannot convert the schema: {message}"),
