@@ -17,7 +17,6 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::header::{
@@ -158,41 +157,47 @@ impl FromStr for CorsOrigin {
     }
 }
 
-/// Runs `next` on `request` and adds the CORS headers that `cors` gives
-/// the request's `Origin` to the response. A request without `Origin`, or
-/// a policy of `None`, leaves the response as it is, and so does a
-/// preflight response, which [`preflight`] made complete.
-pub(crate) async fn add_cors_headers<F, Fut>(
-    cors: Option<Arc<Cors>>,
-    request: Request,
-    next: F,
-) -> Response
-where
-    F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = Response>,
-{
-    let Some((cors, origin)) = cors.as_deref().zip(request.headers().get(ORIGIN)) else {
-        return next(request).await;
-    };
-    let allow_origin = cors.allow_origin(origin);
-    if allow_origin.is_none() {
-        tracing::info!(
-            request_id = crate::telemetry::request_id_field(),
-            origin = %String::from_utf8_lossy(origin.as_bytes()),
-            allowed = %cors,
-            "origin is not allowed by CORS, so the response does not allow it"
-        );
+/// The CORS headers that the response to one request gets, from
+/// [`CorsHeaders::for_request`].
+pub(crate) struct CorsHeaders {
+    /// The `Access-Control-Allow-Origin` value, or `None` for an origin
+    /// that the policy does not allow.
+    allow_origin: Option<HeaderValue>,
+    varies: bool,
+}
+
+impl CorsHeaders {
+    /// Returns the headers that `cors` gives the `Origin` of `request`. A
+    /// request without `Origin`, or a policy of `None`, gets none. An
+    /// origin that is not allowed is logged.
+    pub(crate) fn for_request(cors: Option<&Cors>, request: &Request) -> Option<CorsHeaders> {
+        let (cors, origin) = cors.zip(request.headers().get(ORIGIN))?;
+        let allow_origin = cors.allow_origin(origin);
+        if allow_origin.is_none() {
+            tracing::info!(
+                request_id = crate::telemetry::request_id_field(),
+                origin = %String::from_utf8_lossy(origin.as_bytes()),
+                allowed = %cors,
+                "origin is not allowed by CORS, so the response does not allow it"
+            );
+        }
+        Some(CorsHeaders {
+            allow_origin,
+            varies: cors.varies(),
+        })
     }
-    let varies = cors.varies();
-    let mut response = next(request).await;
-    if !response
-        .headers()
-        .contains_key(ACCESS_CONTROL_ALLOW_METHODS)
-    {
-        let exposed = response.extensions().get::<ExposedHeaders>().cloned();
-        add_headers(response.headers_mut(), allow_origin, exposed, varies);
+
+    /// Adds the headers to `response`, unless it is a preflight response,
+    /// which [`preflight`] made complete.
+    pub(crate) fn add_to(self, response: &mut Response) {
+        if !response
+            .headers()
+            .contains_key(ACCESS_CONTROL_ALLOW_METHODS)
+        {
+            let exposed = response.extensions().get::<ExposedHeaders>().cloned();
+            add_headers(response.headers_mut(), self.allow_origin, exposed, self.varies);
+        }
     }
-    response
 }
 
 /// Returns the 204 response to `request` when it is a preflight request

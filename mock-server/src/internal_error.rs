@@ -43,19 +43,22 @@ fn internal_error_body(error_id: String) -> Error {
     }
 }
 
-/// Runs the inner service's future and turns a panic in it into the 500
-/// response, so the connection stays open for further requests.
-pub(crate) async fn catch_panic(inner: impl Future<Output = Response>) -> Response {
+/// Runs the inner service's future, and turns a panic in it into the 500
+/// response, returned as the error, so the connection stays open for
+/// further requests.
+pub(crate) async fn catch_panic(
+    inner: impl Future<Output = Response>,
+) -> Result<Response, Response> {
     // `AssertUnwindSafe` is sound because the only state that requests
     // share is the cluster state, whose lock users accept a poisoned lock.
-    match AssertUnwindSafe(inner).catch_unwind().await {
-        Ok(response) => response,
-        Err(payload) => {
+    AssertUnwindSafe(inner)
+        .catch_unwind()
+        .await
+        .map_err(|payload| {
             let message = PanicMessage(payload.as_ref());
             let body = internal_error(&format_args!("request handler panicked: {message}"));
             (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
-        }
-    }
+        })
 }
 
 /// The message of a panic payload, for the `&str` and `String` payloads

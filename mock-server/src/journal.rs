@@ -18,7 +18,7 @@ use serde::{Serialize, Serializer};
 
 use crate::sessions::{ExistsPredicate, SessionError, name_from_headers};
 
-pub(crate) use layer::{BoxedResponse, record_request};
+pub(crate) use layer::{BoxedResponse, Recording};
 
 /// Entries that a journal keeps per session when no limit is given.
 pub const DEFAULT_LIMIT: usize = 10_000;

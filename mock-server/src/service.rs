@@ -11,9 +11,10 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Map};
 use tower_service::Service;
 
-use crate::cors::{self, Cors};
-use crate::journal::{self, Journal};
-use crate::{AppOptions, MockApi, body_timeout, internal_error, routed, telemetry};
+use crate::body_timeout::BodyDeadline;
+use crate::cors::{Cors, CorsHeaders};
+use crate::journal::{Journal, Recording};
+use crate::{AppOptions, MockApi, internal_error, routed, telemetry};
 
 /// A router with the mock's middleware. From the outside in, it gives each
 /// request an id and logs it ([`telemetry::log_request`]), and records it
@@ -59,26 +60,48 @@ impl MockService {
 
     /// Returns the future of the response to `request`.
     pub fn serve(&self, request: Request) -> BoxFuture<'static, Response> {
+        let service = self.clone();
+        Box::pin(telemetry::log_request(request, |request| {
+            service.respond(request)
+        }))
+    }
+
+    /// Runs the middleware inside the log line and the router on
+    /// `request`. Each middleware is a step before and a step after the
+    /// router, in one future, so that no middleware's future is built and
+    /// moved into another's.
+    async fn respond(self, request: Request) -> Response {
         let MockService {
             router,
             journal,
             cors,
             body_read_timeout,
-        } = self.clone();
-        let inner = move |request| {
-            cors::add_cors_headers(cors, request, move |request| {
-                let routed = body_timeout::limit_body_read(body_read_timeout, request, |request| {
-                    route(router, request)
-                });
-                internal_error::catch_panic(routed)
-            })
+        } = self;
+        let mut recording = journal
+            .as_deref()
+            .and_then(|journal| Recording::start(journal, &request));
+        let cors_headers = CorsHeaders::for_request(cors.as_deref(), &request);
+        let copy = recording
+            .as_mut()
+            .and_then(|recording| recording.body_copy(&request));
+        let (deadline, request) = BodyDeadline::start(body_read_timeout, request, copy);
+
+        let result = internal_error::catch_panic(route(router, request)).await;
+
+        let copy = deadline.take_copy();
+        // The response to a panic skips the deadline's step, as it skips
+        // the rest of the handler.
+        let mut response = match result {
+            Ok(response) => deadline.finish(response),
+            Err(panic_response) => panic_response,
         };
-        Box::pin(telemetry::log_request(request, |request| async move {
-            match journal {
-                Some(journal) => journal::record_request(&journal, request, inner).await,
-                None => inner(request).await,
-            }
-        }))
+        if let Some(cors_headers) = cors_headers {
+            cors_headers.add_to(&mut response);
+        }
+        if let Some((recording, journal)) = recording.zip(journal) {
+            recording.finish(&journal, copy, &response);
+        }
+        response
     }
 }
 

@@ -1,20 +1,20 @@
-//! The middleware that records each request in the journal, and the body
-//! wrapper that copies the part of the body the server reads.
+//! The middleware that records each request in the journal. The body
+//! wrapper of the body deadline copies the part of the body that the
+//! server reads.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 
-use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::response::Response;
-use http_body::{Frame, SizeHint};
 use system_services_server::JsonRpcMethods;
 
-use super::{Journal, MAX_BODY_BYTES, REDACTED, Record, Secrets, is_control_path, session_of};
+use super::{
+    Journal, MAX_BODY_BYTES, REDACTED, Record, Secrets, Ticket, is_control_path, session_of,
+};
+use crate::body_timeout::BodyCopy;
 use crate::faults::AppliedFault;
 use crate::telemetry;
 
@@ -121,98 +121,78 @@ fn finish_record(record: &mut Record, response: &Response, started: Instant) {
     }
 }
 
-/// Runs `next` on `request` and records the request in `journal`, unless
-/// it calls the control API. It must run inside [`telemetry::log_request`],
-/// which gives the request its id, and outside the faults, so that the response it records
+/// A request being recorded in the journal: [`Recording::start`] takes
+/// everything but the body and the outcome from the request, and
+/// [`Recording::finish`] adds the part of the body that the server read and
+/// the response's outcome, and stores the entry.
+///
+/// It must start inside [`telemetry::log_request`], which gives the request
+/// its id, and finish outside the faults, so that the response it records
 /// carries the fault and the final status.
-pub(crate) async fn record_request<F, Fut>(journal: &Journal, request: Request, next: F) -> Response
-where
-    F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = Response>,
-{
-    if journal.limit == 0 || is_control_path(request.uri().path()) {
-        return next(request).await;
-    }
-    // A request with an invalid session name belongs to no session.
-    let Ok(session) = session_of(request.headers()) else {
-        return next(request).await;
-    };
-    let ticket = journal.ticket(session);
-    let session = session.map(str::to_string);
-    let started = Instant::now();
-    let mut record = start_record(&request, SystemTime::now(), journal.secrets());
-
-    if http_body::Body::is_end_stream(request.body()) {
-        let response = next(request).await;
-        finish_record(&mut record, &response, started);
-        journal.record(session.as_deref(), ticket, record);
-        return response;
-    }
-
-    // The body wrapper appends what the server reads to the record's text,
-    // up to the limit, until the response is ready.
-    let body_start = record.text.len();
-    let text = Arc::new(Mutex::new(std::mem::take(&mut record.text)));
-    let captured = text.clone();
-    let request = request.map(|inner| {
-        Body::new(TapBody {
-            inner,
-            captured,
-            limit: body_start + MAX_BODY_BYTES,
-        })
-    });
-    let response = next(request).await;
-    record.text = std::mem::take(&mut *text.lock().unwrap_or_else(|p| p.into_inner()));
-    if record.text.len() > body_start {
-        record.body = Some((body_start as u32, record.text.len() as u32));
-    }
-    finish_record(&mut record, &response, started);
-    journal.record(session.as_deref(), ticket, record);
-    response
+pub(crate) struct Recording {
+    ticket: Ticket,
+    session: Option<String>,
+    started: Instant,
+    record: Record,
+    /// Where the body starts in the record's text.
+    body_start: usize,
 }
 
-/// A request body that appends the data it passes on to `captured` while
-/// `captured` is shorter than `limit`. Its frames, size hint and end are
-/// those of `inner`.
-struct TapBody {
-    inner: Body,
-    captured: Arc<Mutex<Vec<u8>>>,
-    limit: usize,
-}
-
-impl http_body::Body for TapBody {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        let frame = std::task::ready!(Pin::new(&mut self.inner).poll_frame(context));
-        if let Some(Ok(frame)) = &frame
-            && let Some(data) = frame.data_ref()
-        {
-            let mut captured = self
-                .captured
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let room = self.limit.saturating_sub(captured.len());
-            captured.extend_from_slice(&data[..data.len().min(room)]);
+impl Recording {
+    /// Starts recording `request` in `journal`, unless it calls the
+    /// control API or names an invalid session.
+    pub(crate) fn start(journal: &Journal, request: &Request) -> Option<Recording> {
+        if journal.limit == 0 || is_control_path(request.uri().path()) {
+            return None;
         }
-        Poll::Ready(frame)
+        // A request with an invalid session name belongs to no session.
+        let session = session_of(request.headers()).ok()?;
+        let ticket = journal.ticket(session);
+        let session = session.map(str::to_string);
+        let started = Instant::now();
+        let record = start_record(request, SystemTime::now(), journal.secrets());
+        let body_start = record.text.len();
+        Some(Recording {
+            ticket,
+            session,
+            started,
+            record,
+            body_start,
+        })
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+    /// Returns the record's text for the body wrapper to append the body
+    /// to as the server reads it, up to [`MAX_BODY_BYTES`], or `None` when
+    /// `request` has no body.
+    pub(crate) fn body_copy(&mut self, request: &Request) -> Option<BodyCopy> {
+        if http_body::Body::is_end_stream(request.body()) {
+            return None;
+        }
+        Some(BodyCopy {
+            text: std::mem::take(&mut self.record.text),
+            limit: self.body_start + MAX_BODY_BYTES,
+        })
     }
 
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+    /// Completes the record with `copy`, the text from
+    /// [`body_copy`](Self::body_copy) with the body appended, and the
+    /// outcome that `response` carries, and stores it in `journal`.
+    pub(crate) fn finish(mut self, journal: &Journal, copy: Option<BodyCopy>, response: &Response) {
+        let record = &mut self.record;
+        if let Some(copy) = copy {
+            record.text = copy.text;
+            if record.text.len() > self.body_start {
+                record.body = Some((self.body_start as u32, record.text.len() as u32));
+            }
+        }
+        finish_record(record, response, self.started);
+        journal.record(self.session.as_deref(), self.ticket, self.record);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use axum::body::Body;
     use axum::http::HeaderValue;
 
     use super::*;
