@@ -146,12 +146,23 @@ fn push_milliseconds(text: &mut Vec<u8>, latency: Duration) {
     push_decimal(text, fraction, width);
 }
 
+/// Whether `Debug` prints each byte of a string as it is: printable ASCII
+/// but the quote and the backslash. A table, because the route and id are
+/// checked byte by byte on every request.
+const PLAIN: [bool; 256] = {
+    let mut plain = [false; 256];
+    let mut byte = b' ';
+    while byte <= b'~' {
+        plain[byte as usize] = byte != b'"' && byte != b'\\';
+        byte += 1;
+    }
+    plain
+};
+
 /// Appends `value` as `Debug` prints a string: quoted, with quotes,
 /// backslashes and characters other than printable ASCII escaped.
 fn push_quoted(text: &mut Vec<u8>, value: &str) {
-    let plain = value
-        .bytes()
-        .all(|byte| (byte.is_ascii_graphic() || byte == b' ') && !matches!(byte, b'"' | b'\\'));
+    let plain = value.bytes().all(|byte| PLAIN[usize::from(byte)]);
     if plain {
         text.push(b'"');
         text.extend_from_slice(value.as_bytes());
