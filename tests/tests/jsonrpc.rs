@@ -182,7 +182,8 @@ async fn unknown_key_runs_no_call() {
 #[tokio::test]
 async fn out_of_range_id_is_parse_error() {
     let mock = MockServer::start().await;
-    for id in ["1e999", "-22e991"] {
+    let long_integer = format!("1{}", "0".repeat(399));
+    for id in ["1e999", "-22e991", &long_integer] {
         let request = format!(
             r#"{{"jsonrpc": "2.0", "method": "{METHOD}", "params": ["cron"], "id": {id}}}"#
         );

@@ -602,6 +602,7 @@ fn reply_id<E: de::Error>(raw: &RawValue) -> Result<Option<ReplyId<'_>>, E> {
     match text.as_bytes().first() {
         Some(b'n') => Ok(Some(Cow::Borrowed(raw))),
         Some(b'"') if !text.contains('\\') => Ok(Some(Cow::Borrowed(raw))),
+        Some(_) if is_short_integer(text) => Ok(Some(Cow::Borrowed(raw))),
         Some(b'"' | b'-' | b'0'..=b'9') => {
             // The raw value was read without the range check of a number
             // and the check of a string's escapes, which parsing adds.
@@ -616,6 +617,13 @@ fn reply_id<E: de::Error>(raw: &RawValue) -> Result<Option<ReplyId<'_>>, E> {
         }
         _ => Ok(None),
     }
+}
+
+/// Returns whether `text`, a JSON value, is an integer of at most 300
+/// digits, which is within the range of `f64`.
+fn is_short_integer(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    !digits.is_empty() && digits.len() <= 300 && digits.bytes().all(|byte| byte.is_ascii_digit())
 }
 
 /// Reads a member's value in full, keeping its text when it is a string.
