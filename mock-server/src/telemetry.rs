@@ -111,6 +111,12 @@ impl RequestId {
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("hex digits are ASCII")
     }
+
+    /// Returns the digits as ASCII bytes, without the UTF-8 check of
+    /// [`as_str`](Self::as_str).
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
 }
 
 impl Default for RequestId {
@@ -216,7 +222,7 @@ where
 
     response.headers_mut().insert(
         X_REQUEST_ID,
-        HeaderValue::from_bytes(&id.0).expect("hex digits are a valid header value"),
+        HeaderValue::from_bytes(id.as_bytes()).expect("hex digits are a valid header value"),
     );
     if let Some((method, uri)) = logged {
         let route = match &route {

@@ -35,14 +35,14 @@ fn start_record(request: &Request, at: SystemTime, secrets: &Secrets) -> Record 
     let body_bytes = http_body::Body::size_hint(request.body())
         .exact()
         .map_or(0, |bytes| bytes.min(MAX_BODY_BYTES as u64) as usize);
-    let capacity = request_id.map_or(0, |id| id.as_str().len())
+    let capacity = request_id.map_or(0, |id| id.as_bytes().len())
         + uri.path().len()
         + uri.query().map_or(0, str::len)
         + header_bytes
         + body_bytes;
 
     let mut text = Vec::with_capacity(capacity);
-    let request_id = request_id.map(|id| Record::push(&mut text, id.as_str().as_bytes()));
+    let request_id = request_id.map(|id| Record::push(&mut text, id.as_bytes()));
     let path = Record::push(&mut text, uri.path().as_bytes());
     let query = uri.query().map(|query| {
         let start = text.len() as u32;

@@ -62,7 +62,7 @@ fn format(text: &mut Vec<u8>, time: SystemTime, line: &RequestLine<'_>) -> Optio
     push_milliseconds(text, line.latency);
     if let Some(names) = line.rpc_methods {
         text.extend_from_slice(b" rpc_methods=");
-        push_quoted(text, &names.join(","));
+        push_quoted_list(text, names);
     }
     text.push(b'\n');
     Some(())
@@ -159,11 +159,30 @@ const PLAIN: [bool; 256] = {
     plain
 };
 
+fn is_plain(value: &str) -> bool {
+    value.bytes().all(|byte| PLAIN[usize::from(byte)])
+}
+
+/// Appends `names` joined with commas as [`push_quoted`] appends the
+/// joined string, without joining them into a new string first.
+fn push_quoted_list(text: &mut Vec<u8>, names: &[String]) {
+    if !names.iter().all(|name| is_plain(name)) {
+        return push_quoted(text, &names.join(","));
+    }
+    text.push(b'"');
+    for (index, name) in names.iter().enumerate() {
+        if index > 0 {
+            text.push(b',');
+        }
+        text.extend_from_slice(name.as_bytes());
+    }
+    text.push(b'"');
+}
+
 /// Appends `value` as `Debug` prints a string: quoted, with quotes,
 /// backslashes and characters other than printable ASCII escaped.
 fn push_quoted(text: &mut Vec<u8>, value: &str) {
-    let plain = value.bytes().all(|byte| PLAIN[usize::from(byte)]);
-    if plain {
+    if is_plain(value) {
         text.push(b'"');
         text.extend_from_slice(value.as_bytes());
         text.push(b'"');
@@ -274,6 +293,14 @@ mod tests {
         let (full, direct) = both_formats("/a \"b\"\\c\u{e9}\n", Some(&names));
         assert!(direct.contains(r#"\"b\""#), "{direct}");
         assert!(direct.contains(r#"rpc_methods="x.y,z""#), "{direct}");
+        assert_eq!(direct, full);
+    }
+
+    #[test]
+    fn escaped_rpc_methods_match_full_format() {
+        let names = ["x.y".to_string(), "a\"b\u{e9}".to_string()];
+        let (full, direct) = both_formats("/jsonrpc", Some(&names));
+        assert!(direct.contains(r#"rpc_methods="x.y,a\"b"#), "{direct}");
         assert_eq!(direct, full);
     }
 }
