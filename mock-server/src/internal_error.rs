@@ -3,12 +3,10 @@
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::panic::AssertUnwindSafe;
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use futures_util::FutureExt;
 use system_services_server::types::{Error, ErrorBody, ErrorData};
 
 /// `error.message` of every 500 response.
@@ -43,22 +41,13 @@ fn internal_error_body(error_id: String) -> Error {
     }
 }
 
-/// Runs the inner service's future, and turns a panic in it into the 500
-/// response, returned as the error, so the connection stays open for
-/// further requests.
-pub(crate) async fn catch_panic(
-    inner: impl Future<Output = Response>,
-) -> Result<Response, Response> {
-    // `AssertUnwindSafe` is sound because the only state that requests
-    // share is the cluster state, whose lock users accept a poisoned lock.
-    AssertUnwindSafe(inner)
-        .catch_unwind()
-        .await
-        .map_err(|payload| {
-            let message = PanicMessage(payload.as_ref());
-            let body = internal_error(&format_args!("request handler panicked: {message}"));
-            (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
-        })
+/// Logs the panic of a request handler, whose payload is `payload`, and
+/// returns the 500 response to send in place of the handler's, so the
+/// connection stays open for further requests.
+pub(crate) fn panic_response(payload: Box<dyn Any + Send>) -> Response {
+    let message = PanicMessage(payload.as_ref());
+    let body = internal_error(&format_args!("request handler panicked: {message}"));
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
 }
 
 /// The message of a panic payload, for the `&str` and `String` payloads

@@ -1,6 +1,7 @@
 //! The API's router with the middleware around it, as one tower service.
 
 use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -69,7 +70,8 @@ impl MockService {
     /// Runs the middleware inside the log line and the router on
     /// `request`. Each middleware is a step before and a step after the
     /// router, in one future, so that no middleware's future is built and
-    /// moved into another's.
+    /// moved into another's. The router's future is awaited as it is,
+    /// because an `async fn` around it would store the request beside it.
     async fn respond(self, request: Request) -> Response {
         let MockService {
             router,
@@ -86,14 +88,18 @@ impl MockService {
             .and_then(|recording| recording.body_copy(&request));
         let (deadline, request) = BodyDeadline::start(body_read_timeout, request, copy);
 
-        let result = internal_error::catch_panic(route(router, request)).await;
+        // `AssertUnwindSafe` is sound because the only state that requests
+        // share is the cluster state, whose lock users accept a poisoned
+        // lock.
+        let mut router = router;
+        let result = AssertUnwindSafe(router.call(request)).catch_unwind().await;
 
         let copy = deadline.take_copy();
         // The response to a panic skips the deadline's step, as it skips
         // the rest of the handler.
         let mut response = match result {
-            Ok(response) => deadline.finish(response),
-            Err(panic_response) => panic_response,
+            Ok(Ok(response)) => deadline.finish(response),
+            Err(payload) => internal_error::panic_response(payload),
         };
         if let Some(cors_headers) = cors_headers {
             cors_headers.add_to(&mut response);
@@ -116,13 +122,5 @@ impl Service<Request> for MockService {
 
     fn call(&mut self, request: Request) -> Self::Future {
         self.serve(request).map(Ok)
-    }
-}
-
-/// Calls `router`, which is always ready, with `request`.
-async fn route(mut router: axum::Router, request: Request) -> Response {
-    match router.call(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
     }
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::response::Response;
+use futures_util::FutureExt;
 use system_services_server::JsonRpcMethods;
 use tracing_subscriber::EnvFilter;
 
@@ -194,12 +195,17 @@ pub(crate) fn mix(value: u64) -> u64 {
 }
 
 /// Runs `next` on `request` with a new request id, and logs one line when
-/// the response head is ready. The id is the [`current_request_id`] while
-/// `next` runs, and goes into the `X-Request-Id` response header. The line
-/// has the JSON-RPC method names as `rpc_methods`, comma-separated, when
-/// the response carries a [`JsonRpcMethods`] extension. No header value is
-/// logged, so the API key never is.
-pub async fn log_request<F, Fut>(request: Request, next: F) -> Response
+/// the response head is ready. `next` is called at once, and the id is the
+/// [`current_request_id`] while its future runs. The id goes into the
+/// `X-Request-Id` response header. The line has the JSON-RPC method names
+/// as `rpc_methods`, comma-separated, when the response carries a
+/// [`JsonRpcMethods`] extension. No header value is logged, so the API key
+/// never is.
+///
+/// The future is built from combinators rather than as an `async fn`, which
+/// would keep `request` and the future of `next` side by side in its state
+/// and make the future twice as large to allocate and move.
+pub fn log_request<F, Fut>(request: Request, next: F) -> impl Future<Output = Response>
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
@@ -213,25 +219,27 @@ where
         id,
         route: RefCell::new(None),
     };
-    let (mut response, route) = REQUEST
-        .scope(context, async move {
-            let response = next(request).await;
-            (response, REQUEST.with(|request| request.route.take()))
+    let inner = next(request).map(|response| {
+        let route = REQUEST.with(|request| request.route.take());
+        (response, route)
+    });
+    REQUEST
+        .scope(context, inner)
+        .map(move |(mut response, route)| {
+            response.headers_mut().insert(
+                X_REQUEST_ID,
+                HeaderValue::from_bytes(id.as_bytes())
+                    .expect("hex digits are a valid header value"),
+            );
+            if let Some((method, uri)) = logged {
+                let route = match &route {
+                    Some(template) => template.as_str(),
+                    None => uri.path(),
+                };
+                log_completed(id.as_str(), &method, route, &response, started.elapsed());
+            }
+            response
         })
-        .await;
-
-    response.headers_mut().insert(
-        X_REQUEST_ID,
-        HeaderValue::from_bytes(id.as_bytes()).expect("hex digits are a valid header value"),
-    );
-    if let Some((method, uri)) = logged {
-        let route = match &route {
-            Some(template) => template.as_str(),
-            None => uri.path(),
-        };
-        log_completed(id.as_str(), &method, route, &response, started.elapsed());
-    }
-    response
 }
 
 /// A route template: the one axum matched, or one of the document that
