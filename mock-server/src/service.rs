@@ -19,8 +19,8 @@ use crate::{AppOptions, MockApi, internal_error, routed, telemetry};
 
 /// A router with the mock's middleware. From the outside in, it gives each
 /// request an id and logs it ([`telemetry::log_request`]), and records it
-/// in the API's journal ([`journal`]). Unless the CORS
-/// policy is `None`, it adds the CORS headers to every response ([`cors`]).
+/// in the API's journal ([`crate::journal`]). Unless the CORS policy is
+/// `None`, it adds the CORS headers to every response ([`crate::cors`]).
 /// It turns a handler panic into the documented 500 response, and gives
 /// the request body the body deadline, responding to a later body with a
 /// 408 in the documented error body. After routing, the routes respond to
