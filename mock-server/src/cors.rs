@@ -195,7 +195,12 @@ impl CorsHeaders {
             .contains_key(ACCESS_CONTROL_ALLOW_METHODS)
         {
             let exposed = response.extensions().get::<ExposedHeaders>().cloned();
-            add_headers(response.headers_mut(), self.allow_origin, exposed, self.varies);
+            add_headers(
+                response.headers_mut(),
+                self.allow_origin,
+                exposed,
+                self.varies,
+            );
         }
     }
 }
