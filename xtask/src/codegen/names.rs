@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use heck::ToSnakeCase;
+use heck::{ToSnakeCase, ToUpperCamelCase};
 use openapiv3::{OpenAPI, Operation, PathItem, ReferenceOr};
 
 use super::model::RUST_KEYWORDS;
@@ -49,12 +49,18 @@ const RESERVED: &[&str] = &[
 /// missing, such as `get_pets_pet_id` for `GET /pets/{petId}`.
 ///
 /// Names that collide get a suffix `_2`, `_3` and so on, in document
-/// order, and so do the names in [`RESERVED`]. Operations with an `operationId` keep their name before derived
-/// ones take theirs, so adding an operation without one renames nothing
-/// else.
+/// order, and so do the names in [`RESERVED`]. Two names collide when
+/// their snake_case forms or their UpperCamelCase forms, from which the
+/// emitters derive type names, are equal: `result_2` and `result2` both
+/// give `Result2`. Operations with an `operationId` keep their name before
+/// derived ones take theirs, so adding an operation without one renames
+/// nothing else.
 pub fn normalize_operation_ids(api: &OpenAPI) -> OpenAPI {
     let mut api = api.clone();
-    let mut taken: BTreeSet<String> = RESERVED.iter().map(|name| name.to_string()).collect();
+    let mut taken = TakenNames::default();
+    for name in RESERVED {
+        taken.insert(name);
+    }
     for pass in [Pass::Explicit, Pass::Derived] {
         for (path, item) in api.paths.paths.iter_mut() {
             let ReferenceOr::Item(item) = item else {
@@ -129,13 +135,32 @@ pub fn snake_identifier(text: &str, empty: &str, digit_prefix: &str) -> String {
     }
 }
 
-fn unique(name: String, taken: &mut BTreeSet<String>) -> String {
+/// The operation names given out so far, by their snake_case and their
+/// UpperCamelCase forms.
+#[derive(Default)]
+struct TakenNames {
+    snake: BTreeSet<String>,
+    camel: BTreeSet<String>,
+}
+
+impl TakenNames {
+    fn contains(&self, name: &str) -> bool {
+        self.snake.contains(name) || self.camel.contains(&name.to_upper_camel_case())
+    }
+
+    fn insert(&mut self, name: &str) {
+        self.snake.insert(name.to_string());
+        self.camel.insert(name.to_upper_camel_case());
+    }
+}
+
+fn unique(name: String, taken: &mut TakenNames) -> String {
     let mut candidate = name.clone();
     let mut suffix = 2;
     while taken.contains(&candidate) {
         candidate = format!("{name}_{suffix}");
         suffix += 1;
     }
-    taken.insert(candidate.clone());
+    taken.insert(&candidate);
     candidate
 }

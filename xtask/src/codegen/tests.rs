@@ -512,6 +512,27 @@ fn colliding_operation_ids_get_suffixes() {
 }
 
 #[test]
+fn suffixed_operation_ids_keep_type_names_apart() {
+    // `result` becomes `result_2`, whose type names (`Result2...`) are those
+    // of `result2`. `listV2` and `list_v_2` differ only in their snake_case.
+    let text = FEATURES
+        .replace("operationId: clear_items", "operationId: result")
+        .replace("operationId: get_page", "operationId: result2")
+        .replace("operationId: list_items", "operationId: listV2")
+        .replace("operationId: put_item", "operationId: list_v_2");
+    let lib = generated_file(&text, "server/src/lib.rs");
+    for name in ["Result2Request", "ListV2Request"] {
+        let count = lib.matches(&format!("pub struct {name} ")).count();
+        assert_eq!(count, 1, "one `{name}` in:\n{lib}");
+    }
+    let client = generated_file(&text, "client/src/lib.rs");
+    for name in ["Result2", "ListV2"] {
+        let count = client.matches(&format!("pub struct {name}<")).count();
+        assert_eq!(count, 1, "one builder `{name}` in:\n{client}");
+    }
+}
+
+#[test]
 fn differing_error_schemas_are_located() {
     let error = error_with(
         "        \"400\":",
