@@ -7,6 +7,7 @@
 mod auth;
 mod bodies;
 mod client;
+mod cycles;
 mod files;
 mod format;
 mod jsonrpc;

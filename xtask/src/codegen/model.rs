@@ -6,10 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use openapiv3::{OpenAPI, Operation as SpecOperation, ReferenceOr, Schema, SchemaKind};
+use openapiv3::{OpenAPI, Operation as SpecOperation, ReferenceOr};
 
 pub use super::bodies::{Body, DocumentedResponse, is_json_media_type, served_media_type};
 use super::bodies::{body_model, check_one_body_per_class, response_body, responses};
+use super::cycles;
 use super::params::{self, Location, Param, ParamKind};
 use super::security::{self, Requirement, Scheme};
 use super::spec::{SpecError, escape_segment};
@@ -108,7 +109,7 @@ pub fn is_jsonrpc_endpoint(operation: &SpecOperation) -> bool {
 /// `strict` also requires each operation to document the 400 and 401
 /// responses that the router sends, as this workspace's specs do.
 pub fn build(api: &OpenAPI, strict: bool) -> Result<Model, SpecError> {
-    check_self_wrapping(api)?;
+    cycles::check_self_wrapping(api)?;
     let mut operations = Vec::new();
     let mut jsonrpc = None;
     let mut schemes = BTreeMap::new();
@@ -231,54 +232,6 @@ pub fn build(api: &OpenAPI, strict: bool) -> Result<Model, SpecError> {
         credentials,
         typed_key_error,
     })
-}
-
-/// Checks that no component schema refers to itself through `$ref`,
-/// `allOf`, `oneOf` or `anyOf` alone, with no property or array in
-/// between, because typify generates conflicting `From` implementations
-/// for such a type.
-fn check_self_wrapping(api: &OpenAPI) -> Result<(), SpecError> {
-    let Some(components) = &api.components else {
-        return Ok(());
-    };
-    let component = |schema: &ReferenceOr<Schema>| match schema {
-        ReferenceOr::Reference { reference } => reference
-            .strip_prefix("#/components/schemas/")
-            .map(str::to_string),
-        ReferenceOr::Item(_) => None,
-    };
-    let wrapped = |schema: &ReferenceOr<Schema>| -> Vec<String> {
-        let members = match schema {
-            ReferenceOr::Reference { .. } => return component(schema).into_iter().collect(),
-            ReferenceOr::Item(schema) => match &schema.schema_kind {
-                SchemaKind::AllOf { all_of: members }
-                | SchemaKind::OneOf { one_of: members }
-                | SchemaKind::AnyOf { any_of: members } => members,
-                _ => return Vec::new(),
-            },
-        };
-        members.iter().filter_map(component).collect()
-    };
-    for (start, schema) in &components.schemas {
-        let mut pending = wrapped(schema);
-        let mut visited = std::collections::BTreeSet::new();
-        while let Some(name) = pending.pop() {
-            if name == *start {
-                return Err(SpecError::new(
-                    format!("/components/schemas/{}", escape_segment(start)),
-                    "the schema refers to itself through `$ref`, `allOf`, `oneOf` or `anyOf` \
-                     alone, which typify cannot generate; reference it from a property or \
-                     array items",
-                ));
-            }
-            if visited.insert(name.clone())
-                && let Some(schema) = components.schemas.get(&name)
-            {
-                pending.extend(wrapped(schema));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Returns `path` with each parameter name left out, such as `/a/{}/b` for

@@ -1375,6 +1375,53 @@ fn self_wrapping_schema_is_located() {
     }
 }
 
+/// The `Touch` schema of `BASE`, which `SUBTYPE_CYCLE` replaces.
+const TOUCH_SCHEMA: &str = "\n    Touch:\n      type: object\n      properties:\n        note: {type: string, nullable: true}\n";
+
+/// Component schemas where `Pet` lists its subtypes in `oneOf` next to
+/// its own properties, and each subtype extends `Pet` through `allOf`.
+const SUBTYPE_CYCLE: &str = r##"
+    Touch:
+      type: object
+      properties:
+        pet: {$ref: "#/components/schemas/Pet"}
+    Pet:
+      type: object
+      properties:
+        kind: {type: string}
+      oneOf:
+        - $ref: "#/components/schemas/Cat"
+        - $ref: "#/components/schemas/Dog"
+    Cat:
+      allOf:
+        - $ref: "#/components/schemas/Pet"
+        - {type: object, properties: {meows: {type: boolean}}}
+    Dog:
+      allOf:
+        - {type: object, properties: {barks: {type: boolean}}}
+        - allOf: [{$ref: "#/components/schemas/Pet"}]
+"##;
+
+#[test]
+fn subtype_cycle_is_located() {
+    let error = error_with(TOUCH_SCHEMA, SUBTYPE_CYCLE);
+    assert!(error.contains("#/components/schemas/Pet:"), "{error}");
+    assert!(error.contains("`Pet` -> `Cat` -> `Pet`"), "{error}");
+    assert!(
+        error.contains("subtypes' `allOf` refer to that one"),
+        "{error}"
+    );
+}
+
+#[test]
+fn subtype_cycle_through_inline_allof_is_located() {
+    // `Dog` reaches `Pet` through an `allOf` nested in an inline member.
+    let text = SUBTYPE_CYCLE.replace("        - $ref: \"#/components/schemas/Cat\"\n", "");
+    let error = error_with(TOUCH_SCHEMA, &text);
+    assert!(error.contains("#/components/schemas/Pet:"), "{error}");
+    assert!(error.contains("`Pet` -> `Dog` -> `Pet`"), "{error}");
+}
+
 #[test]
 fn jsonrpc_integer_path_parameter_is_located() {
     let text = jsonrpc_spec("{\"400\": -32602, \"401\": -32001}").replace(
