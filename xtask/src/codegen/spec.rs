@@ -146,10 +146,14 @@ fn check_refs(
                 if !keys_are_names && LITERAL_KEYWORDS.contains(&key.as_str()) {
                     continue;
                 }
+                let child_pointer = format!("{pointer}/{}", escape_segment(key));
+                if !keys_are_names && key == "discriminator" {
+                    check_mapping(document, child, &child_pointer)?;
+                }
                 check_refs(
                     document,
                     child,
-                    &format!("{pointer}/{}", escape_segment(key)),
+                    &child_pointer,
                     !keys_are_names && key == "properties",
                 )?;
             }
@@ -160,6 +164,43 @@ fn check_refs(
             }
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// Checks that each value of a discriminator's `mapping` resolves in
+/// `document`: a `#/...` reference, or a bare name, which names a
+/// component schema. A value that points into another document is not
+/// checked, because the mock then ignores the discriminator too.
+fn check_mapping(
+    document: &serde_json::Value,
+    discriminator: &serde_json::Value,
+    pointer: &str,
+) -> Result<(), SpecError> {
+    let Some(mapping) = discriminator
+        .get("mapping")
+        .and_then(serde_json::Value::as_object)
+    else {
+        return Ok(());
+    };
+    for (value, target) in mapping {
+        let Some(target) = target.as_str() else {
+            continue;
+        };
+        let target_pointer = match target.strip_prefix('#') {
+            Some(target_pointer) => target_pointer.to_string(),
+            None if target.contains('/') || target.contains('#') => continue,
+            None => format!("/components/schemas/{}", escape_segment(target)),
+        };
+        if document.pointer(&target_pointer).is_none() {
+            return Err(SpecError::new(
+                format!("{pointer}/mapping/{}", escape_segment(value)),
+                format!(
+                    "the discriminator mapping value `{target}` does not resolve; add the \
+                     schema `#{target_pointer}`, or remove the entry"
+                ),
+            ));
+        }
     }
     Ok(())
 }

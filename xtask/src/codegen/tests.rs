@@ -428,6 +428,24 @@ fn missing_ref_is_located() {
 }
 
 #[test]
+fn missing_mapping_target_is_located() {
+    for target in ["\"#/components/schemas/Ghost\"", "Ghost"] {
+        let touch = format!(
+            "\n    Touch:\n      oneOf: [{{$ref: \"#/components/schemas/Note\"}}]\n      \
+             discriminator:\n        propertyName: kind\n        mapping:\n          \
+             note: Note\n          ghost: {target}\n    Note:\n      type: object\n      \
+             required: [kind]\n      properties:\n        kind: {{type: string}}\n"
+        );
+        let error = error_with(TOUCH_SCHEMA, &touch);
+        assert!(
+            error.contains("#/components/schemas/Touch/discriminator/mapping/ghost:"),
+            "{error}"
+        );
+        assert!(error.contains("does not resolve"), "{error}");
+    }
+}
+
+#[test]
 fn keyword_operation_id_gets_suffix() {
     let lib = generated_file(
         &BASE.replace("operationId: touch_item", "operationId: fn"),
