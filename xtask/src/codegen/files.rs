@@ -59,20 +59,40 @@ pub fn sync(root: &Path, files: &[GeneratedFile], mode: Mode) -> anyhow::Result<
 /// `cargo xtask gen --spec` wrote there.
 pub const SCRATCH_MARKER: &str = ".xtask-gen";
 
-/// Returns the marker file of `out`, which lists `files` by their paths
-/// relative to `out`.
+/// Returns the marker file of `out`, which lists `files` and the files
+/// that the current marker lists and that still exist, by their paths
+/// relative to `out` in sorted order. A run with another `--name` thus
+/// keeps the earlier crates listed as gen's own.
 pub fn scratch_marker(out: &Path, files: &[GeneratedFile]) -> GeneratedFile {
+    let mut listed: BTreeSet<PathBuf> = listed_files(out)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|path| path.is_file())
+        .collect();
+    listed.extend(files.iter().map(|file| file.path.clone()));
     let mut contents = String::from(
         "# Files written by `cargo xtask gen --spec`, which a later run may overwrite.\n",
     );
-    for file in files {
-        let relative = file.path.strip_prefix(out).unwrap_or(&file.path);
+    for path in &listed {
+        let relative = path.strip_prefix(out).unwrap_or(path);
         contents.push_str(&format!("{}\n", relative.display()));
     }
     GeneratedFile {
         path: out.join(SCRATCH_MARKER),
         contents,
     }
+}
+
+/// Returns the files that the marker of `out` lists, or `None` when it
+/// has no marker.
+fn listed_files(out: &Path) -> Option<BTreeSet<PathBuf>> {
+    let marker = fs::read_to_string(out.join(SCRATCH_MARKER)).ok()?;
+    let listed = marker
+        .lines()
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| out.join(line))
+        .collect();
+    Some(listed)
 }
 
 /// Checks that writing `files` into the existing folder `out` overwrites
@@ -82,7 +102,7 @@ pub fn check_scratch_dir(out: &Path, files: &[GeneratedFile]) -> anyhow::Result<
     let Ok(mut entries) = fs::read_dir(out) else {
         return Ok(());
     };
-    let Ok(marker) = fs::read_to_string(out.join(SCRATCH_MARKER)) else {
+    let Some(listed) = listed_files(out) else {
         if entries.next().is_none() {
             return Ok(());
         }
@@ -93,11 +113,6 @@ pub fn check_scratch_dir(out: &Path, files: &[GeneratedFile]) -> anyhow::Result<
             out.display()
         );
     };
-    let listed: BTreeSet<PathBuf> = marker
-        .lines()
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(|line| out.join(line))
-        .collect();
     let foreign: Vec<String> = files
         .iter()
         .filter(|file| file.path.exists() && !listed.contains(&file.path))

@@ -1552,6 +1552,30 @@ fn dropped_operations_are_located() {
 }
 
 #[test]
+fn scratch_marker_keeps_other_names() {
+    let dir = std::env::temp_dir().join(format!("xtask-scratch-names-{}", std::process::id()));
+    let spec_path = dir.join("items.yaml");
+    let out = dir.join("out");
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    std::fs::write(&spec_path, BASE).expect("write scratch spec");
+    let run = |name| super::run_scratch(&spec_path, &out, name, Mode::Write, false);
+
+    run(None).expect("the first run writes `items-*`");
+    run(Some("other")).expect("a run with another name writes `other-*`");
+    let marker = std::fs::read_to_string(out.join(".xtask-gen")).expect("the marker");
+    for file in ["items-server/src/lib.rs", "other-server/src/lib.rs"] {
+        assert!(
+            marker.lines().any(|line| line == file),
+            "{file} in:\n{marker}"
+        );
+    }
+    if let Err(error) = run(None) {
+        panic!("the first name's files are still gen's own: {error:#}");
+    }
+    std::fs::remove_dir_all(&dir).expect("remove scratch dir");
+}
+
+#[test]
 fn scratch_output_keeps_foreign_files() {
     let dir = std::env::temp_dir().join(format!("xtask-scratch-force-{}", std::process::id()));
     let spec_path = dir.join("items.yaml");
