@@ -58,15 +58,28 @@ impl Selection {
     }
 
     /// Returns the status of the `code` preference, if any, or why the
-    /// code is not an HTTP status.
+    /// mock does not send it. A status code is three digits from 100 to 599
+    /// (RFC 9110), and the mock sends only those from 200: a 1xx is
+    /// informational, and 101 would switch the connection's protocol.
     fn status(&self) -> Result<Option<StatusCode>, String> {
         let Some(code) = &self.code else {
             return Ok(None);
         };
-        match code.parse::<u16>().ok().map(StatusCode::from_u16) {
-            Some(Ok(status)) => Ok(Some(status)),
-            _ => Err(format!("Prefer code `{code}` is not an HTTP status code")),
+        let not_a_status = || format!("Prefer code `{code}` is not an HTTP status code");
+        let three_digits = code.len() == 3 && code.bytes().all(|byte| byte.is_ascii_digit());
+        let number = code.parse::<u16>().ok().filter(|_| three_digits);
+        let Some(number) = number.filter(|number| *number >= 100) else {
+            return Err(not_a_status());
+        };
+        if !(200..=599).contains(&number) {
+            return Err(format!(
+                "Prefer code `{code}` is not a status the mock sends; \
+                 use a status from 200 to 599"
+            ));
         }
+        StatusCode::from_u16(number)
+            .map(Some)
+            .map_err(|_| not_a_status())
     }
 
     /// Builds the response with the documented example of `operation` that

@@ -1606,6 +1606,50 @@ async fn prefer_code_falls_back_to_default() {
     );
 }
 
+/// An operation documenting a `2XX` range, a 404, a `4XX` range and
+/// `default`, each with a header or a named example.
+const PREFER_YAML: &str = include_str!("../data/prefer.yaml");
+
+#[tokio::test]
+async fn prefer_code_limited_to_final_statuses() {
+    let mock = start(PREFER_YAML, SEED).await;
+    let not_sent = "is not a status the mock sends; use a status from 200 to 599";
+    let cases = [
+        ("100", not_sent),
+        ("101", not_sent),
+        ("199", not_sent),
+        ("600", not_sent),
+        ("999", not_sent),
+        ("099", "is not an HTTP status code"),
+        ("+404", "is not an HTTP status code"),
+        ("0404", "is not an HTTP status code"),
+    ];
+    let terminate = "/system/services/active/cron/terminate";
+    for (code, detail) in cases {
+        let expected = format!("Prefer code `{code}` {detail}");
+        let prefer = format!("code={code}");
+        let loaded = RecordedRequest::new(Method::GET, &mock.base_url(), "/r")
+            .header("Prefer", &prefer)
+            .header("Connection", "Upgrade")
+            .header("Upgrade", "websocket");
+        let own = RecordedRequest::new(Method::POST, &mock.base_url(), terminate)
+            .header("Prefer", &prefer)
+            .header("X-Api-Key", DEFAULT_API_KEY);
+        for request in [loaded, own] {
+            let response = send(&request).await;
+            assert_eq!(response.status, 400, "{prefer}: {response:?}");
+            let body: Value = serde_json::from_slice(&response.body).expect("a JSON body");
+            assert_eq!(body["error"]["data"]["prefer"], expected, "{body}");
+        }
+    }
+
+    // The limits themselves are sent.
+    for (code, status) in [("200", 200), ("599", 599)] {
+        let response = get_preferring(&mock.base_url(), "/r", &format!("code={code}")).await;
+        assert_eq!(response.status, status, "{response:?}");
+    }
+}
+
 /// Adds the fault `fault` to the shared state of the mock at `base_url`.
 async fn add_fault(base_url: &str, fault: Value) {
     let created = reqwest::Client::new()
