@@ -2044,3 +2044,52 @@ async fn documented_headers_sent() {
     assert_eq!(reason, Some("archived"));
     assert!(missing.headers().get("x-total-count").is_none());
 }
+
+/// A spec of pets in the style of Java and .NET exports: `Pet` lists `Cat`
+/// and `Dog` in `oneOf` with a discriminator, and both extend `Pet`
+/// through `allOf`.
+const PETS_CYCLE_YAML: &str = include_str!("../data/pets-cycle.yaml");
+
+#[tokio::test]
+async fn subtypes_extending_their_one_of_generated() {
+    let discriminator = "      discriminator:\n        propertyName: petType\n";
+    let without = PETS_CYCLE_YAML.replace(discriminator, "");
+    assert_ne!(without, PETS_CYCLE_YAML, "the discriminator is removed");
+    for yaml in [PETS_CYCLE_YAML, without.as_str()] {
+        let checker = Checker::from_yaml(yaml).expect("the checker loads the spec");
+        let mut kinds = Vec::new();
+        for seed in 0..8 {
+            let mock = start(yaml, seed).await;
+            let pets = checked_get(&checker, &mock, "/pets").await;
+            for pet in pets.as_array().expect("an array of pets") {
+                assert!(pet["petType"].is_string(), "seed {seed}: {pet}");
+                let kind = match (pet.get("meows"), pet.get("barks")) {
+                    (Some(Value::Bool(_)), None) => "cat",
+                    (None, Some(Value::Bool(_))) => "dog",
+                    _ => panic!("seed {seed}: neither a cat nor a dog: {pet}"),
+                };
+                kinds.push(kind);
+            }
+
+            let request = post_json(
+                &mock.base_url(),
+                "/pets",
+                r#"{"petType": "Cat", "meows": true}"#,
+            );
+            let response = send(&request).await;
+            assert_eq!(response.status, 201, "{response:?}");
+            let result = checker.check(&request, &response);
+            assert!(result.is_ok(), "seed {seed}: {}", result.unwrap_err());
+            let created: Value = serde_json::from_slice(&response.body).expect("a JSON body");
+            assert!(created["petType"].is_string(), "seed {seed}: {created}");
+        }
+        kinds.sort();
+        kinds.dedup();
+        // Without a discriminator, the first valid alternative is sent.
+        let expected: &[&str] = match yaml == PETS_CYCLE_YAML {
+            true => &["cat", "dog"],
+            false => &["cat"],
+        };
+        assert_eq!(kinds, expected);
+    }
+}

@@ -86,8 +86,9 @@ impl<'a> Generator<'a> {
     }
 
     /// Generates a value of `schema`. With `dispatch` false, a base schema
-    /// with a discriminator gets a value of its own keywords, as the
-    /// `allOf` part of a subtype does, rather than one of a subtype.
+    /// with a discriminator, or with `oneOf` or `anyOf` alternatives that
+    /// extend it, gets a value of its own keywords, as the `allOf` part of
+    /// a subtype does, rather than one of a subtype.
     fn generate_with(&mut self, schema: &Value, depth: usize, dispatch: bool) -> Value {
         let reference = schema.get("$ref").and_then(Value::as_str);
         let Ok(schema) = resolve(self.document, schema) else {
@@ -122,6 +123,7 @@ impl<'a> Generator<'a> {
         for keyword in ["oneOf", "anyOf"] {
             if let Some(Value::Array(alternatives)) = schema.get(keyword)
                 && !alternatives.is_empty()
+                && (dispatch || !self.lists_subtype(alternatives, reference))
             {
                 let chosen = &alternatives[self.alternative % alternatives.len()];
                 return self.generate(chosen, depth + 1);
@@ -169,6 +171,21 @@ impl<'a> Generator<'a> {
             object.insert(discriminator.property, Value::String(value.clone()));
         }
         Some(generated)
+    }
+
+    /// Returns whether an alternative of `alternatives` extends the schema
+    /// `reference` through `allOf`, as `Cat` in `Pet: {oneOf: [Cat, Dog]}`
+    /// with `Cat: {allOf: [Pet, {...}]}`. Such a base, generated as a part
+    /// of its subtype, takes its own keywords without the alternatives,
+    /// which would lead back to the subtype.
+    fn lists_subtype(&self, alternatives: &[Value], reference: Option<&str>) -> bool {
+        let Some(reference) = reference else {
+            return false;
+        };
+        alternatives.iter().any(|alternative| {
+            resolve(self.document, alternative)
+                .is_ok_and(|alternative| is_subtype(alternative, reference))
+        })
     }
 
     /// Returns the document's component schemas.
