@@ -64,7 +64,10 @@ impl Discriminator {
     /// Reads the discriminator of the component schema `name`, a base
     /// schema without `oneOf` or `anyOf` that other component schemas
     /// extend (see [`is_subtype`]). The values are the keys of `mapping`,
-    /// and the name of each subtype that no mapping value names.
+    /// and the name of each subtype that no mapping value names, a subtype
+    /// of a subtype included. A base that itself extends another schema,
+    /// such as `Car` that repeats the discriminator of `Vehicle`, also
+    /// takes its own name, the value that selected it from its base.
     ///
     /// Returns `None` when the component has no discriminator, has
     /// alternatives, or no value selects a schema.
@@ -74,11 +77,13 @@ impl Discriminator {
             return None;
         }
         let reference = component_reference(name);
-        let implicit = schemas
-            .iter()
-            .filter(|(_, schema)| is_subtype(schema, &reference))
-            .map(|(subtype, _)| component_reference(subtype))
-            .collect();
+        let mut implicit = subtypes(&reference, schemas);
+        let extends = |(other, _): (&String, &Value)| {
+            other != name && is_subtype(base, &component_reference(other))
+        };
+        if schemas.iter().any(extends) {
+            implicit.push(reference);
+        }
         Self::with_implicit(base, implicit)
     }
 
@@ -163,6 +168,24 @@ pub fn is_subtype(schema: &Value, reference: &str) -> bool {
     };
     let refers = |part: &Value| part.get("$ref").and_then(Value::as_str) == Some(reference);
     parts.len() > 1 && parts.iter().any(refers)
+}
+
+/// Returns the references of the component schemas that extend the schema
+/// `reference` through `allOf`, directly or through other subtypes, in
+/// breadth-first order.
+fn subtypes(reference: &str, schemas: &Map<String, Value>) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let mut parents = vec![reference.to_string()];
+    while let Some(parent) = parents.pop() {
+        for (name, schema) in schemas {
+            let subtype = component_reference(name);
+            if subtype != reference && !found.contains(&subtype) && is_subtype(schema, &parent) {
+                found.push(subtype.clone());
+                parents.insert(0, subtype);
+            }
+        }
+    }
+    found
 }
 
 /// Returns the reference to the component schema `name`.
@@ -306,6 +329,22 @@ mod tests {
             },
             "Circle": {"required": ["radius"], "properties": {"radius": {"type": "number"}}},
             "Square": {"properties": {"side": {"type": "number"}}},
+            "Vehicle": {
+                "required": ["type"],
+                "properties": {"type": {"type": "string"}},
+                "discriminator": {"propertyName": "type"},
+            },
+            "Car": {
+                "allOf": [
+                    {"$ref": "#/components/schemas/Vehicle"},
+                    {"required": ["doors"], "properties": {"doors": {"type": "integer"}}},
+                ],
+                "discriminator": {"propertyName": "type"},
+            },
+            "SportsCar": {"allOf": [
+                {"$ref": "#/components/schemas/Car"},
+                {"required": ["speed"], "properties": {"speed": {"type": "integer"}}},
+            ]},
         })
     }
 
@@ -388,6 +427,46 @@ mod tests {
         }
         let nested = json!({"blocks": [{"kind": "text"}]});
         assert_eq!(errors("Note", &nested), ["/blocks/0/text"]);
+    }
+
+    #[test]
+    fn nested_subtypes_take_their_names() {
+        let schemas = components();
+        let schemas = schemas.as_object().unwrap();
+        let vehicle = Discriminator::of_base("Vehicle", schemas).expect("a discriminator");
+        assert_eq!(vehicle.values(), ["Car", "SportsCar"]);
+        let car = Discriminator::of_base("Car", schemas).expect("a discriminator");
+        assert_eq!(car.values(), ["SportsCar", "Car"]);
+
+        let cases = [
+            ("Vehicle", json!({"type": "Car", "doors": 2}), vec![]),
+            (
+                "Vehicle",
+                json!({"type": "SportsCar", "doors": 2, "speed": 1}),
+                vec![],
+            ),
+            (
+                "Vehicle",
+                json!({"type": "SportsCar", "doors": 2}),
+                vec!["/speed"],
+            ),
+            ("Vehicle", json!({"type": "Car"}), vec!["/doors"]),
+            ("Vehicle", json!({"type": "Vehicle"}), vec!["/type"]),
+            ("Car", json!({"type": "Car", "doors": 2}), vec![]),
+            (
+                "Car",
+                json!({"type": "SportsCar", "doors": 2}),
+                vec!["/speed"],
+            ),
+            (
+                "SportsCar",
+                json!({"type": "SportsCar", "doors": 2, "speed": 1}),
+                vec![],
+            ),
+        ];
+        for (name, value, expected) in cases {
+            assert_eq!(errors(name, &value), expected, "{name}: {value}");
+        }
     }
 
     #[test]

@@ -2093,3 +2093,66 @@ async fn subtypes_extending_their_one_of_generated() {
         assert_eq!(kinds, expected);
     }
 }
+
+/// A spec of discriminator edge cases: `Car` extends `Vehicle` and repeats
+/// its discriminator, `SportsCar` extends `Car`, `CodeBlock` extends
+/// `TextBlock`, which extends `Block`, and the mapping of `Swap` has the
+/// key `Left` for the schema `Right`.
+const DISCRIMINATORS_YAML: &str = include_str!("../data/discriminators.yaml");
+
+#[tokio::test]
+async fn subtype_of_subtype_selected_by_name() {
+    let checker = Checker::from_yaml(DISCRIMINATORS_YAML).expect("the checker loads the spec");
+    let mock = start(DISCRIMINATORS_YAML, SEED).await;
+    let cases: [(&str, &str, u16, &[&str]); 7] = [
+        ("/deep", r#"{"type": "Car", "doors": 2}"#, 200, &[]),
+        (
+            "/deep",
+            r#"{"type": "SportsCar", "doors": 2, "topSpeed": 250}"#,
+            200,
+            &[],
+        ),
+        (
+            "/deep",
+            r#"{"type": "SportsCar", "doors": 2}"#,
+            400,
+            &["body/topSpeed"],
+        ),
+        ("/deep", r#"{"type": "Vehicle"}"#, 400, &["body/type"]),
+        (
+            "/block",
+            r#"{"kind": "CodeBlock", "text": "fn main() {}", "lang": "rust"}"#,
+            200,
+            &[],
+        ),
+        (
+            "/block",
+            r#"{"kind": "CodeBlock", "text": "x"}"#,
+            400,
+            &["body/lang"],
+        ),
+        ("/block", r#"{"kind": "text", "text": "x"}"#, 200, &[]),
+    ];
+    for (path, body, status, fields) in cases {
+        let request = post_json(&mock.base_url(), path, body);
+        let (got, names) = invalid_fields(&request).await;
+        assert_eq!(got, status, "{path} {body}: {names:?}");
+        assert_eq!(names, fields, "{path} {body}");
+    }
+
+    let mut kinds = Vec::new();
+    for seed in 0..8 {
+        let mock = start(DISCRIMINATORS_YAML, seed).await;
+        let body = r#"{"type": "Car", "doors": 2}"#;
+        let request = post_json(&mock.base_url(), "/deep", body);
+        let response = send(&request).await;
+        let result = checker.check(&request, &response);
+        assert!(result.is_ok(), "seed {seed}: {}", result.unwrap_err());
+        let vehicle: Value = serde_json::from_slice(&response.body).expect("a JSON body");
+        let kind = vehicle["type"].as_str().expect("a string type").to_string();
+        kinds.push(kind);
+    }
+    kinds.sort();
+    kinds.dedup();
+    assert_eq!(kinds, ["Car", "SportsCar"]);
+}
