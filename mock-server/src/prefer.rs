@@ -157,38 +157,45 @@ fn unquote(value: &str) -> String {
     text
 }
 
+/// The responses of an operation of a document loaded with `--spec`, as
+/// `Prefer` selects them.
+pub(crate) trait LoadedResponses {
+    /// Builds the operation's response of `status`, which may be a
+    /// generated value or its range's or `default` response, or returns
+    /// why the operation documents none.
+    fn by_status(&self, status: StatusCode) -> Result<Response, String>;
+
+    /// Builds the response of `status` with the example `name` of the
+    /// range or `default` response that covers `status`, or returns why
+    /// that response has no such example. Returns none when the operation
+    /// documents `status` itself, or nothing covers it.
+    fn covered_example(&self, status: StatusCode, name: &str) -> Option<Result<Response, String>>;
+}
+
 /// Returns the response that the `Prefer` headers in `headers` select on
 /// an operation of a document loaded with `--spec`, or none when they name
-/// neither `code` nor `example`. A `code` alone gets `by_status`, the
-/// operation's response of that status, which may be a generated value or
-/// its `default` response. An `example` is looked up among `examples`, the
-/// operation's named examples, as on the mock's own operations.
+/// neither `code` nor `example`. A `code` alone gets the operation's
+/// response of that status from `responses`, and a `code` covered by a
+/// range or `default` with an `example` gets that response's example. An
+/// `example` is otherwise looked up among `examples`, the operation's
+/// named examples of explicit statuses, as on the mock's own operations.
 pub(crate) fn respond_to_loaded(
     headers: &HeaderMap,
     examples: Option<&Operation>,
-    by_status: impl FnOnce(StatusCode) -> Result<Response, String>,
+    responses: &impl LoadedResponses,
 ) -> Option<Response> {
     let selection = Selection::from_headers(headers)?;
     let status = match selection.status() {
         Ok(status) => status,
         Err(message) => return Some(Rejection::invalid("prefer", message).into_response()),
     };
-    let response = match (status, &selection.example, examples) {
-        (Some(status), None, _) => match by_status(status) {
-            Ok(mut response) => {
-                tracing::debug!(
-                    request_id = crate::telemetry::request_id_field(),
-                    status = status.as_u16(),
-                    "sending a documented response for Prefer"
-                );
-                let applied = HeaderValue::from_str(&format!("code={}", status.as_u16()));
-                if let Ok(applied) = applied {
-                    response.headers_mut().insert(PREFERENCE_APPLIED, applied);
-                }
-                response
-            }
-            Err(message) => Rejection::invalid("prefer", message).into_response(),
-        },
+    let response = match (status, selection.example.as_deref(), examples) {
+        (Some(status), None, _) => applied(responses.by_status(status), status, None),
+        (Some(status), Some(name), _)
+            if let Some(result) = responses.covered_example(status, name) =>
+        {
+            applied(result, status, Some(name))
+        }
         (_, _, Some(operation)) => selection.respond(operation),
         (_, _, None) => {
             let message = "This operation has no examples to select".to_string();
@@ -196,6 +203,30 @@ pub(crate) fn respond_to_loaded(
         }
     };
     Some(response)
+}
+
+/// Adds `Preference-Applied` with `status` and the example `name` to a
+/// response selected on a loaded operation, or builds the 400 that
+/// explains why none was.
+fn applied(selected: Result<Response, String>, status: StatusCode, name: Option<&str>) -> Response {
+    let mut response = match selected {
+        Ok(response) => response,
+        Err(message) => return Rejection::invalid("prefer", message).into_response(),
+    };
+    tracing::debug!(
+        request_id = crate::telemetry::request_id_field(),
+        status = status.as_u16(),
+        example = name,
+        "sending a documented response for Prefer"
+    );
+    let mut preferences = format!("code={}", status.as_u16());
+    if let Some(name) = name {
+        preferences.push_str(&format!(", example={name}"));
+    }
+    if let Ok(value) = HeaderValue::from_str(&preferences) {
+        response.headers_mut().insert(PREFERENCE_APPLIED, value);
+    }
+    response
 }
 
 /// Builds the 400 response to a selection on the JSON-RPC endpoint, with a

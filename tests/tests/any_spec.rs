@@ -1650,6 +1650,51 @@ async fn prefer_code_limited_to_final_statuses() {
     }
 }
 
+#[tokio::test]
+async fn prefer_example_of_covering_response() {
+    let mock = start(PREFER_YAML, SEED).await;
+    let base = mock.base_url();
+    let response = get_preferring(&base, "/r", "code=500, example=boom").await;
+    assert_eq!(response.status, 500, "{response:?}");
+    let body: Value = serde_json::from_slice(&response.body).expect("a JSON body");
+    assert_eq!(body, json!({"dflt": 1}));
+    let applied = response.headers.get("preference-applied");
+    assert_eq!(
+        applied.expect("Preference-Applied"),
+        "code=500, example=boom"
+    );
+    let header = response.headers.get("x-default");
+    assert_eq!(header.expect("the header of `default`"), "dflt");
+
+    let response = get_preferring(&base, "/r", "code=201, example=yes").await;
+    assert_eq!(response.status, 201, "{response:?}");
+    let body: Value = serde_json::from_slice(&response.body).expect("a JSON body");
+    assert_eq!(body, json!({"ok": true}));
+
+    // An explicit status keeps its own examples.
+    let response = get_preferring(&base, "/r", "code=404, example=gone").await;
+    assert_eq!(response.status, 404, "{response:?}");
+    let body: Value = serde_json::from_slice(&response.body).expect("a JSON body");
+    assert_eq!(body, json!({"gone": true}));
+
+    let cases = [
+        (
+            "code=500, example=nope",
+            "Status 500 has no example `nope`; the examples of `default`: boom",
+        ),
+        (
+            "code=418, example=boom",
+            "Status 418 is documented by `4XX` without a named example",
+        ),
+    ];
+    for (prefer, expected) in cases {
+        let response = get_preferring(&base, "/r", prefer).await;
+        assert_eq!(response.status, 400, "{prefer}: {response:?}");
+        let body: Value = serde_json::from_slice(&response.body).expect("a JSON body");
+        assert_eq!(body["error"]["data"]["prefer"], expected, "{prefer}");
+    }
+}
+
 /// Adds the fault `fault` to the shared state of the mock at `base_url`.
 async fn add_fault(base_url: &str, fault: Value) {
     let created = reqwest::Client::new()

@@ -89,6 +89,9 @@ struct Answer {
     content_type: Option<HeaderValue>,
     /// None for a response documented without content.
     body: Option<Bytes>,
+    /// The named `examples` of a JSON media type, as JSON text, in the
+    /// document's order.
+    examples: Vec<(String, Bytes)>,
     headers: headers::DocumentedHeaders,
 }
 
@@ -321,9 +324,7 @@ impl AnySpec {
         let examples = self
             .examples
             .operation(&operation.template, &operation.method);
-        let selected = prefer::respond_to_loaded(&parts.headers, examples, |status| {
-            served.status_response(status)
-        });
+        let selected = prefer::respond_to_loaded(&parts.headers, examples, served);
         selected.unwrap_or_else(|| served.chosen_response())
     }
 
@@ -347,6 +348,28 @@ impl AnySpec {
 }
 
 impl ServedOperation {
+    /// Returns the index of the response documented for `status` itself.
+    fn exact(&self, status: StatusCode) -> Option<usize> {
+        let responses = &self.operation.responses;
+        responses
+            .iter()
+            .position(|response| response.key == ResponseKey::Status(status))
+    }
+
+    /// Returns the index of the response that covers `status` without
+    /// naming it: its range (`4XX`), else `default`.
+    fn covering(&self, status: StatusCode) -> Option<usize> {
+        let responses = &self.operation.responses;
+        let range = responses.iter().position(|response| {
+            matches!(response.key, ResponseKey::Range(_)) && response.key.covers(status)
+        });
+        range.or_else(|| {
+            responses
+                .iter()
+                .position(|response| response.key == ResponseKey::Default)
+        })
+    }
+
     /// Builds the response to a valid request without `Prefer`.
     fn chosen_response(&self) -> Response {
         let chosen = self.operation.chosen;
@@ -359,20 +382,8 @@ impl ServedOperation {
     /// else `default`. The error lists the documented keys.
     fn status_response(&self, status: StatusCode) -> Result<Response, String> {
         let responses = &self.operation.responses;
-        let exact = responses
-            .iter()
-            .position(|response| response.key == ResponseKey::Status(status));
-        let covering = || {
-            let ranges = responses.iter().position(|response| {
-                matches!(response.key, ResponseKey::Range(_)) && response.key.covers(status)
-            });
-            ranges.or_else(|| {
-                responses
-                    .iter()
-                    .position(|response| response.key == ResponseKey::Default)
-            })
-        };
-        match exact.or_else(covering) {
+        let exact = self.exact(status);
+        match exact.or_else(|| self.covering(status)) {
             Some(index) => Ok(self.answers[index].response(status)),
             None => {
                 let keys: Vec<String> = responses.iter().map(|r| r.key.to_string()).collect();
@@ -383,6 +394,44 @@ impl ServedOperation {
                 ))
             }
         }
+    }
+}
+
+impl prefer::LoadedResponses for ServedOperation {
+    fn by_status(&self, status: StatusCode) -> Result<Response, String> {
+        self.status_response(status)
+    }
+
+    fn covered_example(&self, status: StatusCode, name: &str) -> Option<Result<Response, String>> {
+        if self.exact(status).is_some() {
+            return None;
+        }
+        let index = self.covering(status)?;
+        let key = &self.operation.responses[index].key;
+        let answer = &self.answers[index];
+        let found = answer.examples.iter().find(|(example, _)| example == name);
+        let result = match found {
+            Some((_, body)) => {
+                Ok(answer.response_with_body(status, answer.content_type.clone(), body.clone()))
+            }
+            None if answer.examples.is_empty() => Err(format!(
+                "Status {} is documented by `{key}` without a named example",
+                status.as_u16()
+            )),
+            None => {
+                let names: Vec<&str> = answer
+                    .examples
+                    .iter()
+                    .map(|(name, _)| name.as_str())
+                    .collect();
+                Err(format!(
+                    "Status {} has no example `{name}`; the examples of `{key}`: {}",
+                    status.as_u16(),
+                    names.join(", ")
+                ))
+            }
+        };
+        Some(result)
     }
 }
 
@@ -626,6 +675,17 @@ impl Answer {
                 (Some(json), Bytes::from(body.to_string()))
             }
         };
+        self.response_with_body(status, content_type, body)
+    }
+
+    /// Builds the response with `status`, `body` and the documented
+    /// headers.
+    fn response_with_body(
+        &self,
+        status: StatusCode,
+        content_type: Option<HeaderValue>,
+        body: Bytes,
+    ) -> Response {
         let mut response = Response::new(Body::from(body));
         *response.status_mut() = status;
         let headers = response.headers_mut();
@@ -668,8 +728,31 @@ fn answer(
     Ok(Answer {
         content_type,
         body,
+        examples: named_examples(loader, documented),
         headers,
     })
+}
+
+/// Returns the named `examples` of the `documented` response's media type
+/// when it is JSON, each value as JSON text.
+fn named_examples(loader: &Loader, documented: &DocumentedResponse) -> Vec<(String, Bytes)> {
+    let (Some(media_type), Some(media)) = (&documented.media_type, &documented.media) else {
+        return Vec::new();
+    };
+    if !is_json(&essence(media_type)) {
+        return Vec::new();
+    }
+    let named = media.get("examples").and_then(Value::as_object);
+    let mut examples = Vec::new();
+    for (name, example) in named.into_iter().flatten() {
+        let value = load::resolve(loader.document, example)
+            .ok()
+            .and_then(|example| example.get("value"));
+        if let Some(Ok(body)) = value.map(serde_json::to_vec) {
+            examples.push((name.clone(), Bytes::from(body)));
+        }
+    }
+    examples
 }
 
 /// Prepares the media type and body of the `documented` response of
