@@ -2201,3 +2201,57 @@ async fn subtype_of_subtype_selected_by_name() {
     kinds.dedup();
     assert_eq!(kinds, ["Car", "SportsCar"]);
 }
+
+/// A spec whose objects require properties that they do not list: `Out`
+/// replaces the `properties` of the `Base` it merges, and `Restated`
+/// requires `id` again in an `allOf` part without describing it.
+const UNLISTED_YAML: &str = "
+openapi: 3.0.3
+info: {title: Unlisted, version: '1'}
+paths:
+  /out:
+    get:
+      responses:
+        '200':
+          description: ok
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Out'}
+  /restated:
+    get:
+      responses:
+        '200':
+          description: ok
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Restated'}
+components:
+  schemas:
+    Base: &base
+      type: object
+      required: [id]
+      properties:
+        id: {type: integer}
+    Out:
+      <<: *base
+      properties:
+        name: {type: string}
+    Restated:
+      allOf:
+        - $ref: '#/components/schemas/Base'
+        - required: [id, note]
+";
+
+#[tokio::test]
+async fn unlisted_required_property_generated() {
+    let checker = Checker::from_yaml(UNLISTED_YAML).expect("the checker loads the spec");
+    for seed in 0..4 {
+        let mock = start(UNLISTED_YAML, seed).await;
+        let out = checked_get(&checker, &mock, "/out").await;
+        assert!(out.get("id").is_some(), "seed {seed}: {out}");
+        assert!(out["name"].is_string(), "seed {seed}: {out}");
+        let restated = checked_get(&checker, &mock, "/restated").await;
+        assert!(restated["id"].is_i64(), "seed {seed}: {restated}");
+        assert!(restated.get("note").is_some(), "seed {seed}: {restated}");
+    }
+}

@@ -131,7 +131,9 @@ impl<'a> Generator<'a> {
         }
         let kind = match schema.get("type").and_then(Value::as_str) {
             Some(kind) => kind,
-            None if schema.get("properties").is_some() => "object",
+            None if schema.get("properties").is_some() || schema.get("required").is_some() => {
+                "object"
+            }
             None if schema.get("items").is_some() => "array",
             None => "string",
         };
@@ -188,6 +190,24 @@ impl<'a> Generator<'a> {
         })
     }
 
+    /// Returns whether the `allOf` part `part` gives the property `name` a
+    /// value of its own: it lists `name` in `properties`, or combines other
+    /// schemas. A part that only requires `name` gets a placeholder, which
+    /// must not replace the value of a part that describes it.
+    fn declares(&self, part: &Value, name: &str) -> bool {
+        let Ok(part) = resolve(self.document, part) else {
+            return false;
+        };
+        let listed = part
+            .get("properties")
+            .and_then(Value::as_object)
+            .is_some_and(|properties| properties.contains_key(name));
+        let combines = ["allOf", "oneOf", "anyOf"]
+            .iter()
+            .any(|keyword| part.get(*keyword).is_some());
+        listed || combines
+    }
+
     /// Returns the document's component schemas.
     fn schemas(&self) -> Option<&'a Map<String, Value>> {
         self.document.pointer("/components/schemas")?.as_object()
@@ -230,9 +250,15 @@ impl<'a> Generator<'a> {
         if !own_is_empty {
             values.push(self.generate(&own, depth + 1));
         }
-        for value in values {
+        for (value, part) in values.into_iter().zip(parts.iter().chain([&own])) {
             match value {
-                Value::Object(map) => merged.extend(map),
+                Value::Object(map) => {
+                    for (name, value) in map {
+                        if !merged.contains_key(&name) || self.declares(part, &name) {
+                            merged.insert(name, value);
+                        }
+                    }
+                }
                 other if merged.is_empty() => return other,
                 _ => {}
             }
@@ -265,8 +291,22 @@ impl<'a> Generator<'a> {
             }
             object.insert(name.clone(), self.generate(property, depth + 1));
         }
-        // A map gets one entry, or as many as `minProperties` asks.
+        // A required property that `properties` does not list, such as one
+        // that a YAML merge key left out, gets a value of
+        // `additionalProperties`, else a string.
         let additional = schema.get("additionalProperties");
+        for name in required {
+            let listed = properties.is_some_and(|properties| properties.contains_key(name));
+            if listed || additional == Some(&Value::Bool(false)) {
+                continue;
+            }
+            let value = match additional {
+                Some(schema @ Value::Object(_)) => self.generate(schema, depth + 1),
+                _ => Value::String(self.string(&Value::Null)),
+            };
+            object.insert(name.to_string(), value);
+        }
+        // A map gets one entry, or as many as `minProperties` asks.
         let map_entries = match additional {
             Some(Value::Object(_)) if object.is_empty() => 1,
             _ => 0,
