@@ -2255,3 +2255,64 @@ async fn unlisted_required_property_generated() {
         assert!(restated.get("note").is_some(), "seed {seed}: {restated}");
     }
 }
+
+/// A spec with an operation that requires an API key, a query parameter
+/// and a JSON body.
+const CHECKED_YAML: &str = "
+openapi: 3.0.3
+info: {title: Counters, version: '1'}
+paths:
+  /counters:
+    post:
+      security: [{key: []}]
+      parameters:
+        - {name: step, in: query, required: true, schema: {type: integer}}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [n]
+              properties:
+                n: {type: integer, minimum: 1}
+      responses:
+        '201':
+          description: Created.
+          content:
+            application/json:
+              example: {n: 1}
+        '409':
+          description: Taken.
+          content:
+            application/json:
+              example: {taken: true}
+components:
+  securitySchemes:
+    key: {type: apiKey, in: header, name: X-Key}
+";
+
+#[tokio::test]
+async fn prefer_skips_body_and_parameters() {
+    let mock = start(CHECKED_YAML, SEED).await;
+    let request = |prefer: &str| {
+        post_json(&mock.base_url(), "/counters", r#"{"n": 0}"#).header("Prefer", prefer)
+    };
+
+    let keyed = request("code=409").header("X-Key", DEFAULT_API_KEY);
+    let response = send(&keyed).await;
+    assert_eq!(response.status, 409, "{response:?}");
+    let body: Value = serde_json::from_slice(&response.body).expect("a JSON body");
+    assert_eq!(body, json!({"taken": true}));
+
+    // The security requirement is still checked first.
+    let (status, fields) = invalid_fields(&request("code=409")).await;
+    assert_eq!(status, 401);
+    assert_eq!(fields, ["X-Key"]);
+
+    // Without a selection, the same request is checked.
+    let unselected = request("return=minimal").header("X-Key", DEFAULT_API_KEY);
+    let (status, fields) = invalid_fields(&unselected).await;
+    assert_eq!(status, 400);
+    assert_eq!(fields, ["body/n", "step"]);
+}

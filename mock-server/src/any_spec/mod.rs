@@ -289,6 +289,16 @@ impl AnySpec {
         if let Err(rejection) = start_session(api, &parts.headers) {
             return rejection.into_response();
         }
+
+        // As on the mock's own operations, a `Prefer` selection is sent
+        // without reading or checking the body and the parameters.
+        let examples = self
+            .examples
+            .operation(&operation.template, &operation.method);
+        if let Some(selected) = prefer::respond_to_loaded(&parts.headers, examples, served) {
+            return selected;
+        }
+
         let body = match read_body(&parts.headers, body).await {
             Ok(body) => body,
             Err(rejection) => return rejection.into_response(),
@@ -321,11 +331,7 @@ impl AnySpec {
             .into_response();
         }
 
-        let examples = self
-            .examples
-            .operation(&operation.template, &operation.method);
-        let selected = prefer::respond_to_loaded(&parts.headers, examples, served);
-        selected.unwrap_or_else(|| served.chosen_response())
+        served.chosen_response()
     }
 
     /// Returns the response of a `status` fault on the operation of the
