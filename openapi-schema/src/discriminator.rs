@@ -88,7 +88,9 @@ impl Discriminator {
     }
 
     /// Reads `propertyName` and `mapping`, and adds the implicit value of
-    /// each reference of `implicit` that no mapping value names.
+    /// each reference of `implicit` that no mapping value names. A mapping
+    /// key wins over an implicit value of the same name, as the mapping is
+    /// read first.
     fn with_implicit(schema: &Value, implicit: Vec<String>) -> Option<Self> {
         let discriminator = schema.get("discriminator")?;
         let property = discriminator.get("propertyName")?.as_str()?.to_string();
@@ -101,7 +103,11 @@ impl Discriminator {
             if choices.iter().any(|(_, target)| *target == reference) {
                 continue;
             }
-            choices.push((schema_name(&reference)?, reference));
+            let name = schema_name(&reference)?;
+            if choices.iter().any(|(value, _)| *value == name) {
+                continue;
+            }
+            choices.push((name, reference));
         }
         (!choices.is_empty()).then_some(Discriminator { property, choices })
     }
@@ -391,6 +397,22 @@ mod tests {
         let discriminator = Discriminator::of_alternatives(&schemas["Shape"]);
         let values = discriminator.as_ref().map(Discriminator::values);
         assert_eq!(values, Some(vec!["Circle", "Square"]));
+    }
+
+    #[test]
+    fn mapping_key_wins_over_schema_name() {
+        let schema = json!({
+            "oneOf": [
+                {"$ref": "#/components/schemas/Left"},
+                {"$ref": "#/components/schemas/Right"},
+            ],
+            "discriminator": {"propertyName": "side", "mapping": {"Left": "Right"}},
+        });
+        let discriminator = Discriminator::of_alternatives(&schema).expect("a discriminator");
+        assert_eq!(
+            discriminator.choices,
+            [("Left".to_string(), component_reference("Right"))]
+        );
     }
 
     #[test]

@@ -2146,10 +2146,10 @@ async fn subtypes_extending_their_one_of_generated() {
 const DISCRIMINATORS_YAML: &str = include_str!("../data/discriminators.yaml");
 
 #[tokio::test]
-async fn subtype_of_subtype_selected_by_name() {
+async fn discriminator_edge_cases_checked() {
     let checker = Checker::from_yaml(DISCRIMINATORS_YAML).expect("the checker loads the spec");
     let mock = start(DISCRIMINATORS_YAML, SEED).await;
-    let cases: [(&str, &str, u16, &[&str]); 7] = [
+    let cases: [(&str, &str, u16, &[&str]); 10] = [
         ("/deep", r#"{"type": "Car", "doors": 2}"#, 200, &[]),
         (
             "/deep",
@@ -2177,6 +2177,9 @@ async fn subtype_of_subtype_selected_by_name() {
             &["body/lang"],
         ),
         ("/block", r#"{"kind": "text", "text": "x"}"#, 200, &[]),
+        ("/swap", r#"{"side": "Left", "r": 1}"#, 200, &[]),
+        ("/swap", r#"{"side": "Left", "l": 1}"#, 400, &["body/r"]),
+        ("/swap", r#"{"side": "Right", "r": 1}"#, 400, &["body/side"]),
     ];
     for (path, body, status, fields) in cases {
         let request = post_json(&mock.base_url(), path, body);
@@ -2200,6 +2203,12 @@ async fn subtype_of_subtype_selected_by_name() {
     kinds.sort();
     kinds.dedup();
     assert_eq!(kinds, ["Car", "SportsCar"]);
+
+    // The mapping key `Left` selects `Right`, which the response follows.
+    let request = post_json(&mock.base_url(), "/swap", r#"{"side": "Left", "r": 1}"#);
+    let response = send(&request).await;
+    let result = checker.check(&request, &response);
+    assert!(result.is_ok(), "/swap: {}", result.unwrap_err());
 }
 
 /// A spec whose objects require properties that they do not list: `Out`
