@@ -2325,3 +2325,50 @@ async fn prefer_skips_body_and_parameters() {
     assert_eq!(status, 400);
     assert_eq!(fields, ["body/n", "step"]);
 }
+
+#[tokio::test]
+async fn unsendable_headers_left_out() {
+    let huge = "h".repeat(9 * 1024);
+    let document = json!({
+        "openapi": "3.0.3",
+        "info": {"title": "Headers", "version": "1"},
+        "paths": {"/h": {"get": {"responses": {"200": {
+            "description": "ok",
+            "headers": {
+                "X-Crlf": {"schema": {"type": "string"}, "example": "a\r\nSet-Cookie: injected=1"},
+                "X-Huge": {"schema": {"type": "string"}, "example": huge},
+                "X-Dup": {"schema": {"type": "string"}, "example": "first"},
+                "x-dup": {"schema": {"type": "string"}, "example": "second"},
+                "X-Kept": {"schema": {"type": "string"}, "example": "kept"},
+            },
+        }}}}},
+    });
+    let mock = start(&document.to_string(), SEED).await;
+    let response = reqwest::Client::new()
+        .get(format!("{}/h", mock.base_url()))
+        .header("Origin", "http://localhost:5173")
+        .send()
+        .await
+        .expect("the mock responds");
+    assert_eq!(response.status(), 200);
+    let headers = response.headers();
+    for name in ["x-crlf", "x-huge", "set-cookie"] {
+        assert!(headers.get(name).is_none(), "{name} is sent");
+    }
+    let dup: Vec<_> = headers.get_all("x-dup").iter().collect();
+    assert_eq!(dup, ["second"]);
+    assert_eq!(headers.get("x-kept").expect("X-Kept is sent"), "kept");
+
+    let exposed = headers
+        .get("access-control-expose-headers")
+        .expect("exposed headers");
+    let exposed: Vec<&str> = exposed.to_str().unwrap().split(", ").collect();
+    let dups = exposed
+        .iter()
+        .filter(|name| name.eq_ignore_ascii_case("x-dup"));
+    assert_eq!(dups.count(), 1, "{exposed:?}");
+    assert!(exposed.contains(&"X-Kept"), "{exposed:?}");
+    for name in ["X-Crlf", "X-Huge"] {
+        assert!(!exposed.contains(&name), "{name} in {exposed:?}");
+    }
+}

@@ -25,6 +25,11 @@ const RESERVED: [&str; 11] = [
     "x-request-id",
 ];
 
+/// The max length of a documented header value, in bytes. HTTP clients
+/// limit the size of a response's headers, so a longer value is left out
+/// rather than sent.
+const MAX_VALUE_BYTES: usize = 8 * 1024;
+
 /// The documented headers of a response, ready to send.
 #[derive(Clone, Debug, Default)]
 pub(super) struct DocumentedHeaders {
@@ -39,7 +44,9 @@ pub(super) struct DocumentedHeaders {
 /// value of its schema (the schema's example or a generated value from
 /// `seed`). A header of another kind, such as one described by `content`
 /// only, is left out, and so are the [`RESERVED`] and `Access-Control-`
-/// headers and a value that is no valid header text.
+/// headers, a value that is no valid header text, such as one with CR or
+/// LF, and a value longer than [`MAX_VALUE_BYTES`], each with a warning.
+/// Of two names that differ only in case, the later one is sent.
 pub(super) fn documented(
     loader: &Loader,
     headers: &[(String, Value)],
@@ -61,17 +68,27 @@ pub(super) fn documented(
         let parsed = HeaderName::from_bytes(name.as_bytes())
             .ok()
             .zip(HeaderValue::from_str(&text).ok());
-        let Some((header_name, header_value)) = parsed else {
-            tracing::warn!(
-                pointer,
-                header = %name,
-                value = %text,
-                "documented header not sent: its name or value is not valid in HTTP"
-            );
-            continue;
+        let reason = match parsed {
+            None => "its name or value is not valid in HTTP",
+            Some(_) if text.len() > MAX_VALUE_BYTES => "its value is longer than 8 KiB",
+            Some((header_name, header_value)) => {
+                documented.values.insert(header_name, header_value);
+                names.retain(|known: &&str| !known.eq_ignore_ascii_case(name));
+                names.push(name.as_str());
+                continue;
+            }
         };
-        documented.values.insert(header_name, header_value);
-        names.push(name.as_str());
+        // The name and value are debug-escaped, so that a CR or LF in them
+        // cannot start a line of its own in the log, and the value is cut
+        // to its first 80 characters.
+        let shown: String = text.chars().take(80).collect();
+        tracing::warn!(
+            pointer,
+            header = ?name,
+            value = ?shown,
+            length = text.len(),
+            "documented header not sent: {reason}"
+        );
     }
     if !names.is_empty() {
         let exposed = format!("{EXPOSED_HEADERS}, {}", names.join(", "));

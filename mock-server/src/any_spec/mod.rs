@@ -926,6 +926,30 @@ mod tests {
     }
 
     #[test]
+    fn unsendable_header_warning_is_one_line() {
+        let huge = "h".repeat(9000);
+        let yaml = format!(
+            "openapi: 3.0.3\ninfo: {{title: t, version: '1'}}\npaths:\n  /a:\n    get:\n      \
+             responses:\n        '200':\n          description: ok\n          headers:\n            \
+             X-Crlf: {{example: \"a\\r\\nSet-Cookie: x=1\"}}\n            \
+             X-Huge: {{example: {huge}}}\n"
+        );
+        let capture = crate::telemetry::tests::Capture::default();
+        tracing::subscriber::with_default(capture.subscriber(), || AnySpec::load(&yaml, 1))
+            .expect("the spec loads");
+        let output = capture.output();
+        let lines: Vec<&str> = output.lines().collect();
+        assert_eq!(lines.len(), 2, "{output}");
+        assert!(
+            lines[0].contains(r#"value="a\r\nSet-Cookie: x=1""#),
+            "{output}"
+        );
+        assert!(lines[0].contains("not valid in HTTP"), "{output}");
+        assert!(lines[1].contains("longer than 8 KiB"), "{output}");
+        assert!(lines[1].contains("length=9000"), "{output}");
+    }
+
+    #[test]
     fn swagger_two_is_rejected() {
         let error = AnySpec::load("swagger: '2.0'\npaths: {}\n", 1)
             .err()
