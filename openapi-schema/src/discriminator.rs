@@ -302,7 +302,8 @@ mod tests {
 
     /// Component schemas of blocks in both styles: `Block` is a base that
     /// `TextBlock` and `TodoBlock` extend, `Shape` has `oneOf`
-    /// alternatives without a mapping.
+    /// alternatives without a mapping. `Car` extends `Vehicle` and repeats
+    /// its discriminator, and `SportsCar` extends `Car`.
     fn components() -> Value {
         json!({
             "Block": {

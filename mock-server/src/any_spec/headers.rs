@@ -44,9 +44,9 @@ pub(super) struct DocumentedHeaders {
 /// value of its schema (the schema's example or a generated value from
 /// `seed`). A header of another kind, such as one described by `content`
 /// only, is left out, and so are the [`RESERVED`] and `Access-Control-`
-/// headers, a value that is no valid header text, such as one with CR or
-/// LF, and a value longer than [`MAX_VALUE_BYTES`], each with a warning.
-/// Of two names that differ only in case, the later one is sent.
+/// headers. A value that is no valid header text, such as one with CR or
+/// LF, or that is longer than [`MAX_VALUE_BYTES`], is left out with a
+/// warning. Of two names that differ only in case, the later one is sent.
 pub(super) fn documented(
     loader: &Loader,
     headers: &[(String, Value)],
@@ -81,11 +81,11 @@ pub(super) fn documented(
         // The name and value are debug-escaped, so that a CR or LF in them
         // cannot start a line of its own in the log, and the value is cut
         // to its first 80 characters.
-        let shown: String = text.chars().take(80).collect();
+        let excerpt: String = text.chars().take(80).collect();
         tracing::warn!(
             pointer,
             header = ?name,
-            value = ?shown,
+            value = ?excerpt,
             length = text.len(),
             "documented header not sent: {reason}"
         );

@@ -9,7 +9,8 @@
 //! seed of [`AnySpec::load`], with that response's documented headers.
 //! `Prefer: code=` selects the response of another status, its range or
 //! `default`, and `example=` a named example, as for the mock's own
-//! document.
+//! document. A request with such a selection gets it right after the
+//! security check, so its body and parameters are not checked.
 //!
 //! The mock's own operations, the spec at `/openapi.yaml` and the control
 //! API stay served, and come first: an operation of the loaded document at
