@@ -68,8 +68,8 @@ pub enum ApiKey {
 
 impl ApiKey {
     /// Reads the header `name`, telling an absent header from a repeated one.
-    /// A [`HeaderName`](axum::http::HeaderName) constant saves the parsing
-    /// of a `&str` name.
+    /// Passing a [`HeaderName`](axum::http::HeaderName) constant avoids
+    /// parsing a `&str` name on each call.
     pub fn from_headers(headers: &HeaderMap, name: impl AsHeaderName) -> Self {
         let mut values = headers.get_all(name).iter();
         let Some(value) = values.next() else {
@@ -426,7 +426,8 @@ async fn read_limited(headers: &HeaderMap, mut body: Body) -> Result<bytes::Byte
                 joined = Some(buffer);
             }
         }
-        // A body that knows it has ended saves the poll that returns `None`.
+        // Stopping when the body reports its end saves the poll that returns
+        // `None`.
         if HttpBody::is_end_stream(&body) {
             break;
         }

@@ -239,7 +239,7 @@ fn range_message<T: fmt::Display>(kind: &str, minimum: Option<T>, maximum: Optio
     }
 }
 
-/// Words the expected value of a number parameter with at least one
+/// Formats the expected value of a number parameter with at least one
 /// exclusive bound, such as "Expected a number greater than 0 and at most 1".
 fn exclusive_range_message(minimum: Option<Bound>, maximum: Option<Bound>) -> String {
     let mut limits = Vec::new();
