@@ -88,9 +88,9 @@ impl MockService {
             .and_then(|recording| recording.body_copy(&request));
         let (deadline, request) = BodyDeadline::start(body_read_timeout, request, copy);
 
-        // `AssertUnwindSafe` is sound because the only state that requests
-        // share is the cluster state, whose lock users accept a poisoned
-        // lock.
+        // `AssertUnwindSafe` is sound because each lock that requests share,
+        // such as those of the cluster state, faults and journal, recovers a
+        // poisoned lock's value with `into_inner`.
         let mut router = router;
         let result = AssertUnwindSafe(router.call(request)).catch_unwind().await;
 
