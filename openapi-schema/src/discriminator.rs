@@ -8,8 +8,9 @@ use serde_json::{Map, Value, json};
 const SCHEMAS: &str = "#/components/schemas/";
 
 /// The suffix of the name under which [`add_dispatch`] keeps a base
-/// schema without its discriminator. `!` is not allowed in a component
-/// name of a valid document, so the name clashes with none of its names.
+/// schema's own keywords without the dispatch on its discriminator. `!` is
+/// not allowed in a component name of a valid OpenAPI 3.0 document, so the
+/// name clashes with none of the document's names.
 const BASE_SUFFIX: &str = "!base";
 
 /// A discriminator read from a schema: the property, and for each value it

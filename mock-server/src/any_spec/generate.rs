@@ -306,15 +306,15 @@ impl<'a> Generator<'a> {
             };
             object.insert(name.to_string(), value);
         }
-        // A map gets one entry, or as many as `minProperties` asks.
+        // A map gets one entry, or as many as `minProperties` requires.
         let map_entries = match additional {
             Some(Value::Object(_)) if object.is_empty() => 1,
             _ => 0,
         };
-        let wanted = bound(schema, "minProperties").map_or(0, |min| min as usize);
-        let wanted = wanted.max(map_entries).min(self.budget);
+        let min_properties = bound(schema, "minProperties").map_or(0, |min| min as usize);
+        let target_len = min_properties.max(map_entries).min(self.budget);
         let mut index = 1;
-        while object.len() < wanted && additional != Some(&Value::Bool(false)) {
+        while object.len() < target_len && additional != Some(&Value::Bool(false)) {
             let key = match index {
                 1 => "key".to_string(),
                 _ => format!("key{index}"),

@@ -129,8 +129,8 @@ pub(super) enum ResponseKey {
 }
 
 impl ResponseKey {
-    /// Reads a key that the structure check has accepted; `x-` extensions
-    /// give none.
+    /// Reads a key that the structure check has accepted. Returns `None`
+    /// for an `x-` extension.
     fn parse(key: &str) -> Option<Self> {
         if key == "default" {
             return Some(ResponseKey::Default);
@@ -575,7 +575,7 @@ impl<'a> Loader<'a> {
 
     /// Compiles `schema` with the document's component schemas, for the
     /// messages of `direction`. The `format` of a string is checked: the
-    /// formats that the `jsonschema` crate knows, such as `uuid`, `date`,
+    /// formats that the `jsonschema` crate supports, such as `uuid`, `date`,
     /// `date-time`, `email`, `uri`, `ipv4` and `ipv6`, and OpenAPI's
     /// `byte`. Other formats, such as `binary` or `password`, are not.
     pub(super) fn validator(

@@ -134,7 +134,7 @@ pub(crate) struct Recording {
     session: Option<String>,
     started: Instant,
     record: Record,
-    /// Where the body starts in the record's text.
+    /// The byte offset of the body in the record's text.
     body_start: usize,
 }
 

@@ -146,9 +146,9 @@ fn push_milliseconds(text: &mut Vec<u8>, latency: Duration) {
     push_decimal(text, fraction, width);
 }
 
-/// Whether `Debug` prints each byte of a string as it is: printable ASCII
-/// but the quote and the backslash. A table, because the route and id are
-/// checked byte by byte on every request.
+/// Whether `Debug` prints each byte of a string as it is, which is true for
+/// printable ASCII except the quote and the backslash. It is a table
+/// because the route and id are checked byte by byte on every request.
 const PLAIN: [bool; 256] = {
     let mut plain = [false; 256];
     let mut byte = b' ';

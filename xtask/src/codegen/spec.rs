@@ -94,8 +94,9 @@ fn parse_document(text: &str, path: &str) -> anyhow::Result<OpenAPI> {
     }
     let json = serde_json::to_value(&document)
         .with_context(|| format!("{path} has a value that JSON cannot hold"))?;
-    // openapiv3 skips paths without a leading `/` and responses under keys
-    // that are no status, so they are rejected here, as the mock does.
+    // openapiv3 silently skips paths without a leading `/` and responses
+    // under keys that are not statuses, so they are rejected here, as the
+    // mock rejects them.
     openapi_schema::structure::check_paths(&json)
         .map_err(|error| SpecError::new(error.pointer, error.message))?;
     let parsed = catch_quietly(|| serde_yaml::from_value::<OpenAPI>(document.clone()));
@@ -115,7 +116,7 @@ const LITERAL_KEYWORDS: &[&str] = &["example", "default", "enum", "value"];
 /// Checks that every `$ref` under `value` is a local reference (`#/...`)
 /// that resolves in `document`. `keys_are_names` is true for the map of a
 /// schema's `properties`, whose keys are property names, so that a
-/// property named `$ref` is no reference.
+/// property named `$ref` is not read as a reference.
 fn check_refs(
     document: &serde_json::Value,
     value: &serde_json::Value,
