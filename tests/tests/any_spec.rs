@@ -1732,8 +1732,8 @@ async fn status_fault_sends_loaded_response() {
 
     // /orders/{id} documents `default`, which covers a 500.
     add_fault(&base_url, json!({"status": 500, "count": 1})).await;
-    let one = RecordedRequest::new(Method::GET, &base_url, "/orders/7");
-    let response = send(&one).await;
+    let get_order = RecordedRequest::new(Method::GET, &base_url, "/orders/7");
+    let response = send(&get_order).await;
     assert_eq!(response.status, 500, "{response:?}");
     let body: Value = serde_json::from_slice(&response.body).expect("a JSON body");
     assert!(body["problem"].is_string(), "{body}");
@@ -2355,18 +2355,18 @@ async fn unsendable_headers_left_out() {
     for name in ["x-crlf", "x-huge", "set-cookie"] {
         assert!(headers.get(name).is_none(), "{name} is sent");
     }
-    let dup: Vec<_> = headers.get_all("x-dup").iter().collect();
-    assert_eq!(dup, ["second"]);
+    let x_dup_values: Vec<_> = headers.get_all("x-dup").iter().collect();
+    assert_eq!(x_dup_values, ["second"]);
     assert_eq!(headers.get("x-kept").expect("X-Kept is sent"), "kept");
 
     let exposed = headers
         .get("access-control-expose-headers")
         .expect("exposed headers");
     let exposed: Vec<&str> = exposed.to_str().unwrap().split(", ").collect();
-    let dups = exposed
+    let x_dup_names = exposed
         .iter()
         .filter(|name| name.eq_ignore_ascii_case("x-dup"));
-    assert_eq!(dups.count(), 1, "{exposed:?}");
+    assert_eq!(x_dup_names.count(), 1, "{exposed:?}");
     assert!(exposed.contains(&"X-Kept"), "{exposed:?}");
     for name in ["X-Crlf", "X-Huge"] {
         assert!(!exposed.contains(&name), "{name} in {exposed:?}");
