@@ -98,9 +98,8 @@ impl BodyDeadline {
     }
 }
 
-/// A copy of the request body as the handler reads it: `text` grows by
-/// the data read while it is shorter than `limit` bytes, and the rest is
-/// cut.
+/// A copy of the request body as the handler reads it. `text` takes the
+/// data read up to `limit` bytes in all, and drops the rest.
 pub(crate) struct BodyCopy {
     pub text: Vec<u8>,
     pub limit: usize,
