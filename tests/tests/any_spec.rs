@@ -1111,6 +1111,11 @@ fn invalid_documents_are_rejected() {
              responses: {'200': {description: ok}}\n",
             "#/paths/~1a/POST: method `POST` must be lowercase; write `post`",
         ),
+        (
+            "      responses: {'101': {description: switching}, '1XX': {description: x}}\n",
+            "#/paths/~1a/get/responses: the operation documents only informational (1xx) \
+             responses; document a final status from 200 to 599 or `default`",
+        ),
     ];
     for (operation, expected) in cases {
         let yaml = format!("{head}{operation}");

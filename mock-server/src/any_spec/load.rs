@@ -600,25 +600,35 @@ impl<'a> Loader<'a> {
 
 /// Picks the response the mock sends without `Prefer`: the lowest
 /// documented 2xx status, else a `2XX` range as 200, else `default` as a
-/// 200, else the lowest documented status or range.
+/// 200, else the lowest documented status or range from 300 on. An
+/// informational (1xx) status is never sent, because it is no final
+/// response.
 fn chosen_response(responses: &[DocumentedResponse], pointer: &str) -> Result<usize, LoadError> {
     // An explicit status sorts before the range that starts with it.
     let rank = |response: &DocumentedResponse| match response.key {
-        ResponseKey::Status(status) if status.is_success() => (0, status.as_u16()),
-        ResponseKey::Range(2) => (1, 200),
-        ResponseKey::Default => (2, 0),
-        ResponseKey::Status(status) => (3, status.as_u16() * 10),
-        ResponseKey::Range(digit) => (3, digit * 1000 + 1),
+        ResponseKey::Status(status) if status.is_informational() => None,
+        ResponseKey::Range(1) => None,
+        ResponseKey::Status(status) if status.is_success() => Some((0, status.as_u16())),
+        ResponseKey::Range(2) => Some((1, 200)),
+        ResponseKey::Default => Some((2, 0)),
+        ResponseKey::Status(status) => Some((3, status.as_u16() * 10)),
+        ResponseKey::Range(digit) => Some((3, digit * 1000 + 1)),
     };
     let chosen = responses
         .iter()
         .enumerate()
-        .min_by_key(|(_, response)| rank(response));
+        .filter_map(|(index, response)| Some((index, rank(response)?)))
+        .min_by_key(|(_, rank)| *rank);
     match chosen {
         Some((index, _)) => Ok(index),
-        None => Err(LoadError::new(
+        None if responses.is_empty() => Err(LoadError::new(
             &format!("{pointer}/responses"),
             "the operation documents no response",
+        )),
+        None => Err(LoadError::new(
+            &format!("{pointer}/responses"),
+            "the operation documents only informational (1xx) responses; document a final \
+             status from 200 to 599 or `default`",
         )),
     }
 }
