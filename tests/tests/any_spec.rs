@@ -2377,3 +2377,44 @@ async fn unsendable_headers_left_out() {
         assert!(!exposed.contains(&name), "{name} in {exposed:?}");
     }
 }
+
+/// A body whose property names hold the JSON pointer's special
+/// characters, next to a nested field that a naive pointer would confuse
+/// with one of them.
+const POINTER_NAMES_YAML: &str = "
+openapi: 3.0.3
+info: {title: Pointers, version: '1'}
+paths:
+  /p:
+    post:
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                a/b: {type: integer}
+                c~d: {type: integer}
+                a:
+                  type: object
+                  properties:
+                    b: {type: string}
+      responses:
+        '204':
+          description: Accepted.
+";
+
+#[tokio::test]
+async fn body_field_names_escape_pointer_tokens() {
+    let mock = start(POINTER_NAMES_YAML, SEED).await;
+    let request = post_json(
+        &mock.base_url(),
+        "/p",
+        r#"{"a/b": "x", "c~d": "y", "a": {"b": 1}}"#,
+    );
+    let (status, mut names) = invalid_fields(&request).await;
+    names.sort();
+    assert_eq!(status, 400);
+    assert_eq!(names, ["body/a/b", "body/a~1b", "body/c~0d"]);
+}

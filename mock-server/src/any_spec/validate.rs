@@ -507,12 +507,14 @@ pub(super) fn check_body(
 }
 
 /// Names the field of a request body at the JSON pointer tokens `path`,
-/// such as `body/name`.
+/// such as `body/name`. Each token is escaped as RFC 6901 writes it
+/// (`~0` for `~`, `~1` for `/`), so the property `a/b` and the nested
+/// field `a.b` get different names.
 fn body_field(path: &[String]) -> String {
     let mut field = "body".to_string();
     for segment in path {
         field.push('/');
-        field.push_str(segment);
+        field.push_str(&segment.replace('~', "~0").replace('/', "~1"));
     }
     field
 }
