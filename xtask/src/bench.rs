@@ -1024,8 +1024,8 @@ fn report(options: &Options, results: &[Measurement], pinned: bool) -> String {
     out
 }
 
-/// The Markdown table of the paced runs: the latency of the ceiling and the mock at about the
-/// same request rate, and the p99 target. Empty without paced runs.
+/// Writes the Markdown table of the paced runs: the latency of the ceiling and the mock at about
+/// the same request rate, and the p99 target. Returns an empty string without paced runs.
 fn paced_report(options: &Options, results: &[Measurement]) -> String {
     let mut out = String::new();
     if results.is_empty() {

@@ -731,7 +731,14 @@ fn answer(
         &documented.pointer,
         operation_seed,
     );
-    let (content_type, body) = response_body(loader, examples, operation, documented, seed)?;
+    let (content_type, body) = response_body(
+        loader,
+        examples,
+        operation,
+        documented,
+        seed,
+        operation_seed,
+    )?;
     Ok(Answer {
         content_type,
         body,
@@ -763,13 +770,16 @@ fn named_examples(loader: &Loader, documented: &DocumentedResponse) -> Vec<(Stri
 }
 
 /// Prepares the media type and body of the `documented` response of
-/// `operation`, as [`answer`] describes them.
+/// `operation`, as [`answer`] describes them. A generated JSON body draws
+/// from `operation_seed`, which [`answer`] derives from `seed` and the
+/// operation.
 fn response_body(
     loader: &Loader,
     examples: &Document,
     operation: &Operation,
     documented: &DocumentedResponse,
     seed: u64,
+    operation_seed: u64,
 ) -> Result<(Option<HeaderValue>, Option<Bytes>), LoadError> {
     let (Some(media_type), Some(media)) = (&documented.media_type, &documented.media) else {
         return Ok((None, None));
@@ -810,9 +820,6 @@ fn response_body(
                 load::pointer_token(media_type)
             );
             let validator = loader.validator(schema, &pointer, Direction::Response)?;
-            let operation_seed = telemetry::mix(
-                seed ^ fnv1a(&format!("{} {}", operation.method, operation.template)),
-            );
             let mut values = ATTEMPTS.iter().map(|&(use_examples, alternative)| {
                 generate::Generator::new(loader.document, operation_seed, use_examples, alternative)
                     .value(schema)
