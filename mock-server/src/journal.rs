@@ -175,7 +175,7 @@ impl JournalFilter {
         let rpc_method = self
             .rpc_method
             .as_ref()
-            .is_none_or(|name| entry.rpc_methods.contains(name));
+            .is_none_or(|name| entry.rpc_methods().any(|called| called == name.as_bytes()));
         let since = self.since.is_none_or(|since| entry.seq > since);
         method && path && status && rpc_method && since
     }
@@ -216,7 +216,10 @@ struct Record {
     /// value is [`REDACTED`] in the text.
     headers: Vec<(Span, Span)>,
     body: Option<Span>,
-    rpc_methods: Vec<String>,
+    /// The JSON-RPC method names of the request, each as its length (four
+    /// bytes, little-endian) followed by its bytes. Empty for a request
+    /// that called none.
+    rpc_methods: Span,
     fault: Option<String>,
 }
 
@@ -236,14 +239,35 @@ impl Record {
         String::from_utf8_lossy(self.piece(span)).into_owned()
     }
 
+    /// Appends `names` to `text` in the encoding of
+    /// [`rpc_methods`](Self::rpc_methods) and returns their span.
+    fn push_rpc_methods(text: &mut Vec<u8>, names: &[String]) -> Span {
+        let start = text.len() as u32;
+        text.reserve_exact(names.iter().map(|name| 4 + name.len()).sum());
+        for name in names {
+            text.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            text.extend_from_slice(name.as_bytes());
+        }
+        (start, text.len() as u32)
+    }
+
+    /// Returns the JSON-RPC method names of the request, in order.
+    fn rpc_methods(&self) -> impl Iterator<Item = &[u8]> {
+        let mut rest = self.piece(self.rpc_methods);
+        std::iter::from_fn(move || {
+            let (length, tail) = rest.split_first_chunk::<4>()?;
+            let (name, tail) = tail.split_at(u32::from_le_bytes(*length) as usize);
+            rest = tail;
+            Some(name)
+        })
+    }
+
     /// Estimates the memory the record takes.
     fn size(&self) -> usize {
-        let rpc_methods: usize = self.rpc_methods.iter().map(String::len).sum();
         let fault = self.fault.as_ref().map_or(0, String::len);
         ENTRY_OVERHEAD
             + self.text.capacity()
             + self.headers.capacity() * size_of::<(Span, Span)>()
-            + rpc_methods
             + fault
     }
 
@@ -279,7 +303,10 @@ impl Record {
             query: self.query.map(|span| self.string(span)),
             headers: self.joined_headers(secrets),
             body: self.body.map(|span| self.string(span)),
-            rpc_methods: self.rpc_methods.clone(),
+            rpc_methods: self
+                .rpc_methods()
+                .map(|name| String::from_utf8_lossy(name).into_owned())
+                .collect(),
             status: self.status,
             duration_ms: self.duration_ms,
             fault: self.fault.clone(),
@@ -308,6 +335,15 @@ impl SessionLog {
         self.last_seq += 1;
         entry.seq = self.last_seq;
         self.bytes += entry.size();
+        // A full journal moves its entries through all of the deque's
+        // capacity, so the capacity grows by doubling only up to the limit.
+        if self.entries.len() == self.entries.capacity() {
+            let target = (self.entries.capacity() * 2)
+                .max(16)
+                .min(limit.saturating_add(1));
+            self.entries
+                .reserve_exact(target.saturating_sub(self.entries.len()));
+        }
         self.entries.push_back(entry);
         while self.entries.len() > limit || self.bytes > MAX_BYTES_PER_SESSION {
             if !self.drop_oldest() {
@@ -641,7 +677,7 @@ mod tests {
             query: None,
             headers: Vec::new(),
             body: None,
-            rpc_methods: Vec::new(),
+            rpc_methods: (0, 0),
             fault: None,
         }
     }
@@ -668,6 +704,52 @@ mod tests {
         let seqs: Vec<u64> = page.entries.iter().map(|entry| entry.seq).collect();
         assert_eq!(seqs, [3, 4, 5]);
         assert_eq!(page.dropped, 2);
+    }
+
+    #[test]
+    fn full_log_keeps_capacity_at_limit() {
+        let journal = Journal::new(40);
+        for index in 0..200 {
+            journal.record(
+                None,
+                Ticket::Shared,
+                record(Method::GET, &format!("/{index}"), 200),
+            );
+        }
+        let logs = journal.lock();
+        assert_eq!(logs.shared.entries.len(), 40);
+        assert_eq!(logs.shared.entries.capacity(), 41);
+    }
+
+    #[test]
+    fn rpc_methods_are_listed_and_filtered() {
+        let journal = Journal::new(10);
+        let names = [
+            "system.services.active.mark_terminate".to_string(),
+            String::new(),
+            "nul\0and\u{fffd}".to_string(),
+        ];
+        let mut called = record(Method::POST, "/jsonrpc", 200);
+        called.rpc_methods = Record::push_rpc_methods(&mut called.text, &names);
+        journal.record(None, Ticket::Shared, called);
+        journal.record(None, Ticket::Shared, record(Method::POST, "/jsonrpc", 400));
+
+        let page = journal.list(None, &JournalFilter::default());
+        assert_eq!(page.entries[0].rpc_methods, names);
+        assert!(page.entries[1].rpc_methods.is_empty());
+        for name in &names {
+            let filter = JournalFilter {
+                rpc_method: Some(name.clone()),
+                ..JournalFilter::default()
+            };
+            let page = journal.list(None, &filter);
+            assert_eq!(page.entries.len(), 1, "{name:?}");
+        }
+        let filter = JournalFilter {
+            rpc_method: Some("system.services".to_string()),
+            ..JournalFilter::default()
+        };
+        assert!(journal.list(None, &filter).entries.is_empty());
     }
 
     #[test]

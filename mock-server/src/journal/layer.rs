@@ -73,7 +73,7 @@ fn start_record(request: &Request, at: SystemTime, secrets: &Secrets) -> Record 
         query,
         headers: spans,
         body: None,
-        rpc_methods: Vec::new(),
+        rpc_methods: (0, 0),
         fault: None,
     }
 }
@@ -117,7 +117,7 @@ fn finish_record(record: &mut Record, response: &Response, started: Instant) {
         .get::<AppliedFault>()
         .map(|AppliedFault(id)| id.clone());
     if let Some(JsonRpcMethods(names)) = response.extensions().get() {
-        record.rpc_methods = names.clone();
+        record.rpc_methods = Record::push_rpc_methods(&mut record.text, names);
     }
 }
 
