@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::Response;
 use system_services_server::types::{Error, ErrorBody, ErrorData};
@@ -22,6 +22,7 @@ use crate::events::Event;
 use crate::faults::Faults;
 use crate::journal::Journal;
 use crate::persist::{PersistError, Store};
+use crate::routed::MatchedRoute;
 use crate::scheduler::DEFAULT_INTERVAL;
 use crate::sessions::{
     SESSION_HEADER, SESSION_HEADER_NAME, SessionError, SessionLimits, Sessions, name_from_headers,
@@ -322,7 +323,7 @@ impl MockApi {
         let loaded = self
             .spec
             .as_ref()
-            .filter(|_| request.extensions().get::<MatchedPath>().is_none())
+            .filter(|_| MatchedRoute::of(request).is_none())
             .and_then(|spec| {
                 let (method, headers, uri) = (request.method(), request.headers(), request.uri());
                 spec.accepts(self, peer, method, headers, uri)
@@ -354,8 +355,8 @@ impl MockApi {
             }
             Err(error) => error.to_string(),
         };
-        let path = request.extensions().get::<MatchedPath>()?;
-        let operation = crate::spec::document().operation(path.as_str(), request.method())?;
+        let path = MatchedRoute::of(request)?;
+        let operation = crate::spec::document().operation(&path, request.method())?;
         if !operation.jsonrpc_endpoint {
             return None;
         }

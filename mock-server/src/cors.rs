@@ -18,7 +18,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
@@ -26,6 +26,8 @@ use axum::http::header::{
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
+
+use crate::routed::MatchedRoute;
 
 /// Request headers that a preflight response allows: the body's media
 /// type, the API key, `Prefer`, which selects a documented response, and
@@ -210,8 +212,8 @@ impl CorsHeaders {
 /// after routing, because it needs the matched route.
 pub(crate) fn preflight(cors: &Cors, request: &Request) -> Option<Response> {
     preflight_with(cors, request, |request| {
-        let path = request.extensions().get::<MatchedPath>()?;
-        crate::spec::document().methods(path.as_str()).cloned()
+        let path = MatchedRoute::of(request)?;
+        crate::spec::document().methods(&path).cloned()
     })
 }
 

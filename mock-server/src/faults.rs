@@ -20,7 +20,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::http::{Method, StatusCode, request};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
@@ -30,6 +30,7 @@ use serde_json::Value;
 use system_services_server::{CallError, JsonRpcMethods, Rejection, jsonrpc};
 
 use crate::journal::{BoxedResponse, MAX_BODY_BYTES, SessionCheck, is_control_path, session_of};
+use crate::routed::MatchedRoute;
 use crate::sessions::ExistsPredicate;
 use crate::spec::{self, Operation};
 use crate::{AnySpec, MockApi};
@@ -709,8 +710,8 @@ async fn jsonrpc_response(
 /// Returns the spec's operation that the matched route and method of a
 /// request serve.
 fn operation_of(parts: &request::Parts) -> Option<&'static Operation> {
-    let path = parts.extensions.get::<MatchedPath>()?;
-    spec::document().operation(path.as_str(), &parts.method)
+    let path = MatchedRoute::in_extensions(&parts.extensions)?;
+    spec::document().operation(&path, &parts.method)
 }
 
 /// Builds the response of a REST request: the documented example of
@@ -909,7 +910,7 @@ where
             .api
             .as_ref()
             .and_then(|api| api.spec().cloned())
-            .filter(|_| request.extensions().get::<MatchedPath>().is_none());
+            .filter(|_| MatchedRoute::of(&request).is_none());
         Either::Right(Box::pin(faults.apply(session, request, inner, loaded)))
     }
 }

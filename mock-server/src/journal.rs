@@ -216,11 +216,37 @@ struct Record {
     /// value is [`REDACTED`] in the text.
     headers: Vec<(Span, Span)>,
     body: Option<Span>,
-    /// The JSON-RPC method names of the request, each as its length (four
-    /// bytes, little-endian) followed by its bytes. Empty for a request
-    /// that called none.
-    rpc_methods: Span,
+    rpc_methods: RpcMethods,
     fault: Option<String>,
+}
+
+/// The JSON-RPC method names that a request called.
+#[derive(Debug, Clone, Copy)]
+enum RpcMethods {
+    /// One call of a method that the mock serves, the common case, which
+    /// takes no room in the text.
+    Served(&'static str),
+    /// Any other list of names in the text, each as its length (four bytes,
+    /// little-endian) followed by its bytes. Empty for a request that
+    /// called none.
+    InText(Span),
+}
+
+impl RpcMethods {
+    const NONE: RpcMethods = RpcMethods::InText((0, 0));
+}
+
+/// Returns the mock's own copy of `name`, if it is a JSON-RPC method that
+/// the mock serves.
+fn served_rpc_method(name: &str) -> Option<&'static str> {
+    const DISCOVER: &str = "rpc.discover";
+    if name == DISCOVER {
+        return Some(DISCOVER);
+    }
+    system_services_server::JSONRPC_METHODS
+        .iter()
+        .copied()
+        .find(|served| *served == name)
 }
 
 impl Record {
@@ -239,27 +265,35 @@ impl Record {
         String::from_utf8_lossy(self.piece(span)).into_owned()
     }
 
-    /// Appends `names` to `text` in the encoding of
-    /// [`rpc_methods`](Self::rpc_methods) and returns their span.
-    fn push_rpc_methods(text: &mut Vec<u8>, names: &[String]) -> Span {
+    /// Returns `names` as [`RpcMethods`], appended to `text` unless they
+    /// are one method that the mock serves.
+    fn push_rpc_methods(text: &mut Vec<u8>, names: &[String]) -> RpcMethods {
+        if let [name] = names
+            && let Some(served) = served_rpc_method(name)
+        {
+            return RpcMethods::Served(served);
+        }
         let start = text.len() as u32;
         text.reserve_exact(names.iter().map(|name| 4 + name.len()).sum());
         for name in names {
             text.extend_from_slice(&(name.len() as u32).to_le_bytes());
             text.extend_from_slice(name.as_bytes());
         }
-        (start, text.len() as u32)
+        RpcMethods::InText((start, text.len() as u32))
     }
 
     /// Returns the JSON-RPC method names of the request, in order.
     fn rpc_methods(&self) -> impl Iterator<Item = &[u8]> {
-        let mut rest = self.piece(self.rpc_methods);
-        std::iter::from_fn(move || {
+        let (served, mut rest) = match self.rpc_methods {
+            RpcMethods::Served(name) => (Some(name.as_bytes()), &[][..]),
+            RpcMethods::InText(span) => (None, self.piece(span)),
+        };
+        served.into_iter().chain(std::iter::from_fn(move || {
             let (length, tail) = rest.split_first_chunk::<4>()?;
             let (name, tail) = tail.split_at(u32::from_le_bytes(*length) as usize);
             rest = tail;
             Some(name)
-        })
+        }))
     }
 
     /// Estimates the memory the record takes.
@@ -677,7 +711,7 @@ mod tests {
             query: None,
             headers: Vec::new(),
             body: None,
-            rpc_methods: (0, 0),
+            rpc_methods: RpcMethods::NONE,
             fault: None,
         }
     }
@@ -733,11 +767,18 @@ mod tests {
         called.rpc_methods = Record::push_rpc_methods(&mut called.text, &names);
         journal.record(None, Ticket::Shared, called);
         journal.record(None, Ticket::Shared, record(Method::POST, "/jsonrpc", 400));
+        let served = ["rpc.discover".to_string()];
+        let mut discover = record(Method::POST, "/jsonrpc", 200);
+        let text_length = discover.text.len();
+        discover.rpc_methods = Record::push_rpc_methods(&mut discover.text, &served);
+        assert_eq!(discover.text.len(), text_length);
+        journal.record(None, Ticket::Shared, discover);
 
         let page = journal.list(None, &JournalFilter::default());
         assert_eq!(page.entries[0].rpc_methods, names);
         assert!(page.entries[1].rpc_methods.is_empty());
-        for name in &names {
+        assert_eq!(page.entries[2].rpc_methods, served);
+        for name in names.iter().chain(&served) {
             let filter = JournalFilter {
                 rpc_method: Some(name.clone()),
                 ..JournalFilter::default()

@@ -38,6 +38,7 @@ pub mod telemetry;
 pub mod updates;
 mod yaml_location;
 
+use routed::Routes;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,7 +108,11 @@ pub fn service_with(api: Arc<MockApi>, options: &AppOptions) -> MockService {
     };
     let router =
         spec::add_routes(system_services_server::router(api.clone())).fallback_service(fallback);
-    MockService::new(router, options, Some(api))
+    let routes = system_services_server::ROUTES
+        .iter()
+        .copied()
+        .chain(spec::ROUTES.iter().copied());
+    MockService::new(router, Some(Routes::new(routes)), options, Some(api))
 }
 
 /// Adds the middleware to every route and the fallback of `router`, with
@@ -134,7 +139,7 @@ pub fn with_middleware_and_body_timeout(
 /// of `router`, without the `Prefer` selection. Call it after the last
 /// route is added.
 pub fn with_middleware_and_options(router: axum::Router, options: &AppOptions) -> axum::Router {
-    let service = MockService::new(router, options, None);
+    let service = MockService::new(router, None, options, None);
     axum::Router::new().fallback_service(service)
 }
 

@@ -11,12 +11,13 @@
 //! error with HTTP status 400, because it applies to REST operations only.
 //! Other preferences, such as `return=minimal`, are ignored (RFC 7240).
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use system_services_server::{CallError, Rejection, jsonrpc};
 
 use crate::MockApi;
+use crate::routed::MatchedRoute;
 use crate::spec::Operation;
 
 /// The request header that selects a documented response.
@@ -250,8 +251,8 @@ pub(crate) fn select(api: &MockApi, request: &Request) -> Option<Response> {
         return None;
     }
     let selection = Selection::from_headers(request.headers())?;
-    let path = request.extensions().get::<MatchedPath>()?;
-    let operation = crate::spec::document().operation(path.as_str(), request.method())?;
+    let path = MatchedRoute::of(request)?;
+    let operation = crate::spec::document().operation(&path, request.method())?;
     if !api.accepts_request(request) {
         return None;
     }

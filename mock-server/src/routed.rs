@@ -4,25 +4,104 @@
 //! selection of a documented example.
 //!
 //! Each layer that `axum::Router::layer` adds wraps every route in a boxed
-//! service, which the router clones for each request. So the routes get
-//! this one layer, and the rest of the middleware wraps the whole router
+//! service, which the router clones for each request. So when the routes
+//! of the router are known ([`Routes`]), this middleware wraps the whole
+//! router and learns the route from [`Routes::mark`], which runs before it.
+//! Otherwise the routes get it as one layer, which learns the route from
+//! axum's `MatchedPath`. The rest of the middleware wraps the whole router
 //! ([`crate::MockService`]).
+//!
+//! [`Routes::mark`] keeps the route in the request's telemetry context
+//! rather than in its extensions: a fourth extension, beside the peer
+//! address and axum's two, makes the extension map grow on every request.
 
 use std::convert::Infallible;
-use std::future::Ready;
+use std::future::{Future, Ready};
+use std::ops::Deref;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::Extensions;
 use axum::response::Response;
 use futures_util::future::Either;
 
 use tower_layer::Stack;
+use tower_service::Service as _;
 
 use crate::cors::{self, Cors};
-use crate::faults::{FaultLayer, Faults};
+use crate::faults::{FaultLayer, FaultService, Faults};
 use crate::telemetry;
 use crate::{AnySpec, MockApi, prefer};
+
+/// The path template of the route that serves a request, such as
+/// `/system/services/active/{system_services_id}/terminate`.
+pub(crate) enum MatchedRoute<'a> {
+    /// The route that axum matched, inside the router.
+    Axum(&'a MatchedPath),
+    /// The route that [`Routes::mark`] found, before the router.
+    Marked(Arc<str>),
+}
+
+impl MatchedRoute<'_> {
+    /// Returns the route of `request`, if a route matched it.
+    pub(crate) fn of<B>(request: &axum::http::Request<B>) -> Option<MatchedRoute<'_>> {
+        MatchedRoute::in_extensions(request.extensions())
+    }
+
+    /// Returns the route of the request with `extensions`, if a route
+    /// matched it.
+    pub(crate) fn in_extensions(extensions: &Extensions) -> Option<MatchedRoute<'_>> {
+        match extensions.get::<MatchedPath>() {
+            Some(matched) => Some(MatchedRoute::Axum(matched)),
+            None => telemetry::marked_route().map(MatchedRoute::Marked),
+        }
+    }
+}
+
+impl Deref for MatchedRoute<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            MatchedRoute::Axum(matched) => matched.as_str(),
+            MatchedRoute::Marked(template) => template,
+        }
+    }
+}
+
+/// The path templates of a router's routes, to find the route of a request
+/// before the router does, as axum would find it.
+pub(crate) struct Routes {
+    templates: matchit::Router<Arc<str>>,
+}
+
+impl Routes {
+    /// Builds the lookup of `templates`, the templates of a router's
+    /// routes as given to `axum::Router::route`.
+    ///
+    /// # Panics
+    ///
+    /// Panics when two templates conflict, as `axum::Router::route` does.
+    pub(crate) fn new<'a>(templates: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut router = matchit::Router::new();
+        for template in templates {
+            if let Err(error) = router.insert(template, Arc::from(template)) {
+                panic!("invalid route template {template}: {error}");
+            }
+        }
+        Routes { templates: router }
+    }
+
+    /// Stores the route of `request` as the [`MatchedRoute`] of the
+    /// request that the current task serves, if one of the templates
+    /// matches its path.
+    pub(crate) fn mark(&self, request: &Request) {
+        if let Ok(matched) = self.templates.at(request.uri().path()) {
+            telemetry::mark_route(matched.value);
+        }
+    }
+}
 
 /// Builds the one layer of the routes: from the outside in, the route
 /// template for the log line and the CORS preflight response (with
@@ -45,6 +124,29 @@ pub(crate) fn layer(
         ),
         PreflightLayer { cors, spec },
     )
+}
+
+/// A router with the middleware of [`layer`] after routing.
+#[derive(Clone)]
+pub(crate) enum Routed {
+    /// The middleware wraps the whole router, which runs after it; a
+    /// [`Routes::mark`] before it gives the route.
+    Whole(PreflightService<FaultService<PreferService<axum::Router>>>),
+    /// The middleware is a layer of each route of the router.
+    PerRoute(axum::Router),
+}
+
+impl Routed {
+    /// Returns the future of the response to `request`.
+    pub(crate) fn call(
+        &mut self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, Infallible>> + Send + 'static {
+        match self {
+            Routed::Whole(service) => Either::Left(service.call(request)),
+            Routed::PerRoute(router) => Either::Right(router.call(request)),
+        }
+    }
 }
 
 /// Tower layer that stores the route template for the log line and
@@ -92,7 +194,7 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         telemetry::note_route(&request);
-        let preflight = match (&self.spec, request.extensions().get::<MatchedPath>()) {
+        let preflight = match (&self.spec, MatchedRoute::of(&request)) {
             (Some(spec), None) => spec.route_request(self.cors.as_deref(), &request),
             _ => self
                 .cors
@@ -154,5 +256,65 @@ where
             Some(response) => Either::Right(std::future::ready(Ok(response))),
             None => Either::Left(self.inner.call(request)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use axum::body::Body;
+
+    use super::*;
+
+    /// Marks a request for `uri` inside a request's telemetry context, as
+    /// the mock's service does, and returns the route it then has.
+    async fn route_of(routes: &Routes, uri: &str) -> Option<String> {
+        let request = Request::builder()
+            .uri(uri)
+            .body(Body::empty())
+            .expect("a valid request");
+        let found = Mutex::new(None);
+        let slot = &found;
+        telemetry::log_request(request, |request| async move {
+            routes.mark(&request);
+            let route = MatchedRoute::of(&request).map(|route| route.to_string());
+            *slot.lock().expect("not poisoned") = route;
+            Response::default()
+        })
+        .await;
+        found.into_inner().expect("not poisoned")
+    }
+
+    #[tokio::test]
+    async fn routes_mark_matching_template() {
+        let routes = Routes::new(["/services/{id}/terminate", "/jsonrpc", "/lab/%C3%BCber"]);
+        let terminate = route_of(&routes, "/services/cron/terminate?x=1").await;
+        assert_eq!(terminate.as_deref(), Some("/services/{id}/terminate"));
+        let encoded = route_of(&routes, "/services/a%2Fb/terminate").await;
+        assert_eq!(encoded.as_deref(), Some("/services/{id}/terminate"));
+        let jsonrpc = route_of(&routes, "/jsonrpc").await;
+        assert_eq!(jsonrpc.as_deref(), Some("/jsonrpc"));
+        let literal = route_of(&routes, "/lab/%C3%BCber").await;
+        assert_eq!(literal.as_deref(), Some("/lab/%C3%BCber"));
+    }
+
+    #[tokio::test]
+    async fn routes_leave_other_paths_unmarked() {
+        let routes = Routes::new(["/services/{id}/terminate", "/jsonrpc"]);
+        assert_eq!(route_of(&routes, "/services/cron").await, None);
+        assert_eq!(route_of(&routes, "/jsonrpc/").await, None);
+        assert_eq!(route_of(&routes, "/__mock/state").await, None);
+    }
+
+    #[test]
+    fn no_route_outside_request() {
+        let routes = Routes::new(["/jsonrpc"]);
+        let request = Request::builder()
+            .uri("/jsonrpc")
+            .body(Body::empty())
+            .expect("a valid request");
+        routes.mark(&request);
+        assert!(MatchedRoute::of(&request).is_none());
     }
 }

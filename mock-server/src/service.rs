@@ -15,6 +15,7 @@ use tower_service::Service;
 use crate::body_timeout::BodyDeadline;
 use crate::cors::{Cors, CorsHeaders};
 use crate::journal::{Journal, Recording};
+use crate::routed::{Routed, Routes};
 use crate::{AppOptions, MockApi, internal_error, routed, telemetry};
 
 /// A router with the mock's middleware. From the outside in, it gives each
@@ -32,7 +33,10 @@ use crate::{AppOptions, MockApi, internal_error, routed, telemetry};
 /// each layer of each route for every request.
 #[derive(Clone)]
 pub struct MockService {
-    router: axum::Router,
+    router: Routed,
+    /// The routes of the router, when they are known: then the middleware
+    /// after routing wraps the whole router instead of each route.
+    routes: Option<Arc<Routes>>,
     /// The journal that records each request, inside the log.
     journal: Option<Arc<Journal>>,
     cors: Option<Arc<Cors>>,
@@ -43,16 +47,26 @@ impl MockService {
     /// Wraps `router`; `api` is the API whose journal records the
     /// requests, and whose faults and `Prefer` selections apply to them, if
     /// any.
+    ///
+    /// `routes` are the templates of `router`'s routes, if they are known.
+    /// A request on a route that is not among them misses the middleware
+    /// that runs after routing.
     pub(crate) fn new(
         router: axum::Router,
+        routes: Option<Routes>,
         options: &AppOptions,
         api: Option<Arc<MockApi>>,
     ) -> Self {
         let cors = options.cors.clone().map(Arc::new);
         let journal = api.as_ref().map(|api| api.journal().clone());
-        let router = router.layer(routed::layer(cors.clone(), api));
+        let layer = routed::layer(cors.clone(), api);
+        let router = match routes {
+            Some(_) => Routed::Whole(tower_layer::Layer::layer(&layer, router)),
+            None => Routed::PerRoute(router.layer(layer)),
+        };
         MockService {
             router,
+            routes: routes.map(Arc::new),
             journal,
             cors,
             body_read_timeout: options.body_read_timeout,
@@ -75,10 +89,14 @@ impl MockService {
     async fn respond(self, request: Request) -> Response {
         let MockService {
             router,
+            routes,
             journal,
             cors,
             body_read_timeout,
         } = self;
+        if let Some(routes) = &routes {
+            routes.mark(&request);
+        }
         let mut recording = journal
             .as_deref()
             .and_then(|journal| Recording::start(journal, &request));

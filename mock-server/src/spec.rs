@@ -34,6 +34,9 @@ pub(crate) fn document() -> &'static Document {
     &DOCUMENT
 }
 
+/// The path templates of the routes that [`add_routes`] adds.
+pub(crate) const ROUTES: &[&str] = &[OPENAPI_YAML_PATH, OPENAPI_JSON_PATH];
+
 /// Adds the routes that serve the spec to `router`. Another method on
 /// their paths gets the documented 405 body.
 pub(crate) fn add_routes(router: axum::Router) -> axum::Router {

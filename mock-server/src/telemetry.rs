@@ -141,8 +141,11 @@ impl std::fmt::Debug for RequestId {
 /// The id and matched route of the request that the current task serves.
 struct RequestContext {
     id: RequestId,
-    /// The route template that matched, filled in after routing.
-    route: RefCell<Option<RouteTemplate>>,
+    /// The route template of the log line, filled in after routing.
+    route: RefCell<Option<Arc<str>>>,
+    /// The template of the mock's own route that matched, when it is
+    /// found before routing.
+    marked: RefCell<Option<Arc<str>>>,
 }
 
 tokio::task_local! {
@@ -218,6 +221,7 @@ where
     let context = RequestContext {
         id,
         route: RefCell::new(None),
+        marked: RefCell::new(None),
     };
     let inner = next(request).map(|response| {
         let route = REQUEST.with(|request| request.route.take());
@@ -233,7 +237,7 @@ where
             );
             if let Some((method, uri)) = logged {
                 let route = match &route {
-                    Some(template) => template.as_str(),
+                    Some(template) => &**template,
                     None => uri.path(),
                 };
                 log_completed(id.as_str(), &method, route, &response, started.elapsed());
@@ -242,38 +246,41 @@ where
         })
 }
 
-/// A route template: the one axum matched, or one of the document that
-/// `--spec` loads, which the mock routes by itself.
-enum RouteTemplate {
-    Matched(MatchedPath),
-    Loaded(Arc<str>),
-}
-
-impl RouteTemplate {
-    fn as_str(&self) -> &str {
-        match self {
-            RouteTemplate::Matched(matched) => matched.as_str(),
-            RouteTemplate::Loaded(template) => template,
-        }
-    }
-}
-
 /// Stores the route template of `request`, such as
 /// `/system/services/active/{system_services_id}/terminate`, for the log
 /// line of the request that the current task serves, if there is one.
 pub(crate) fn note_route(request: &Request) {
     if let Some(matched) = request.extensions().get::<MatchedPath>() {
-        set_route(RouteTemplate::Matched(matched.clone()));
+        set_route(Arc::from(matched.as_str()));
     }
 }
 
 /// Stores `template`, a path template of the loaded document, for the log
 /// line of the request that the current task serves, if there is one.
 pub(crate) fn note_loaded_route(template: &Arc<str>) {
-    set_route(RouteTemplate::Loaded(template.clone()));
+    set_route(template.clone());
 }
 
-fn set_route(template: RouteTemplate) {
+/// Stores `template`, the route that [`crate::routed::Routes::mark`] found
+/// before routing, as the matched route and the log line's route of the
+/// request that the current task serves, if there is one.
+pub(crate) fn mark_route(template: &Arc<str>) {
+    let _ = REQUEST.try_with(|current| {
+        *current.marked.borrow_mut() = Some(template.clone());
+        *current.route.borrow_mut() = Some(template.clone());
+    });
+}
+
+/// Returns the route that [`mark_route`] stored for the request that the
+/// current task serves, if any.
+pub(crate) fn marked_route() -> Option<Arc<str>> {
+    REQUEST
+        .try_with(|current| current.marked.borrow().clone())
+        .ok()
+        .flatten()
+}
+
+fn set_route(template: Arc<str>) {
     let _ = REQUEST.try_with(|current| *current.route.borrow_mut() = Some(template));
 }
 
@@ -439,6 +446,12 @@ pub(crate) mod tests {
         let unknown = "GET /unknown/path HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
         let response = exchange(address, unknown.to_string()).await;
         assert!(response.starts_with("HTTP/1.1 404 "), "{response}");
+        let document = "GET /openapi.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let response = exchange(address, document.to_string()).await;
+        assert!(response.starts_with("HTTP/1.1 200 "), "{response}");
+        let other_method = "DELETE /jsonrpc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let response = exchange(address, other_method.to_string()).await;
+        assert!(response.starts_with("HTTP/1.1 405 "), "{response}");
         server.abort();
 
         let output = capture.output();
@@ -446,12 +459,15 @@ pub(crate) mod tests {
             .lines()
             .filter(|line| line.contains("request completed"))
             .collect();
-        assert_eq!(lines.len(), 2, "{output}");
+        assert_eq!(lines.len(), 4, "{output}");
         let template = "route=\"/system/services/active/{system_services_id}/terminate\"";
         assert!(lines[0].contains(template), "{}", lines[0]);
         assert!(lines[0].contains("status=200"), "{}", lines[0]);
         assert!(lines[1].contains("route=\"/unknown/path\""), "{}", lines[1]);
         assert!(lines[1].contains("status=404"), "{}", lines[1]);
+        assert!(lines[2].contains("route=\"/openapi.json\""), "{}", lines[2]);
+        assert!(lines[3].contains("route=\"/jsonrpc\""), "{}", lines[3]);
+        assert!(lines[3].contains("status=405"), "{}", lines[3]);
     }
 
     #[tokio::test]

@@ -405,6 +405,28 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
         .with_state(api)
 }
 
+/// The path templates of the routes of [`router`], as axum matches
+/// them: a middleware in front of the router can find the route of a
+/// request with these, before the router runs.
+pub const ROUTES: &[&str] = &[
+    "/__mock/state",
+    "/__mock/reset",
+    "/__mock/scheduler",
+    "/__mock/scheduler/run",
+    "/__mock/clock/advance",
+    "/__mock/processes/{service_id}/{node_id}/hang",
+    "/__mock/processes/{service_id}/{node_id}/kill",
+    "/__mock/events",
+    "/__mock/faults",
+    "/__mock/faults/{fault_id}",
+    "/__mock/journal",
+    "/__mock/sessions",
+    "/__mock/sessions/{session_name}",
+    "/__mock/dashboard",
+    "/__mock/updates",
+    "/__mock/snapshot",
+];
+
 async fn unknown_path(uri: axum::http::Uri) -> Response {
     Rejection::unknown_path(&uri).into_response()
 }

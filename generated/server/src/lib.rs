@@ -91,6 +91,14 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
         .with_state(api)
 }
 
+/// The path templates of the routes of [`router`], as axum matches
+/// them: a middleware in front of the router can find the route of a
+/// request with these, before the router runs.
+pub const ROUTES: &[&str] = &[
+    "/system/services/active/{system_services_id}/terminate",
+    "/jsonrpc",
+];
+
 async fn unknown_path(uri: axum::http::Uri) -> Response {
     Rejection::unknown_path(&uri).into_response()
 }

@@ -12,7 +12,8 @@ use axum::response::Response;
 use system_services_server::JsonRpcMethods;
 
 use super::{
-    Journal, MAX_BODY_BYTES, REDACTED, Record, Secrets, Ticket, is_control_path, session_of,
+    Journal, MAX_BODY_BYTES, REDACTED, Record, RpcMethods, Secrets, Ticket, is_control_path,
+    session_of,
 };
 use crate::body_timeout::BodyCopy;
 use crate::faults::AppliedFault;
@@ -73,7 +74,7 @@ fn start_record(request: &Request, at: SystemTime, secrets: &Secrets) -> Record 
         query,
         headers: spans,
         body: None,
-        rpc_methods: (0, 0),
+        rpc_methods: RpcMethods::NONE,
         fault: None,
     }
 }

@@ -236,6 +236,7 @@ fn lib_tokens(title: &str, model: &Model, items: &[OperationItems]) -> TokenStre
     let definitions = items.iter().map(|item| &item.definitions);
     let trait_methods = items.iter().map(|item| &item.trait_method);
     let routes = routes(items);
+    let route_templates = distinct_paths(items).into_iter().flat_map(route_paths);
     let params = model
         .operations
         .iter()
@@ -295,6 +296,11 @@ fn lib_tokens(title: &str, model: &Model, items: &[OperationItems]) -> TokenStre
                 .with_state(api)
         }
 
+        /// The path templates of the routes of [`router`], as axum matches
+        /// them: a middleware in front of the router can find the route of a
+        /// request with these, before the router runs.
+        pub const ROUTES: &[&str] = &[#(#route_templates),*];
+
         async fn unknown_path(uri: axum::http::Uri) -> Response {
             Rejection::unknown_path(&uri).into_response()
         }
@@ -308,9 +314,7 @@ fn lib_tokens(title: &str, model: &Model, items: &[OperationItems]) -> TokenStre
 /// Emits one `.route(..)` per path, with every method of that path and a
 /// fallback that rejects other methods with a 405 and an `Allow` header.
 fn routes(items: &[OperationItems]) -> Vec<TokenStream> {
-    let mut paths: Vec<&str> = items.iter().map(|item| item.path.as_str()).collect();
-    paths.dedup();
-    paths
+    distinct_paths(items)
         .into_iter()
         .map(|path| {
             let on_path: Vec<&OperationItems> =
@@ -335,6 +339,13 @@ fn routes(items: &[OperationItems]) -> Vec<TokenStream> {
             quote! { #(#routes)* }
         })
         .collect()
+}
+
+/// Returns the path templates of `items`, each once.
+fn distinct_paths(items: &[OperationItems]) -> Vec<&str> {
+    let mut paths: Vec<&str> = items.iter().map(|item| item.path.as_str()).collect();
+    paths.dedup();
+    paths
 }
 
 /// Returns the axum routes of a path template. Axum matches the path as
