@@ -231,6 +231,8 @@ struct Measurement {
     requests: u64,
     /// Lowest and highest requests/s over the rounds.
     requests_per_sec_range: (f64, f64),
+    /// Lowest and highest p99 over the rounds.
+    p99_range: (Duration, Duration),
 }
 
 /// Runs the benchmarks and prints the results; with `--smoke`, checks only that each case runs.
@@ -300,29 +302,15 @@ fn measure(
     if !pinned {
         println!("warning: fewer than 2 cores; the server and wrk share the cores, unpinned");
     }
-    let mut runs: Vec<Vec<Measurement>> = Vec::new();
-    for round in 1..=options.rounds {
-        println!("round {round} of {}", options.rounds);
-        let mut case = 0;
-        for &transport in transports {
-            for target in targets {
-                let measurement = run_case(options, target, transport, out_dir, pinned, false)
-                    .with_context(|| format!("{} over {}", target.name, transport.name()))?;
-                print_measurement(&measurement);
-                if round == 1 {
-                    runs.push(Vec::new());
-                }
-                runs[case].push(measurement);
-                case += 1;
-            }
-        }
-    }
+    let targets: Vec<&Target> = targets.iter().collect();
+    let runs = run_rounds(options, &targets, transports, out_dir, pinned, false)?;
     Ok(runs.into_iter().map(median_run).collect())
 }
 
-/// Runs the ceiling and the mock with its defaults over every transport once with the paced wrk
-/// script, so both serve about the same request rate, below the saturation of either. Returns
-/// nothing when `options.pace_ms` is 0.
+/// Runs the ceiling and the mock with its defaults over every transport with the paced wrk
+/// script, so both serve about the same request rate, below the saturation of either, once per
+/// round. Returns the run with the median p99 of each case, or nothing when `options.pace_ms` is
+/// 0. A single tail percentile of one run moves by half between runs, so it takes rounds to judge.
 fn measure_paced(
     options: &Options,
     targets: &[Target],
@@ -337,16 +325,52 @@ fn measure_paced(
         "latency at the same rate: {} ms between requests per connection",
         options.pace_ms
     );
-    let mut results = Vec::new();
-    for &transport in transports {
-        for target in targets.iter().filter(|t| t.ceiling || t.is_default_mock()) {
-            let measurement = run_case(options, target, transport, out_dir, pinned, true)
-                .with_context(|| format!("{} over {}, paced", target.name, transport.name()))?;
-            print_measurement(&measurement);
-            results.push(measurement);
+    let targets: Vec<&Target> = targets
+        .iter()
+        .filter(|t| t.ceiling || t.is_default_mock())
+        .collect();
+    let runs = run_rounds(options, &targets, transports, out_dir, pinned, true)?;
+    Ok(runs.into_iter().map(median_p99_run).collect())
+}
+
+/// Runs every target over every transport `options.rounds` times, interleaved, with the paced
+/// wrk script when `paced`, and returns the runs of each case.
+fn run_rounds(
+    options: &Options,
+    targets: &[&Target],
+    transports: &[Transport],
+    out_dir: &Path,
+    pinned: bool,
+    paced: bool,
+) -> anyhow::Result<Vec<Vec<Measurement>>> {
+    let kind = if paced { "paced round" } else { "round" };
+    let mut runs: Vec<Vec<Measurement>> = Vec::new();
+    for round in 1..=options.rounds {
+        println!("{kind} {round} of {}", options.rounds);
+        let mut case = 0;
+        for &transport in transports {
+            for target in targets {
+                let measurement = run_case(options, target, transport, out_dir, pinned, paced)
+                    .with_context(|| format!("{} over {}", target.name, transport.name()))?;
+                print_measurement(&measurement);
+                if round == 1 {
+                    runs.push(Vec::new());
+                }
+                runs[case].push(measurement);
+                case += 1;
+            }
         }
     }
-    Ok(results)
+    Ok(runs)
+}
+
+/// Returns the run with the median p99, with the range of p99 over all runs.
+fn median_p99_run(mut runs: Vec<Measurement>) -> Measurement {
+    runs.sort_by_key(|m| m.p99);
+    let range = (runs[0].p99, runs[runs.len() - 1].p99);
+    let mut median = runs.swap_remove(runs.len() / 2);
+    median.p99_range = range;
+    median
 }
 
 /// Builds the ceiling server and the mock in release mode.
@@ -554,6 +578,7 @@ fn run_case(
         load_core_busy_percent: busy(LOAD_CORE),
         requests: result.requests,
         requests_per_sec_range: (0.0, 0.0),
+        p99_range: (Duration::ZERO, Duration::ZERO),
     })
 }
 
@@ -1036,19 +1061,28 @@ fn paced_report(options: &Options, results: &[Measurement]) -> String {
         "\nAt the same request rate: {} connections, each waiting {} ms after a response\n",
         options.connections, options.pace_ms
     );
-    out.push_str("| target | transport | req/s | p50 | p99 | p99 ratio | server CPU |\n");
-    out.push_str("|---|---|---:|---:|---:|---:|---:|\n");
+    let _ = writeln!(
+        out,
+        "(the run with the median p99 of {} rounds, with the range of the rounds)\n",
+        options.rounds
+    );
+    out.push_str(
+        "| target | transport | req/s | p50 | p99 | p99 range | p99 ratio | server CPU |\n",
+    );
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
     for m in results {
         let p99_ratio = ceiling_of(results, m.transport)
             .map_or(f64::NAN, |c| m.p99.as_secs_f64() / c.p99.as_secs_f64());
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {} | {} | {p99_ratio:.2} | {:.0}% |",
+            "| {} | {} | {:.0} | {} | {} | {}–{} | {p99_ratio:.2} | {:.0}% |",
             m.target,
             m.transport.name(),
             m.requests_per_sec,
             format_duration(m.p50),
             format_duration(m.p99),
+            format_duration(m.p99_range.0),
+            format_duration(m.p99_range.1),
             m.server_cpu_percent,
         );
     }
