@@ -695,8 +695,12 @@ async fn jsonrpc_response(
             (jsonrpc::reject(status, error), true)
         }
         _ => {
+            let bytes = match jsonrpc::read_payload(&parts.headers, body, code).await {
+                Ok(bytes) => bytes,
+                Err(response) => return (response, false),
+            };
             let called = AtomicBool::new(false);
-            let response = jsonrpc::serve(&parts.headers, body, code, |method, _params| {
+            let response = jsonrpc::serve(&bytes, |method, _params| {
                 called.store(true, Ordering::Relaxed);
                 let operation = document.jsonrpc_operation(&method);
                 std::future::ready(Err(call_error(operation, status)))

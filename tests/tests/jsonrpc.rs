@@ -478,6 +478,9 @@ async fn repeated_key_anywhere_is_parse_error() {
         r#"{"jsonrpc": "2.0", "method": "x", "id": 1, "extra": 1, "extra": 2}"#,
         r#"{"jsonrpc": {"v": 1, "v": 2}, "method": "x", "id": 1}"#,
         r#"[{"jsonrpc": "2.0", "method": "x", "id": 1}, [{"a": 1, "a": 2}]]"#,
+        r#"{"jsonrpc": "2.0", "method": "x", "params": {"a": [{"b": 1, "b": 2}]}, "id": 1}"#,
+        r#"{"jsonrpc": "2.0", "method": "x", "params": [{"b": {"c": 1, "c": 2}}], "id": 1}"#,
+        r#"{"jsonrpc": "2.0", "method": "x", "params": {"a": 1, "\u0061": 2}, "id": 1}"#,
     ];
     for case in cases {
         let (status, body) = post(&mock, case).await;
@@ -492,6 +495,52 @@ async fn repeated_key_anywhere_is_parse_error() {
         );
         assert_eq!(message, rest_parse_message(&mock, case).await, "{case}");
     }
+}
+
+#[tokio::test]
+async fn unparsable_param_values_are_parse_errors() {
+    let mock = MockServer::start().await;
+    let cases = [
+        r#"{"jsonrpc": "2.0", "method": "x", "params": {"a": 1e999}, "id": 1}"#,
+        r#"{"jsonrpc": "2.0", "method": "x", "params": {"a": "\ud800"}, "id": 1}"#,
+        r#"{"jsonrpc": "2.0", "method": "x", "params": [-1e999], "id": 1}"#,
+        r#"{"jsonrpc": "2.0", "method": "x", "params": [{"a": ["\udc00"]}], "id": 1}"#,
+    ];
+    for case in cases {
+        let (status, body) = post(&mock, case).await;
+        assert_eq!(status, 400, "{case}");
+        let body = body.expect("a response");
+        assert_eq!(error_code(&body), -32700, "{case}");
+        let message = body["error"]["data"]["body"].as_str().expect("a message");
+        assert_eq!(message, rest_parse_message(&mock, case).await, "{case}");
+    }
+}
+
+#[tokio::test]
+async fn escaped_param_names_and_values_decode() {
+    let mock = MockServer::start().await;
+    let plain = format!(
+        r#"{{"jsonrpc": "2.0", "method": "{METHOD}", "params": {{"system_services_id": "cron", "nodes_id": null}}, "id": 1}}"#
+    );
+    let escaped = format!(
+        r#"{{"jsonrpc": "2.0", "method": "{METHOD}", "params": {{"system\u005fservices_id": "cr\u006fn", "nodes\u005fid": null}}, "id": 1}}"#
+    );
+    let (status, first) = post(&mock, &escaped).await;
+    assert_eq!(status, 200);
+    let first = first.expect("a response");
+    assert!(first["result"].is_u64(), "{first}");
+    let (status, second) = post(&mock, &plain).await;
+    assert_eq!(status, 200);
+    let second = second.expect("a response");
+    assert!(second["result"].is_u64(), "{second}");
+    let wrong_type = format!(
+        r#"{{"jsonrpc": "2.0", "method": "{METHOD}", "params": {{"system\u005fservices_id": "cron", "nodes\u005fid": 5}}, "id": 1}}"#
+    );
+    let (status, body) = post(&mock, &wrong_type).await;
+    assert_eq!(status, 200);
+    let body = body.expect("a response");
+    assert_eq!(error_code(&body), -32602, "{body}");
+    assert!(body["error"]["data"]["nodes_id"].is_string(), "{body}");
 }
 
 #[tokio::test]

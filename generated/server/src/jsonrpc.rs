@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::future::Future;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -111,25 +111,69 @@ impl Serialize for CallError {
     }
 }
 
-/// The params of one call, as an object keyed by parameter name.
-pub struct Params {
-    object: Map<String, Value>,
+/// Implements the `visit_*` methods of a visitor for the JSON values that
+/// are neither strings nor containers, each returning `Ok($value)`.
+macro_rules! visit_non_string_scalars {
+    ($value:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+}
+
+/// The params of one call, keyed by parameter name.
+pub struct Params<'a> {
+    values: ParamValues<'a>,
     /// Every parameter of the method, for messages about unknown ones.
     names: &'static [&'static str],
 }
 
-impl Params {
+/// The params of a call: by name as written, each value its JSON text, or
+/// as decoded values. Params by name take the first form, which builds no
+/// `Value` while they decode into the operation's types.
+enum ParamValues<'a> {
+    Raw(Vec<(Cow<'a, str>, &'a RawValue)>),
+    Decoded(Map<String, Value>),
+}
+
+/// Decodes each of `members`, the raw params by name.
+fn decode_members(
+    members: Vec<(Cow<'_, str>, &RawValue)>,
+) -> Result<Map<String, Value>, serde_json::Error> {
+    members
+        .into_iter()
+        .map(|(name, raw)| Ok((name.into_owned(), serde_json::from_str(raw.get())?)))
+        .collect()
+}
+
+impl<'a> Params<'a> {
     /// Reads params by name (an object) or by position (an array, mapped to
     /// `names` in order). Absent params are an empty object.
     pub fn new(
-        params: Option<Value>,
+        params: Option<RawParams<'a>>,
         names: &'static [&'static str],
         code: i64,
     ) -> Result<Self, CallError> {
-        let object = match params {
-            None => Map::new(),
-            Some(Value::Object(object)) => object,
-            Some(Value::Array(items)) => {
+        let values = match params {
+            None => ParamValues::Raw(Vec::new()),
+            Some(RawParams::ByName(members)) => ParamValues::Raw(members),
+            Some(RawParams::ByPosition(items)) => {
                 if items.len() > names.len() {
                     let message = format!(
                         "Expected at most {} params ({}), found {}",
@@ -142,29 +186,33 @@ impl Params {
                         Rejection::invalid("params", message),
                     ));
                 }
-                names
-                    .iter()
-                    .map(|name| name.to_string())
-                    .zip(items)
-                    .collect()
+                let mut object = Map::new();
+                for (name, item) in names.iter().zip(items) {
+                    let value = serde_json::from_str(item.get()).map_err(internal_error)?;
+                    object.insert(name.to_string(), value);
+                }
+                ParamValues::Decoded(object)
             }
-            Some(_) => unreachable!("the envelope check accepts only objects and arrays"),
         };
-        let params = Params { object, names };
+        let params = Params { values, names };
         params.check_names(code)?;
         Ok(params)
     }
 
     /// Rejects params by name that the method does not have, naming each.
     fn check_names(&self, code: i64) -> Result<(), CallError> {
+        let keys: Box<dyn Iterator<Item = &str>> = match &self.values {
+            ParamValues::Raw(members) => Box::new(members.iter().map(|(name, _)| name.as_ref())),
+            ParamValues::Decoded(object) => Box::new(object.keys().map(String::as_str)),
+        };
         let mut data = Map::new();
-        for key in self.object.keys() {
-            if !self.names.contains(&key.as_str()) {
+        for key in keys {
+            if !self.names.contains(&key) {
                 let message = format!(
                     "Unknown parameter; allowed parameters: {}",
                     self.names.join(", ")
                 );
-                data.insert(key.clone(), message.into());
+                data.insert(key.to_string(), message.into());
             }
         }
         if data.is_empty() {
@@ -182,10 +230,24 @@ impl Params {
     pub fn take_string(&mut self, name: &str, code: i64) -> Result<String, CallError> {
         let invalid =
             |message: &str| CallError::from_rejection(code, Rejection::invalid(name, message));
-        match self.object.remove(name) {
-            Some(Value::String(value)) if !value.is_empty() => Ok(value),
-            Some(Value::String(_)) => Err(invalid("Empty value is not allowed")),
-            Some(_) => Err(invalid("Expected a string")),
+        let value = match &mut self.values {
+            ParamValues::Raw(members) => {
+                members
+                    .iter()
+                    .position(|(key, _)| key == name)
+                    .map(|index| {
+                        serde_json::from_str::<String>(members.swap_remove(index).1.get()).ok()
+                    })
+            }
+            ParamValues::Decoded(object) => object.remove(name).map(|value| match value {
+                Value::String(value) => Some(value),
+                _ => None,
+            }),
+        };
+        match value {
+            Some(Some(value)) if !value.is_empty() => Ok(value),
+            Some(Some(_)) => Err(invalid("Empty value is not allowed")),
+            Some(None) => Err(invalid("Expected a string")),
             None => Err(invalid("Missing required parameter")),
         }
     }
@@ -204,43 +266,149 @@ impl Params {
         shape: &BodyShape,
         code: i64,
     ) -> Result<T, CallError> {
-        let value = Value::Object(self.object);
-        if !shape.validate_decoded
-            && let Ok(body) = T::deserialize(&value)
-        {
-            return Ok(body);
-        }
+        let value = match self.values {
+            ParamValues::Raw(members) => {
+                if !shape.validate_decoded {
+                    let pairs = members.iter().map(|(name, raw)| (name.as_ref(), *raw));
+                    let deserializer =
+                        de::value::MapDeserializer::<_, serde_json::Error>::new(pairs);
+                    if let Ok(body) = T::deserialize(deserializer) {
+                        return Ok(body);
+                    }
+                }
+                Value::Object(decode_members(members).map_err(internal_error)?)
+            }
+            ParamValues::Decoded(object) => {
+                let value = Value::Object(object);
+                if !shape.validate_decoded
+                    && let Ok(body) = T::deserialize(&value)
+                {
+                    return Ok(body);
+                }
+                value
+            }
+        };
         runtime::decode_body(value, shape)
             .map_err(|rejection| CallError::from_rejection(code, rejection))
     }
 }
 
-/// Serves one HTTP request to the JSON-RPC endpoint: reads the body, runs
-/// each call through `call(method, params)`, and writes the response.
+/// The `params` of a request object as the envelope's parse read them: each
+/// member or item as its JSON text, checked for repeated keys and, unless
+/// it is a plain literal, for everything else that fails a parse.
+pub enum RawParams<'a> {
+    ByName(Vec<(Cow<'a, str>, &'a RawValue)>),
+    ByPosition(Vec<&'a RawValue>),
+}
+
+impl RawParams<'_> {
+    fn is_empty(&self) -> bool {
+        match self {
+            RawParams::ByName(members) => members.is_empty(),
+            RawParams::ByPosition(items) => items.is_empty(),
+        }
+    }
+}
+
+/// Reads `params`: [`RawParams`] for an object or an array, `None` for any
+/// other value.
+struct ParamsSeed;
+
+impl<'de> DeserializeSeed<'de> for ParamsSeed {
+    type Value = Option<RawParams<'de>>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ParamsSeed {
+    type Value = Option<RawParams<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("params")
+    }
+
+    visit_non_string_scalars!(None);
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<&'de RawValue>()? {
+            check_value(item)?;
+            items.push(item);
+        }
+        Ok(Some(RawParams::ByPosition(items)))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
+        while let Some(name) = map.next_key_seed(KeySeed)? {
+            if members.iter().any(|(seen, _)| *seen == name) {
+                return Err(de::Error::custom(format_args!("duplicate key `{name}`")));
+            }
+            let value: &'de RawValue = map.next_value()?;
+            check_value(value)?;
+            members.push((name, value));
+        }
+        Ok(Some(RawParams::ByName(members)))
+    }
+}
+
+/// Fails on what a parse into a `Value` fails on in `raw`, read as raw text:
+/// a repeated key at any depth, a number out of the range of `f64`, or a
+/// string with an invalid escape. `null`, `true`, `false` and strings
+/// without escapes are read in full already.
+fn check_value<E: de::Error>(raw: &RawValue) -> Result<(), E> {
+    let text = raw.get();
+    let plain = matches!(text, "null" | "true" | "false")
+        || (text.starts_with('"') && !text.contains('\\'));
+    if plain {
+        return Ok(());
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let strict = runtime::Strict::nested(&mut deserializer);
+    <de::IgnoredAny as de::Deserialize>::deserialize(strict)
+        .map(|_| ())
+        .map_err(E::custom)
+}
+
+/// Reads the body of a request to the JSON-RPC endpoint, or returns the
+/// error response to a body that cannot be read.
 ///
 /// `http_error_code` maps an HTTP status of the whole request (413, 415) to
 /// its JSON-RPC code.
-pub async fn serve<F, Fut>(
+pub async fn read_payload(
     headers: &HeaderMap,
     body: Body,
     http_error_code: impl Fn(StatusCode) -> i64,
-    call: F,
-) -> Response
-where
-    F: Fn(String, Option<Value>) -> Fut,
-    Fut: Future<Output = Result<Box<RawValue>, CallError>>,
-{
-    let bytes = match runtime::read_body(headers, body).await {
-        Ok(bytes) => bytes,
-        Err(rejection) => {
+) -> Result<Bytes, Response> {
+    runtime::read_body(headers, body)
+        .await
+        .map_err(|rejection| {
             let status = rejection.status;
-            return reject(
+            reject(
                 status,
                 CallError::from_rejection(http_error_code(status), rejection),
-            );
-        }
-    };
-    let payload = match parse_payload(&bytes) {
+            )
+        })
+}
+
+/// Serves the payload `bytes` of one HTTP request to the JSON-RPC endpoint:
+/// runs each call through `call(method, params)`, with the params borrowed
+/// from `bytes`, and writes the response.
+pub async fn serve<'b, F, Fut>(bytes: &'b [u8], call: F) -> Response
+where
+    F: Fn(String, Option<RawParams<'b>>) -> Fut,
+    Fut: Future<Output = Result<Box<RawValue>, CallError>>,
+{
+    let payload = match parse_payload(bytes) {
         Ok(payload) => payload,
         Err(rejection) => {
             let data = CallError::from_rejection(PARSE_ERROR, rejection).data;
@@ -367,7 +535,7 @@ async fn handle_one<'a, F, Fut>(
     outcome: &mut Outcome,
 ) -> Option<ResponseObject<'a>>
 where
-    F: Fn(String, Option<Value>) -> Fut,
+    F: Fn(String, Option<RawParams<'a>>) -> Fut,
     Fut: Future<Output = Result<Box<RawValue>, CallError>>,
 {
     let request = match item {
@@ -402,7 +570,7 @@ type Item<'a> = Result<Request<'a>, InvalidRequest<'a>>;
 /// A request object that passed the envelope rules.
 struct Request<'a> {
     method: Cow<'a, str>,
-    params: Option<Value>,
+    params: Option<RawParams<'a>>,
     /// `None` for a notification.
     id: Option<ReplyId<'a>>,
 }
@@ -501,27 +669,9 @@ impl<'de> Visitor<'de> for ItemSeed {
         f.write_str("a request object")
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Err(InvalidRequest::not_an_object()))
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Err(InvalidRequest::not_an_object()))
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Err(InvalidRequest::not_an_object()))
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Err(InvalidRequest::not_an_object()))
-    }
+    visit_non_string_scalars!(Err(InvalidRequest::not_an_object()));
 
     fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Err(InvalidRequest::not_an_object()))
-    }
-
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(Err(InvalidRequest::not_an_object()))
     }
 
@@ -542,10 +692,10 @@ impl<'de> Visitor<'de> for ItemSeed {
                     .method
                     .replace(map.next_value_seed(TextSeed)?)
                     .is_some(),
-                "params" => {
-                    let StrictValue(params) = map.next_value()?;
-                    members.params.replace(params).is_some()
-                }
+                "params" => members
+                    .params
+                    .replace(map.next_value_seed(ParamsSeed)?)
+                    .is_some(),
                 "id" => {
                     let raw: &'de RawValue = map.next_value()?;
                     let id = reply_id(raw)?;
@@ -571,7 +721,9 @@ struct Members<'a> {
     jsonrpc: Option<Option<Cow<'a, str>>>,
     /// `method`, with its text when it is a string.
     method: Option<Option<Cow<'a, str>>>,
-    params: Option<Value>,
+    /// `params`, with `None` inside for a value that is neither an object
+    /// nor an array.
+    params: Option<Option<RawParams<'a>>>,
     /// `id`, when it is present: the response's id when it is a valid one.
     id: Option<Option<ReplyId<'a>>>,
     /// Members that a request object may not have.
@@ -598,7 +750,7 @@ impl<'a> Members<'a> {
         if method.is_none() {
             problems.insert("method".into(), "Expected a method name string".into());
         }
-        if !matches!(self.params, None | Some(Value::Object(_) | Value::Array(_))) {
+        if matches!(self.params, Some(None)) {
             problems.insert("params".into(), "Expected an object or an array".into());
         }
         for key in self.unknown {
@@ -612,7 +764,7 @@ impl<'a> Members<'a> {
         match method {
             Some(method) if problems.is_empty() => Ok(Request {
                 method,
-                params: self.params,
+                params: self.params.flatten(),
                 id,
             }),
             _ => Err(InvalidRequest {
@@ -678,21 +830,7 @@ impl<'de> Visitor<'de> for TextSeed {
         f.write_str("a JSON value")
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    visit_non_string_scalars!(None);
 
     fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
         Ok(Some(Cow::Borrowed(text)))
@@ -700,10 +838,6 @@ impl<'de> Visitor<'de> for TextSeed {
 
     fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
         Ok(Some(Cow::Owned(text.to_string())))
-    }
-
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
@@ -718,16 +852,10 @@ impl<'de> Visitor<'de> for TextSeed {
 /// Returns the OpenRPC `document` for `rpc.discover`, which takes no params.
 pub fn discover(
     document: &str,
-    params: Option<Value>,
+    params: Option<RawParams<'_>>,
     code: i64,
 ) -> Result<Box<RawValue>, CallError> {
-    let empty = match &params {
-        None => true,
-        Some(Value::Array(items)) => items.is_empty(),
-        Some(Value::Object(object)) => object.is_empty(),
-        Some(_) => false,
-    };
-    if !empty {
+    if params.is_some_and(|params| !params.is_empty()) {
         let data = json!({ "params": "rpc.discover takes no params" });
         return Err(CallError::new(code, "Invalid params", Some(data)));
     }

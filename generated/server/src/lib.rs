@@ -236,12 +236,13 @@ async fn handle_jsonrpc<A: Api>(State(api): State<Arc<A>>, request: Request) -> 
         let error = jsonrpc::CallError::from_rest(-32001, &error);
         return jsonrpc::reject(axum::http::StatusCode::UNAUTHORIZED, error);
     }
-    jsonrpc::serve(
-        &context.headers,
-        body,
-        jsonrpc_http_error_code,
-        |method, params| call_jsonrpc(api, context, &api_key, method, params),
-    )
+    let bytes = match jsonrpc::read_payload(&context.headers, body, jsonrpc_http_error_code).await {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
+    };
+    jsonrpc::serve(&bytes, |method, params| {
+        call_jsonrpc(api, context, &api_key, method, params)
+    })
     .await
 }
 
@@ -259,7 +260,7 @@ async fn call_jsonrpc<A: Api>(
     context: &RequestContext,
     endpoint_api_key: &ApiKey,
     method: String,
-    params: Option<serde_json::Value>,
+    params: Option<jsonrpc::RawParams<'_>>,
 ) -> Result<Box<serde_json::value::RawValue>, jsonrpc::CallError> {
     match method.as_str() {
         "rpc.discover" => jsonrpc::discover(OPENRPC_DOCUMENT, params, -32602),

@@ -571,13 +571,13 @@ impl<'de> Visitor<'de> for StrictVisitor {
 
 /// A deserializer that rejects a repeated key in any object it reads, and,
 /// when `fields` is set, a key of the outer object outside `fields`.
-struct Strict<D> {
+pub(crate) struct Strict<D> {
     inner: D,
     fields: Option<&'static [&'static str]>,
 }
 
 impl<D> Strict<D> {
-    fn nested(inner: D) -> Self {
+    pub(crate) fn nested(inner: D) -> Self {
         Strict {
             inner,
             fields: None,

@@ -94,7 +94,12 @@ pub fn endpoint_items(
             let api = &*api;
             let context = &context;
             #authenticate
-            jsonrpc::serve(&context.headers, body, jsonrpc_http_error_code, |method, params| {
+            let bytes =
+                match jsonrpc::read_payload(&context.headers, body, jsonrpc_http_error_code).await {
+                    Ok(bytes) => bytes,
+                    Err(response) => return response,
+                };
+            jsonrpc::serve(&bytes, |method, params| {
                 call_jsonrpc(api, context, #endpoint_key_arg method, params)
             })
             .await
@@ -113,7 +118,7 @@ pub fn endpoint_items(
             context: &RequestContext,
             #endpoint_key_param
             method: String,
-            params: Option<serde_json::Value>,
+            params: Option<jsonrpc::RawParams<'_>>,
         ) -> Result<Box<serde_json::value::RawValue>, jsonrpc::CallError> {
             match method.as_str() {
                 "rpc.discover" => jsonrpc::discover(OPENRPC_DOCUMENT, params, #invalid_params),
