@@ -22,7 +22,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::Extensions;
+use axum::http::header::ALLOW;
+use axum::http::{Extensions, HeaderValue, Method};
 use axum::response::Response;
 use futures_util::future::Either;
 
@@ -73,20 +74,49 @@ impl Deref for MatchedRoute<'_> {
 /// The path templates of a router's routes, to find the route of a request
 /// before the router does, as axum would find it.
 pub(crate) struct Routes {
-    templates: matchit::Router<Arc<str>>,
+    templates: matchit::Router<Route>,
+}
+
+/// A route of [`Routes`].
+pub(crate) struct Route {
+    template: Arc<str>,
+    /// The methods of the route, as the value of an `Allow` header.
+    allow: HeaderValue,
+}
+
+impl Route {
+    /// Adds the `Allow` header that axum adds to a response to a method
+    /// that the route does not serve, unless `response` has one, when
+    /// `method` is such a method. Call it on a response that the
+    /// middleware sent in place of the router.
+    pub(crate) fn add_allow(&self, method: &Method, response: &mut Response) {
+        let allow = self.allow.to_str().unwrap_or_default();
+        if allow.split(',').any(|allowed| allowed == method.as_str()) {
+            return;
+        }
+        if !response.headers().contains_key(ALLOW) {
+            response.headers_mut().insert(ALLOW, self.allow.clone());
+        }
+    }
 }
 
 impl Routes {
-    /// Builds the lookup of `templates`, the templates of a router's
-    /// routes as given to `axum::Router::route`.
+    /// Builds the lookup of `routes`, the templates of a router's routes as
+    /// given to `axum::Router::route`, each with the `Allow` header value
+    /// that axum gives it.
     ///
     /// # Panics
     ///
-    /// Panics when two templates conflict, as `axum::Router::route` does.
-    pub(crate) fn new<'a>(templates: impl IntoIterator<Item = &'a str>) -> Self {
+    /// Panics when two templates conflict, as `axum::Router::route` does,
+    /// or an `Allow` value is not a valid header value.
+    pub(crate) fn new<'a>(routes: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let mut router = matchit::Router::new();
-        for template in templates {
-            if let Err(error) = router.insert(template, Arc::from(template)) {
+        for (template, allow) in routes {
+            let route = Route {
+                template: Arc::from(template),
+                allow: HeaderValue::from_str(allow).expect("a valid Allow header value"),
+            };
+            if let Err(error) = router.insert(template, route) {
                 panic!("invalid route template {template}: {error}");
             }
         }
@@ -94,12 +124,12 @@ impl Routes {
     }
 
     /// Stores the route of `request` as the [`MatchedRoute`] of the
-    /// request that the current task serves, if one of the templates
-    /// matches its path.
-    pub(crate) fn mark(&self, request: &Request) {
-        if let Ok(matched) = self.templates.at(request.uri().path()) {
-            telemetry::mark_route(matched.value);
-        }
+    /// request that the current task serves, and returns it, if one of the
+    /// templates matches its path.
+    pub(crate) fn mark(&self, request: &Request) -> Option<&Route> {
+        let route = self.templates.at(request.uri().path()).ok()?.value;
+        telemetry::mark_route(&route.template);
+        Some(route)
     }
 }
 
@@ -267,17 +297,21 @@ mod tests {
 
     use super::*;
 
+    fn request(uri: &str) -> Request {
+        Request::builder()
+            .uri(uri)
+            .body(Body::empty())
+            .expect("a valid request")
+    }
+
     /// Marks a request for `uri` inside a request's telemetry context, as
     /// the mock's service does, and returns the route it then has.
     async fn route_of(routes: &Routes, uri: &str) -> Option<String> {
-        let request = Request::builder()
-            .uri(uri)
-            .body(Body::empty())
-            .expect("a valid request");
+        let request = request(uri);
         let found = Mutex::new(None);
         let slot = &found;
         telemetry::log_request(request, |request| async move {
-            routes.mark(&request);
+            let _ = routes.mark(&request);
             let route = MatchedRoute::of(&request).map(|route| route.to_string());
             *slot.lock().expect("not poisoned") = route;
             Response::default()
@@ -288,7 +322,11 @@ mod tests {
 
     #[tokio::test]
     async fn routes_mark_matching_template() {
-        let routes = Routes::new(["/services/{id}/terminate", "/jsonrpc", "/lab/%C3%BCber"]);
+        let routes = Routes::new([
+            ("/services/{id}/terminate", "POST"),
+            ("/jsonrpc", "POST"),
+            ("/lab/%C3%BCber", "GET,HEAD"),
+        ]);
         let terminate = route_of(&routes, "/services/cron/terminate?x=1").await;
         assert_eq!(terminate.as_deref(), Some("/services/{id}/terminate"));
         let encoded = route_of(&routes, "/services/a%2Fb/terminate").await;
@@ -301,20 +339,44 @@ mod tests {
 
     #[tokio::test]
     async fn routes_leave_other_paths_unmarked() {
-        let routes = Routes::new(["/services/{id}/terminate", "/jsonrpc"]);
+        let routes = Routes::new([("/services/{id}/terminate", "POST"), ("/jsonrpc", "POST")]);
         assert_eq!(route_of(&routes, "/services/cron").await, None);
         assert_eq!(route_of(&routes, "/jsonrpc/").await, None);
         assert_eq!(route_of(&routes, "/__mock/state").await, None);
     }
 
     #[test]
+    fn allow_added_for_other_methods_only() {
+        let routes = Routes::new([("/openapi.json", "GET,HEAD")]);
+        let request = request("/openapi.json");
+        let route = routes.mark(&request).expect("a route");
+        for (method, expected) in [
+            (Method::GET, None),
+            (Method::HEAD, None),
+            (Method::OPTIONS, Some("GET,HEAD")),
+            (Method::POST, Some("GET,HEAD")),
+        ] {
+            let mut response = Response::default();
+            route.add_allow(&method, &mut response);
+            let allow = response
+                .headers()
+                .get(ALLOW)
+                .map(|value| value.to_str().unwrap());
+            assert_eq!(allow, expected, "{method}");
+        }
+        let mut response = Response::default();
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET"));
+        route.add_allow(&Method::DELETE, &mut response);
+        assert_eq!(response.headers()[ALLOW], "GET");
+    }
+
+    #[test]
     fn no_route_outside_request() {
-        let routes = Routes::new(["/jsonrpc"]);
-        let request = Request::builder()
-            .uri("/jsonrpc")
-            .body(Body::empty())
-            .expect("a valid request");
-        routes.mark(&request);
+        let routes = Routes::new([("/jsonrpc", "POST")]);
+        let request = request("/jsonrpc");
+        assert!(routes.mark(&request).is_some());
         assert!(MatchedRoute::of(&request).is_none());
     }
 }

@@ -94,9 +94,8 @@ impl MockService {
             cors,
             body_read_timeout,
         } = self;
-        if let Some(routes) = &routes {
-            routes.mark(&request);
-        }
+        let route = routes.as_deref().and_then(|routes| routes.mark(&request));
+        let method = route.map(|_| request.method().clone());
         let mut recording = journal
             .as_deref()
             .and_then(|journal| Recording::start(journal, &request));
@@ -116,7 +115,14 @@ impl MockService {
         // The response to a panic skips the deadline's step, as it skips
         // the rest of the handler.
         let mut response = match result {
-            Ok(Ok(response)) => deadline.finish(response),
+            Ok(Ok(mut response)) => {
+                // The router adds `Allow` to its own responses to a method
+                // that the route does not serve, but not to the middleware's.
+                if let Some((route, method)) = route.zip(method.as_ref()) {
+                    route.add_allow(method, &mut response);
+                }
+                deadline.finish(response)
+            }
             Err(payload) => internal_error::panic_response(payload),
         };
         if let Some(cors_headers) = cors_headers {

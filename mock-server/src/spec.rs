@@ -34,8 +34,12 @@ pub(crate) fn document() -> &'static Document {
     &DOCUMENT
 }
 
-/// The path templates of the routes that [`add_routes`] adds.
-pub(crate) const ROUTES: &[&str] = &[OPENAPI_YAML_PATH, OPENAPI_JSON_PATH];
+/// The path templates of the routes that [`add_routes`] adds, each with
+/// the `Allow` header value that axum gives a `GET` route.
+pub(crate) const ROUTES: &[(&str, &str)] = &[
+    (OPENAPI_YAML_PATH, "GET,HEAD"),
+    (OPENAPI_JSON_PATH, "GET,HEAD"),
+];
 
 /// Adds the routes that serve the spec to `router`. Another method on
 /// their paths gets the documented 405 body.

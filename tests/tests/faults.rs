@@ -56,6 +56,30 @@ async fn terminate_idle(mock: &MockServer) -> u16 {
 }
 
 #[tokio::test]
+async fn status_fault_on_other_method_keeps_allow() {
+    let mock = start(1).await;
+    add(&mock, status_fault(500));
+    let client = reqwest::Client::new();
+    for (method, allow) in [
+        (reqwest::Method::GET, Some("POST")),
+        (reqwest::Method::DELETE, Some("POST")),
+        (reqwest::Method::POST, None),
+    ] {
+        let response = client
+            .request(method.clone(), format!("{}{IDLE_PATH}", mock.base_url()))
+            .header("X-Api-Key", DEFAULT_API_KEY)
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("the mock answers");
+        assert_eq!(response.status().as_u16(), 500, "{method}");
+        let header = response.headers().get("allow");
+        let header = header.map(|value| value.to_str().expect("an ASCII header"));
+        assert_eq!(header, allow, "{method}");
+    }
+}
+
+#[tokio::test]
 async fn status_fault_applies_count_times() {
     let mock = start(1).await;
     let id = add(

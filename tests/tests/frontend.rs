@@ -152,7 +152,11 @@ async fn preflight_allows_api_headers() {
             );
         }
         assert!(response.body.is_empty(), "{path}");
+        assert_eq!(header(&response, "allow"), Some("POST"), "{path}");
     }
+    let response = preflight(&mock.base_url(), "/openapi.json", PAGE).await;
+    assert_eq!(response.status, 204);
+    assert_eq!(header(&response, "allow"), Some("GET,HEAD"));
 }
 
 #[tokio::test]

@@ -406,25 +406,26 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
 }
 
 /// The path templates of the routes of [`router`], as axum matches
-/// them: a middleware in front of the router can find the route of a
-/// request with these, before the router runs.
-pub const ROUTES: &[&str] = &[
-    "/__mock/state",
-    "/__mock/reset",
-    "/__mock/scheduler",
-    "/__mock/scheduler/run",
-    "/__mock/clock/advance",
-    "/__mock/processes/{service_id}/{node_id}/hang",
-    "/__mock/processes/{service_id}/{node_id}/kill",
-    "/__mock/events",
-    "/__mock/faults",
-    "/__mock/faults/{fault_id}",
-    "/__mock/journal",
-    "/__mock/sessions",
-    "/__mock/sessions/{session_name}",
-    "/__mock/dashboard",
-    "/__mock/updates",
-    "/__mock/snapshot",
+/// them, each with the `Allow` header that axum adds to a response
+/// to another method. A middleware in front of the router can find
+/// the route of a request with these before the router runs.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("/__mock/state", "GET,HEAD,PUT"),
+    ("/__mock/reset", "POST"),
+    ("/__mock/scheduler", "GET,HEAD"),
+    ("/__mock/scheduler/run", "POST"),
+    ("/__mock/clock/advance", "POST"),
+    ("/__mock/processes/{service_id}/{node_id}/hang", "POST"),
+    ("/__mock/processes/{service_id}/{node_id}/kill", "POST"),
+    ("/__mock/events", "GET,HEAD"),
+    ("/__mock/faults", "GET,HEAD,POST,DELETE"),
+    ("/__mock/faults/{fault_id}", "DELETE"),
+    ("/__mock/journal", "GET,HEAD,DELETE"),
+    ("/__mock/sessions", "GET,HEAD"),
+    ("/__mock/sessions/{session_name}", "DELETE"),
+    ("/__mock/dashboard", "GET,HEAD"),
+    ("/__mock/updates", "GET,HEAD"),
+    ("/__mock/snapshot", "GET,HEAD"),
 ];
 
 async fn unknown_path(uri: axum::http::Uri) -> Response {

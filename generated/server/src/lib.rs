@@ -92,11 +92,15 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
 }
 
 /// The path templates of the routes of [`router`], as axum matches
-/// them: a middleware in front of the router can find the route of a
-/// request with these, before the router runs.
-pub const ROUTES: &[&str] = &[
-    "/system/services/active/{system_services_id}/terminate",
-    "/jsonrpc",
+/// them, each with the `Allow` header that axum adds to a response
+/// to another method. A middleware in front of the router can find
+/// the route of a request with these before the router runs.
+pub const ROUTES: &[(&str, &str)] = &[
+    (
+        "/system/services/active/{system_services_id}/terminate",
+        "POST",
+    ),
+    ("/jsonrpc", "POST"),
 ];
 
 async fn unknown_path(uri: axum::http::Uri) -> Response {

@@ -236,7 +236,12 @@ fn lib_tokens(title: &str, model: &Model, items: &[OperationItems]) -> TokenStre
     let definitions = items.iter().map(|item| &item.definitions);
     let trait_methods = items.iter().map(|item| &item.trait_method);
     let routes = routes(items);
-    let route_templates = distinct_paths(items).into_iter().flat_map(route_paths);
+    let route_templates = distinct_paths(items).into_iter().flat_map(|path| {
+        let allow = allow_header(items, path);
+        route_paths(path)
+            .into_iter()
+            .map(move |route| quote! { (#route, #allow) })
+    });
     let params = model
         .operations
         .iter()
@@ -297,9 +302,10 @@ fn lib_tokens(title: &str, model: &Model, items: &[OperationItems]) -> TokenStre
         }
 
         /// The path templates of the routes of [`router`], as axum matches
-        /// them: a middleware in front of the router can find the route of a
-        /// request with these, before the router runs.
-        pub const ROUTES: &[&str] = &[#(#route_templates),*];
+        /// them, each with the `Allow` header that axum adds to a response
+        /// to another method. A middleware in front of the router can find
+        /// the route of a request with these before the router runs.
+        pub const ROUTES: &[(&str, &str)] = &[#(#route_templates),*];
 
         async fn unknown_path(uri: axum::http::Uri) -> Response {
             Rejection::unknown_path(&uri).into_response()
@@ -339,6 +345,26 @@ fn routes(items: &[OperationItems]) -> Vec<TokenStream> {
             quote! { #(#routes)* }
         })
         .collect()
+}
+
+/// Returns the `Allow` header value that axum gives the routes of `path`:
+/// their methods in the order they are added, `GET` followed by `HEAD`.
+fn allow_header(items: &[OperationItems], path: &str) -> String {
+    let mut allow: Vec<&str> = Vec::new();
+    for item in items.iter().filter(|item| item.path == path) {
+        let method = item.method.as_str();
+        let methods = if method == "GET" {
+            vec!["GET", "HEAD"]
+        } else {
+            vec![method]
+        };
+        for method in methods {
+            if !allow.contains(&method) {
+                allow.push(method);
+            }
+        }
+    }
+    allow.join(",")
 }
 
 /// Returns the path templates of `items`, each once.
