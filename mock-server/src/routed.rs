@@ -82,6 +82,8 @@ pub(crate) struct Route {
     template: Arc<str>,
     /// The methods of the route, as the value of an `Allow` header.
     allow: HeaderValue,
+    /// The same methods, to compare a request's with.
+    methods: Vec<Method>,
 }
 
 impl Route {
@@ -90,11 +92,7 @@ impl Route {
     /// `method` is such a method. Call it on a response that the
     /// middleware sent in place of the router.
     pub(crate) fn add_allow(&self, method: &Method, response: &mut Response) {
-        let allow = self.allow.to_str().unwrap_or_default();
-        if allow.split(',').any(|allowed| allowed == method.as_str()) {
-            return;
-        }
-        if !response.headers().contains_key(ALLOW) {
+        if !self.methods.contains(method) && !response.headers().contains_key(ALLOW) {
             response.headers_mut().insert(ALLOW, self.allow.clone());
         }
     }
@@ -108,13 +106,17 @@ impl Routes {
     /// # Panics
     ///
     /// Panics when two templates conflict, as `axum::Router::route` does,
-    /// or an `Allow` value is not a valid header value.
+    /// or an `Allow` value is not a valid header value or list of methods.
     pub(crate) fn new<'a>(routes: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let mut router = matchit::Router::new();
         for (template, allow) in routes {
             let route = Route {
                 template: Arc::from(template),
                 allow: HeaderValue::from_str(allow).expect("a valid Allow header value"),
+                methods: allow
+                    .split(',')
+                    .map(|method| Method::from_bytes(method.as_bytes()).expect("a valid method"))
+                    .collect(),
             };
             if let Err(error) = router.insert(template, route) {
                 panic!("invalid route template {template}: {error}");
