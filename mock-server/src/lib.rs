@@ -38,7 +38,6 @@ pub mod telemetry;
 pub mod updates;
 mod yaml_location;
 
-use routed::Routes;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,7 +111,12 @@ pub fn service_with(api: Arc<MockApi>, options: &AppOptions) -> MockService {
         .iter()
         .copied()
         .chain(spec::ROUTES.iter().copied());
-    MockService::new(router, Some(Routes::new(routes)), options, Some(api))
+    MockService::new(
+        router,
+        Some(routed::Routes::new(routes)),
+        options,
+        Some(api),
+    )
 }
 
 /// Adds the middleware to every route and the fallback of `router`, with

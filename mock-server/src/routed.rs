@@ -74,7 +74,7 @@ impl Deref for MatchedRoute<'_> {
 /// The path templates of a router's routes, to find the route of a request
 /// before the router does, as axum would find it.
 pub(crate) struct Routes {
-    templates: matchit::Router<Route>,
+    templates: matchit::Router<Arc<Route>>,
 }
 
 /// A route of [`Routes`].
@@ -88,9 +88,9 @@ pub(crate) struct Route {
 
 impl Route {
     /// Adds the `Allow` header that axum adds to a response to a method
-    /// that the route does not serve, unless `response` has one, when
-    /// `method` is such a method. Call it on a response that the
-    /// middleware sent in place of the router.
+    /// that the route does not serve, when `method` is such a method and
+    /// `response` has none. The router's own responses to such a method
+    /// have it already, and the middleware's need it.
     pub(crate) fn add_allow(&self, method: &Method, response: &mut Response) {
         if !self.methods.contains(method) && !response.headers().contains_key(ALLOW) {
             response.headers_mut().insert(ALLOW, self.allow.clone());
@@ -118,7 +118,7 @@ impl Routes {
                     .map(|method| Method::from_bytes(method.as_bytes()).expect("a valid method"))
                     .collect(),
             };
-            if let Err(error) = router.insert(template, route) {
+            if let Err(error) = router.insert(template, Arc::new(route)) {
                 panic!("invalid route template {template}: {error}");
             }
         }
@@ -128,10 +128,10 @@ impl Routes {
     /// Stores the route of `request` as the [`MatchedRoute`] of the
     /// request that the current task serves, and returns it, if one of the
     /// templates matches its path.
-    pub(crate) fn mark(&self, request: &Request) -> Option<&Route> {
+    pub(crate) fn mark(&self, request: &Request) -> Option<Arc<Route>> {
         let route = self.templates.at(request.uri().path()).ok()?.value;
         telemetry::mark_route(&route.template);
-        Some(route)
+        Some(route.clone())
     }
 }
 
@@ -161,21 +161,49 @@ pub(crate) fn layer(
 /// A router with the middleware of [`layer`] after routing.
 #[derive(Clone)]
 pub(crate) enum Routed {
-    /// The middleware wraps the whole router, which runs after it; a
-    /// [`Routes::mark`] before it gives the route.
-    Whole(PreflightService<FaultService<PreferService<axum::Router>>>),
+    /// The middleware wraps the whole router, whose routes are known, and
+    /// [`Routed::mark`] gives it the route before it runs.
+    Whole(
+        PreflightService<FaultService<PreferService<axum::Router>>>,
+        Arc<Routes>,
+    ),
     /// The middleware is a layer of each route of the router.
     PerRoute(axum::Router),
 }
 
 impl Routed {
+    /// Puts the middleware of `layer` after the routing of `router`: around
+    /// the whole router when its `routes` are known, and as a layer of each
+    /// route otherwise.
+    pub(crate) fn new(
+        router: axum::Router,
+        routes: Option<Routes>,
+        layer: Stack<Stack<PreferLayer, FaultLayer>, PreflightLayer>,
+    ) -> Self {
+        match routes {
+            Some(routes) => {
+                Routed::Whole(tower_layer::Layer::layer(&layer, router), Arc::new(routes))
+            }
+            None => Routed::PerRoute(router.layer(layer)),
+        }
+    }
+
+    /// Stores the route of `request` for the middleware, and returns it,
+    /// when the routes are known and one matches.
+    pub(crate) fn mark(&self, request: &Request) -> Option<Arc<Route>> {
+        match self {
+            Routed::Whole(_, routes) => routes.mark(request),
+            Routed::PerRoute(_) => None,
+        }
+    }
+
     /// Returns the future of the response to `request`.
     pub(crate) fn call(
         &mut self,
         request: Request,
     ) -> impl Future<Output = Result<Response, Infallible>> + Send + 'static {
         match self {
-            Routed::Whole(service) => Either::Left(service.call(request)),
+            Routed::Whole(service, _) => Either::Left(service.call(request)),
             Routed::PerRoute(router) => Either::Right(router.call(request)),
         }
     }

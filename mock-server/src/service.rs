@@ -34,9 +34,6 @@ use crate::{AppOptions, MockApi, internal_error, routed, telemetry};
 #[derive(Clone)]
 pub struct MockService {
     router: Routed,
-    /// The routes of the router, when they are known: then the middleware
-    /// after routing wraps the whole router instead of each route.
-    routes: Option<Arc<Routes>>,
     /// The journal that records each request, inside the log.
     journal: Option<Arc<Journal>>,
     cors: Option<Arc<Cors>>,
@@ -59,14 +56,9 @@ impl MockService {
     ) -> Self {
         let cors = options.cors.clone().map(Arc::new);
         let journal = api.as_ref().map(|api| api.journal().clone());
-        let layer = routed::layer(cors.clone(), api);
-        let router = match routes {
-            Some(_) => Routed::Whole(tower_layer::Layer::layer(&layer, router)),
-            None => Routed::PerRoute(router.layer(layer)),
-        };
+        let router = Routed::new(router, routes, routed::layer(cors.clone(), api));
         MockService {
             router,
-            routes: routes.map(Arc::new),
             journal,
             cors,
             body_read_timeout: options.body_read_timeout,
@@ -89,13 +81,14 @@ impl MockService {
     async fn respond(self, request: Request) -> Response {
         let MockService {
             router,
-            routes,
             journal,
             cors,
             body_read_timeout,
         } = self;
-        let route = routes.as_deref().and_then(|routes| routes.mark(&request));
-        let method = route.map(|_| request.method().clone());
+        // The route and the method, for the `Allow` header of the response.
+        let route = router
+            .mark(&request)
+            .map(|route| (route, request.method().clone()));
         let mut recording = journal
             .as_deref()
             .and_then(|journal| Recording::start(journal, &request));
@@ -118,7 +111,7 @@ impl MockService {
             Ok(Ok(mut response)) => {
                 // The router adds `Allow` to its own responses to a method
                 // that the route does not serve, but not to the middleware's.
-                if let Some((route, method)) = route.zip(method.as_ref()) {
+                if let Some((route, method)) = &route {
                     route.add_allow(method, &mut response);
                 }
                 deadline.finish(response)

@@ -142,7 +142,7 @@ impl std::fmt::Debug for RequestId {
 struct RequestContext {
     id: RequestId,
     /// The route template of the log line, filled in after routing.
-    route: RefCell<Option<Arc<str>>>,
+    route: RefCell<Option<RouteTemplate>>,
     /// The template of the mock's own route that matched, when it is
     /// found before routing.
     marked: RefCell<Option<Arc<str>>>,
@@ -237,7 +237,7 @@ where
             );
             if let Some((method, uri)) = logged {
                 let route = match &route {
-                    Some(template) => &**template,
+                    Some(template) => template.as_str(),
                     None => uri.path(),
                 };
                 log_completed(id.as_str(), &method, route, &response, started.elapsed());
@@ -251,14 +251,14 @@ where
 /// line of the request that the current task serves, if there is one.
 pub(crate) fn note_route(request: &Request) {
     if let Some(matched) = request.extensions().get::<MatchedPath>() {
-        set_route(Arc::from(matched.as_str()));
+        set_route(RouteTemplate::Matched(matched.clone()));
     }
 }
 
 /// Stores `template`, a path template of the loaded document, for the log
 /// line of the request that the current task serves, if there is one.
 pub(crate) fn note_loaded_route(template: &Arc<str>) {
-    set_route(template.clone());
+    set_route(RouteTemplate::Named(template.clone()));
 }
 
 /// Stores `template`, the route that [`crate::routed::Routes::mark`] found
@@ -267,7 +267,7 @@ pub(crate) fn note_loaded_route(template: &Arc<str>) {
 pub(crate) fn mark_route(template: &Arc<str>) {
     let _ = REQUEST.try_with(|current| {
         *current.marked.borrow_mut() = Some(template.clone());
-        *current.route.borrow_mut() = Some(template.clone());
+        *current.route.borrow_mut() = Some(RouteTemplate::Named(template.clone()));
     });
 }
 
@@ -280,7 +280,23 @@ pub(crate) fn marked_route() -> Option<Arc<str>> {
         .flatten()
 }
 
-fn set_route(template: Arc<str>) {
+/// A route template: the one axum matched, or one the mock found itself,
+/// of its own routes or of the document that `--spec` loads.
+enum RouteTemplate {
+    Matched(MatchedPath),
+    Named(Arc<str>),
+}
+
+impl RouteTemplate {
+    fn as_str(&self) -> &str {
+        match self {
+            RouteTemplate::Matched(matched) => matched.as_str(),
+            RouteTemplate::Named(template) => template,
+        }
+    }
+}
+
+fn set_route(template: RouteTemplate) {
     let _ = REQUEST.try_with(|current| *current.route.borrow_mut() = Some(template));
 }
 

@@ -199,10 +199,19 @@ impl<'a> Params<'a> {
 
     /// Rejects params by name that the method does not have, naming each.
     fn check_names(&self, code: i64) -> Result<(), CallError> {
-        let keys: Box<dyn Iterator<Item = &str>> = match &self.values {
-            ParamValues::Raw(members) => Box::new(members.iter().map(|(name, _)| name.as_ref())),
-            ParamValues::Decoded(object) => Box::new(object.keys().map(String::as_str)),
+        let data = match &self.values {
+            ParamValues::Raw(members) => self.unknown(members.iter().map(|(name, _)| name.as_ref())),
+            ParamValues::Decoded(object) => self.unknown(object.keys().map(String::as_str)),
         };
+        if data.is_empty() {
+            return Ok(());
+        }
+        Err(CallError::new(code, "Invalid request", Some(Value::Object(data))))
+    }
+
+    /// Returns the message of each of `keys` that is not a parameter of the
+    /// method, by key.
+    fn unknown<'k>(&self, keys: impl Iterator<Item = &'k str>) -> Map<String, Value> {
         let mut data = Map::new();
         for key in keys {
             if !self.names.contains(&key) {
@@ -213,10 +222,7 @@ impl<'a> Params<'a> {
                 data.insert(key.to_string(), message.into());
             }
         }
-        if data.is_empty() {
-            return Ok(());
-        }
-        Err(CallError::new(code, "Invalid request", Some(Value::Object(data))))
+        data
     }
 
     /// Takes out the string parameter `name`, which must be present and
