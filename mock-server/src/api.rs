@@ -314,10 +314,7 @@ impl MockApi {
     /// request to an operation of the loaded document ([`AnySpec`]) must
     /// pass that operation's security requirement instead.
     pub(crate) fn accepts_request<B>(&self, request: &axum::http::Request<B>) -> bool {
-        let peer = request
-            .extensions()
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|axum::extract::ConnectInfo(address)| address.ip());
+        let peer = crate::telemetry::client_address(request).map(|address| address.ip());
         // The mock's own routes come first, and axum marks their requests
         // with the matched path.
         let loaded = self
@@ -398,7 +395,10 @@ fn build_sessions(
 
 impl Api for MockApi {
     fn authenticate(&self, context: &RequestContext, api_key: &ApiKey) -> Result<(), Error> {
-        let peer = context.peer.map(|address| address.ip());
+        let peer = context
+            .peer
+            .or_else(crate::telemetry::current_peer)
+            .map(|address| address.ip());
         let Err(reason) = self.auth.check(api_key, peer, &context.headers) else {
             return Ok(());
         };

@@ -3,12 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::extract::{MatchedPath, Request};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -164,10 +163,7 @@ impl ControlApi {
         if !pairs.iter().any(|(name, _)| name == "session") {
             return None;
         }
-        let peer = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(address)| address.ip());
+        let peer = telemetry::client_address(request).map(|address| address.ip());
         self.api.check_control(peer, request.headers()).ok()?;
         let message = format!(
             "Only GET /__mock/updates reads the session from the query; name the session in \
@@ -180,7 +176,10 @@ impl ControlApi {
 
 impl Api for ControlApi {
     fn authenticate(&self, context: &RequestContext, _token: &ApiKey) -> Result<(), types::Error> {
-        let peer = context.peer.map(|address| address.ip());
+        let peer = context
+            .peer
+            .or_else(telemetry::current_peer)
+            .map(|address| address.ip());
         let Err(reason) = self.api.check_control(peer, &context.headers) else {
             return Ok(());
         };
@@ -493,7 +492,10 @@ impl Api for ControlApi {
         // With a token the page contains no secret, and reads the token from
         // the URL fragment, so any client may load it.
         if !self.api.control_access().has_token() {
-            let peer = context.peer.map(|address| address.ip());
+            let peer = context
+                .peer
+                .or_else(telemetry::current_peer)
+                .map(|address| address.ip());
             if let Err(reason) = self.api.check_control(peer, &context.headers) {
                 tracing::info!(
                     request_id = telemetry::request_id_field(),

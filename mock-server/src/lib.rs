@@ -107,16 +107,11 @@ pub fn service_with(api: Arc<MockApi>, options: &AppOptions) -> MockService {
     };
     let router =
         spec::add_routes(system_services_server::router(api.clone())).fallback_service(fallback);
-    let routes = system_services_server::ROUTES
-        .iter()
-        .copied()
-        .chain(spec::ROUTES.iter().copied());
-    MockService::new(
-        router,
-        Some(routed::Routes::new(routes)),
-        options,
-        Some(api),
-    )
+    let routes = routed::Routes::with_operations(
+        system_services_server::ROUTES,
+        spec::ROUTES.iter().copied(),
+    );
+    MockService::new(router, Some(routes), options, Some(api))
 }
 
 /// Adds the middleware to every route and the fallback of `router`, with

@@ -30,6 +30,10 @@ use futures_util::future::Either;
 use tower_layer::Stack;
 use tower_service::Service as _;
 
+use axum::routing::future::RouteFuture;
+use futures_util::future::BoxFuture;
+use system_services_server::{Matched, Operation, PathParams, Rejection};
+
 use crate::cors::{self, Cors};
 use crate::faults::{FaultLayer, FaultService, Faults};
 use crate::telemetry;
@@ -75,10 +79,15 @@ impl Deref for MatchedRoute<'_> {
 /// before the router does, as axum would find it.
 pub(crate) struct Routes {
     templates: matchit::Router<Arc<Route>>,
+    /// Number of leading routes that belong to the generated router, whose
+    /// operations [`Dispatch`] calls itself.
+    operation_routes: usize,
 }
 
 /// A route of [`Routes`].
 pub(crate) struct Route {
+    /// Index of the route in the list given to [`Routes::new`].
+    position: usize,
     template: Arc<str>,
     /// The methods of the route, as the value of an `Allow` header.
     allow: HeaderValue,
@@ -109,8 +118,9 @@ impl Routes {
     /// or an `Allow` value is not a valid header value or list of methods.
     pub(crate) fn new<'a>(routes: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let mut router = matchit::Router::new();
-        for (template, allow) in routes {
+        for (position, (template, allow)) in routes.into_iter().enumerate() {
             let route = Route {
+                position,
                 template: Arc::from(template),
                 allow: HeaderValue::from_str(allow).expect("a valid Allow header value"),
                 methods: allow
@@ -122,7 +132,36 @@ impl Routes {
                 panic!("invalid route template {template}: {error}");
             }
         }
-        Routes { templates: router }
+        Routes {
+            templates: router,
+            operation_routes: 0,
+        }
+    }
+
+    /// Builds the lookup of the generated router's `ROUTES`, whose
+    /// operations [`Dispatch`] calls itself, followed by `other_routes`.
+    pub(crate) fn with_operations<'a>(
+        operation_routes: &[(&'a str, &'a str)],
+        other_routes: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
+        let routes = operation_routes.iter().copied().chain(other_routes);
+        Routes {
+            operation_routes: operation_routes.len(),
+            ..Routes::new(routes)
+        }
+    }
+
+    /// Returns the generated operation that serves `request`, with the path
+    /// parameters of its route, if one of the generated routes matches the
+    /// request's path and serves its method.
+    fn operation(&self, request: &Request) -> Option<(Operation, Result<PathParams, Rejection>)> {
+        let matched = self.templates.at(request.uri().path()).ok()?;
+        let position = matched.value.position;
+        if position >= self.operation_routes {
+            return None;
+        }
+        let operation = Operation::find(position, request.method())?;
+        Some((operation, PathParams::decode(matched.params.iter())))
     }
 
     /// Stores the route of `request` as the [`MatchedRoute`] of the
@@ -164,7 +203,7 @@ pub(crate) enum Routed {
     /// The middleware wraps the whole router, whose routes are known, and
     /// [`Routed::mark`] gives it the route before it runs.
     Whole(
-        PreflightService<FaultService<PreferService<axum::Router>>>,
+        PreflightService<FaultService<PreferService<Dispatch>>>,
         Arc<Routes>,
     ),
     /// The middleware is a layer of each route of the router.
@@ -175,14 +214,23 @@ impl Routed {
     /// Puts the middleware of `layer` after the routing of `router`: around
     /// the whole router when its `routes` are known, and as a layer of each
     /// route otherwise.
+    ///
+    /// With `api`, the generated operations among the known routes are
+    /// called without the router ([`Dispatch`]).
     pub(crate) fn new(
         router: axum::Router,
         routes: Option<Routes>,
         layer: Stack<Stack<PreferLayer, FaultLayer>, PreflightLayer>,
+        api: Option<Arc<MockApi>>,
     ) -> Self {
         match routes {
             Some(routes) => {
-                Routed::Whole(tower_layer::Layer::layer(&layer, router), Arc::new(routes))
+                let routes = Arc::new(routes);
+                let dispatch = Dispatch {
+                    router,
+                    operations: api.map(|api| (api, routes.clone())),
+                };
+                Routed::Whole(tower_layer::Layer::layer(&layer, dispatch), routes)
             }
             None => Routed::PerRoute(router.layer(layer)),
         }
@@ -205,6 +253,48 @@ impl Routed {
         match self {
             Routed::Whole(service, _) => Either::Left(service.call(request)),
             Routed::PerRoute(router) => Either::Right(router.call(request)),
+        }
+    }
+}
+
+/// The service inside the middleware of [`Routed::Whole`]: it calls the
+/// generated operation of a request itself, and passes the other requests
+/// to the router.
+///
+/// The router would find the route again, store its path parameters and
+/// template in the request's extensions, and box and clone the route's
+/// handler. The operation gets the same parameters from [`Routes`].
+#[derive(Clone)]
+pub(crate) struct Dispatch {
+    router: axum::Router,
+    /// The API that serves the operations, with the routes to find them by.
+    operations: Option<(Arc<MockApi>, Arc<Routes>)>,
+}
+
+impl tower_service::Service<Request> for Dispatch {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<BoxFuture<'static, Result<Response, Infallible>>, RouteFuture<Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let found = self.operations.as_ref().and_then(|(api, routes)| {
+            routes
+                .operation(&request)
+                .map(|(operation, params)| (operation, params, api.clone()))
+        });
+        match found {
+            Some((operation, params, api)) => {
+                let peer = telemetry::client_address(&request);
+                let matched = Matched { params, peer };
+                Either::Left(Box::pin(async move {
+                    Ok(operation.serve(api, request, matched).await)
+                }))
+            }
+            None => Either::Right(self.router.call(request)),
         }
     }
 }
@@ -340,7 +430,7 @@ mod tests {
         let request = request(uri);
         let found = Mutex::new(None);
         let slot = &found;
-        telemetry::log_request(request, |request| async move {
+        telemetry::log_request(request, None, |request| async move {
             let _ = routes.mark(&request);
             let route = MatchedRoute::of(&request).map(|route| route.to_string());
             *slot.lock().expect("not poisoned") = route;
@@ -400,6 +490,51 @@ mod tests {
             .insert(ALLOW, HeaderValue::from_static("GET"));
         route.add_allow(&Method::DELETE, &mut response);
         assert_eq!(response.headers()[ALLOW], "GET");
+    }
+
+    #[test]
+    fn operations_found_on_generated_routes_only() {
+        let routes = Routes::with_operations(
+            system_services_server::ROUTES,
+            [("/openapi.json", "GET,HEAD")],
+        );
+        let operation = |method: Method, uri: &str| {
+            let mut request = request(uri);
+            *request.method_mut() = method;
+            routes
+                .operation(&request)
+                .map(|(operation, params)| (operation, params.is_ok()))
+        };
+        let terminate = "/system/services/active/cron/terminate";
+        assert_eq!(
+            operation(Method::POST, terminate),
+            Some((Operation::MarkTerminate, true))
+        );
+        assert_eq!(
+            operation(Method::POST, "/jsonrpc"),
+            Some((Operation::Jsonrpc, true))
+        );
+        // A value that is not UTF-8 once decoded is the operation's 400.
+        assert_eq!(
+            operation(Method::POST, "/system/services/active/%FF/terminate"),
+            Some((Operation::MarkTerminate, false))
+        );
+        assert_eq!(operation(Method::GET, terminate), None);
+        assert_eq!(operation(Method::GET, "/openapi.json"), None);
+        assert_eq!(operation(Method::POST, "/unknown"), None);
+    }
+
+    #[test]
+    fn operation_params_percent_decoded() {
+        let routes = Routes::with_operations(system_services_server::ROUTES, []);
+        let mut request = request("/system/services/active/c%72on%2Fx/terminate");
+        *request.method_mut() = Method::POST;
+        let (_, params) = routes.operation(&request).expect("the terminate operation");
+        let params = params.unwrap_or_else(|_| panic!("UTF-8 parameters"));
+        assert_eq!(
+            params.get("system_services_id").ok().as_deref(),
+            Some("cron/x")
+        );
     }
 
     #[test]

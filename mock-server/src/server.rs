@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::Request;
 use futures_util::FutureExt;
 use hyper::body::Incoming;
@@ -84,8 +83,8 @@ pub async fn serve_with(
 /// Then it stops accepting connections and lets each open connection finish
 /// the request it is on, closing idle ones at once. Connections still open
 /// after `limits.shutdown_timeout` are closed, and the returned [`Stopped`]
-/// counts them. Each request carries the peer address as
-/// `ConnectInfo<SocketAddr>`.
+/// counts them. The middleware and handlers read each request's client
+/// address from its telemetry context ([`MockService::serve_from`]).
 pub async fn serve_with_cors(
     listener: TcpListener,
     api: Arc<MockApi>,
@@ -185,9 +184,10 @@ fn connection_service(
              + 'static,
 > + Send
 + 'static {
-    hyper::service::service_fn(move |mut request: Request<Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(peer));
-        let response = app.serve(request.map(Body::new));
+    // The address goes to the request's telemetry context rather than into
+    // a `ConnectInfo` extension, whose map each request would allocate.
+    hyper::service::service_fn(move |request: Request<Incoming>| {
+        let response = app.serve_from(request.map(Body::new), Some(peer));
         crate::faults::drop_if_marked(response.map(Ok::<_, Infallible>))
     })
 }

@@ -1,6 +1,7 @@
 //! The API's router with the middleware around it, as one tower service.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -56,7 +57,8 @@ impl MockService {
     ) -> Self {
         let cors = options.cors.clone().map(Arc::new);
         let journal = api.as_ref().map(|api| api.journal().clone());
-        let router = Routed::new(router, routes, routed::layer(cors.clone(), api));
+        let layer = routed::layer(cors.clone(), api.clone());
+        let router = Routed::new(router, routes, layer, api);
         MockService {
             router,
             journal,
@@ -65,10 +67,22 @@ impl MockService {
         }
     }
 
-    /// Returns the future of the response to `request`.
+    /// Returns the future of the response to `request`. The client address
+    /// comes from the request's `ConnectInfo` extension, if it has one.
     pub fn serve(&self, request: Request) -> BoxFuture<'static, Response> {
+        self.serve_from(request, None)
+    }
+
+    /// Returns the future of the response to `request` from the client at
+    /// `peer`, which the middleware and handlers read in place of a
+    /// `ConnectInfo` extension.
+    pub fn serve_from(
+        &self,
+        request: Request,
+        peer: Option<SocketAddr>,
+    ) -> BoxFuture<'static, Response> {
         let service = self.clone();
-        Box::pin(telemetry::log_request(request, |request| {
+        Box::pin(telemetry::log_request(request, peer, |request| {
             service.respond(request)
         }))
     }

@@ -5,12 +5,13 @@ use std::ffi::OsStr;
 use std::future::Future;
 use std::hash::BuildHasher;
 use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue, Method};
+use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::http::{Extensions, HeaderName, HeaderValue, Method};
 use axum::response::Response;
 use futures_util::FutureExt;
 use system_services_server::JsonRpcMethods;
@@ -138,9 +139,12 @@ impl std::fmt::Debug for RequestId {
     }
 }
 
-/// The id and matched route of the request that the current task serves.
+/// The id, client address and matched route of the request that the
+/// current task serves.
 struct RequestContext {
     id: RequestId,
+    /// The client address that the server passed to [`log_request`].
+    peer: Option<SocketAddr>,
     /// The route template of the log line, filled in after routing.
     route: RefCell<Option<RouteTemplate>>,
     /// The template of the mock's own route that matched, when it is
@@ -197,7 +201,8 @@ pub(crate) fn mix(value: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Runs `next` on `request` with a new request id, and logs one line when
+/// Runs `next` on `request` from the client at `peer` with a new request
+/// id, and logs one line when
 /// the response head is ready. `next` is called at once, and the id is the
 /// [`current_request_id`] while its future runs. The id goes into the
 /// `X-Request-Id` response header. The line has the JSON-RPC method names
@@ -208,7 +213,11 @@ pub(crate) fn mix(value: u64) -> u64 {
 /// The future is built from combinators rather than as an `async fn`, which
 /// would keep `request` and the future of `next` side by side in its state
 /// and make the future twice as large to allocate and move.
-pub fn log_request<F, Fut>(request: Request, next: F) -> impl Future<Output = Response>
+pub fn log_request<F, Fut>(
+    request: Request,
+    peer: Option<SocketAddr>,
+    next: F,
+) -> impl Future<Output = Response>
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
@@ -220,6 +229,7 @@ where
         .then(|| (request.method().clone(), request.uri().clone()));
     let context = RequestContext {
         id,
+        peer,
         route: RefCell::new(None),
         marked: RefCell::new(None),
     };
@@ -244,6 +254,28 @@ where
             }
             response
         })
+}
+
+/// Returns the client address of `request`: its `ConnectInfo` extension,
+/// or else the address that the server passed to [`log_request`].
+pub(crate) fn client_address<B>(request: &axum::http::Request<B>) -> Option<SocketAddr> {
+    client_address_of(request.extensions())
+}
+
+/// Returns the client address of the request with `extensions`, as
+/// [`client_address`] does.
+pub(crate) fn client_address_of(extensions: &Extensions) -> Option<SocketAddr> {
+    match extensions.get::<ConnectInfo<SocketAddr>>() {
+        Some(ConnectInfo(address)) => Some(*address),
+        None => current_peer(),
+    }
+}
+
+/// Returns the client address that the server passed to [`log_request`]
+/// for the request that the current task serves, if any. Handlers under
+/// the router read it when their context has no address.
+pub(crate) fn current_peer() -> Option<SocketAddr> {
+    REQUEST.try_with(|request| request.peer).ok().flatten()
 }
 
 /// Stores the route template of `request`, such as
@@ -491,11 +523,15 @@ pub(crate) mod tests {
         assert_eq!(current_request_id(), None);
         let seen = Arc::new(Mutex::new(None));
         let inner = seen.clone();
-        let response = log_request(Request::new(axum::body::Body::empty()), |_| async move {
-            tokio::task::yield_now().await;
-            *inner.lock().unwrap() = current_request_id();
-            StatusCode::OK.into_response()
-        })
+        let response = log_request(
+            Request::new(axum::body::Body::empty()),
+            None,
+            |_| async move {
+                tokio::task::yield_now().await;
+                *inner.lock().unwrap() = current_request_id();
+                StatusCode::OK.into_response()
+            },
+        )
         .await;
         let header = response.headers()[X_REQUEST_ID].to_str().unwrap();
         let seen = seen.lock().unwrap().expect("an id inside the request");

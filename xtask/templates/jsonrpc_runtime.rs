@@ -503,8 +503,12 @@ fn json_response(status: StatusCode, body: &Reply<'_>) -> Response {
             buffer.push(b']');
         }
     }
-    let content_type = [(CONTENT_TYPE, HeaderValue::from_static("application/json"))];
-    (status, content_type, buffer).into_response()
+    let mut response = Response::new(Body::from(buffer));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 /// Runs one request object; returns its response, or `None` for a

@@ -14,22 +14,57 @@ use crate::runtime::{ApiKey, Rejection};
 use crate::validate::Bound;
 
 /// Path parameters of a matched route, percent-decoded.
-pub struct PathParams(RawPathParams);
+pub struct PathParams(PathValues);
+
+/// Where [`PathParams`] keeps its values.
+enum PathValues {
+    /// Read from the request by axum's router.
+    Router(RawPathParams),
+    /// Decoded from the parameters of a route that the caller matched.
+    Matched(Vec<(String, String)>),
+}
 
 impl PathParams {
-    /// Reads the route's parameters; a value that is not UTF-8 after
-    /// percent-decoding is a 400.
+    /// Reads the parameters that axum's router found; a value that is not
+    /// UTF-8 after percent-decoding is a 400.
     pub async fn from_parts(parts: &mut Parts) -> Result<Self, Rejection> {
         RawPathParams::from_request_parts(parts, &())
             .await
-            .map(PathParams)
+            .map(|params| PathParams(PathValues::Router(params)))
             .map_err(|error| Rejection::invalid("path", error.body_text()))
+    }
+
+    /// Percent-decodes the `(name, value)` parameters of a route that the
+    /// caller matched itself, as axum's router does: the first value that is
+    /// not UTF-8 after decoding is the same 400.
+    pub fn decode<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, Rejection> {
+        let mut values = Vec::new();
+        for (name, value) in params {
+            match percent_encoding::percent_decode_str(value).decode_utf8() {
+                Ok(decoded) => values.push((name.to_string(), decoded.into_owned())),
+                Err(_) => {
+                    return Err(Rejection::invalid(
+                        "path",
+                        format!("Invalid UTF-8 in `{name}`"),
+                    ));
+                }
+            }
+        }
+        Ok(PathParams(PathValues::Matched(values)))
     }
 
     /// Returns the parameter `name`; an empty value is a 400.
     pub fn get(&self, name: &str) -> Result<String, Rejection> {
-        match self.0.iter().find(|(param, _)| *param == name) {
-            Some((_, value)) if !value.is_empty() => Ok(value.to_string()),
+        let value = match &self.0 {
+            PathValues::Router(params) => params
+                .iter()
+                .find_map(|(param, value)| (param == name).then_some(value)),
+            PathValues::Matched(params) => params
+                .iter()
+                .find_map(|(param, value)| (param == name).then_some(value.as_str())),
+        };
+        match value {
+            Some(value) if !value.is_empty() => Ok(value.to_string()),
             _ => Err(Rejection::invalid(name, "Empty value is not allowed")),
         }
     }

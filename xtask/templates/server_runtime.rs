@@ -51,6 +51,52 @@ impl RequestContext {
             headers: std::mem::take(&mut parts.headers),
         }
     }
+
+    /// Returns the context of a request, as [`from_parts`](Self::from_parts)
+    /// does, with the path parameters of its route when the server found the
+    /// route itself. Then the client address comes from `matched`, and
+    /// otherwise from `ConnectInfo` as under the router.
+    pub fn read(
+        parts: &mut Parts,
+        matched: Option<Matched>,
+    ) -> (Self, Option<Result<PathParams, Rejection>>) {
+        match matched {
+            Some(Matched { params, peer }) => {
+                let headers = std::mem::take(&mut parts.headers);
+                (RequestContext { peer, headers }, Some(params))
+            }
+            None => (RequestContext::from_parts(parts), None),
+        }
+    }
+}
+
+/// Returns a response with `status` and `body` in JSON, as
+/// `(status, axum::Json(body))` does, but with its `Content-Type` header
+/// inserted once rather than set and then replaced. A body that fails to
+/// serialize gets a 500 with the error as text, as with `axum::Json`.
+pub fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
+    let mut buffer = Vec::with_capacity(128);
+    if let Err(error) = serde_json::to_writer(&mut buffer, body) {
+        let text = HeaderValue::from_static("text/plain; charset=utf-8");
+        return (StatusCode::INTERNAL_SERVER_ERROR, [(CONTENT_TYPE, text)], error.to_string())
+            .into_response();
+    }
+    let mut response = Response::new(Body::from(buffer));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The path parameters and client address of a request whose route the
+/// server found itself rather than through the router, for
+/// [`crate::Operation::serve`].
+pub struct Matched {
+    /// The route's path parameters, from [`PathParams::decode`].
+    pub params: Result<PathParams, Rejection>,
+    /// Socket address of the client, if known.
+    pub peer: Option<SocketAddr>,
 }
 
 /// The API key header of a request. `Debug` never prints the key.

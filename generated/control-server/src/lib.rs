@@ -18,8 +18,8 @@ pub mod schemas;
 pub mod validate;
 
 pub use runtime::{
-    ApiKey, BodyShape, CredentialSource, Credentials, MAX_BODY_BYTES, PathParams, QueryParams,
-    Rejection, RequestContext,
+    ApiKey, BodyShape, CredentialSource, Credentials, MAX_BODY_BYTES, Matched, PathParams,
+    QueryParams, Rejection, RequestContext,
 };
 
 use axum::extract::{Request, State};
@@ -252,8 +252,12 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
         .route(
             "/__mock/state",
             axum::routing::MethodRouter::new()
-                .get(handle_get_state::<A>)
-                .put(handle_replace_state::<A>)
+                .get(|State(api): State<Arc<A>>, request: Request| {
+                    handle_get_state::<A>(api, request, None)
+                })
+                .put(|State(api): State<Arc<A>>, request: Request| {
+                    handle_replace_state::<A>(api, request, None)
+                })
                 .fallback(|method: axum::http::Method| async move {
                     let allow = vec![axum::http::Method::GET, axum::http::Method::PUT];
                     Rejection::method_not_allowed(&method, allow).into_response()
@@ -262,7 +266,9 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
         .route(
             "/__mock/reset",
             axum::routing::MethodRouter::new()
-                .post(handle_reset_state::<A>)
+                .post(|State(api): State<Arc<A>>, request: Request| {
+                    handle_reset_state::<A>(api, request, None)
+                })
                 .fallback(|method: axum::http::Method| async move {
                     let allow = vec![axum::http::Method::POST];
                     Rejection::method_not_allowed(&method, allow).into_response()
@@ -271,7 +277,9 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
         .route(
             "/__mock/scheduler",
             axum::routing::MethodRouter::new()
-                .get(handle_get_scheduler::<A>)
+                .get(|State(api): State<Arc<A>>, request: Request| {
+                    handle_get_scheduler::<A>(api, request, None)
+                })
                 .fallback(|method: axum::http::Method| async move {
                     let allow = vec![axum::http::Method::GET];
                     Rejection::method_not_allowed(&method, allow).into_response()
@@ -280,7 +288,9 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
         .route(
             "/__mock/scheduler/run",
             axum::routing::MethodRouter::new()
-                .post(handle_run_scheduler::<A>)
+                .post(|State(api): State<Arc<A>>, request: Request| {
+                    handle_run_scheduler::<A>(api, request, None)
+                })
                 .fallback(|method: axum::http::Method| async move {
                     let allow = vec![axum::http::Method::POST];
                     Rejection::method_not_allowed(&method, allow).into_response()
@@ -289,7 +299,9 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
         .route(
             "/__mock/clock/advance",
             axum::routing::MethodRouter::new()
-                .post(handle_advance_clock::<A>)
+                .post(|State(api): State<Arc<A>>, request: Request| {
+                    handle_advance_clock::<A>(api, request, None)
+                })
                 .fallback(|method: axum::http::Method| async move {
                     let allow = vec![axum::http::Method::POST];
                     Rejection::method_not_allowed(&method, allow).into_response()
@@ -298,7 +310,9 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
         .route(
             "/__mock/processes/{service_id}/{node_id}/hang",
             axum::routing::MethodRouter::new()
-                .post(handle_hang_process::<A>)
+                .post(|State(api): State<Arc<A>>, request: Request| {
+                    handle_hang_process::<A>(api, request, None)
+                })
                 .fallback(|method: axum::http::Method| async move {
                     let allow = vec![axum::http::Method::POST];
                     Rejection::method_not_allowed(&method, allow).into_response()
@@ -307,7 +321,9 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
         .route(
             "/__mock/processes/{service_id}/{node_id}/kill",
             axum::routing::MethodRouter::new()
-                .post(handle_kill_process::<A>)
+                .post(|State(api): State<Arc<A>>, request: Request| {
+                    handle_kill_process::<A>(api, request, None)
+                })
                 .fallback(|method: axum::http::Method| async move {
                     let allow = vec![axum::http::Method::POST];
                     Rejection::method_not_allowed(&method, allow).into_response()
@@ -316,7 +332,9 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
         .route(
             "/__mock/events",
             axum::routing::MethodRouter::new()
-                .get(handle_list_events::<A>)
+                .get(|State(api): State<Arc<A>>, request: Request| {
+                    handle_list_events::<A>(api, request, None)
+                })
                 .fallback(|method: axum::http::Method| async move {
                     let allow = vec![axum::http::Method::GET];
                     Rejection::method_not_allowed(&method, allow).into_response()
@@ -325,9 +343,15 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
         .route(
             "/__mock/faults",
             axum::routing::MethodRouter::new()
-                .get(handle_list_faults::<A>)
-                .post(handle_add_fault::<A>)
-                .delete(handle_clear_faults::<A>)
+                .get(|State(api): State<Arc<A>>, request: Request| {
+                    handle_list_faults::<A>(api, request, None)
+                })
+                .post(|State(api): State<Arc<A>>, request: Request| {
+                    handle_add_fault::<A>(api, request, None)
+                })
+                .delete(|State(api): State<Arc<A>>, request: Request| {
+                    handle_clear_faults::<A>(api, request, None)
+                })
                 .fallback(|method: axum::http::Method| async move {
                     let allow = vec![
                         axum::http::Method::GET,
@@ -340,7 +364,9 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
         .route(
             "/__mock/faults/{fault_id}",
             axum::routing::MethodRouter::new()
-                .delete(handle_remove_fault::<A>)
+                .delete(|State(api): State<Arc<A>>, request: Request| {
+                    handle_remove_fault::<A>(api, request, None)
+                })
                 .fallback(|method: axum::http::Method| async move {
                     let allow = vec![axum::http::Method::DELETE];
                     Rejection::method_not_allowed(&method, allow).into_response()
@@ -349,8 +375,12 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
         .route(
             "/__mock/journal",
             axum::routing::MethodRouter::new()
-                .get(handle_list_journal::<A>)
-                .delete(handle_clear_journal::<A>)
+                .get(|State(api): State<Arc<A>>, request: Request| {
+                    handle_list_journal::<A>(api, request, None)
+                })
+                .delete(|State(api): State<Arc<A>>, request: Request| {
+                    handle_clear_journal::<A>(api, request, None)
+                })
                 .fallback(|method: axum::http::Method| async move {
                     let allow = vec![axum::http::Method::GET, axum::http::Method::DELETE];
                     Rejection::method_not_allowed(&method, allow).into_response()
@@ -359,7 +389,9 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
         .route(
             "/__mock/sessions",
             axum::routing::MethodRouter::new()
-                .get(handle_list_sessions::<A>)
+                .get(|State(api): State<Arc<A>>, request: Request| {
+                    handle_list_sessions::<A>(api, request, None)
+                })
                 .fallback(|method: axum::http::Method| async move {
                     let allow = vec![axum::http::Method::GET];
                     Rejection::method_not_allowed(&method, allow).into_response()
@@ -368,7 +400,9 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
         .route(
             "/__mock/sessions/{session_name}",
             axum::routing::MethodRouter::new()
-                .delete(handle_delete_session::<A>)
+                .delete(|State(api): State<Arc<A>>, request: Request| {
+                    handle_delete_session::<A>(api, request, None)
+                })
                 .fallback(|method: axum::http::Method| async move {
                     let allow = vec![axum::http::Method::DELETE];
                     Rejection::method_not_allowed(&method, allow).into_response()
@@ -377,7 +411,9 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
         .route(
             "/__mock/dashboard",
             axum::routing::MethodRouter::new()
-                .get(handle_get_dashboard::<A>)
+                .get(|State(api): State<Arc<A>>, request: Request| {
+                    handle_get_dashboard::<A>(api, request, None)
+                })
                 .fallback(|method: axum::http::Method| async move {
                     let allow = vec![axum::http::Method::GET];
                     Rejection::method_not_allowed(&method, allow).into_response()
@@ -386,7 +422,9 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
         .route(
             "/__mock/updates",
             axum::routing::MethodRouter::new()
-                .get(handle_stream_updates::<A>)
+                .get(|State(api): State<Arc<A>>, request: Request| {
+                    handle_stream_updates::<A>(api, request, None)
+                })
                 .fallback(|method: axum::http::Method| async move {
                     let allow = vec![axum::http::Method::GET];
                     Rejection::method_not_allowed(&method, allow).into_response()
@@ -395,7 +433,9 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
         .route(
             "/__mock/snapshot",
             axum::routing::MethodRouter::new()
-                .get(handle_get_snapshot::<A>)
+                .get(|State(api): State<Arc<A>>, request: Request| {
+                    handle_get_snapshot::<A>(api, request, None)
+                })
                 .fallback(|method: axum::http::Method| async move {
                     let allow = vec![axum::http::Method::GET];
                     Rejection::method_not_allowed(&method, allow).into_response()
@@ -427,6 +467,116 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("/__mock/updates", "GET,HEAD"),
     ("/__mock/snapshot", "GET,HEAD"),
 ];
+
+/// The operations of [`router`], for a server that finds the route
+/// of a request itself with [`ROUTES`] and calls its operation
+/// without the router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// `GET /__mock/state`
+    GetState,
+    /// `PUT /__mock/state`
+    ReplaceState,
+    /// `POST /__mock/reset`
+    ResetState,
+    /// `GET /__mock/scheduler`
+    GetScheduler,
+    /// `POST /__mock/scheduler/run`
+    RunScheduler,
+    /// `POST /__mock/clock/advance`
+    AdvanceClock,
+    /// `POST /__mock/processes/{service_id}/{node_id}/hang`
+    HangProcess,
+    /// `POST /__mock/processes/{service_id}/{node_id}/kill`
+    KillProcess,
+    /// `GET /__mock/events`
+    ListEvents,
+    /// `GET /__mock/faults`
+    ListFaults,
+    /// `POST /__mock/faults`
+    AddFault,
+    /// `DELETE /__mock/faults`
+    ClearFaults,
+    /// `DELETE /__mock/faults/{fault_id}`
+    RemoveFault,
+    /// `GET /__mock/journal`
+    ListJournal,
+    /// `DELETE /__mock/journal`
+    ClearJournal,
+    /// `GET /__mock/sessions`
+    ListSessions,
+    /// `DELETE /__mock/sessions/{session_name}`
+    DeleteSession,
+    /// `GET /__mock/dashboard`
+    GetDashboard,
+    /// `GET /__mock/updates`
+    StreamUpdates,
+    /// `GET /__mock/snapshot`
+    GetSnapshot,
+}
+
+impl Operation {
+    /// Returns the operation of route `route` of [`ROUTES`] for
+    /// `method`, if the route has one. The router's responses to other
+    /// methods, such as `HEAD` on a `GET` route or the 405 of a method
+    /// that the route does not serve, are not operations.
+    pub fn find(route: usize, method: &axum::http::Method) -> Option<Operation> {
+        match (route, method.as_str()) {
+            (0, "GET") => Some(Operation::GetState),
+            (0, "PUT") => Some(Operation::ReplaceState),
+            (1, "POST") => Some(Operation::ResetState),
+            (2, "GET") => Some(Operation::GetScheduler),
+            (3, "POST") => Some(Operation::RunScheduler),
+            (4, "POST") => Some(Operation::AdvanceClock),
+            (5, "POST") => Some(Operation::HangProcess),
+            (6, "POST") => Some(Operation::KillProcess),
+            (7, "GET") => Some(Operation::ListEvents),
+            (8, "GET") => Some(Operation::ListFaults),
+            (8, "POST") => Some(Operation::AddFault),
+            (8, "DELETE") => Some(Operation::ClearFaults),
+            (9, "DELETE") => Some(Operation::RemoveFault),
+            (10, "GET") => Some(Operation::ListJournal),
+            (10, "DELETE") => Some(Operation::ClearJournal),
+            (11, "GET") => Some(Operation::ListSessions),
+            (12, "DELETE") => Some(Operation::DeleteSession),
+            (13, "GET") => Some(Operation::GetDashboard),
+            (14, "GET") => Some(Operation::StreamUpdates),
+            (15, "GET") => Some(Operation::GetSnapshot),
+            _ => None,
+        }
+    }
+
+    /// Serves `request` as the router would, with what `matched`
+    /// gives in place of what the router finds.
+    pub async fn serve<A: Api>(self, api: Arc<A>, request: Request, matched: Matched) -> Response {
+        match self {
+            Operation::GetState => handle_get_state::<A>(api, request, Some(matched)).await,
+            Operation::ReplaceState => handle_replace_state::<A>(api, request, Some(matched)).await,
+            Operation::ResetState => handle_reset_state::<A>(api, request, Some(matched)).await,
+            Operation::GetScheduler => handle_get_scheduler::<A>(api, request, Some(matched)).await,
+            Operation::RunScheduler => handle_run_scheduler::<A>(api, request, Some(matched)).await,
+            Operation::AdvanceClock => handle_advance_clock::<A>(api, request, Some(matched)).await,
+            Operation::HangProcess => handle_hang_process::<A>(api, request, Some(matched)).await,
+            Operation::KillProcess => handle_kill_process::<A>(api, request, Some(matched)).await,
+            Operation::ListEvents => handle_list_events::<A>(api, request, Some(matched)).await,
+            Operation::ListFaults => handle_list_faults::<A>(api, request, Some(matched)).await,
+            Operation::AddFault => handle_add_fault::<A>(api, request, Some(matched)).await,
+            Operation::ClearFaults => handle_clear_faults::<A>(api, request, Some(matched)).await,
+            Operation::RemoveFault => handle_remove_fault::<A>(api, request, Some(matched)).await,
+            Operation::ListJournal => handle_list_journal::<A>(api, request, Some(matched)).await,
+            Operation::ClearJournal => handle_clear_journal::<A>(api, request, Some(matched)).await,
+            Operation::ListSessions => handle_list_sessions::<A>(api, request, Some(matched)).await,
+            Operation::DeleteSession => {
+                handle_delete_session::<A>(api, request, Some(matched)).await
+            }
+            Operation::GetDashboard => handle_get_dashboard::<A>(api, request, Some(matched)).await,
+            Operation::StreamUpdates => {
+                handle_stream_updates::<A>(api, request, Some(matched)).await
+            }
+            Operation::GetSnapshot => handle_get_snapshot::<A>(api, request, Some(matched)).await,
+        }
+    }
+}
 
 async fn unknown_path(uri: axum::http::Uri) -> Response {
     Rejection::unknown_path(&uri).into_response()
@@ -466,33 +616,31 @@ pub enum GetStateResponse {
 impl IntoResponse for GetStateResponse {
     fn into_response(self) -> Response {
         match self {
-            GetStateResponse::Ok(body) => {
-                (axum::http::StatusCode::OK, axum::Json(body)).into_response()
-            }
+            GetStateResponse::Ok(body) => runtime::json_response(axum::http::StatusCode::OK, &body),
             GetStateResponse::BadRequest(body) => {
-                (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::BAD_REQUEST, &body)
             }
             GetStateResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
-            GetStateResponse::UnprocessableEntity(body) => (
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(body),
-            )
-                .into_response(),
-            GetStateResponse::InternalServerError(body) => (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(body),
-            )
-                .into_response(),
+            GetStateResponse::UnprocessableEntity(body) => {
+                runtime::json_response(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &body)
+            }
+            GetStateResponse::InternalServerError(body) => {
+                runtime::json_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
         }
     }
 }
 
-async fn handle_get_state<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_get_state<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, _) = RequestContext::read(&mut parts, matched);
     let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return GetStateResponse::Unauthorized(error).into_response();
@@ -557,40 +705,38 @@ impl IntoResponse for ReplaceStateResponse {
     fn into_response(self) -> Response {
         match self {
             ReplaceStateResponse::Ok(body) => {
-                (axum::http::StatusCode::OK, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::OK, &body)
             }
             ReplaceStateResponse::BadRequest(body) => {
-                (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::BAD_REQUEST, &body)
             }
             ReplaceStateResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
             ReplaceStateResponse::PayloadTooLarge(body) => {
-                (axum::http::StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::PAYLOAD_TOO_LARGE, &body)
             }
-            ReplaceStateResponse::UnsupportedMediaType(body) => (
-                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                axum::Json(body),
-            )
-                .into_response(),
-            ReplaceStateResponse::UnprocessableEntity(body) => (
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(body),
-            )
-                .into_response(),
-            ReplaceStateResponse::InternalServerError(body) => (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(body),
-            )
-                .into_response(),
+            ReplaceStateResponse::UnsupportedMediaType(body) => {
+                runtime::json_response(axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE, &body)
+            }
+            ReplaceStateResponse::UnprocessableEntity(body) => {
+                runtime::json_response(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &body)
+            }
+            ReplaceStateResponse::InternalServerError(body) => {
+                runtime::json_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
         }
     }
 }
 
-async fn handle_replace_state<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_replace_state<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, _) = RequestContext::read(&mut parts, matched);
     let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ReplaceStateResponse::Unauthorized(error).into_response();
@@ -664,32 +810,32 @@ impl IntoResponse for ResetStateResponse {
     fn into_response(self) -> Response {
         match self {
             ResetStateResponse::Ok(body) => {
-                (axum::http::StatusCode::OK, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::OK, &body)
             }
             ResetStateResponse::BadRequest(body) => {
-                (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::BAD_REQUEST, &body)
             }
             ResetStateResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
-            ResetStateResponse::UnprocessableEntity(body) => (
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(body),
-            )
-                .into_response(),
-            ResetStateResponse::InternalServerError(body) => (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(body),
-            )
-                .into_response(),
+            ResetStateResponse::UnprocessableEntity(body) => {
+                runtime::json_response(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &body)
+            }
+            ResetStateResponse::InternalServerError(body) => {
+                runtime::json_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
         }
     }
 }
 
-async fn handle_reset_state<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_reset_state<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, _) = RequestContext::read(&mut parts, matched);
     let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ResetStateResponse::Unauthorized(error).into_response();
@@ -748,32 +894,32 @@ impl IntoResponse for GetSchedulerResponse {
     fn into_response(self) -> Response {
         match self {
             GetSchedulerResponse::Ok(body) => {
-                (axum::http::StatusCode::OK, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::OK, &body)
             }
             GetSchedulerResponse::BadRequest(body) => {
-                (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::BAD_REQUEST, &body)
             }
             GetSchedulerResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
-            GetSchedulerResponse::UnprocessableEntity(body) => (
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(body),
-            )
-                .into_response(),
-            GetSchedulerResponse::InternalServerError(body) => (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(body),
-            )
-                .into_response(),
+            GetSchedulerResponse::UnprocessableEntity(body) => {
+                runtime::json_response(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &body)
+            }
+            GetSchedulerResponse::InternalServerError(body) => {
+                runtime::json_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
         }
     }
 }
 
-async fn handle_get_scheduler<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_get_scheduler<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, _) = RequestContext::read(&mut parts, matched);
     let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return GetSchedulerResponse::Unauthorized(error).into_response();
@@ -832,32 +978,32 @@ impl IntoResponse for RunSchedulerResponse {
     fn into_response(self) -> Response {
         match self {
             RunSchedulerResponse::Ok(body) => {
-                (axum::http::StatusCode::OK, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::OK, &body)
             }
             RunSchedulerResponse::BadRequest(body) => {
-                (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::BAD_REQUEST, &body)
             }
             RunSchedulerResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
-            RunSchedulerResponse::UnprocessableEntity(body) => (
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(body),
-            )
-                .into_response(),
-            RunSchedulerResponse::InternalServerError(body) => (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(body),
-            )
-                .into_response(),
+            RunSchedulerResponse::UnprocessableEntity(body) => {
+                runtime::json_response(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &body)
+            }
+            RunSchedulerResponse::InternalServerError(body) => {
+                runtime::json_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
         }
     }
 }
 
-async fn handle_run_scheduler<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_run_scheduler<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, _) = RequestContext::read(&mut parts, matched);
     let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return RunSchedulerResponse::Unauthorized(error).into_response();
@@ -922,40 +1068,38 @@ impl IntoResponse for AdvanceClockResponse {
     fn into_response(self) -> Response {
         match self {
             AdvanceClockResponse::Ok(body) => {
-                (axum::http::StatusCode::OK, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::OK, &body)
             }
             AdvanceClockResponse::BadRequest(body) => {
-                (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::BAD_REQUEST, &body)
             }
             AdvanceClockResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
             AdvanceClockResponse::PayloadTooLarge(body) => {
-                (axum::http::StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::PAYLOAD_TOO_LARGE, &body)
             }
-            AdvanceClockResponse::UnsupportedMediaType(body) => (
-                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                axum::Json(body),
-            )
-                .into_response(),
-            AdvanceClockResponse::UnprocessableEntity(body) => (
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(body),
-            )
-                .into_response(),
-            AdvanceClockResponse::InternalServerError(body) => (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(body),
-            )
-                .into_response(),
+            AdvanceClockResponse::UnsupportedMediaType(body) => {
+                runtime::json_response(axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE, &body)
+            }
+            AdvanceClockResponse::UnprocessableEntity(body) => {
+                runtime::json_response(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &body)
+            }
+            AdvanceClockResponse::InternalServerError(body) => {
+                runtime::json_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
         }
     }
 }
 
-async fn handle_advance_clock<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_advance_clock<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, _) = RequestContext::read(&mut parts, matched);
     let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return AdvanceClockResponse::Unauthorized(error).into_response();
@@ -1035,40 +1179,44 @@ impl IntoResponse for HangProcessResponse {
     fn into_response(self) -> Response {
         match self {
             HangProcessResponse::Ok(body) => {
-                (axum::http::StatusCode::OK, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::OK, &body)
             }
             HangProcessResponse::BadRequest(body) => {
-                (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::BAD_REQUEST, &body)
             }
             HangProcessResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
             HangProcessResponse::NotFound(body) => {
-                (axum::http::StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::NOT_FOUND, &body)
             }
-            HangProcessResponse::UnprocessableEntity(body) => (
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(body),
-            )
-                .into_response(),
-            HangProcessResponse::InternalServerError(body) => (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(body),
-            )
-                .into_response(),
+            HangProcessResponse::UnprocessableEntity(body) => {
+                runtime::json_response(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &body)
+            }
+            HangProcessResponse::InternalServerError(body) => {
+                runtime::json_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
         }
     }
 }
 
-async fn handle_hang_process<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_hang_process<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, params) = RequestContext::read(&mut parts, matched);
     let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return HangProcessResponse::Unauthorized(error).into_response();
     }
-    let params = match PathParams::from_parts(&mut parts).await {
+    let params = match params {
+        Some(params) => params,
+        None => PathParams::from_parts(&mut parts).await,
+    };
+    let params = match params {
         Ok(params) => params,
         Err(rejection) => return rejection.into_response(),
     };
@@ -1142,40 +1290,44 @@ impl IntoResponse for KillProcessResponse {
     fn into_response(self) -> Response {
         match self {
             KillProcessResponse::Ok(body) => {
-                (axum::http::StatusCode::OK, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::OK, &body)
             }
             KillProcessResponse::BadRequest(body) => {
-                (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::BAD_REQUEST, &body)
             }
             KillProcessResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
             KillProcessResponse::NotFound(body) => {
-                (axum::http::StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::NOT_FOUND, &body)
             }
-            KillProcessResponse::UnprocessableEntity(body) => (
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(body),
-            )
-                .into_response(),
-            KillProcessResponse::InternalServerError(body) => (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(body),
-            )
-                .into_response(),
+            KillProcessResponse::UnprocessableEntity(body) => {
+                runtime::json_response(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &body)
+            }
+            KillProcessResponse::InternalServerError(body) => {
+                runtime::json_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
         }
     }
 }
 
-async fn handle_kill_process<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_kill_process<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, params) = RequestContext::read(&mut parts, matched);
     let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return KillProcessResponse::Unauthorized(error).into_response();
     }
-    let params = match PathParams::from_parts(&mut parts).await {
+    let params = match params {
+        Some(params) => params,
+        None => PathParams::from_parts(&mut parts).await,
+    };
+    let params = match params {
         Ok(params) => params,
         Err(rejection) => return rejection.into_response(),
     };
@@ -1247,32 +1399,32 @@ impl IntoResponse for ListEventsResponse {
     fn into_response(self) -> Response {
         match self {
             ListEventsResponse::Ok(body) => {
-                (axum::http::StatusCode::OK, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::OK, &body)
             }
             ListEventsResponse::BadRequest(body) => {
-                (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::BAD_REQUEST, &body)
             }
             ListEventsResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
-            ListEventsResponse::UnprocessableEntity(body) => (
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(body),
-            )
-                .into_response(),
-            ListEventsResponse::InternalServerError(body) => (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(body),
-            )
-                .into_response(),
+            ListEventsResponse::UnprocessableEntity(body) => {
+                runtime::json_response(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &body)
+            }
+            ListEventsResponse::InternalServerError(body) => {
+                runtime::json_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
         }
     }
 }
 
-async fn handle_list_events<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_list_events<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, _) = RequestContext::read(&mut parts, matched);
     let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ListEventsResponse::Unauthorized(error).into_response();
@@ -1345,32 +1497,32 @@ impl IntoResponse for ListFaultsResponse {
     fn into_response(self) -> Response {
         match self {
             ListFaultsResponse::Ok(body) => {
-                (axum::http::StatusCode::OK, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::OK, &body)
             }
             ListFaultsResponse::BadRequest(body) => {
-                (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::BAD_REQUEST, &body)
             }
             ListFaultsResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
-            ListFaultsResponse::UnprocessableEntity(body) => (
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(body),
-            )
-                .into_response(),
-            ListFaultsResponse::InternalServerError(body) => (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(body),
-            )
-                .into_response(),
+            ListFaultsResponse::UnprocessableEntity(body) => {
+                runtime::json_response(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &body)
+            }
+            ListFaultsResponse::InternalServerError(body) => {
+                runtime::json_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
         }
     }
 }
 
-async fn handle_list_faults<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_list_faults<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, _) = RequestContext::read(&mut parts, matched);
     let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ListFaultsResponse::Unauthorized(error).into_response();
@@ -1435,40 +1587,38 @@ impl IntoResponse for AddFaultResponse {
     fn into_response(self) -> Response {
         match self {
             AddFaultResponse::Created(body) => {
-                (axum::http::StatusCode::CREATED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::CREATED, &body)
             }
             AddFaultResponse::BadRequest(body) => {
-                (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::BAD_REQUEST, &body)
             }
             AddFaultResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
             AddFaultResponse::PayloadTooLarge(body) => {
-                (axum::http::StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::PAYLOAD_TOO_LARGE, &body)
             }
-            AddFaultResponse::UnsupportedMediaType(body) => (
-                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                axum::Json(body),
-            )
-                .into_response(),
-            AddFaultResponse::UnprocessableEntity(body) => (
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(body),
-            )
-                .into_response(),
-            AddFaultResponse::InternalServerError(body) => (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(body),
-            )
-                .into_response(),
+            AddFaultResponse::UnsupportedMediaType(body) => {
+                runtime::json_response(axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE, &body)
+            }
+            AddFaultResponse::UnprocessableEntity(body) => {
+                runtime::json_response(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &body)
+            }
+            AddFaultResponse::InternalServerError(body) => {
+                runtime::json_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
         }
     }
 }
 
-async fn handle_add_fault<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_add_fault<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, _) = RequestContext::read(&mut parts, matched);
     let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return AddFaultResponse::Unauthorized(error).into_response();
@@ -1550,29 +1700,29 @@ impl IntoResponse for ClearFaultsResponse {
         match self {
             ClearFaultsResponse::NoContent => axum::http::StatusCode::NO_CONTENT.into_response(),
             ClearFaultsResponse::BadRequest(body) => {
-                (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::BAD_REQUEST, &body)
             }
             ClearFaultsResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
-            ClearFaultsResponse::UnprocessableEntity(body) => (
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(body),
-            )
-                .into_response(),
-            ClearFaultsResponse::InternalServerError(body) => (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(body),
-            )
-                .into_response(),
+            ClearFaultsResponse::UnprocessableEntity(body) => {
+                runtime::json_response(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &body)
+            }
+            ClearFaultsResponse::InternalServerError(body) => {
+                runtime::json_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
         }
     }
 }
 
-async fn handle_clear_faults<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_clear_faults<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, _) = RequestContext::read(&mut parts, matched);
     let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ClearFaultsResponse::Unauthorized(error).into_response();
@@ -1636,37 +1786,41 @@ impl IntoResponse for RemoveFaultResponse {
         match self {
             RemoveFaultResponse::NoContent => axum::http::StatusCode::NO_CONTENT.into_response(),
             RemoveFaultResponse::BadRequest(body) => {
-                (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::BAD_REQUEST, &body)
             }
             RemoveFaultResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
             RemoveFaultResponse::NotFound(body) => {
-                (axum::http::StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::NOT_FOUND, &body)
             }
-            RemoveFaultResponse::UnprocessableEntity(body) => (
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(body),
-            )
-                .into_response(),
-            RemoveFaultResponse::InternalServerError(body) => (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(body),
-            )
-                .into_response(),
+            RemoveFaultResponse::UnprocessableEntity(body) => {
+                runtime::json_response(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &body)
+            }
+            RemoveFaultResponse::InternalServerError(body) => {
+                runtime::json_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
         }
     }
 }
 
-async fn handle_remove_fault<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_remove_fault<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, params) = RequestContext::read(&mut parts, matched);
     let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return RemoveFaultResponse::Unauthorized(error).into_response();
     }
-    let params = match PathParams::from_parts(&mut parts).await {
+    let params = match params {
+        Some(params) => params,
+        None => PathParams::from_parts(&mut parts).await,
+    };
+    let params = match params {
         Ok(params) => params,
         Err(rejection) => return rejection.into_response(),
     };
@@ -1743,32 +1897,32 @@ impl IntoResponse for ListJournalResponse {
     fn into_response(self) -> Response {
         match self {
             ListJournalResponse::Ok(body) => {
-                (axum::http::StatusCode::OK, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::OK, &body)
             }
             ListJournalResponse::BadRequest(body) => {
-                (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::BAD_REQUEST, &body)
             }
             ListJournalResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
-            ListJournalResponse::UnprocessableEntity(body) => (
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(body),
-            )
-                .into_response(),
-            ListJournalResponse::InternalServerError(body) => (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(body),
-            )
-                .into_response(),
+            ListJournalResponse::UnprocessableEntity(body) => {
+                runtime::json_response(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &body)
+            }
+            ListJournalResponse::InternalServerError(body) => {
+                runtime::json_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
         }
     }
 }
 
-async fn handle_list_journal<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_list_journal<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, _) = RequestContext::read(&mut parts, matched);
     let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ListJournalResponse::Unauthorized(error).into_response();
@@ -1901,29 +2055,29 @@ impl IntoResponse for ClearJournalResponse {
         match self {
             ClearJournalResponse::NoContent => axum::http::StatusCode::NO_CONTENT.into_response(),
             ClearJournalResponse::BadRequest(body) => {
-                (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::BAD_REQUEST, &body)
             }
             ClearJournalResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
-            ClearJournalResponse::UnprocessableEntity(body) => (
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(body),
-            )
-                .into_response(),
-            ClearJournalResponse::InternalServerError(body) => (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(body),
-            )
-                .into_response(),
+            ClearJournalResponse::UnprocessableEntity(body) => {
+                runtime::json_response(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &body)
+            }
+            ClearJournalResponse::InternalServerError(body) => {
+                runtime::json_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
         }
     }
 }
 
-async fn handle_clear_journal<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_clear_journal<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, _) = RequestContext::read(&mut parts, matched);
     let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ClearJournalResponse::Unauthorized(error).into_response();
@@ -1970,24 +2124,26 @@ impl IntoResponse for ListSessionsResponse {
     fn into_response(self) -> Response {
         match self {
             ListSessionsResponse::Ok(body) => {
-                (axum::http::StatusCode::OK, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::OK, &body)
             }
             ListSessionsResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
-            ListSessionsResponse::InternalServerError(body) => (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(body),
-            )
-                .into_response(),
+            ListSessionsResponse::InternalServerError(body) => {
+                runtime::json_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
         }
     }
 }
 
-async fn handle_list_sessions<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_list_sessions<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, _) = RequestContext::read(&mut parts, matched);
     let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return ListSessionsResponse::Unauthorized(error).into_response();
@@ -2029,32 +2185,38 @@ impl IntoResponse for DeleteSessionResponse {
         match self {
             DeleteSessionResponse::NoContent => axum::http::StatusCode::NO_CONTENT.into_response(),
             DeleteSessionResponse::BadRequest(body) => {
-                (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::BAD_REQUEST, &body)
             }
             DeleteSessionResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
             DeleteSessionResponse::NotFound(body) => {
-                (axum::http::StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::NOT_FOUND, &body)
             }
-            DeleteSessionResponse::InternalServerError(body) => (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(body),
-            )
-                .into_response(),
+            DeleteSessionResponse::InternalServerError(body) => {
+                runtime::json_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
         }
     }
 }
 
-async fn handle_delete_session<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_delete_session<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, params) = RequestContext::read(&mut parts, matched);
     let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return DeleteSessionResponse::Unauthorized(error).into_response();
     }
-    let params = match PathParams::from_parts(&mut parts).await {
+    let params = match params {
+        Some(params) => params,
+        None => PathParams::from_parts(&mut parts).await,
+    };
+    let params = match params {
         Ok(params) => params,
         Err(rejection) => return rejection.into_response(),
     };
@@ -2106,16 +2268,20 @@ impl IntoResponse for GetDashboardResponse {
             )
                 .into_response(),
             GetDashboardResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
         }
     }
 }
 
-async fn handle_get_dashboard<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_get_dashboard<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, _) = RequestContext::read(&mut parts, matched);
     drop(body);
     let request = GetDashboardRequest {};
     <A as Api>::get_dashboard(&api, &context, request)
@@ -2173,29 +2339,29 @@ impl IntoResponse for StreamUpdatesResponse {
             )
                 .into_response(),
             StreamUpdatesResponse::BadRequest(body) => {
-                (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::BAD_REQUEST, &body)
             }
             StreamUpdatesResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
-            StreamUpdatesResponse::UnprocessableEntity(body) => (
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(body),
-            )
-                .into_response(),
-            StreamUpdatesResponse::InternalServerError(body) => (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(body),
-            )
-                .into_response(),
+            StreamUpdatesResponse::UnprocessableEntity(body) => {
+                runtime::json_response(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &body)
+            }
+            StreamUpdatesResponse::InternalServerError(body) => {
+                runtime::json_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
         }
     }
 }
 
-async fn handle_stream_updates<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_stream_updates<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, _) = RequestContext::read(&mut parts, matched);
     let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return StreamUpdatesResponse::Unauthorized(error).into_response();
@@ -2265,32 +2431,32 @@ impl IntoResponse for GetSnapshotResponse {
     fn into_response(self) -> Response {
         match self {
             GetSnapshotResponse::Ok(body) => {
-                (axum::http::StatusCode::OK, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::OK, &body)
             }
             GetSnapshotResponse::BadRequest(body) => {
-                (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::BAD_REQUEST, &body)
             }
             GetSnapshotResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
-            GetSnapshotResponse::UnprocessableEntity(body) => (
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(body),
-            )
-                .into_response(),
-            GetSnapshotResponse::InternalServerError(body) => (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(body),
-            )
-                .into_response(),
+            GetSnapshotResponse::UnprocessableEntity(body) => {
+                runtime::json_response(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &body)
+            }
+            GetSnapshotResponse::InternalServerError(body) => {
+                runtime::json_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
         }
     }
 }
 
-async fn handle_get_snapshot<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_get_snapshot<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, _) = RequestContext::read(&mut parts, matched);
     let api_key = ApiKey::from_headers(&context.headers, X_MOCK_CONTROL_TOKEN_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return GetSnapshotResponse::Unauthorized(error).into_response();

@@ -22,8 +22,8 @@ pub mod jsonrpc;
 pub use jsonrpc::{CallError, JsonRpcMethods, MAX_BATCH_LEN};
 
 pub use runtime::{
-    ApiKey, BodyShape, CredentialSource, Credentials, MAX_BODY_BYTES, PathParams, QueryParams,
-    Rejection, RequestContext,
+    ApiKey, BodyShape, CredentialSource, Credentials, MAX_BODY_BYTES, Matched, PathParams,
+    QueryParams, Rejection, RequestContext,
 };
 
 use axum::extract::{Request, State};
@@ -72,7 +72,9 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
         .route(
             "/system/services/active/{system_services_id}/terminate",
             axum::routing::MethodRouter::new()
-                .post(handle_mark_terminate::<A>)
+                .post(|State(api): State<Arc<A>>, request: Request| {
+                    handle_mark_terminate::<A>(api, request, None)
+                })
                 .fallback(|method: axum::http::Method| async move {
                     let allow = vec![axum::http::Method::POST];
                     Rejection::method_not_allowed(&method, allow).into_response()
@@ -81,7 +83,9 @@ pub fn router<A: Api>(api: Arc<A>) -> axum::Router {
         .route(
             "/jsonrpc",
             axum::routing::MethodRouter::new()
-                .post(handle_jsonrpc::<A>)
+                .post(|State(api): State<Arc<A>>, request: Request| {
+                    handle_jsonrpc::<A>(api, request, None)
+                })
                 .fallback(|method: axum::http::Method| async move {
                     let allow = vec![axum::http::Method::POST];
                     Rejection::method_not_allowed(&method, allow).into_response()
@@ -102,6 +106,42 @@ pub const ROUTES: &[(&str, &str)] = &[
     ),
     ("/jsonrpc", "POST"),
 ];
+
+/// The operations of [`router`], for a server that finds the route
+/// of a request itself with [`ROUTES`] and calls its operation
+/// without the router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// `POST /system/services/active/{system_services_id}/terminate`
+    MarkTerminate,
+    /// `POST /jsonrpc`
+    Jsonrpc,
+}
+
+impl Operation {
+    /// Returns the operation of route `route` of [`ROUTES`] for
+    /// `method`, if the route has one. The router's responses to other
+    /// methods, such as `HEAD` on a `GET` route or the 405 of a method
+    /// that the route does not serve, are not operations.
+    pub fn find(route: usize, method: &axum::http::Method) -> Option<Operation> {
+        match (route, method.as_str()) {
+            (0, "POST") => Some(Operation::MarkTerminate),
+            (1, "POST") => Some(Operation::Jsonrpc),
+            _ => None,
+        }
+    }
+
+    /// Serves `request` as the router would, with what `matched`
+    /// gives in place of what the router finds.
+    pub async fn serve<A: Api>(self, api: Arc<A>, request: Request, matched: Matched) -> Response {
+        match self {
+            Operation::MarkTerminate => {
+                handle_mark_terminate::<A>(api, request, Some(matched)).await
+            }
+            Operation::Jsonrpc => handle_jsonrpc::<A>(api, request, Some(matched)).await,
+        }
+    }
+}
 
 async fn unknown_path(uri: axum::http::Uri) -> Response {
     Rejection::unknown_path(&uri).into_response()
@@ -146,51 +186,53 @@ impl IntoResponse for MarkTerminateResponse {
     fn into_response(self) -> Response {
         match self {
             MarkTerminateResponse::Ok(body) => {
-                (axum::http::StatusCode::OK, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::OK, &body)
             }
             MarkTerminateResponse::BadRequest(body) => {
-                (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::BAD_REQUEST, &body)
             }
             MarkTerminateResponse::Unauthorized(body) => {
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::UNAUTHORIZED, &body)
             }
             MarkTerminateResponse::NotFound(body) => {
-                (axum::http::StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::NOT_FOUND, &body)
             }
             MarkTerminateResponse::RequestTimeout(body) => {
-                (axum::http::StatusCode::REQUEST_TIMEOUT, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::REQUEST_TIMEOUT, &body)
             }
             MarkTerminateResponse::PayloadTooLarge(body) => {
-                (axum::http::StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
+                runtime::json_response(axum::http::StatusCode::PAYLOAD_TOO_LARGE, &body)
             }
-            MarkTerminateResponse::UnsupportedMediaType(body) => (
-                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                axum::Json(body),
-            )
-                .into_response(),
-            MarkTerminateResponse::UnprocessableEntity(body) => (
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(body),
-            )
-                .into_response(),
-            MarkTerminateResponse::InternalServerError(body) => (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(body),
-            )
-                .into_response(),
+            MarkTerminateResponse::UnsupportedMediaType(body) => {
+                runtime::json_response(axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE, &body)
+            }
+            MarkTerminateResponse::UnprocessableEntity(body) => {
+                runtime::json_response(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &body)
+            }
+            MarkTerminateResponse::InternalServerError(body) => {
+                runtime::json_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
         }
     }
 }
 
-async fn handle_mark_terminate<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_mark_terminate<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     #[allow(unused_mut)]
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, params) = RequestContext::read(&mut parts, matched);
     let api_key = ApiKey::from_headers(&context.headers, X_API_KEY_HEADER);
     if let Err(error) = api.authenticate(&context, &api_key) {
         return MarkTerminateResponse::Unauthorized(error).into_response();
     }
-    let params = match PathParams::from_parts(&mut parts).await {
+    let params = match params {
+        Some(params) => params,
+        None => PathParams::from_parts(&mut parts).await,
+    };
+    let params = match params {
         Ok(params) => params,
         Err(rejection) => return rejection.into_response(),
     };
@@ -230,9 +272,13 @@ pub const JSONRPC_METHODS: &[&str] = &["system.services.active.mark_terminate"];
 /// The OpenRPC document of the JSON-RPC methods.
 pub const OPENRPC_DOCUMENT: &str = include_str!("openrpc.json");
 
-async fn handle_jsonrpc<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+async fn handle_jsonrpc<A: Api>(
+    api: Arc<A>,
+    request: Request,
+    matched: Option<Matched>,
+) -> Response {
     let (mut parts, body) = request.into_parts();
-    let context = RequestContext::from_parts(&mut parts);
+    let (context, _) = RequestContext::read(&mut parts, matched);
     let api = &*api;
     let context = &context;
     let api_key = ApiKey::from_headers(&context.headers, X_API_KEY_HEADER);

@@ -24,11 +24,11 @@ mod load;
 mod validate;
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::http::header::{ACCESS_CONTROL_ALLOW_HEADERS, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -278,10 +278,7 @@ impl AnySpec {
         );
 
         let (parts, body) = request.into_parts();
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(address)| address.ip());
+        let peer = telemetry::client_address_of(&parts.extensions).map(|address| address.ip());
         if let Err(rejection) =
             validate::check_security(operation, api, peer, &parts.headers, &parts.uri)
         {

@@ -88,9 +88,13 @@ pub fn endpoint_items(
         /// The OpenRPC document of the JSON-RPC methods.
         pub const OPENRPC_DOCUMENT: &str = include_str!("openrpc.json");
 
-        async fn handle_jsonrpc<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+        async fn handle_jsonrpc<A: Api>(
+            api: Arc<A>,
+            request: Request,
+            matched: Option<Matched>,
+        ) -> Response {
             let (mut parts, body) = request.into_parts();
-            let context = RequestContext::from_parts(&mut parts);
+            let (context, _) = RequestContext::read(&mut parts, matched);
             let api = &*api;
             let context = &context;
             #authenticate

@@ -9,6 +9,7 @@ const SERVER_DEPENDENCIES: &[&str] = &[
     r#"axum = { version = "0.8", default-features = false, features = ["http1", "tokio", "json", "query", "matched-path"] }"#,
     r#"bytes = "1""#,
     r#"http-body-util = "0.1""#,
+    r#"percent-encoding = "2""#,
     r#"serde = { version = "1", features = ["derive"] }"#,
     r#"serde_json = { version = "1", features = ["raw_value"] }"#,
     r#"serde_path_to_error = "0.1""#,

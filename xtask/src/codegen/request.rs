@@ -142,7 +142,11 @@ pub fn decode_steps(fields: &[ParamField]) -> Vec<TokenStream> {
     let has = |location| fields.iter().any(|field| field.param.location == location);
     if has(Location::Path) {
         steps.push(quote! {
-            let params = match PathParams::from_parts(&mut parts).await {
+            let params = match params {
+                Some(params) => params,
+                None => PathParams::from_parts(&mut parts).await,
+            };
+            let params = match params {
                 Ok(params) => params,
                 Err(rejection) => return rejection.into_response(),
             };

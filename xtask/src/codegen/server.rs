@@ -8,7 +8,7 @@
 use anyhow::Context;
 use heck::{ToShoutySnakeCase, ToUpperCamelCase};
 use openapiv3::OpenAPI;
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use super::Target;
@@ -19,6 +19,7 @@ use super::jsonrpc;
 use super::auth;
 use super::model::{self, DocumentedResponse, Model, Operation};
 use super::openrpc;
+use super::params::Location;
 use super::pattern;
 use super::request::{self, ParamField};
 use super::spec::SpecError;
@@ -242,6 +243,7 @@ fn lib_tokens(title: &str, model: &Model, items: &[OperationItems]) -> TokenStre
             .into_iter()
             .map(move |route| quote! { (#route, #allow) })
     });
+    let operation_enum = operation_enum(items);
     let params = model
         .operations
         .iter()
@@ -272,8 +274,8 @@ fn lib_tokens(title: &str, model: &Model, items: &[OperationItems]) -> TokenStre
         #jsonrpc_module
 
         pub use runtime::{
-            ApiKey, BodyShape, CredentialSource, Credentials, MAX_BODY_BYTES, PathParams,
-            QueryParams, Rejection, RequestContext,
+            ApiKey, BodyShape, CredentialSource, Credentials, MAX_BODY_BYTES, Matched,
+            PathParams, QueryParams, Rejection, RequestContext,
         };
 
         use std::future::Future;
@@ -307,6 +309,8 @@ fn lib_tokens(title: &str, model: &Model, items: &[OperationItems]) -> TokenStre
         /// the route of a request with these before the router runs.
         pub const ROUTES: &[(&str, &str)] = &[#(#route_templates),*];
 
+        #operation_enum
+
         async fn unknown_path(uri: axum::http::Uri) -> Response {
             Rejection::unknown_path(&uri).into_response()
         }
@@ -328,7 +332,11 @@ fn routes(items: &[OperationItems]) -> Vec<TokenStream> {
             let methods = on_path.iter().map(|item| {
                 let routing = format_ident!("{}", item.method.to_ascii_lowercase());
                 let handler = &item.handler;
-                quote! { .#routing(#handler::<A>) }
+                quote! {
+                    .#routing(|State(api): State<Arc<A>>, request: Request| {
+                        #handler::<A>(api, request, None)
+                    })
+                }
             });
             let allowed = on_path.iter().map(|item| format_ident!("{}", item.method));
             let method_router = quote! {
@@ -345,6 +353,65 @@ fn routes(items: &[OperationItems]) -> Vec<TokenStream> {
             quote! { #(#routes)* }
         })
         .collect()
+}
+
+/// Emits the `Operation` enum: the operation of each route and method of
+/// `ROUTES`, for a server that matches routes itself and calls the handlers
+/// without the router.
+fn operation_enum(items: &[OperationItems]) -> TokenStream {
+    let variant = |item: &OperationItems| {
+        let name = item.handler.to_string();
+        let name = name.strip_prefix("handle_").unwrap_or(&name);
+        format_ident!("{}", name.to_upper_camel_case())
+    };
+    let mut arms = Vec::new();
+    let mut index = 0usize;
+    for path in distinct_paths(items) {
+        for _ in route_paths(path) {
+            for item in items.iter().filter(|item| item.path == path) {
+                let method = item.method.as_str();
+                let variant = variant(item);
+                let index = Literal::usize_unsuffixed(index);
+                arms.push(quote! { (#index, #method) => Some(Operation::#variant), });
+            }
+            index += 1;
+        }
+    }
+    let variants: Vec<Ident> = items.iter().map(variant).collect();
+    let variant_docs = items
+        .iter()
+        .map(|item| format!(" `{} {}`", item.method, item.path));
+    let handlers = items.iter().map(|item| &item.handler);
+    quote! {
+        /// The operations of [`router`], for a server that finds the route
+        /// of a request itself with [`ROUTES`] and calls its operation
+        /// without the router.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Operation {
+            #(#[doc = #variant_docs] #variants),*
+        }
+
+        impl Operation {
+            /// Returns the operation of route `route` of [`ROUTES`] for
+            /// `method`, if the route has one. The router's responses to other
+            /// methods, such as `HEAD` on a `GET` route or the 405 of a method
+            /// that the route does not serve, are not operations.
+            pub fn find(route: usize, method: &axum::http::Method) -> Option<Operation> {
+                match (route, method.as_str()) {
+                    #(#arms)*
+                    _ => None,
+                }
+            }
+
+            /// Serves `request` as the router would, with what `matched`
+            /// gives in place of what the router finds.
+            pub async fn serve<A: Api>(self, api: Arc<A>, request: Request, matched: Matched) -> Response {
+                match self {
+                    #(Operation::#variants => #handlers::<A>(api, request, Some(matched)).await,)*
+                }
+            }
+        }
+    }
 }
 
 /// Returns the `Allow` header value that axum gives the routes of `path`:
@@ -475,7 +542,7 @@ fn response_enum(
                 let typ = types.type_of(schema, &name, &format!("{}/content", response.pointer))?;
                 variants.push(quote! { #doc #variant(#typ), });
                 arms.push(quote! {
-                    #response_type::#variant(body) => (#status_tokens, axum::Json(body)).into_response(),
+                    #response_type::#variant(body) => runtime::json_response(#status_tokens, &body),
                 });
             }
             (None, Some(media_type)) => {
@@ -556,7 +623,7 @@ fn default_variant(
             (
                 quote! { #[doc = #doc] Default(axum::http::StatusCode, #typ), },
                 quote! {
-                    #response_type::Default(status, body) => (status, axum::Json(body)).into_response(),
+                    #response_type::Default(status, body) => runtime::json_response(status, &body),
                 },
             )
         }
@@ -676,11 +743,25 @@ fn handler_fn(
     // The qualified call keeps an operation named like a method of `Arc`
     // or of a prelude trait, such as `clone` or `try_into`, from calling
     // that method.
+    // `matched` is `Some` when the caller found the route itself
+    // (`Operation::serve`), and `None` under the router.
+    let has_path_params = params
+        .iter()
+        .any(|field| field.param.location == Location::Path);
+    let params_binding = if has_path_params {
+        format_ident!("params")
+    } else {
+        format_ident!("_")
+    };
     quote! {
-        async fn #handler<A: Api>(State(api): State<Arc<A>>, request: Request) -> Response {
+        async fn #handler<A: Api>(
+            api: Arc<A>,
+            request: Request,
+            matched: Option<Matched>,
+        ) -> Response {
             #[allow(unused_mut)]
             let (mut parts, body) = request.into_parts();
-            let context = RequestContext::from_parts(&mut parts);
+            let (context, #params_binding) = RequestContext::read(&mut parts, matched);
             #(#steps)*
             let request = #request_type { #(#fields)* };
             <A as Api>::#method_name(&api, &context, request).await.into_response()

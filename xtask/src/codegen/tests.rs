@@ -782,7 +782,18 @@ fn ref_response_and_empty_response() {
 #[test]
 fn several_path_params_and_put() {
     let lib = generated_file(FEATURES, "server/src/lib.rs");
-    assert!(lib.contains(".put(handle_put_item::<A>)"), "put route");
+    assert!(
+        lib.contains(".put(|State(api): State<Arc<A>>, request: Request| {"),
+        "put route"
+    );
+    assert!(
+        lib.contains("handle_put_item::<A>(api, request, None)"),
+        "put handler"
+    );
+    assert!(
+        lib.contains(", \"PUT\") => Some(Operation::PutItem),"),
+        "put operation"
+    );
     let request = item(&lib, "pub struct PutItemRequest");
     assert!(request.contains("pub group: String,"), "{request}");
     assert!(request.contains("pub item_id: String,"), "{request}");
