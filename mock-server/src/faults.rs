@@ -871,6 +871,13 @@ pub(crate) struct FaultService<S> {
     api: Option<Arc<MockApi>>,
 }
 
+impl<S> FaultService<S> {
+    /// Returns the service that this one wraps.
+    pub(crate) fn inner_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+}
+
 impl<S> tower_service::Service<Request> for FaultService<S>
 where
     S: tower_service::Service<Request, Response = Response, Error = Infallible>

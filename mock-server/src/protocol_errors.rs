@@ -95,6 +95,15 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ErrorBodyIo<S> {
 /// Returns the replacement of `response` when it is a complete, empty
 /// 4xx or 5xx response head with `content-length: 0`.
 fn rewrite(response: &[u8]) -> Option<Vec<u8>> {
+    // The byte checks first, so that a response with a body, as every
+    // route sends, costs no UTF-8 check.
+    let error_head = response.len() > 12
+        && response.starts_with(b"HTTP/1.")
+        && matches!(response[9], b'4'..=b'9')
+        && response.ends_with(b"\r\n\r\n");
+    if !error_head {
+        return None;
+    }
     let text = std::str::from_utf8(response).ok()?;
     let head = text.strip_suffix("\r\n\r\n")?;
     if head.contains("\r\n\r\n") {

@@ -151,28 +151,26 @@ impl Routes {
         }
     }
 
-    /// Returns the generated operation that serves `request`, with the path
-    /// parameters of its route, if one of the generated routes matches the
-    /// request's path and serves its method.
-    fn operation(&self, request: &Request) -> Option<(Operation, Result<PathParams, Rejection>)> {
-        let matched = self.templates.at(request.uri().path()).ok()?;
-        let position = matched.value.position;
-        if position >= self.operation_routes {
-            return None;
-        }
-        let operation = Operation::find(position, request.method())?;
-        Some((operation, PathParams::decode(matched.params.iter())))
-    }
-
     /// Stores the route of `request` as the [`MatchedRoute`] of the
     /// request that the current task serves, and returns it, if one of the
-    /// templates matches its path.
-    pub(crate) fn mark(&self, request: &Request) -> Option<Arc<Route>> {
-        let route = self.templates.at(request.uri().path()).ok()?.value;
+    /// templates matches its path. With it comes the generated operation
+    /// that serves the request, if the route is a generated one and serves
+    /// the request's method.
+    pub(crate) fn mark(&self, request: &Request) -> Option<(Arc<Route>, Option<FoundOperation>)> {
+        let matched = self.templates.at(request.uri().path()).ok()?;
+        let route = matched.value;
         telemetry::mark_route(&route.template);
-        Some(route.clone())
+        let operation = (route.position < self.operation_routes)
+            .then(|| Operation::find(route.position, request.method()))
+            .flatten()
+            .map(|operation| (operation, PathParams::decode(matched.params.iter())));
+        Some((route.clone(), operation))
     }
 }
+
+/// A generated operation of [`Routes`] with the path parameters of its
+/// route.
+type FoundOperation = (Operation, Result<PathParams, Rejection>);
 
 /// Builds the one layer of the routes: from the outside in, the route
 /// template for the log line and the CORS preflight response (with
@@ -225,22 +223,31 @@ impl Routed {
     ) -> Self {
         match routes {
             Some(routes) => {
-                let routes = Arc::new(routes);
                 let dispatch = Dispatch {
                     router,
-                    operations: api.map(|api| (api, routes.clone())),
+                    api,
+                    found: None,
                 };
-                Routed::Whole(tower_layer::Layer::layer(&layer, dispatch), routes)
+                Routed::Whole(
+                    tower_layer::Layer::layer(&layer, dispatch),
+                    Arc::new(routes),
+                )
             }
             None => Routed::PerRoute(router.layer(layer)),
         }
     }
 
     /// Stores the route of `request` for the middleware, and returns it,
-    /// when the routes are known and one matches.
-    pub(crate) fn mark(&self, request: &Request) -> Option<Arc<Route>> {
+    /// when the routes are known and one matches. The generated operation
+    /// of the request, if it has one, is kept for [`Dispatch`], so that the
+    /// routes are searched once.
+    pub(crate) fn mark(&mut self, request: &Request) -> Option<Arc<Route>> {
         match self {
-            Routed::Whole(_, routes) => routes.mark(request),
+            Routed::Whole(service, routes) => {
+                let (route, operation) = routes.mark(request)?;
+                service.inner_mut().inner_mut().inner_mut().found = operation;
+                Some(route)
+            }
             Routed::PerRoute(_) => None,
         }
     }
@@ -257,18 +264,29 @@ impl Routed {
     }
 }
 
-/// The service inside the middleware of [`Routed::Whole`]: it calls the
-/// generated operation of a request itself, and passes the other requests
-/// to the router.
-///
-/// The router would find the route again, store its path parameters and
-/// template in the request's extensions, and box and clone the route's
-/// handler. The operation gets the same parameters from [`Routes`].
-#[derive(Clone)]
+/// The service inside the middleware of [`Routed::Whole`]. It calls the
+/// generated operation of a request itself and passes the other requests
+/// to the router, which would find the route again, store its path
+/// parameters and template in the request's extensions, and box and clone
+/// the route's handler.
 pub(crate) struct Dispatch {
     router: axum::Router,
-    /// The API that serves the operations, with the routes to find them by.
-    operations: Option<(Arc<MockApi>, Arc<Routes>)>,
+    /// The API that serves the operations.
+    api: Option<Arc<MockApi>>,
+    /// The operation of the request about to be called, from
+    /// [`Routed::mark`].
+    found: Option<FoundOperation>,
+}
+
+impl Clone for Dispatch {
+    /// Clones the router and the API, without the operation of a request.
+    fn clone(&self) -> Self {
+        Dispatch {
+            router: self.router.clone(),
+            api: self.api.clone(),
+            found: None,
+        }
+    }
 }
 
 impl tower_service::Service<Request> for Dispatch {
@@ -281,13 +299,9 @@ impl tower_service::Service<Request> for Dispatch {
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let found = self.operations.as_ref().and_then(|(api, routes)| {
-            routes
-                .operation(&request)
-                .map(|(operation, params)| (operation, params, api.clone()))
-        });
+        let found = self.found.take().zip(self.api.clone());
         match found {
-            Some((operation, params, api)) => {
+            Some(((operation, params), api)) => {
                 let peer = telemetry::client_address(&request);
                 let matched = Matched { params, peer };
                 Either::Left(Box::pin(async move {
@@ -328,6 +342,13 @@ pub(crate) struct PreflightService<S> {
     inner: S,
     cors: Option<Arc<Cors>>,
     spec: Option<Arc<AnySpec>>,
+}
+
+impl<S> PreflightService<S> {
+    /// Returns the service that this one wraps.
+    pub(crate) fn inner_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
 }
 
 impl<S> tower_service::Service<Request> for PreflightService<S>
@@ -383,6 +404,13 @@ impl<S> tower_layer::Layer<S> for PreferLayer {
 pub(crate) struct PreferService<S> {
     inner: S,
     api: Option<Arc<MockApi>>,
+}
+
+impl<S> PreferService<S> {
+    /// Returns the service that this one wraps.
+    pub(crate) fn inner_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
 }
 
 impl<S> tower_service::Service<Request> for PreferService<S>
@@ -469,7 +497,7 @@ mod tests {
     fn allow_added_for_other_methods_only() {
         let routes = Routes::new([("/openapi.json", "GET,HEAD")]);
         let request = request("/openapi.json");
-        let route = routes.mark(&request).expect("a route");
+        let (route, _) = routes.mark(&request).expect("a route");
         for (method, expected) in [
             (Method::GET, None),
             (Method::HEAD, None),
@@ -501,9 +529,8 @@ mod tests {
         let operation = |method: Method, uri: &str| {
             let mut request = request(uri);
             *request.method_mut() = method;
-            routes
-                .operation(&request)
-                .map(|(operation, params)| (operation, params.is_ok()))
+            let (_, operation) = routes.mark(&request)?;
+            operation.map(|(operation, params)| (operation, params.is_ok()))
         };
         let terminate = "/system/services/active/cron/terminate";
         assert_eq!(
@@ -529,10 +556,11 @@ mod tests {
         let routes = Routes::with_operations(system_services_server::ROUTES, []);
         let mut request = request("/system/services/active/c%72on%2Fx/terminate");
         *request.method_mut() = Method::POST;
-        let (_, params) = routes.operation(&request).expect("the terminate operation");
-        let params = params.unwrap_or_else(|_| panic!("UTF-8 parameters"));
+        let (_, operation) = routes.mark(&request).expect("the terminate route");
+        let (_, params) = operation.expect("the terminate operation");
+        let mut params = params.unwrap_or_else(|_| panic!("UTF-8 parameters"));
         assert_eq!(
-            params.get("system_services_id").ok().as_deref(),
+            params.take("system_services_id").ok().as_deref(),
             Some("cron/x")
         );
     }

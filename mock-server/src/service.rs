@@ -100,6 +100,7 @@ impl MockService {
             body_read_timeout,
         } = self;
         // The route and the method, for the `Allow` header of the response.
+        let mut router = router;
         let route = router
             .mark(&request)
             .map(|route| (route, request.method().clone()));
@@ -115,7 +116,6 @@ impl MockService {
         // `AssertUnwindSafe` is sound because each lock that requests share,
         // such as those of the cluster state, faults and journal, recovers a
         // poisoned lock's value with `into_inner`.
-        let mut router = router;
         let result = AssertUnwindSafe(router.call(request)).catch_unwind().await;
 
         let copy = deadline.take_copy();

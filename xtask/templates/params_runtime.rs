@@ -53,18 +53,19 @@ impl PathParams {
         Ok(PathParams(PathValues::Matched(values)))
     }
 
-    /// Returns the parameter `name`; an empty value is a 400.
-    pub fn get(&self, name: &str) -> Result<String, Rejection> {
-        let value = match &self.0 {
+    /// Takes the value of the parameter `name` out; an empty value is a 400.
+    /// Each name is taken once.
+    pub fn take(&mut self, name: &str) -> Result<String, Rejection> {
+        let value = match &mut self.0 {
             PathValues::Router(params) => params
                 .iter()
-                .find_map(|(param, value)| (param == name).then_some(value)),
+                .find_map(|(param, value)| (param == name).then(|| value.to_string())),
             PathValues::Matched(params) => params
-                .iter()
-                .find_map(|(param, value)| (param == name).then_some(value.as_str())),
+                .iter_mut()
+                .find_map(|(param, value)| (param == name).then(|| std::mem::take(value))),
         };
         match value {
-            Some(value) if !value.is_empty() => Ok(value.to_string()),
+            Some(value) if !value.is_empty() => Ok(value),
             _ => Err(Rejection::invalid(name, "Empty value is not allowed")),
         }
     }

@@ -1216,15 +1216,15 @@ async fn handle_hang_process<A: Api>(
         Some(params) => params,
         None => PathParams::from_parts(&mut parts).await,
     };
-    let params = match params {
+    let mut params = match params {
         Ok(params) => params,
         Err(rejection) => return rejection.into_response(),
     };
-    let service_id = match params.get("service_id") {
+    let service_id = match params.take("service_id") {
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
-    let node_id = match params.get("node_id") {
+    let node_id = match params.take("node_id") {
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
@@ -1327,15 +1327,15 @@ async fn handle_kill_process<A: Api>(
         Some(params) => params,
         None => PathParams::from_parts(&mut parts).await,
     };
-    let params = match params {
+    let mut params = match params {
         Ok(params) => params,
         Err(rejection) => return rejection.into_response(),
     };
-    let service_id = match params.get("service_id") {
+    let service_id = match params.take("service_id") {
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
-    let node_id = match params.get("node_id") {
+    let node_id = match params.take("node_id") {
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
@@ -1820,11 +1820,11 @@ async fn handle_remove_fault<A: Api>(
         Some(params) => params,
         None => PathParams::from_parts(&mut parts).await,
     };
-    let params = match params {
+    let mut params = match params {
         Ok(params) => params,
         Err(rejection) => return rejection.into_response(),
     };
-    let fault_id = match params.get("fault_id") {
+    let fault_id = match params.take("fault_id") {
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };
@@ -2216,12 +2216,12 @@ async fn handle_delete_session<A: Api>(
         Some(params) => params,
         None => PathParams::from_parts(&mut parts).await,
     };
-    let params = match params {
+    let mut params = match params {
         Ok(params) => params,
         Err(rejection) => return rejection.into_response(),
     };
     let session_name = match params
-        .get("session_name")
+        .take("session_name")
         .and_then(|value: String| check_session_name("session_name", value))
     {
         Ok(value) => value,

@@ -48,13 +48,13 @@ async fn required_tags(request: Request) -> Response {
 
 async fn item(request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
-    let params = match PathParams::from_parts(&mut parts).await {
+    let mut params = match PathParams::from_parts(&mut parts).await {
         Ok(params) => params,
         Err(rejection) => return rejection.into_response(),
     };
     reply(
         params
-            .get("item_id")
+            .take("item_id")
             .and_then(|text| runtime::parse_integer("item_id", &text, Some(1), None)),
     )
 }

@@ -232,11 +232,11 @@ async fn handle_mark_terminate<A: Api>(
         Some(params) => params,
         None => PathParams::from_parts(&mut parts).await,
     };
-    let params = match params {
+    let mut params = match params {
         Ok(params) => params,
         Err(rejection) => return rejection.into_response(),
     };
-    let system_services_id = match params.get("system_services_id") {
+    let system_services_id = match params.take("system_services_id") {
         Ok(value) => value,
         Err(rejection) => return rejection.into_response(),
     };

@@ -15,6 +15,7 @@ use super::{LogOutput, TARGET};
 
 /// The fields of a request log line.
 pub(super) struct RequestLine<'a> {
+    /// The hex digits of a [`RequestId`](super::RequestId).
     pub request_id: &'a str,
     pub method: &'a str,
     pub route: &'a str,
@@ -50,8 +51,10 @@ fn format(text: &mut Vec<u8>, time: SystemTime, line: &RequestLine<'_>) -> Optio
     push_timestamp(text, time)?;
     text.extend_from_slice(b"  INFO ");
     text.extend_from_slice(TARGET.as_bytes());
-    text.extend_from_slice(b": request completed request_id=");
-    push_quoted(text, line.request_id);
+    text.extend_from_slice(b": request completed request_id=\"");
+    // Hex digits, which `Debug` prints as they are.
+    text.extend_from_slice(line.request_id.as_bytes());
+    text.push(b'"');
     text.extend_from_slice(b" method=");
     text.extend_from_slice(line.method.as_bytes());
     text.extend_from_slice(b" route=");
@@ -113,14 +116,33 @@ fn push_decimal(text: &mut Vec<u8>, value: u64, width: usize) {
     let mut digits = [b'0'; 20];
     let mut rest = value;
     let mut start = digits.len();
-    while rest > 0 {
+    // Two digits a division, from a table of the pairs 00 to 99. The last
+    // pair is at least 10, so it has no leading zero.
+    while rest >= 10 {
+        let pair = usize::try_from(rest % 100).expect("below 100") * 2;
+        rest /= 100;
+        start -= 2;
+        digits[start..start + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if rest > 0 {
         start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
+        digits[start] = b'0' + rest as u8;
     }
     let start = start.min(digits.len() - width.clamp(1, digits.len()));
     text.extend_from_slice(&digits[start..]);
 }
+
+/// The decimal digits of 00 to 99, two bytes each.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0; 200];
+    let mut value = 0;
+    while value < 100 {
+        pairs[value * 2] = b'0' + (value / 10) as u8;
+        pairs[value * 2 + 1] = b'0' + (value % 10) as u8;
+        value += 1;
+    }
+    pairs
+};
 
 /// Appends `latency` in milliseconds as `Debug` prints the `f64` of its
 /// whole microseconds divided by 1000, such as `12.0`, `1.5` or `0.025`.

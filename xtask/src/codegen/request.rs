@@ -146,7 +146,7 @@ pub fn decode_steps(fields: &[ParamField]) -> Vec<TokenStream> {
                 Some(params) => params,
                 None => PathParams::from_parts(&mut parts).await,
             };
-            let params = match params {
+            let mut params = match params {
                 Ok(params) => params,
                 Err(rejection) => return rejection.into_response(),
             };
@@ -182,12 +182,12 @@ fn decode_expression(field: &ParamField) -> TokenStream {
         (Location::Path, _) => {
             return match &param.kind {
                 ParamKind::String { .. } => match string_check(param) {
-                    Some(check) => quote! { params.get(#name).and_then(#check) },
-                    None => quote! { params.get(#name) },
+                    Some(check) => quote! { params.take(#name).and_then(#check) },
+                    None => quote! { params.take(#name) },
                 },
                 _ => {
                     let parsed = parse_expression(param, quote! { &text });
-                    quote! { params.get(#name).and_then(|text| #parsed) }
+                    quote! { params.take(#name).and_then(|text| #parsed) }
                 }
             };
         }
