@@ -409,11 +409,11 @@ pub async fn read_payload(
 }
 
 /// Serves the payload `bytes` of one HTTP request to the JSON-RPC endpoint:
-/// runs each call through `call(method, params)`, with the params borrowed
-/// from `bytes`, and writes the response.
+/// runs each call through `call(method, params)`, with the method and the
+/// params borrowed from `bytes`, and writes the response.
 pub async fn serve<'b, F, Fut>(bytes: &'b [u8], call: F) -> Response
 where
-    F: Fn(String, Option<RawParams<'b>>) -> Fut,
+    F: Fn(Cow<'b, str>, Option<RawParams<'b>>) -> Fut,
     Fut: Future<Output = Result<Box<RawValue>, CallError>>,
 {
     let payload = match parse_payload(bytes) {
@@ -547,7 +547,7 @@ async fn handle_one<'a, F, Fut>(
     outcome: &mut Outcome,
 ) -> Option<ResponseObject<'a>>
 where
-    F: Fn(String, Option<RawParams<'a>>) -> Fut,
+    F: Fn(Cow<'a, str>, Option<RawParams<'a>>) -> Fut,
     Fut: Future<Output = Result<Box<RawValue>, CallError>>,
 {
     let request = match item {
@@ -560,9 +560,10 @@ where
             });
         }
     };
-    let method = request.method.into_owned();
-    outcome.methods.push(method.clone());
-    let result = call(method, request.params).await;
+    // The method is borrowed from the payload unless it has escapes, and
+    // only the copy for the log line and the journal is allocated.
+    outcome.methods.push(request.method.to_string());
+    let result = call(request.method, request.params).await;
     request.id.map(|id| ResponseObject {
         outcome: result,
         id,

@@ -309,10 +309,10 @@ async fn call_jsonrpc<A: Api>(
     api: &A,
     context: &RequestContext,
     endpoint_api_key: &ApiKey,
-    method: String,
+    method: std::borrow::Cow<'_, str>,
     params: Option<jsonrpc::RawParams<'_>>,
 ) -> Result<Box<serde_json::value::RawValue>, jsonrpc::CallError> {
-    match method.as_str() {
+    match &*method {
         "rpc.discover" => jsonrpc::discover(OPENRPC_DOCUMENT, params, -32602),
         "system.services.active.mark_terminate" => {
             let api_key = endpoint_api_key.clone();

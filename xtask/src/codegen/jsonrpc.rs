@@ -121,10 +121,10 @@ pub fn endpoint_items(
             api: &A,
             context: &RequestContext,
             #endpoint_key_param
-            method: String,
+            method: std::borrow::Cow<'_, str>,
             params: Option<jsonrpc::RawParams<'_>>,
         ) -> Result<Box<serde_json::value::RawValue>, jsonrpc::CallError> {
-            match method.as_str() {
+            match &*method {
                 "rpc.discover" => jsonrpc::discover(OPENRPC_DOCUMENT, params, #invalid_params),
                 #(#arms)*
                 _ => Err(jsonrpc::CallError::method_not_found(&method)),
