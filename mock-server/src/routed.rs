@@ -31,7 +31,8 @@ use tower_layer::Stack;
 use tower_service::Service as _;
 
 use axum::routing::future::RouteFuture;
-use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Map};
 use system_services_server::{Matched, Operation, PathParams, Rejection};
 
 use crate::cors::{self, Cors};
@@ -292,7 +293,10 @@ impl Clone for Dispatch {
 impl tower_service::Service<Request> for Dispatch {
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<BoxFuture<'static, Result<Response, Infallible>>, RouteFuture<Infallible>>;
+    type Future = Either<
+        Map<BoxFuture<'static, Response>, fn(Response) -> Result<Response, Infallible>>,
+        RouteFuture<Infallible>,
+    >;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
@@ -304,9 +308,8 @@ impl tower_service::Service<Request> for Dispatch {
             Some(((operation, params), api)) => {
                 let peer = telemetry::client_address(&request);
                 let matched = Matched { params, peer };
-                Either::Left(Box::pin(async move {
-                    Ok(operation.serve(api, request, matched).await)
-                }))
+                let ok: fn(Response) -> Result<Response, Infallible> = Ok;
+                Either::Left(operation.serve(api, request, matched).map(ok))
             }
             None => Either::Right(self.router.call(request)),
         }

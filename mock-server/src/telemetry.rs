@@ -332,6 +332,8 @@ fn set_route(template: RouteTemplate) {
     let _ = REQUEST.try_with(|current| *current.route.borrow_mut() = Some(template));
 }
 
+/// Logs the request line. [`log_request`] calls it only when `INFO` events
+/// were enabled as the request started.
 fn log_completed(
     request_id: &str,
     method: &Method,
@@ -339,9 +341,6 @@ fn log_completed(
     response: &Response,
     latency: Duration,
 ) {
-    if !tracing::enabled!(tracing::Level::INFO) {
-        return;
-    }
     let names = response.extensions().get::<JsonRpcMethods>();
     if DIRECT_LINES.load(Ordering::Relaxed) {
         let line = RequestLine {

@@ -546,34 +546,67 @@ impl Operation {
         }
     }
 
-    /// Serves `request` as the router would, with what `matched`
-    /// gives in place of what the router finds.
-    pub async fn serve<A: Api>(self, api: Arc<A>, request: Request, matched: Matched) -> Response {
+    /// Returns the future of the response to `request`, as the router
+    /// would serve it, with what `matched` gives in place of what the
+    /// router finds. Each operation's future is boxed on its own, so
+    /// that it is no larger than that operation needs.
+    pub fn serve<A: Api>(
+        self,
+        api: Arc<A>,
+        request: Request,
+        matched: Matched,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send + 'static>> {
         match self {
-            Operation::GetState => handle_get_state::<A>(api, request, Some(matched)).await,
-            Operation::ReplaceState => handle_replace_state::<A>(api, request, Some(matched)).await,
-            Operation::ResetState => handle_reset_state::<A>(api, request, Some(matched)).await,
-            Operation::GetScheduler => handle_get_scheduler::<A>(api, request, Some(matched)).await,
-            Operation::RunScheduler => handle_run_scheduler::<A>(api, request, Some(matched)).await,
-            Operation::AdvanceClock => handle_advance_clock::<A>(api, request, Some(matched)).await,
-            Operation::HangProcess => handle_hang_process::<A>(api, request, Some(matched)).await,
-            Operation::KillProcess => handle_kill_process::<A>(api, request, Some(matched)).await,
-            Operation::ListEvents => handle_list_events::<A>(api, request, Some(matched)).await,
-            Operation::ListFaults => handle_list_faults::<A>(api, request, Some(matched)).await,
-            Operation::AddFault => handle_add_fault::<A>(api, request, Some(matched)).await,
-            Operation::ClearFaults => handle_clear_faults::<A>(api, request, Some(matched)).await,
-            Operation::RemoveFault => handle_remove_fault::<A>(api, request, Some(matched)).await,
-            Operation::ListJournal => handle_list_journal::<A>(api, request, Some(matched)).await,
-            Operation::ClearJournal => handle_clear_journal::<A>(api, request, Some(matched)).await,
-            Operation::ListSessions => handle_list_sessions::<A>(api, request, Some(matched)).await,
+            Operation::GetState => Box::pin(handle_get_state::<A>(api, request, Some(matched))),
+            Operation::ReplaceState => {
+                Box::pin(handle_replace_state::<A>(api, request, Some(matched)))
+            }
+            Operation::ResetState => Box::pin(handle_reset_state::<A>(api, request, Some(matched))),
+            Operation::GetScheduler => {
+                Box::pin(handle_get_scheduler::<A>(api, request, Some(matched)))
+            }
+            Operation::RunScheduler => {
+                Box::pin(handle_run_scheduler::<A>(api, request, Some(matched)))
+            }
+            Operation::AdvanceClock => {
+                Box::pin(handle_advance_clock::<A>(api, request, Some(matched)))
+            }
+            Operation::HangProcess => {
+                Box::pin(handle_hang_process::<A>(api, request, Some(matched)))
+            }
+            Operation::KillProcess => {
+                Box::pin(handle_kill_process::<A>(api, request, Some(matched)))
+            }
+            Operation::ListEvents => Box::pin(handle_list_events::<A>(api, request, Some(matched))),
+            Operation::ListFaults => Box::pin(handle_list_faults::<A>(api, request, Some(matched))),
+            Operation::AddFault => Box::pin(handle_add_fault::<A>(api, request, Some(matched))),
+            Operation::ClearFaults => {
+                Box::pin(handle_clear_faults::<A>(api, request, Some(matched)))
+            }
+            Operation::RemoveFault => {
+                Box::pin(handle_remove_fault::<A>(api, request, Some(matched)))
+            }
+            Operation::ListJournal => {
+                Box::pin(handle_list_journal::<A>(api, request, Some(matched)))
+            }
+            Operation::ClearJournal => {
+                Box::pin(handle_clear_journal::<A>(api, request, Some(matched)))
+            }
+            Operation::ListSessions => {
+                Box::pin(handle_list_sessions::<A>(api, request, Some(matched)))
+            }
             Operation::DeleteSession => {
-                handle_delete_session::<A>(api, request, Some(matched)).await
+                Box::pin(handle_delete_session::<A>(api, request, Some(matched)))
             }
-            Operation::GetDashboard => handle_get_dashboard::<A>(api, request, Some(matched)).await,
+            Operation::GetDashboard => {
+                Box::pin(handle_get_dashboard::<A>(api, request, Some(matched)))
+            }
             Operation::StreamUpdates => {
-                handle_stream_updates::<A>(api, request, Some(matched)).await
+                Box::pin(handle_stream_updates::<A>(api, request, Some(matched)))
             }
-            Operation::GetSnapshot => handle_get_snapshot::<A>(api, request, Some(matched)).await,
+            Operation::GetSnapshot => {
+                Box::pin(handle_get_snapshot::<A>(api, request, Some(matched)))
+            }
         }
     }
 }

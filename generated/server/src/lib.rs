@@ -131,14 +131,21 @@ impl Operation {
         }
     }
 
-    /// Serves `request` as the router would, with what `matched`
-    /// gives in place of what the router finds.
-    pub async fn serve<A: Api>(self, api: Arc<A>, request: Request, matched: Matched) -> Response {
+    /// Returns the future of the response to `request`, as the router
+    /// would serve it, with what `matched` gives in place of what the
+    /// router finds. Each operation's future is boxed on its own, so
+    /// that it is no larger than that operation needs.
+    pub fn serve<A: Api>(
+        self,
+        api: Arc<A>,
+        request: Request,
+        matched: Matched,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send + 'static>> {
         match self {
             Operation::MarkTerminate => {
-                handle_mark_terminate::<A>(api, request, Some(matched)).await
+                Box::pin(handle_mark_terminate::<A>(api, request, Some(matched)))
             }
-            Operation::Jsonrpc => handle_jsonrpc::<A>(api, request, Some(matched)).await,
+            Operation::Jsonrpc => Box::pin(handle_jsonrpc::<A>(api, request, Some(matched))),
         }
     }
 }

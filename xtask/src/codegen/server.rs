@@ -403,11 +403,18 @@ fn operation_enum(items: &[OperationItems]) -> TokenStream {
                 }
             }
 
-            /// Serves `request` as the router would, with what `matched`
-            /// gives in place of what the router finds.
-            pub async fn serve<A: Api>(self, api: Arc<A>, request: Request, matched: Matched) -> Response {
+            /// Returns the future of the response to `request`, as the router
+            /// would serve it, with what `matched` gives in place of what the
+            /// router finds. Each operation's future is boxed on its own, so
+            /// that it is no larger than that operation needs.
+            pub fn serve<A: Api>(
+                self,
+                api: Arc<A>,
+                request: Request,
+                matched: Matched,
+            ) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send + 'static>> {
                 match self {
-                    #(Operation::#variants => #handlers::<A>(api, request, Some(matched)).await,)*
+                    #(Operation::#variants => Box::pin(#handlers::<A>(api, request, Some(matched))),)*
                 }
             }
         }
