@@ -395,10 +395,7 @@ fn build_sessions(
 
 impl Api for MockApi {
     fn authenticate(&self, context: &RequestContext, api_key: &ApiKey) -> Result<(), Error> {
-        let peer = context
-            .peer
-            .or_else(crate::telemetry::current_peer)
-            .map(|address| address.ip());
+        let peer = crate::telemetry::client_ip(context.peer);
         let Err(reason) = self.auth.check(api_key, peer, &context.headers) else {
             return Ok(());
         };

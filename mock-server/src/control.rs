@@ -176,10 +176,7 @@ impl ControlApi {
 
 impl Api for ControlApi {
     fn authenticate(&self, context: &RequestContext, _token: &ApiKey) -> Result<(), types::Error> {
-        let peer = context
-            .peer
-            .or_else(telemetry::current_peer)
-            .map(|address| address.ip());
+        let peer = telemetry::client_ip(context.peer);
         let Err(reason) = self.api.check_control(peer, &context.headers) else {
             return Ok(());
         };
@@ -492,10 +489,7 @@ impl Api for ControlApi {
         // With a token the page contains no secret, and reads the token from
         // the URL fragment, so any client may load it.
         if !self.api.control_access().has_token() {
-            let peer = context
-                .peer
-                .or_else(telemetry::current_peer)
-                .map(|address| address.ip());
+            let peer = telemetry::client_ip(context.peer);
             if let Err(reason) = self.api.check_control(peer, &context.headers) {
                 tracing::info!(
                     request_id = telemetry::request_id_field(),

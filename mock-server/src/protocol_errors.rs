@@ -95,7 +95,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ErrorBodyIo<S> {
 /// Returns the replacement of `response` when it is a complete, empty
 /// 4xx or 5xx response head with `content-length: 0`.
 fn rewrite(response: &[u8]) -> Option<Vec<u8>> {
-    // The byte checks first, so that a response with a body, as every
+    // The bytes are checked first, so that a response with a body, as every
     // route sends, costs no UTF-8 check.
     let error_head = response.len() > 12
         && response.starts_with(b"HTTP/1.")

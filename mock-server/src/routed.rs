@@ -267,9 +267,11 @@ impl Routed {
 
 /// The service inside the middleware of [`Routed::Whole`]. It calls the
 /// generated operation of a request itself and passes the other requests
-/// to the router, which would find the route again, store its path
-/// parameters and template in the request's extensions, and box and clone
-/// the route's handler.
+/// to the router.
+///
+/// The router would find the route again, store its path parameters and
+/// template in the request's extensions, and box and clone the route's
+/// handler.
 pub(crate) struct Dispatch {
     router: axum::Router,
     /// The API that serves the operations.

@@ -5,7 +5,7 @@ use std::ffi::OsStr;
 use std::future::Future;
 use std::hash::BuildHasher;
 use std::io::IsTerminal;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -271,10 +271,17 @@ pub(crate) fn client_address_of(extensions: &Extensions) -> Option<SocketAddr> {
     }
 }
 
+/// Returns the client IP address of a handler's request: that of `known`,
+/// the address in the handler's context, or else that of the address that
+/// the server passed to [`log_request`]. Under the router, the context has
+/// an address only when the request carries `ConnectInfo`.
+pub(crate) fn client_ip(known: Option<SocketAddr>) -> Option<IpAddr> {
+    known.or_else(current_peer).map(|address| address.ip())
+}
+
 /// Returns the client address that the server passed to [`log_request`]
-/// for the request that the current task serves, if any. Handlers under
-/// the router read it when their context has no address.
-pub(crate) fn current_peer() -> Option<SocketAddr> {
+/// for the request that the current task serves, if any.
+fn current_peer() -> Option<SocketAddr> {
     REQUEST.try_with(|request| request.peer).ok().flatten()
 }
 

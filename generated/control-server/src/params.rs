@@ -18,7 +18,7 @@ use crate::validate::Bound;
 /// Path parameters of a matched route, percent-decoded.
 pub struct PathParams(PathValues);
 
-/// Where [`PathParams`] keeps its values.
+/// The values of [`PathParams`], by where they come from.
 enum PathValues {
     /// Read from the request by axum's router.
     Router(RawPathParams),
@@ -27,7 +27,7 @@ enum PathValues {
 }
 
 impl PathParams {
-    /// Reads the parameters that axum's router found; a value that is not
+    /// Reads the parameters that axum's router found. A value that is not
     /// UTF-8 after percent-decoding is a 400.
     pub async fn from_parts(parts: &mut Parts) -> Result<Self, Rejection> {
         RawPathParams::from_request_parts(parts, &())
@@ -57,8 +57,8 @@ impl PathParams {
         Ok(PathParams(PathValues::Matched(values)))
     }
 
-    /// Takes the value of the parameter `name` out; an empty value is a 400.
-    /// Each name is taken once.
+    /// Takes the value of the parameter `name` out, so a second call for the
+    /// same name finds none. An empty value is a 400.
     pub fn take(&mut self, name: &str) -> Result<String, Rejection> {
         let value = match &mut self.0 {
             PathValues::Router(params) => params
