@@ -3,6 +3,7 @@
 
 use contract_tests::MockServer;
 use mock_server::DEFAULT_API_KEY;
+use proptest::prelude::*;
 use serde_json::{Value, json};
 
 const METHOD: &str = "system.services.active.mark_terminate";
@@ -615,5 +616,143 @@ async fn lone_surrogate_id_is_parse_error() {
         assert_eq!(error_code(&body), -32700, "{case}");
         let message = body["error"]["data"]["body"].as_str().expect("a message");
         assert_eq!(message, rest_parse_message(&mock, &case).await, "{case}");
+    }
+}
+
+/// One member of a generated request object: its key and its JSON text.
+type Member = (&'static str, String);
+
+/// Generates a request object as members in order, and the whitespace to
+/// put around each separator. Most values are of the plain kinds that
+/// clients send, and some are not, so both ways of reading a payload run.
+fn request_object() -> impl Strategy<Value = (Vec<Member>, &'static str)> {
+    let method = prop_oneof![
+        4 => Just(format!("\"{METHOD}\"")),
+        1 => Just("\"rpc.discover\"".to_string()),
+        1 => Just("\"no.such.method\"".to_string()),
+        1 => Just("\"system.services.active.mark_termin\\u0061te\"".to_string()),
+    ];
+    let value = prop_oneof![
+        Just("\"cron\"".to_string()),
+        Just("\"web_server\"".to_string()),
+        Just("\"nope\"".to_string()),
+        Just("\"\"".to_string()),
+        Just("\"n\u{e9}\"".to_string()),
+        Just("\"cr\\u006fn\"".to_string()),
+        Just("null".to_string()),
+        Just("true".to_string()),
+        Just("-0".to_string()),
+        Just("7".to_string()),
+        Just("1.5".to_string()),
+        Just("[\"node-1\"]".to_string()),
+        Just("{}".to_string()),
+    ];
+    let name = prop_oneof![Just("system_services_id"), Just("nodes_id"), Just("extra"),];
+    let params = prop::collection::vec((name, value), 0..4).prop_map(|members| {
+        let text: Vec<String> = members
+            .iter()
+            .map(|(name, value)| format!("\"{name}\":{value}"))
+            .collect();
+        format!("{{{}}}", text.join(","))
+    });
+    let id = prop_oneof![
+        Just("1".to_string()),
+        Just("-12".to_string()),
+        Just("\"a b\"".to_string()),
+        Just("null".to_string()),
+        Just("2.5".to_string()),
+        Just("01".to_string()),
+        Just("true".to_string()),
+    ];
+    let members = (
+        prop::option::weighted(0.95, Just("\"2.0\"".to_string())),
+        prop::option::weighted(0.95, method),
+        prop::option::weighted(0.9, params),
+        prop::option::weighted(0.8, id),
+    )
+        .prop_map(|(jsonrpc, method, params, id)| {
+            [
+                ("jsonrpc", jsonrpc),
+                ("method", method),
+                ("params", params),
+                ("id", id),
+            ]
+            .into_iter()
+            .filter_map(|(key, value)| value.map(|value| (key, value)))
+            .collect::<Vec<Member>>()
+        })
+        .prop_shuffle();
+    (members, prop_oneof![Just(""), Just(" "), Just("\n\t")])
+}
+
+/// Writes `members` as a request object, with the first letter of the key
+/// `escaped` written as a `\u` escape when it is given.
+fn write_object(members: &[Member], space: &str, escaped: Option<&str>) -> String {
+    let text: Vec<String> = members
+        .iter()
+        .map(|(key, value)| {
+            let key = match escaped {
+                Some(escaped) if escaped == *key => {
+                    format!("\\u{:04x}{}", u32::from(key.as_bytes()[0]), &key[1..])
+                }
+                _ => key.to_string(),
+            };
+            format!("\"{key}\"{space}:{space}{value}")
+        })
+        .collect();
+    format!(
+        "{{{space}{}{space}}}",
+        text.join(&format!("{space},{space}"))
+    )
+}
+
+/// Drops the position from each parse error message in `value`: the escape
+/// moves the columns of what follows it.
+fn without_position(value: Value) -> Value {
+    match value {
+        Value::String(text) => match text.split_once(" at line ") {
+            Some((message, _)) => Value::String(message.to_string()),
+            None => Value::String(text),
+        },
+        Value::Object(members) => members
+            .into_iter()
+            .map(|(key, value)| (key, without_position(value)))
+            .collect(),
+        other => other,
+    }
+}
+
+/// Sends each payload of `payloads` to two servers, the second with one key
+/// of each object escaped, and returns the first difference.
+async fn compare_spellings(payloads: &[(Vec<Member>, &'static str)]) -> Result<(), TestCaseError> {
+    let plain = MockServer::start().await;
+    let escaped = MockServer::start().await;
+    for (members, space) in payloads {
+        let text = write_object(members, space, None);
+        let key = members.first().map(|(key, _)| *key);
+        let escaped_text = write_object(members, space, key);
+        let (status, body) = post(&plain, &text).await;
+        let (escaped_status, escaped_body) = post(&escaped, &escaped_text).await;
+        prop_assert_eq!(status, escaped_status, "{} against {}", text, escaped_text);
+        prop_assert_eq!(
+            body.map(without_position),
+            escaped_body.map(without_position),
+            "{} against {}",
+            text,
+            escaped_text
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// A payload and the same payload with an escaped key, which no fast
+    /// path reads, get the same reply, call after call on the same state.
+    #[test]
+    fn escaped_keys_change_no_reply(payloads in prop::collection::vec(request_object(), 1..12)) {
+        let runtime = tokio::runtime::Runtime::new().expect("build a tokio runtime");
+        runtime.block_on(compare_spellings(&payloads))?;
     }
 }

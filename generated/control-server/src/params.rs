@@ -4,6 +4,7 @@
 //! values, parsed and checked, each failure a [`Rejection`] naming the
 //! parameter. [`crate::runtime`] re-exports every public item.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use axum::extract::{FromRequestParts, RawPathParams};
@@ -40,11 +41,16 @@ impl PathParams {
     /// caller matched itself, as axum's router does: the first value that is
     /// not UTF-8 after decoding is the same 400.
     pub fn decode<'a>(
-        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+        params: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, Rejection> {
-        let mut values = Vec::new();
+        let mut values = Vec::with_capacity(params.len());
         for (name, value) in params {
-            match percent_encoding::percent_decode_str(value).decode_utf8() {
+            let decoded = if value.contains('%') {
+                percent_encoding::percent_decode_str(value).decode_utf8()
+            } else {
+                Ok(Cow::Borrowed(value))
+            };
+            match decoded {
                 Ok(decoded) => values.push((name.to_string(), decoded.into_owned())),
                 Err(_) => {
                     return Err(Rejection::invalid(

@@ -27,6 +27,8 @@ use serde_json::{Map, Value, json};
 
 use crate::runtime::{self, BodyShape, KeySeed, Rejection, StrictValue, StrictVisitor};
 
+mod plain;
+
 /// Code of a body that is not JSON.
 pub const PARSE_ERROR: i64 = -32700;
 /// Code of a request object that breaks the envelope rules.
@@ -239,14 +241,10 @@ impl<'a> Params<'a> {
         let invalid =
             |message: &str| CallError::from_rejection(code, Rejection::invalid(name, message));
         let value = match &mut self.values {
-            ParamValues::Raw(members) => {
-                members
-                    .iter()
-                    .position(|(key, _)| key == name)
-                    .map(|index| {
-                        serde_json::from_str::<String>(members.swap_remove(index).1.get()).ok()
-                    })
-            }
+            ParamValues::Raw(members) => members
+                .iter()
+                .position(|(key, _)| key == name)
+                .map(|index| string_value(members.swap_remove(index).1)),
             ParamValues::Decoded(object) => object.remove(name).map(|value| match value {
                 Value::String(value) => Some(value),
                 _ => None,
@@ -298,6 +296,20 @@ impl<'a> Params<'a> {
         };
         runtime::decode_body(value, shape)
             .map_err(|rejection| CallError::from_rejection(code, rejection))
+    }
+}
+
+/// Returns the string that `raw` contains, or `None` for another value.
+fn string_value(raw: &RawValue) -> Option<String> {
+    let text = raw.get();
+    // A raw value is valid JSON, so a string without escapes is its
+    // contents between the quotes.
+    match text
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+    {
+        Some(contents) if !contents.contains('\\') => Some(contents.to_string()),
+        _ => serde_json::from_str(text).ok(),
     }
 }
 
@@ -607,11 +619,20 @@ impl InvalidRequest<'_> {
     }
 }
 
+/// Parses a payload: a plain request object by [`plain::parse`], and any
+/// other by [`parse_full`].
+fn parse_payload(bytes: &[u8]) -> Result<Payload<'_>, Rejection> {
+    match plain::parse(bytes) {
+        Some(request) => Ok(Payload::Single(Ok(request))),
+        None => parse_full(bytes),
+    }
+}
+
 /// Parses a payload in one pass with the checks of a JSON body: valid
 /// syntax, no repeated key at any depth, and no trailing data. A payload
 /// that fails them is parsed again by [`runtime::parse_strict_json`] for
 /// the error message, so that it reads as for a REST body.
-fn parse_payload(bytes: &[u8]) -> Result<Payload<'_>, Rejection> {
+fn parse_full(bytes: &[u8]) -> Result<Payload<'_>, Rejection> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let first = bytes
         .iter()

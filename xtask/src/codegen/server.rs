@@ -41,6 +41,10 @@ const VALIDATE_RUNTIME: &str = include_str!("../../templates/validate_runtime.rs
 /// when the spec has a JSON-RPC endpoint.
 const JSONRPC_RUNTIME: &str = include_str!("../../templates/jsonrpc_runtime.rs");
 
+/// Source of the reader of plain JSON-RPC payloads, copied into the server
+/// crate beside the envelope runtime as `jsonrpc/plain.rs`.
+const JSONRPC_PLAIN: &str = include_str!("../../templates/jsonrpc_plain.rs");
+
 /// The server crate's files, and its type definitions as a token string for
 /// comparison with the client's.
 pub struct Server {
@@ -130,6 +134,10 @@ pub fn emit(api: &OpenAPI, target: &Target) -> anyhow::Result<Server> {
         files.push(GeneratedFile {
             path: format!("{dir}/src/jsonrpc.rs").into(),
             contents: format!("{header}\n{}", format::rustfmt(JSONRPC_RUNTIME)?),
+        });
+        files.push(GeneratedFile {
+            path: format!("{dir}/src/jsonrpc/plain.rs").into(),
+            contents: format!("{header}\n{}", format::rustfmt(JSONRPC_PLAIN)?),
         });
     }
     Ok(Server {

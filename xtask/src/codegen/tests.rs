@@ -848,7 +848,9 @@ fn spec_without_jsonrpc_has_no_module() {
             .collect()
     };
     assert!(
-        !files.iter().any(|path| path.ends_with("jsonrpc.rs")),
+        !files
+            .iter()
+            .any(|path| path.ends_with("jsonrpc.rs") || path.contains("/jsonrpc/")),
         "{files:?}"
     );
     assert!(
