@@ -21,6 +21,7 @@ pub mod control_auth;
 pub mod cors;
 pub mod events;
 pub mod faults;
+mod head_deadline;
 mod internal_error;
 pub mod journal;
 pub mod persist;

@@ -14,12 +14,13 @@ use axum::http::Request;
 use futures_util::FutureExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinError, JoinSet};
 
+use crate::head_deadline::{CloseOnDrop, HeadClock};
 use crate::protocol_errors::ErrorBodyIo;
 use crate::{AppOptions, Cors, MockApi, MockService};
 
@@ -97,7 +98,7 @@ pub async fn serve_with_cors(
         cors,
     };
     let app = crate::service_with(api, &options);
-    let builder = http1_builder(&limits);
+    let builder = http1_builder();
     let (closing, closing_receiver) = watch::channel(());
     let mut connections = JoinSet::new();
     let mut shutdown = pin!(shutdown);
@@ -117,10 +118,13 @@ pub async fn serve_with_cors(
                 }
             },
         };
-        let service = connection_service(app.clone(), peer);
+        let clock = HeadClock::new();
+        let service = connection_service(app.clone(), peer, clock.clone());
         let connection = builder.serve_connection(connection_io(stream, peer), service);
         let mut closing = closing_receiver.clone();
-        connections.spawn(async move {
+        let close_clock = CloseOnDrop(clock.clone());
+        let task = connections.spawn(async move {
+            let _close_clock = close_clock;
             let mut connection = pin!(connection);
             let result = tokio::select! {
                 result = connection.as_mut() => result,
@@ -133,6 +137,7 @@ pub async fn serve_with_cors(
                 tracing::debug!(%peer, %error, "connection failed");
             }
         });
+        tokio::spawn(clock.watch(limits.header_read_timeout, task, peer));
     }
 
     drop(listener);
@@ -157,24 +162,25 @@ pub async fn serve_with_cors(
     })
 }
 
-/// Builds the HTTP/1.1 settings of every connection.
-fn http1_builder(limits: &Limits) -> http1::Builder {
+/// Builds the HTTP/1.1 settings of every connection. The header read
+/// timeout is the connection's [`HeadClock`], not hyper's, whose timer each
+/// request would arm and disarm.
+fn http1_builder() -> http1::Builder {
     let mut builder = http1::Builder::new();
     // A client may shut down its write half after a request and wait for
     // the response. Without half-close support, hyper reads that EOF while
     // the handler runs and closes the connection, dropping the response.
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .half_close(true);
+    builder.header_read_timeout(None).half_close(true);
     builder
 }
 
 /// Returns the service of the requests of one connection from `peer`:
-/// `app`, and the connection drop of a fault.
+/// `app`, and the connection drop of a fault. Each request stops `clock`
+/// while it is served.
 fn connection_service(
     app: MockService,
     peer: SocketAddr,
+    clock: HeadClock,
 ) -> impl hyper::service::Service<
     Request<Incoming>,
     Response = axum::response::Response,
@@ -187,8 +193,15 @@ fn connection_service(
     // The address goes to the request's telemetry context rather than into
     // a `ConnectInfo` extension, whose map each request would allocate.
     hyper::service::service_fn(move |request: Request<Incoming>| {
-        let response = app.serve_from(request.map(Body::new), Some(peer));
-        crate::faults::drop_if_marked(response.map(Ok::<_, Infallible>))
+        clock.request_started();
+        let clock = clock.clone();
+        let response =
+            app.serve_from(request.map(Body::new), Some(peer))
+                .map(move |mut response| {
+                    clock.response_ready(&mut response);
+                    Ok::<_, Infallible>(response)
+                });
+        crate::faults::drop_if_marked(response)
     })
 }
 
@@ -212,10 +225,17 @@ pub async fn serve_connection<I>(
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = connection_service(app, peer);
-    http1_builder(&limits)
-        .serve_connection(connection_io(io, peer), service)
-        .await
+    let clock = HeadClock::new();
+    let _close_clock = CloseOnDrop(clock.clone());
+    let service = connection_service(app, peer, clock.clone());
+    let connection = http1_builder().serve_connection(connection_io(io, peer), service);
+    tokio::select! {
+        result = connection => result,
+        true = clock.expired(limits.header_read_timeout) => {
+            tracing::debug!(%peer, "closing a connection whose request headers did not arrive in time");
+            Ok(())
+        }
+    }
 }
 
 fn log_task_failure(result: Result<(), JoinError>) {
@@ -266,6 +286,167 @@ mod tests {
             .read_to_end(&mut received)
             .expect("read until the server closes");
         String::from_utf8_lossy(&received).into_owned()
+    }
+
+    /// Header read timeout of the servers that [`start_with_header_limit`]
+    /// starts.
+    const HEADER_LIMIT: Duration = Duration::from_millis(400);
+
+    /// Starts a server whose header read timeout is [`HEADER_LIMIT`] and
+    /// whose body read timeout is ten times longer; returns its address.
+    async fn start_with_header_limit() -> std::net::SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind an ephemeral loopback port");
+        let address = listener.local_addr().expect("read the bound address");
+        let key = crate::DEFAULT_API_KEY.to_string();
+        let api = Arc::new(MockApi::new(ClusterState::default_state(), vec![key]));
+        let limits = Limits {
+            header_read_timeout: HEADER_LIMIT,
+            body_read_timeout: HEADER_LIMIT * 10,
+            shutdown_timeout: HEADER_LIMIT,
+        };
+        tokio::spawn(serve_with(listener, api, limits, std::future::pending()));
+        address
+    }
+
+    /// Opens a connection to `address` with a five-second read timeout.
+    fn connect(address: std::net::SocketAddr) -> TcpStream {
+        let stream = TcpStream::connect(address).expect("connect to the server");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("set a read timeout");
+        stream
+    }
+
+    /// Reads from `stream` until the server closes it; returns the bytes.
+    fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+        let mut received = Vec::new();
+        stream
+            .read_to_end(&mut received)
+            .expect("read until the server closes");
+        received
+    }
+
+    /// A terminate request for `backup`, which has no processes, whose body
+    /// follows its head after `body_delay`.
+    fn send_terminate(stream: &mut TcpStream, body_delay: Duration) {
+        let head = format!(
+            "POST /system/services/active/backup/terminate HTTP/1.1\r\n\
+             Host: 127.0.0.1\r\nX-Api-Key: {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 2\r\n\r\n",
+            crate::DEFAULT_API_KEY
+        );
+        stream.write_all(head.as_bytes()).expect("send the head");
+        std::thread::sleep(body_delay);
+        stream.write_all(b"{}").expect("send the body");
+    }
+
+    /// Reads one response of the exact length of a `200` with the body `0`.
+    fn read_response(stream: &mut TcpStream) -> String {
+        let mut received = Vec::new();
+        let mut buffer = [0; 1024];
+        while !received.ends_with(b"\r\n\r\n0") {
+            let count = stream.read(&mut buffer).expect("read the response");
+            assert!(
+                count > 0,
+                "closed after {:?}",
+                String::from_utf8_lossy(&received)
+            );
+            received.extend_from_slice(&buffer[..count]);
+        }
+        String::from_utf8_lossy(&received).into_owned()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_connection_closes_at_header_limit() {
+        let address = start_with_header_limit().await;
+        let (elapsed, received) = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let mut stream = connect(address);
+            let received = read_until_closed(&mut stream);
+            (started.elapsed(), received)
+        })
+        .await
+        .expect("the client thread finishes");
+
+        assert!(
+            received.is_empty(),
+            "{:?}",
+            String::from_utf8_lossy(&received)
+        );
+        assert!(elapsed >= HEADER_LIMIT, "closed after {elapsed:?}");
+        assert!(elapsed < HEADER_LIMIT * 5, "closed after {elapsed:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stalled_head_closes_without_response() {
+        let address = start_with_header_limit().await;
+        let (elapsed, received) = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let mut stream = connect(address);
+            stream
+                .write_all(b"POST /system/services/active/backup/terminate HTTP/1.1\r\nHost: a\r\n")
+                .expect("send part of a head");
+            let received = read_until_closed(&mut stream);
+            (started.elapsed(), received)
+        })
+        .await
+        .expect("the client thread finishes");
+
+        assert!(
+            received.is_empty(),
+            "{:?}",
+            String::from_utf8_lossy(&received)
+        );
+        assert!(elapsed >= HEADER_LIMIT, "closed after {elapsed:?}");
+        assert!(elapsed < HEADER_LIMIT * 5, "closed after {elapsed:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn header_limit_counts_from_last_response() {
+        let address = start_with_header_limit().await;
+        let (responses, idle, received) = tokio::task::spawn_blocking(move || {
+            let mut stream = connect(address);
+            let mut responses = Vec::new();
+            // Three requests, each sent after three quarters of the limit,
+            // keep the connection open for more than twice the limit.
+            for _ in 0..3 {
+                std::thread::sleep(HEADER_LIMIT * 3 / 4);
+                send_terminate(&mut stream, Duration::ZERO);
+                responses.push(read_response(&mut stream));
+            }
+            let last_response = std::time::Instant::now();
+            let received = read_until_closed(&mut stream);
+            (responses, last_response.elapsed(), received)
+        })
+        .await
+        .expect("the client thread finishes");
+
+        for response in &responses {
+            assert!(response.starts_with("HTTP/1.1 200 "), "{response:?}");
+        }
+        assert!(
+            received.is_empty(),
+            "{:?}",
+            String::from_utf8_lossy(&received)
+        );
+        assert!(idle >= HEADER_LIMIT * 9 / 10, "closed after {idle:?}");
+        assert!(idle < HEADER_LIMIT * 5, "closed after {idle:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slow_body_outlasts_header_limit() {
+        let address = start_with_header_limit().await;
+        let response = tokio::task::spawn_blocking(move || {
+            let mut stream = connect(address);
+            send_terminate(&mut stream, HEADER_LIMIT * 2);
+            read_response(&mut stream)
+        })
+        .await
+        .expect("the client thread finishes");
+
+        assert!(response.starts_with("HTTP/1.1 200 "), "{response:?}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
