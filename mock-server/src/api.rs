@@ -338,7 +338,7 @@ impl MockApi {
     pub(crate) fn admit_session(&self, request: &Request) -> Option<Response> {
         // Without the header, the request uses the shared state, which
         // needs no start.
-        if !request.headers().contains_key(&SESSION_HEADER_NAME) {
+        if !crate::sessions::has_header(request.headers(), &SESSION_HEADER_NAME) {
             return None;
         }
         if !self.accepts_request(request) {

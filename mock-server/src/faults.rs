@@ -29,9 +29,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use system_services_server::{CallError, JsonRpcMethods, Rejection, jsonrpc};
 
-use crate::journal::{BoxedResponse, MAX_BODY_BYTES, SessionCheck, is_control_path, session_of};
+use crate::journal::{BoxedResponse, MAX_BODY_BYTES, SessionCheck, is_control_path};
 use crate::routed::MatchedRoute;
 use crate::sessions::ExistsPredicate;
+use crate::sessions::name_from_headers;
 use crate::spec::{self, Operation};
 use crate::{AnySpec, MockApi};
 
@@ -906,7 +907,7 @@ where
             return Either::Left(self.inner.call(request));
         }
         // A request with an invalid session name belongs to no session.
-        let Ok(session) = session_of(request.headers()) else {
+        let Ok(session) = name_from_headers(request.headers()) else {
             return Either::Left(self.inner.call(request));
         };
         let session = session.map(str::to_string);

@@ -13,10 +13,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::SystemTime;
 
-use axum::http::{HeaderMap, HeaderName, Method, header};
+use axum::http::{HeaderName, Method, header};
 use serde::{Serialize, Serializer};
 
-use crate::sessions::{ExistsPredicate, SessionError, name_from_headers};
+use crate::sessions::ExistsPredicate;
 
 pub(crate) use layer::{BoxedResponse, Recording};
 
@@ -59,15 +59,6 @@ static SECRET_HEADERS: [HeaderName; 5] = [
     header::PROXY_AUTHORIZATION,
     header::COOKIE,
 ];
-
-/// Returns the session that `headers` name: none for the shared state, or
-/// an error for an invalid name ([`name_from_headers`]).
-pub(crate) fn session_of(headers: &HeaderMap) -> Result<Option<&str>, SessionError> {
-    if !headers.contains_key(&crate::sessions::SESSION_HEADER_NAME) {
-        return Ok(None);
-    }
-    name_from_headers(headers)
-}
 
 /// The session-exists predicate of the journal or the faults, which keep
 /// data only for the shared state and the existing sessions. It returns

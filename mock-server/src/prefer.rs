@@ -247,7 +247,7 @@ fn jsonrpc_rejection() -> Response {
 /// operation, or has a rejected API key. It runs after routing, because it
 /// needs the matched route.
 pub(crate) fn select(api: &MockApi, request: &Request) -> Option<Response> {
-    if !request.headers().contains_key(PREFER) {
+    if !crate::sessions::has_header(request.headers(), &PREFER) {
         return None;
     }
     let selection = Selection::from_headers(request.headers())?;

@@ -90,9 +90,19 @@ pub fn check_name(name: &str) -> Result<(), SessionError> {
     }
 }
 
+/// Returns whether `headers` contain `name`. It compares the names in turn
+/// rather than hashing `name`, which costs less for the few headers of a
+/// request when `name`, such as [`SESSION_HEADER`], is not a standard one.
+pub(crate) fn has_header(headers: &HeaderMap, name: &HeaderName) -> bool {
+    headers.keys().any(|key| key == name)
+}
+
 /// Returns the session name of a request's headers, or `None` without an
 /// [`SESSION_HEADER`] header. The name is checked with [`check_name`].
 pub fn name_from_headers(headers: &HeaderMap) -> Result<Option<&str>, SessionError> {
+    if !has_header(headers, &SESSION_HEADER_NAME) {
+        return Ok(None);
+    }
     let mut values = headers.get_all(&SESSION_HEADER_NAME).iter();
     let Some(value) = values.next() else {
         return Ok(None);

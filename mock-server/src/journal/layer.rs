@@ -13,10 +13,10 @@ use system_services_server::JsonRpcMethods;
 
 use super::{
     Journal, MAX_BODY_BYTES, REDACTED, Record, RpcMethods, Secrets, Ticket, is_control_path,
-    session_of,
 };
 use crate::body_timeout::BodyCopy;
 use crate::faults::AppliedFault;
+use crate::sessions::name_from_headers;
 use crate::telemetry;
 
 /// The boxed future of a middleware's response.
@@ -147,7 +147,7 @@ impl Recording {
             return None;
         }
         // A request with an invalid session name belongs to no session.
-        let session = session_of(request.headers()).ok()?;
+        let session = name_from_headers(request.headers()).ok()?;
         let ticket = journal.ticket(session);
         let session = session.map(str::to_string);
         let started = Instant::now();
