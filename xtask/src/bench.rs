@@ -69,6 +69,10 @@ pub struct Args {
     /// Requests of each counted run of `--instructions`, after 500 uncounted ones.
     #[arg(long, default_value_t = 5000, requires = "instructions")]
     requests: u64,
+    /// With `--instructions`, also simulate the caches (callgrind's `--cache-sim=yes`, with the
+    /// cache sizes of this machine) and report the cache misses per request.
+    #[arg(long, requires = "instructions")]
+    cache_sim: bool,
     /// Compare the mock with Stoplight Prism, Mockoon and WireMock over REST, installed from
     /// `bench/peers` with npm; results in `target/bench/peers.md`.
     #[arg(long, conflicts_with_all = ["smoke", "perf", "instructions"])]
@@ -98,6 +102,8 @@ pub struct Options {
     pub skip_state: bool,
     /// Requests of each counted callgrind run, or `None` for the wrk load.
     pub instructions: Option<u64>,
+    /// Simulate the caches in the callgrind runs and report their misses.
+    pub cache_sim: bool,
     /// Compare the mock with other mock servers.
     pub peers: bool,
 }
@@ -115,6 +121,7 @@ impl Options {
             perf: false,
             skip_state: false,
             instructions: None,
+            cache_sim: false,
             peers: false,
         }
     }
@@ -138,6 +145,7 @@ impl From<Args> for Options {
             perf: args.perf,
             skip_state: args.skip_state,
             instructions: args.instructions.then_some(args.requests.max(1)),
+            cache_sim: args.cache_sim,
             peers: args.peers,
         }
     }
@@ -239,7 +247,7 @@ struct Measurement {
 pub fn run(options: &Options) -> anyhow::Result<()> {
     if let Some(requests) = options.instructions {
         build_servers()?;
-        return instructions::run(&targets(), requests);
+        return instructions::run(&targets(), requests, options.cache_sim);
     }
     ensure_wrk()?;
     build_servers()?;

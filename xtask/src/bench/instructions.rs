@@ -7,6 +7,10 @@
 //! keep-alive connection, zeroes the counters, sends the counted requests, and dumps the counters
 //! with `callgrind_control`. The count covers every thread of the server and none of the
 //! kernel's work, so the loopback socket cost that wrk's runs include is not in it.
+//!
+//! With `--cache-sim`, callgrind also simulates the first-level caches and the last-level cache
+//! of this machine and counts their misses. A miss stalls the core longer than most instructions
+//! take, so two servers with the same count can still differ in speed.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -32,19 +36,37 @@ struct Count {
     target: &'static str,
     transport: Transport,
     ceiling: bool,
-    instructions: u64,
+    totals: Totals,
     requests: u64,
 }
 
 impl Count {
     fn per_request(&self) -> f64 {
-        self.instructions as f64 / self.requests as f64
+        self.totals.instructions as f64 / self.requests as f64
     }
+
+    /// Returns `misses` per request, or `NaN` without a cache simulation.
+    fn misses_per_request(&self, misses: Option<u64>) -> f64 {
+        misses.map_or(f64::NAN, |misses| misses as f64 / self.requests as f64)
+    }
+}
+
+/// The totals of a callgrind dump: instructions, and the cache misses when the caches were
+/// simulated.
+#[derive(Debug, PartialEq)]
+struct Totals {
+    instructions: u64,
+    /// Misses of the first-level instruction cache (`I1mr`).
+    instruction_misses: Option<u64>,
+    /// Read and write misses of the first-level data cache (`D1mr` + `D1mw`).
+    data_misses: Option<u64>,
+    /// Misses of the last-level cache, for instructions and data (`ILmr` + `DLmr` + `DLmw`).
+    last_level_misses: Option<u64>,
 }
 
 /// Counts the instructions per request of every target over both transports, prints the table
 /// and writes it to `target/bench/instructions.md`.
-pub(super) fn run(targets: &[Target], requests: u64) -> anyhow::Result<()> {
+pub(super) fn run(targets: &[Target], requests: u64, cache_sim: bool) -> anyhow::Result<()> {
     ensure_debian_tool("valgrind", "valgrind")?;
     let out_dir = PathBuf::from(OUT_DIR);
     fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {OUT_DIR}"))?;
@@ -53,7 +75,7 @@ pub(super) fn run(targets: &[Target], requests: u64) -> anyhow::Result<()> {
     let mut counts = Vec::new();
     for transport in [Transport::Rest, Transport::JsonRpc] {
         for target in targets {
-            let count = count_case(target, transport, requests, &out_dir, pinned)
+            let count = count_case(target, transport, requests, cache_sim, &out_dir, pinned)
                 .with_context(|| format!("{} over {}", target.name, transport.name()))?;
             println!(
                 "{:<32} {:<8} {:>9.0} instructions per request",
@@ -65,7 +87,7 @@ pub(super) fn run(targets: &[Target], requests: u64) -> anyhow::Result<()> {
         }
     }
 
-    let report = report(&counts, requests);
+    let report = report(&counts, requests, cache_sim);
     println!("\n{report}");
     let path = out_dir.join("instructions.md");
     fs::write(&path, &report).with_context(|| format!("cannot write {}", path.display()))?;
@@ -78,6 +100,7 @@ fn count_case(
     target: &Target,
     transport: Transport,
     requests: u64,
+    cache_sim: bool,
     out_dir: &Path,
     pinned: bool,
 ) -> anyhow::Result<Count> {
@@ -91,11 +114,14 @@ fn count_case(
     for path in [&profile, &dump] {
         remove_if_present(path)?;
     }
-    let wrapper = [
+    let mut wrapper = vec![
         "valgrind".to_string(),
         "--tool=callgrind".to_string(),
         format!("--callgrind-out-file={}", profile.display()),
     ];
+    if cache_sim {
+        wrapper.push("--cache-sim=yes".to_string());
+    }
     let address = free_loopback_address()?;
     let log_path = out_dir.join(format!("callgrind-{case}.log"));
     let mut server = Server::start_wrapped(target, address, &log_path, pinned, &wrapper)?;
@@ -109,12 +135,12 @@ fn count_case(
     drop(connection);
     server.stop();
 
-    let instructions = read_totals(&dump)?;
+    let totals = read_totals(&dump)?;
     Ok(Count {
         target: target.name,
         transport,
         ceiling: target.ceiling,
-        instructions,
+        totals,
         requests,
     })
 }
@@ -156,17 +182,35 @@ fn callgrind_control(option: &str, pid: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads the instruction total from the `totals:` line of a callgrind dump.
-fn read_totals(dump: &Path) -> anyhow::Result<u64> {
+/// Reads the `events:` and `totals:` lines of a callgrind dump.
+fn read_totals(dump: &Path) -> anyhow::Result<Totals> {
     let text = fs::read_to_string(dump)
         .with_context(|| format!("cannot read the callgrind dump {}", dump.display()))?;
-    parse_totals(&text).with_context(|| format!("no `totals:` line in {}", dump.display()))
+    parse_totals(&text).with_context(|| {
+        format!(
+            "no `events:` line with Ir and matching `totals:` line in {}",
+            dump.display()
+        )
+    })
 }
 
-fn parse_totals(text: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix("totals:"))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+fn parse_totals(text: &str) -> Option<Totals> {
+    let line = |prefix: &str| text.lines().find_map(|line| line.strip_prefix(prefix));
+    let mut values = line("totals:")?.split_whitespace().map(str::parse::<u64>);
+    let mut totals = std::collections::HashMap::new();
+    // callgrind leaves out the trailing events whose total is zero.
+    for event in line("events:")?.split_whitespace() {
+        totals.insert(event, values.next().transpose().ok()?.unwrap_or(0));
+    }
+    let sum = |events: &[&str]| -> Option<u64> {
+        events.iter().map(|event| totals.get(event).copied()).sum()
+    };
+    Some(Totals {
+        instructions: *totals.get("Ir")?,
+        instruction_misses: sum(&["I1mr"]),
+        data_misses: sum(&["D1mr", "D1mw"]),
+        last_level_misses: sum(&["ILmr", "DLmr", "DLmw"]),
+    })
 }
 
 /// A keep-alive HTTP/1.1 connection that sends the case's request and reads each response.
@@ -238,26 +282,48 @@ impl Connection {
     }
 }
 
-/// Builds the Markdown table of the counts, with each count's ratio to the ceiling of its transport.
-fn report(counts: &[Count], requests: u64) -> String {
+/// Builds the Markdown table of the counts, with each count's ratio to the ceiling of its
+/// transport, and with `cache_sim` the cache misses per request.
+fn report(counts: &[Count], requests: u64, cache_sim: bool) -> String {
     let mut out = format!(
         "callgrind, {WARMUP_REQUESTS} uncounted then {requests} counted requests on one \
          keep-alive connection\n\n"
     );
-    out.push_str("| target | transport | instructions per request | ratio to ceiling |\n");
-    out.push_str("|---|---|---:|---:|\n");
+    out.push_str("| target | transport | instructions per request | ratio to ceiling |");
+    if cache_sim {
+        out.push_str(
+            " L1 instruction misses per request | L1 data misses per request | \
+             last-level misses per request |",
+        );
+    }
+    out.push_str("\n|---|---|---:|---:|");
+    if cache_sim {
+        out.push_str("---:|---:|---:|");
+    }
+    out.push('\n');
     for count in counts {
         let ceiling = counts
             .iter()
             .find(|other| other.ceiling && other.transport == count.transport);
         let ratio = ceiling.map_or(f64::NAN, |c| count.per_request() / c.per_request());
-        let _ = writeln!(
+        let _ = write!(
             out,
             "| {} | {} | {:.0} | {ratio:.2} |",
             count.target,
             count.transport.name(),
             count.per_request()
         );
+        if cache_sim {
+            let totals = &count.totals;
+            let _ = write!(
+                out,
+                " {:.0} | {:.0} | {:.1} |",
+                count.misses_per_request(totals.instruction_misses),
+                count.misses_per_request(totals.data_misses),
+                count.misses_per_request(totals.last_level_misses),
+            );
+        }
+        out.push('\n');
     }
     out
 }
@@ -269,8 +335,26 @@ mod tests {
     #[test]
     fn totals_line_parses() {
         let dump = "events: Ir\nsummary: 126071317\ntotals: 126072643\n";
-        assert_eq!(parse_totals(dump), Some(126072643));
+        let totals = parse_totals(dump).expect("totals");
+        assert_eq!(totals.instructions, 126072643);
+        assert_eq!(totals.instruction_misses, None);
         assert_eq!(parse_totals("events: Ir\n"), None);
+    }
+
+    #[test]
+    fn cache_totals_parse() {
+        let dump = "events: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw\n\
+                    totals: 1000 300 200 40 7 3 1 2 4\n";
+        let totals = parse_totals(dump).expect("totals");
+        assert_eq!(totals.instructions, 1000);
+        assert_eq!(totals.instruction_misses, Some(40));
+        assert_eq!(totals.data_misses, Some(10));
+        assert_eq!(totals.last_level_misses, Some(7));
+
+        let trailing_zeros = "events: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw\n\
+                              totals: 1000 300 200 40 7 3 1\n";
+        let totals = parse_totals(trailing_zeros).expect("totals");
+        assert_eq!(totals.last_level_misses, Some(1));
     }
 
     #[test]
