@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinError, JoinSet};
 
-use crate::head_deadline::{CloseOnDrop, HeadClock};
+use crate::head_deadline::{ClockedIo, CloseOnDrop, HeadClock};
 use crate::protocol_errors::ErrorBodyIo;
 use crate::{AppOptions, Cors, MockApi, MockService};
 
@@ -120,7 +120,7 @@ pub async fn serve_with_cors(
         };
         let clock = HeadClock::new();
         let service = connection_service(app.clone(), peer, clock.clone());
-        let connection = builder.serve_connection(connection_io(stream, peer), service);
+        let connection = builder.serve_connection(connection_io(stream, peer, &clock), service);
         let mut closing = closing_receiver.clone();
         let close_clock = CloseOnDrop(clock.clone());
         let task = connections.spawn(async move {
@@ -206,9 +206,14 @@ fn connection_service(
 }
 
 /// Wraps a connection's `io` for hyper: its protocol error responses get
-/// the documented body ([`ErrorBodyIo`]).
-fn connection_io<I>(io: I, peer: SocketAddr) -> TokioIo<ErrorBodyIo<I>> {
-    TokioIo::new(ErrorBodyIo::new(io, peer))
+/// the documented body ([`ErrorBodyIo`]), and `clock` learns when its
+/// writes are blocked ([`ClockedIo`]).
+fn connection_io<I>(
+    io: I,
+    peer: SocketAddr,
+    clock: &HeadClock,
+) -> TokioIo<ClockedIo<ErrorBodyIo<I>>> {
+    TokioIo::new(ClockedIo::new(ErrorBodyIo::new(io, peer), clock.clone()))
 }
 
 /// Serves the requests of one connection over `io`, from the client at
@@ -228,7 +233,7 @@ where
     let clock = HeadClock::new();
     let _close_clock = CloseOnDrop(clock.clone());
     let service = connection_service(app, peer, clock.clone());
-    let connection = http1_builder().serve_connection(connection_io(io, peer), service);
+    let connection = http1_builder().serve_connection(connection_io(io, peer, &clock), service);
     tokio::select! {
         result = connection => result,
         true = clock.expired(limits.header_read_timeout) => {
@@ -447,6 +452,32 @@ mod tests {
         .expect("the client thread finishes");
 
         assert!(response.starts_with("HTTP/1.1 200 "), "{response:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slow_reader_outlasts_header_limit() {
+        const REQUESTS: usize = 200;
+        let address = start_with_header_limit().await;
+        let (responses, received) = tokio::task::spawn_blocking(move || {
+            let mut stream = connect(address);
+            let request = format!(
+                "GET {} HTTP/1.1\r\nHost: a\r\n\r\n",
+                crate::OPENAPI_JSON_PATH
+            );
+            stream
+                .write_all(request.repeat(REQUESTS).as_bytes())
+                .expect("send the requests");
+            // The responses, about 4 MB, fill the socket buffers, so the
+            // server's writes stay blocked while the client reads nothing.
+            std::thread::sleep(HEADER_LIMIT * 3);
+            let received = read_until_closed(&mut stream);
+            let text = String::from_utf8_lossy(&received).into_owned();
+            (text.matches("HTTP/1.1 200 OK\r\n").count(), received.len())
+        })
+        .await
+        .expect("the client thread finishes");
+
+        assert_eq!(responses, REQUESTS, "{received} bytes received");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
