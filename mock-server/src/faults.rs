@@ -31,8 +31,7 @@ use system_services_server::{CallError, JsonRpcMethods, Rejection, jsonrpc};
 
 use crate::journal::{BoxedResponse, MAX_BODY_BYTES, SessionCheck, is_control_path};
 use crate::routed::MatchedRoute;
-use crate::sessions::ExistsPredicate;
-use crate::sessions::name_from_headers;
+use crate::sessions::{ExistsPredicate, name_from_headers};
 use crate::spec::{self, Operation};
 use crate::{AnySpec, MockApi};
 
