@@ -8,8 +8,9 @@
 //! client reads slowly, the response is not sent yet and no wait runs. The watchdog sleeps until the current wait would
 //! pass the limit and checks the clock again. Once a wait has passed it,
 //! the watchdog aborts the connection's task, which closes the connection
-//! without a response. A request costs a store, a compare-and-swap and a
-//! clock read, and the watchdog wakes about twice a limit period at most.
+//! without a response. A request costs a store, a compare-and-swap, a
+//! clock read and a load per write, and the watchdog wakes about twice a
+//! limit period at most.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -86,11 +87,14 @@ impl HeadClock {
 
     /// Notes the outcome of a write to the client: blocked, or done. A
     /// write done after a blocked one restarts the wait, which counts from
-    /// the end of the response.
+    /// the end of the response. The flag is read before it is swapped, so
+    /// an unblocked write costs no atomic swap.
     fn note_write(&self, blocked: bool) {
         if blocked {
             self.0.write_blocked.store(true, Ordering::Relaxed);
-        } else if self.0.write_blocked.swap(false, Ordering::Relaxed) {
+        } else if self.0.write_blocked.load(Ordering::Relaxed)
+            && self.0.write_blocked.swap(false, Ordering::Relaxed)
+        {
             self.restart_waiting();
         }
     }
