@@ -37,6 +37,7 @@ mod spec;
 pub mod state;
 pub mod telemetry;
 pub mod updates;
+mod write_batch;
 mod yaml_location;
 
 use std::future::Future;

@@ -22,6 +22,7 @@ use tokio::task::{JoinError, JoinSet};
 
 use crate::head_deadline::{ClockedIo, CloseOnDrop, HeadClock};
 use crate::protocol_errors::ErrorBodyIo;
+use crate::write_batch::BatchedWrites;
 use crate::{AppOptions, Cors, MockApi, MockService};
 
 /// Time limits of the server. [`Limits::default`] gives each 10 seconds.
@@ -206,14 +207,16 @@ fn connection_service(
 }
 
 /// Wraps a connection's `io` for hyper: its protocol error responses get
-/// the documented body ([`ErrorBodyIo`]), and `clock` learns when its
-/// writes are blocked ([`ClockedIo`]).
+/// the documented body ([`ErrorBodyIo`]), `clock` learns when its writes
+/// are blocked ([`ClockedIo`]), and a response leaves with the others
+/// that are ready ([`BatchedWrites`]).
 fn connection_io<I>(
     io: I,
     peer: SocketAddr,
     clock: &HeadClock,
-) -> TokioIo<ClockedIo<ErrorBodyIo<I>>> {
-    TokioIo::new(ClockedIo::new(ErrorBodyIo::new(io, peer), clock.clone()))
+) -> TokioIo<BatchedWrites<ClockedIo<ErrorBodyIo<I>>>> {
+    let clocked = ClockedIo::new(ErrorBodyIo::new(io, peer), clock.clone());
+    TokioIo::new(BatchedWrites::new(clocked))
 }
 
 /// Serves the requests of one connection over `io`, from the client at
@@ -470,6 +473,126 @@ mod tests {
         .expect("the client thread finishes");
 
         assert_eq!(responses, REQUESTS, "{received} bytes received");
+    }
+
+    /// An event of a connection of [`NotedIo`].
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Event {
+        Read(usize),
+        Wrote(usize),
+    }
+
+    /// A connection that notes each read and write that moves bytes.
+    struct NotedIo {
+        stream: tokio::net::TcpStream,
+        connection: usize,
+        events: Arc<std::sync::Mutex<Vec<Event>>>,
+    }
+
+    impl NotedIo {
+        fn note(&self, event: Event) {
+            self.events.lock().expect("not poisoned").push(event);
+        }
+    }
+
+    impl AsyncRead for NotedIo {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            context: &mut std::task::Context<'_>,
+            buffer: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            let before = buffer.filled().len();
+            let result = std::pin::Pin::new(&mut self.stream).poll_read(context, buffer);
+            if buffer.filled().len() > before {
+                self.note(Event::Read(self.connection));
+            }
+            result
+        }
+    }
+
+    impl AsyncWrite for NotedIo {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            context: &mut std::task::Context<'_>,
+            bytes: &[u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            let result = std::pin::Pin::new(&mut self.stream).poll_write(context, bytes);
+            if let std::task::Poll::Ready(Ok(1..)) = result {
+                self.note(Event::Wrote(self.connection));
+            }
+            result
+        }
+
+        fn poll_flush(
+            mut self: std::pin::Pin<&mut Self>,
+            context: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::pin::Pin::new(&mut self.stream).poll_flush(context)
+        }
+
+        fn poll_shutdown(
+            mut self: std::pin::Pin<&mut Self>,
+            context: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::pin::Pin::new(&mut self.stream).poll_shutdown(context)
+        }
+    }
+
+    /// The server's worker reads every request that is waiting before it
+    /// sends the first response.
+    #[tokio::test]
+    async fn waiting_requests_read_before_first_write() {
+        const CONNECTIONS: usize = 4;
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind an ephemeral loopback port");
+        let address = listener.local_addr().expect("read the bound address");
+        let clients = tokio::task::spawn_blocking(move || {
+            let mut clients: Vec<TcpStream> = (0..CONNECTIONS).map(|_| connect(address)).collect();
+            for client in &mut clients {
+                send_terminate(client, Duration::ZERO);
+            }
+            clients
+        });
+        let mut accepted = Vec::new();
+        for _ in 0..CONNECTIONS {
+            accepted.push(listener.accept().await.expect("accept a connection"));
+        }
+        let mut clients = clients.await.expect("the client thread finishes");
+        // The requests reach the server's sockets before any is served.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        let key = crate::DEFAULT_API_KEY.to_string();
+        let api = Arc::new(MockApi::new(ClusterState::default_state(), vec![key]));
+        let app = crate::service_with(api, &AppOptions::default());
+        let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+        for (connection, (stream, peer)) in accepted.into_iter().enumerate() {
+            let io = NotedIo {
+                stream,
+                connection,
+                events: events.clone(),
+            };
+            tokio::spawn(serve_connection(io, peer, app.clone(), Limits::default()));
+        }
+        let responses = tokio::task::spawn_blocking(move || {
+            let responses = clients.iter_mut().map(read_response);
+            responses.collect::<Vec<String>>()
+        })
+        .await
+        .expect("the client thread finishes");
+
+        for response in &responses {
+            assert!(response.starts_with("HTTP/1.1 200 "), "{response:?}");
+        }
+        let events = events.lock().expect("not poisoned").clone();
+        let reads = events
+            .iter()
+            .filter(|event| matches!(event, Event::Read(_)));
+        assert_eq!(reads.count(), CONNECTIONS, "{events:?}");
+        let first_write = events
+            .iter()
+            .position(|event| matches!(event, Event::Wrote(_)));
+        assert_eq!(first_write, Some(CONNECTIONS), "{events:?}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
