@@ -53,6 +53,7 @@ pub use internal_error::{INTERNAL_ERROR_MESSAGE, internal_error};
 pub use server::{Limits, Stopped, serve_connection, serve_with, serve_with_cors};
 pub use service::MockService;
 pub use spec::{LoadError as SpecLoadError, OPENAPI_JSON_PATH, OPENAPI_YAML_PATH};
+pub use write_batch::BatchedWrites;
 
 /// API key accepted when none is configured.
 pub const DEFAULT_API_KEY: &str = "mock-api-key";

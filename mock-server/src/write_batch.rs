@@ -17,8 +17,9 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A connection whose first write after a read waits for the worker's
-/// other ready tasks.
-pub(crate) struct BatchedWrites<S> {
+/// other ready tasks. The mock's server wraps each connection in one, and
+/// any other hyper or axum server can too.
+pub struct BatchedWrites<S> {
     inner: S,
     turn: Turn,
 }
@@ -35,7 +36,8 @@ enum Turn {
 }
 
 impl<S> BatchedWrites<S> {
-    pub(crate) fn new(inner: S) -> Self {
+    /// Wraps the connection `inner`.
+    pub fn new(inner: S) -> Self {
         BatchedWrites {
             inner,
             turn: Turn::Written,

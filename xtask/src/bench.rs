@@ -208,6 +208,11 @@ struct Target {
     rust_log: Option<&'static str>,
     /// Whether this is the ceiling, the reference of the ratios.
     ceiling: bool,
+    /// Whether the targets are assessed on this server: true for the mock, false for the
+    /// ceiling, the peers and the other servers shown for comparison.
+    assessed: bool,
+    /// Arguments after `--listen ADDRESS`.
+    args: &'static [&'static str],
     /// Whether the mock runs with `--persist` on a new database in the output directory.
     persist: bool,
     /// The arguments of another mock server for its listening address; `None` for the ceiling
@@ -218,7 +223,7 @@ struct Target {
 impl Target {
     /// Returns whether this is the mock with its default options and log filter.
     fn is_default_mock(&self) -> bool {
-        !self.ceiling && self.peer_args.is_none() && self.rust_log.is_none() && !self.persist
+        self.assessed && self.rust_log.is_none() && !self.persist
     }
 }
 
@@ -228,6 +233,7 @@ struct Measurement {
     target: &'static str,
     transport: Transport,
     ceiling: bool,
+    assessed: bool,
     requests_per_sec: f64,
     p50: Duration,
     p99: Duration,
@@ -396,8 +402,9 @@ fn build_servers() -> anyhow::Result<()> {
     .run()
 }
 
-/// Returns the servers under test: the ceiling and the mock in three configurations.
-fn targets() -> [Target; 4] {
+/// Returns the servers under test: the ceiling, the ceiling with the mock's write batching,
+/// and the mock in three configurations.
+fn targets() -> [Target; 5] {
     let release = target_dir().join("release");
     [
         Target {
@@ -405,6 +412,18 @@ fn targets() -> [Target; 4] {
             binary: release.join("ceiling"),
             rust_log: None,
             ceiling: true,
+            assessed: false,
+            args: &[],
+            persist: false,
+            peer_args: None,
+        },
+        Target {
+            name: "ceiling --batch-writes",
+            binary: release.join("ceiling"),
+            rust_log: None,
+            ceiling: false,
+            assessed: false,
+            args: &["--batch-writes"],
             persist: false,
             peer_args: None,
         },
@@ -413,6 +432,8 @@ fn targets() -> [Target; 4] {
             binary: release.join("mock-server"),
             rust_log: None,
             ceiling: false,
+            assessed: true,
+            args: &[],
             persist: false,
             peer_args: None,
         },
@@ -421,6 +442,8 @@ fn targets() -> [Target; 4] {
             binary: release.join("mock-server"),
             rust_log: Some("warn"),
             ceiling: false,
+            assessed: true,
+            args: &[],
             persist: false,
             peer_args: None,
         },
@@ -429,6 +452,8 @@ fn targets() -> [Target; 4] {
             binary: release.join("mock-server"),
             rust_log: Some("warn"),
             ceiling: false,
+            assessed: true,
+            args: &[],
             persist: true,
             peer_args: None,
         },
@@ -576,6 +601,7 @@ fn run_case(
         target: target.name,
         transport,
         ceiling: target.ceiling,
+        assessed: target.assessed,
         requests_per_sec: result.requests as f64 / (result.duration_us as f64 / 1e6),
         p50: Duration::from_micros(result.p50_us),
         p99: Duration::from_micros(result.p99_us),
@@ -655,7 +681,9 @@ impl Server {
         };
         match target.peer_args {
             Some(peer_args) => command.args(peer_args(address)),
-            None => command.args(["--listen", &address.to_string()]),
+            None => command
+                .args(["--listen", &address.to_string()])
+                .args(target.args),
         };
         command
             .stdin(Stdio::null())
@@ -1014,7 +1042,7 @@ fn report(options: &Options, results: &[Measurement], pinned: bool) -> String {
     }
 
     out.push_str("\n| target | mock | measured | verdict |\n|---|---|---:|---|\n");
-    for m in results.iter().filter(|m| !m.ceiling) {
+    for m in results.iter().filter(|m| m.assessed) {
         let Some(ceiling) = ceiling_of(results, m.transport) else {
             continue;
         };
@@ -1098,7 +1126,7 @@ fn paced_report(options: &Options, results: &[Measurement]) -> String {
         return out;
     }
     out.push_str("\n| target | mock | measured | verdict |\n|---|---|---:|---|\n");
-    for m in results.iter().filter(|m| !m.ceiling) {
+    for m in results.iter().filter(|m| m.assessed) {
         let Some(ceiling) = ceiling_of(results, m.transport) else {
             continue;
         };

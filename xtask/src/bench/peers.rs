@@ -31,12 +31,14 @@ pub(super) fn run(options: &Options, ours: &[Target]) -> anyhow::Result<()> {
     install()?;
     let mut targets: Vec<Target> = ours
         .iter()
-        .filter(|target| target.ceiling || (target.rust_log.is_none() && !target.persist))
+        .filter(|target| target.ceiling || target.is_default_mock())
         .map(|target| Target {
             name: target.name,
             binary: target.binary.clone(),
             rust_log: None,
             ceiling: target.ceiling,
+            assessed: target.assessed,
+            args: target.args,
             persist: false,
             peer_args: None,
         })
@@ -84,6 +86,8 @@ fn peer_targets() -> Vec<Target> {
         binary,
         rust_log: None,
         ceiling: false,
+        assessed: false,
+        args: &[],
         persist: false,
         peer_args: Some(peer_args),
     };
