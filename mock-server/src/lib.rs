@@ -50,7 +50,7 @@ pub use api::{
 };
 pub use cors::{Cors, CorsOrigin};
 pub use internal_error::{INTERNAL_ERROR_MESSAGE, internal_error};
-pub use server::{Limits, Stopped, serve_connection, serve_with, serve_with_cors};
+pub use server::{Limits, MAX_HEAD_BYTES, Stopped, serve_connection, serve_with, serve_with_cors};
 pub use service::MockService;
 pub use spec::{LoadError as SpecLoadError, OPENAPI_JSON_PATH, OPENAPI_YAML_PATH};
 pub use write_batch::BatchedWrites;

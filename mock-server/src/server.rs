@@ -163,6 +163,10 @@ pub async fn serve_with_cors(
     })
 }
 
+/// Largest request line and headers, in bytes, that the server reads:
+/// hyper's default read buffer size. A larger head gets a 431.
+pub const MAX_HEAD_BYTES: usize = 8192 + 4096 * 100;
+
 /// Builds the HTTP/1.1 settings of every connection. The header read
 /// timeout is the connection's [`HeadClock`], not hyper's, whose timer each
 /// request would arm and disarm.
@@ -172,6 +176,9 @@ fn http1_builder() -> http1::Builder {
     // the response. Without half-close support, hyper reads that EOF while
     // the handler runs and closes the connection, dropping the response.
     builder.header_read_timeout(None).half_close(true);
+    // hyper's buffer limit alone lets a larger head through when its last
+    // bytes arrive in the read that fills the buffer.
+    builder.max_header_size(MAX_HEAD_BYTES);
     builder
 }
 
