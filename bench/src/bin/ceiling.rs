@@ -50,19 +50,22 @@ impl axum::serve::Listener for BatchedListener {
     }
 }
 
+/// Prints the usage line and exits with status 2.
+fn exit_with_usage() -> ! {
+    eprintln!("{USAGE}");
+    std::process::exit(2);
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let mut listen = "127.0.0.1:0".to_string();
     let mut batch_writes = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        match (arg.as_str(), args.len()) {
-            ("--listen", 1..) => listen = args.next().unwrap_or_default(),
-            ("--batch-writes", _) => batch_writes = true,
-            _ => {
-                eprintln!("{USAGE}");
-                std::process::exit(2);
-            }
+        match arg.as_str() {
+            "--listen" => listen = args.next().unwrap_or_else(|| exit_with_usage()),
+            "--batch-writes" => batch_writes = true,
+            _ => exit_with_usage(),
         }
     }
     let app = Router::new()
