@@ -550,6 +550,9 @@ mod tests {
     #[tokio::test]
     async fn waiting_requests_read_before_first_write() {
         const CONNECTIONS: usize = 4;
+        // The server and the test share this thread. A debug build can take
+        // longer than the default window to serve a request.
+        crate::write_batch::set_window_of_this_thread(Duration::from_secs(3600));
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind an ephemeral loopback port");

@@ -1,23 +1,61 @@
 //! Responses to requests that arrive together leave together.
 //!
-//! When a connection has read a request, its first write of the response
-//! waits until the runtime's worker has run the other tasks that are ready
-//! and polled for IO once ([`tokio::task::yield_now`]). Under load, the
-//! worker so serves every request that arrived in one poll before it sends
-//! their responses. A client that reads many connections then wakes once
-//! for a batch of responses rather than once for each, and the worker runs
-//! the same code for many requests in a row. BENCHMARKS.md has the
-//! measured effect. A lone request waits for one poll of the IO driver
-//! that finds nothing to do.
+//! A request read less than [`BURST_WINDOW`] after the previous request on
+//! the same worker thread is part of a burst. The first write of its
+//! response waits until the worker has run the other tasks that are ready
+//! and polled for IO once ([`tokio::task::yield_now`]). Under load, the worker so serves every
+//! request that arrived in one poll before it sends their responses. A
+//! client that reads many connections then wakes once for a batch of
+//! responses rather than once for each, and the worker runs the same code
+//! for many requests in a row. BENCHMARKS.md has the measured effect.
+//!
+//! A request read after a quiet spell is answered at once: a response that
+//! waits can also wait for slow work of other tasks on the worker (a large
+//! snapshot for an update stream, say), and on a runtime with several
+//! workers its task can move to another worker, which costs more than it
+//! saves when nothing else is ready.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// A connection whose first write after a read waits for the worker's
-/// other ready tasks. The mock's server wraps each connection in one, and
+/// Maximum time between two requests read on one worker thread for the
+/// second to count as part of a burst. An estimate: under load, requests
+/// are read tens of microseconds apart, and an idle client's requests at
+/// least a round trip and its own work apart.
+pub const BURST_WINDOW: Duration = Duration::from_millis(1);
+
+thread_local! {
+    /// When this thread last read a request.
+    static LAST_REQUEST: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// The burst window of this thread: [`BURST_WINDOW`] unless a test
+    /// sets another.
+    static WINDOW: Cell<Duration> = const { Cell::new(BURST_WINDOW) };
+}
+
+/// Notes that this thread reads a request now, and returns whether it
+/// comes within the burst window of the previous one. The first request of
+/// a thread counts as part of a burst.
+fn read_in_burst() -> bool {
+    let now = Instant::now();
+    match LAST_REQUEST.replace(Some(now)) {
+        Some(previous) => now.duration_since(previous) < WINDOW.get(),
+        None => true,
+    }
+}
+
+/// Sets the burst window of the calling thread, for tests.
+#[cfg(test)]
+pub(crate) fn set_window_of_this_thread(window: Duration) {
+    WINDOW.set(window);
+}
+
+/// A connection whose first write after a request read in a burst waits
+/// for the worker's other ready tasks. The mock's server wraps each connection in one, and
 /// any other hyper or axum server can too.
 pub struct BatchedWrites<S> {
     inner: S,
@@ -29,9 +67,10 @@ pub struct BatchedWrites<S> {
 enum Turn {
     /// Nothing was read since the last write, or since the connection opened.
     Written,
-    /// Bytes were read since the last write.
+    /// A request was read in a burst, and the next write waits once.
     Read,
-    /// The next write has waited once and goes ahead.
+    /// The next write goes ahead: it has waited, or the request was read
+    /// after a quiet spell.
     Waited,
 }
 
@@ -56,7 +95,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for BatchedWrites<S> {
         // Bytes read while a write waits get their response in a later
         // write, so the waiting write goes ahead without a second wait.
         if buffer.filled().len() > before && self.turn == Turn::Written {
-            self.turn = Turn::Read;
+            self.turn = match read_in_burst() {
+                true => Turn::Read,
+                false => Turn::Waited,
+            };
         }
         result
     }
@@ -170,6 +212,7 @@ mod tests {
 
     impl Connection {
         fn new() -> Self {
+            set_window_of_this_thread(Duration::from_secs(3600));
             let wakes = Arc::new(CountingWaker(AtomicUsize::new(0)));
             Connection {
                 io: BatchedWrites::new(Pipe::default()),
@@ -218,6 +261,19 @@ mod tests {
         // The rest of the response goes without a wait.
         assert!(connection.write(b"!"));
         assert_eq!(connection.io.inner.received, b"response!");
+    }
+
+    #[test]
+    fn request_after_quiet_spell_written_at_once() {
+        let mut connection = Connection::new();
+        connection.read(b"first");
+        assert!(!connection.write(b"a"));
+        assert!(connection.write(b"a"));
+        set_window_of_this_thread(Duration::ZERO);
+        connection.read(b"second");
+        assert!(connection.write(b"b"));
+        assert_eq!(connection.wakes(), 1);
+        assert_eq!(connection.io.inner.received, b"ab");
     }
 
     #[test]
