@@ -3,11 +3,12 @@
 //! A request read less than [`BURST_WINDOW`] after the previous request on
 //! the same worker thread is part of a burst. The first write of its
 //! response waits until the worker has run the other tasks that are ready
-//! and polled for IO once ([`tokio::task::yield_now`]). Under load, the worker so serves every
-//! request that arrived in one poll before it sends their responses. A
-//! client that reads many connections then wakes once for a batch of
-//! responses rather than once for each, and the worker runs the same code
-//! for many requests in a row. BENCHMARKS.md has the measured effect.
+//! and polled for IO once ([`tokio::task::yield_now`]). Under load, the
+//! worker so serves every request that arrived in one poll before it sends
+//! their responses. A client that reads many connections then wakes once
+//! for a batch of responses rather than once for each, and the worker runs
+//! the same code for many requests in a row. BENCHMARKS.md has the
+//! measured effect.
 //!
 //! A request read after a quiet spell is answered at once: a response that
 //! waits can also wait for slow work of other tasks on the worker (a large
@@ -55,8 +56,8 @@ pub(crate) fn set_window_of_this_thread(window: Duration) {
 }
 
 /// A connection whose first write after a request read in a burst waits
-/// for the worker's other ready tasks. The mock's server wraps each connection in one, and
-/// any other hyper or axum server can too.
+/// for the worker's other ready tasks. The mock's server wraps each
+/// connection in one, and any other hyper or axum server can too.
 pub struct BatchedWrites<S> {
     inner: S,
     turn: Turn,
@@ -66,12 +67,12 @@ pub struct BatchedWrites<S> {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Turn {
     /// Nothing was read since the last write, or since the connection opened.
-    Written,
+    Idle,
     /// A request was read in a burst, and the next write waits once.
-    Read,
+    Burst,
     /// The next write goes ahead: it has waited, or the request was read
     /// after a quiet spell.
-    Waited,
+    Due,
 }
 
 impl<S> BatchedWrites<S> {
@@ -79,7 +80,7 @@ impl<S> BatchedWrites<S> {
     pub fn new(inner: S) -> Self {
         BatchedWrites {
             inner,
-            turn: Turn::Written,
+            turn: Turn::Idle,
         }
     }
 }
@@ -94,10 +95,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for BatchedWrites<S> {
         let result = Pin::new(&mut self.inner).poll_read(context, buffer);
         // Bytes read while a write waits get their response in a later
         // write, so the waiting write goes ahead without a second wait.
-        if buffer.filled().len() > before && self.turn == Turn::Written {
+        if buffer.filled().len() > before && self.turn == Turn::Idle {
             self.turn = match read_in_burst() {
-                true => Turn::Read,
-                false => Turn::Waited,
+                true => Turn::Burst,
+                false => Turn::Due,
             };
         }
         result
@@ -110,8 +111,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for BatchedWrites<S> {
         context: &mut Context<'_>,
         buffer: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        if self.turn == Turn::Read {
-            self.turn = Turn::Waited;
+        if self.turn == Turn::Burst {
+            self.turn = Turn::Due;
             // A new `yield_now` is pending on its first poll, which has the
             // runtime wake this task after its next poll for IO.
             if pin!(tokio::task::yield_now()).poll(context).is_pending() {
@@ -120,7 +121,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for BatchedWrites<S> {
         }
         let result = Pin::new(&mut self.inner).poll_write(context, buffer);
         if let Poll::Ready(Ok(_)) = result {
-            self.turn = Turn::Written;
+            self.turn = Turn::Idle;
         }
         result
     }
