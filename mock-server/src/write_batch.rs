@@ -10,11 +10,11 @@
 //! the same code for many requests in a row. BENCHMARKS.md has the
 //! measured effect.
 //!
-//! A request read after a quiet spell is answered at once: a response that
-//! waits can also wait for slow work of other tasks on the worker (a large
-//! snapshot for an update stream, say), and on a runtime with several
-//! workers its task can move to another worker, which costs more than it
-//! saves when nothing else is ready.
+//! The response to a request read after a quiet spell is written at once.
+//! A response that waits can also wait for slow work of other tasks on the
+//! worker (a large snapshot for an update stream, say), and on a runtime
+//! with several workers its task can move to another worker, which costs
+//! more than it saves when nothing else is ready.
 
 use std::cell::Cell;
 use std::future::Future;
