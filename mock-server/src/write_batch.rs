@@ -11,10 +11,10 @@
 //! measured effect.
 //!
 //! The response to a request read after a quiet spell is written at once.
-//! A response that waits can also wait for slow work of other tasks on the
-//! worker (a large snapshot for an update stream, say), and on a runtime
-//! with several workers its task can move to another worker, which costs
-//! more than it saves when nothing else is ready.
+//! A response that waits also waits for slow work of other tasks on the
+//! worker, such as a large snapshot for an update stream. On a runtime
+//! with several workers its task can also move to another worker, which
+//! costs more than it saves when nothing else is ready.
 
 use std::cell::Cell;
 use std::future::Future;
