@@ -51,10 +51,11 @@ pub struct Args {
     /// Runs of each case, interleaved; the report shows the run with the median requests/s.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
-    /// Milliseconds each wrk connection waits after a response before its next request in the
-    /// latency runs, which load the ceiling and the mock at the same request rate; 0 skips them.
-    #[arg(long, default_value_t = 2)]
-    pace_ms: u64,
+    /// Requests per second of the latency runs, which load the ceiling and the mock at the same
+    /// constant rate. The default is half the lowest rate that either reached in the throughput
+    /// runs, and 0 skips them.
+    #[arg(long, value_name = "REQUESTS_PER_SEC")]
+    rate: Option<u64>,
     /// Record a `perf` profile of the mock during each of its measured runs, in
     /// `target/bench/perf-*.data`.
     #[arg(long)]
@@ -93,9 +94,8 @@ pub struct Options {
     pub connections: u32,
     /// Runs of each case, interleaved; the report shows the run with the median requests/s.
     pub rounds: usize,
-    /// Pause of each connection between a response and its next request in the latency runs at
-    /// the same request rate, in milliseconds; 0 skips those runs.
-    pub pace_ms: u64,
+    /// Request rate of the latency runs, which load the ceiling and the mock at the same rate.
+    pub rate: SameRate,
     /// Record a `perf` profile of the mock during each of its measured runs.
     pub perf: bool,
     /// Skip the state micro-benchmarks.
@@ -117,7 +117,7 @@ impl Options {
             warmup: 0,
             connections: 4,
             rounds: 1,
-            pace_ms: 2,
+            rate: SameRate::HalfOfSlower,
             perf: false,
             skip_state: false,
             instructions: None,
@@ -141,7 +141,11 @@ impl From<Args> for Options {
             warmup: args.warmup,
             connections: args.connections,
             rounds: args.rounds.max(1),
-            pace_ms: args.pace_ms,
+            rate: match args.rate {
+                None => SameRate::HalfOfSlower,
+                Some(0) => SameRate::Skip,
+                Some(rate) => SameRate::Fixed(rate),
+            },
             perf: args.perf,
             skip_state: args.skip_state,
             instructions: args.instructions.then_some(args.requests.max(1)),
@@ -149,6 +153,18 @@ impl From<Args> for Options {
             peers: args.peers,
         }
     }
+}
+
+/// The request rate of the latency runs, which load the ceiling and the mock at the same rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameRate {
+    /// Half the lowest requests/s that the ceiling or the mock reached over the transport in the
+    /// throughput runs, so that neither is near saturation.
+    HalfOfSlower,
+    /// This many requests per second over every transport.
+    Fixed(u64),
+    /// No latency runs at the same rate.
+    Skip,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,13 +205,13 @@ impl Transport {
         }
     }
 
-    /// Returns the file name of the wrk script, the paced one when `paced`.
-    fn script_name(self, paced: bool) -> &'static str {
-        match (self, paced) {
+    /// Returns the file name of the wrk script, the one at a constant rate when `at_rate`.
+    fn script_name(self, at_rate: bool) -> &'static str {
+        match (self, at_rate) {
             (Transport::Rest, false) => "rest.lua",
-            (Transport::Rest, true) => "rest-paced.lua",
+            (Transport::Rest, true) => "rest-rate.lua",
             (Transport::JsonRpc, false) => "jsonrpc.lua",
-            (Transport::JsonRpc, true) => "jsonrpc-paced.lua",
+            (Transport::JsonRpc, true) => "jsonrpc-rate.lua",
         }
     }
 }
@@ -261,14 +277,14 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         return peers::run(options, &targets());
     }
     let targets = targets();
-    let out_dir = prepare_output(options.pace_ms)?;
+    let out_dir = prepare_output()?;
     let pinned = pinning_available();
     let transports = [Transport::Rest, Transport::JsonRpc];
     let results = measure(options, &targets, &transports, &out_dir, pinned)?;
-    let paced = measure_paced(options, &targets, &transports, &out_dir, pinned)?;
+    let same_rate = measure_same_rate(options, &targets, &results, &out_dir, pinned)?;
 
     let mut report = report(options, &results, pinned);
-    report.push_str(&paced_report(options, &paced));
+    report.push_str(&same_rate_report(options, &same_rate));
     println!("\n{report}");
     if !options.smoke {
         let path = out_dir.join("results.md");
@@ -293,13 +309,12 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the output directory and writes the wrk scripts into it, paced by `pace_ms`.
-fn prepare_output(pace_ms: u64) -> anyhow::Result<PathBuf> {
+/// Creates the output directory and writes the wrk scripts of the throughput runs into it.
+fn prepare_output() -> anyhow::Result<PathBuf> {
     let out_dir = PathBuf::from(OUT_DIR);
     fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {OUT_DIR}"))?;
     for transport in [Transport::Rest, Transport::JsonRpc] {
         write_script(&out_dir, transport, None)?;
-        write_script(&out_dir, transport, Some(pace_ms))?;
     }
     Ok(out_dir)
 }
@@ -321,50 +336,123 @@ fn measure(
     Ok(runs.into_iter().map(median_run).collect())
 }
 
-/// Runs the ceiling and the mock with its defaults over every transport with the paced wrk
-/// script, so both serve about the same request rate, below the saturation of either, once per
-/// round. Returns the run with the median p99 of each case, or nothing when `options.pace_ms` is
-/// 0. A single tail percentile of one run moves by half between runs, so it takes rounds to judge.
-fn measure_paced(
+/// The latency runs at the same rate over one transport.
+#[derive(Debug)]
+struct SameRateCase {
+    transport: Transport,
+    /// Requests per second that wrk sent to each server.
+    rate: u64,
+    /// The ceiling's run in each round.
+    ceiling: Vec<Measurement>,
+    /// The default mock's run in each round.
+    mock: Vec<Measurement>,
+}
+
+impl SameRateCase {
+    /// Returns the mock's p99 over the ceiling's in each round, lowest first. A round runs the
+    /// two servers one after the other, so its ratio compares them under the same noise of a
+    /// shared machine, which moves a tail percentile by half from minute to minute.
+    fn p99_ratios(&self) -> Vec<f64> {
+        let mut ratios: Vec<f64> = self
+            .ceiling
+            .iter()
+            .zip(&self.mock)
+            .map(|(ceiling, mock)| mock.p99.as_secs_f64() / ceiling.p99.as_secs_f64())
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        ratios
+    }
+
+    /// Returns whether every run served at least [`REACHED_RATE_SHARE`] of the rate.
+    fn rate_reached(&self) -> bool {
+        self.ceiling
+            .iter()
+            .chain(&self.mock)
+            .all(|m| m.requests_per_sec >= REACHED_RATE_SHARE * self.rate as f64)
+    }
+}
+
+/// Share of the requested rate that a server must serve for its run to count as at that rate.
+const REACHED_RATE_SHARE: f64 = 0.95;
+
+/// Runs the ceiling and the mock with its defaults over every transport of `results` at the same
+/// constant request rate, each once per round, for their latency away from saturation. Returns
+/// nothing when the rate is [`SameRate::Skip`].
+fn measure_same_rate(
     options: &Options,
     targets: &[Target],
-    transports: &[Transport],
+    results: &[Measurement],
     out_dir: &Path,
     pinned: bool,
-) -> anyhow::Result<Vec<Measurement>> {
-    if options.pace_ms == 0 {
-        return Ok(Vec::new());
-    }
-    println!(
-        "latency at the same rate: {} ms between requests per connection",
-        options.pace_ms
-    );
+) -> anyhow::Result<Vec<SameRateCase>> {
     let targets: Vec<&Target> = targets
         .iter()
         .filter(|t| t.ceiling || t.is_default_mock())
         .collect();
-    let runs = run_rounds(options, &targets, transports, out_dir, pinned, true)?;
-    Ok(runs.into_iter().map(median_p99_run).collect())
+    let mut transports: Vec<Transport> = results.iter().map(|m| m.transport).collect();
+    transports.dedup();
+    let mut cases = Vec::new();
+    for &transport in &transports {
+        let rate = match options.rate {
+            SameRate::Skip => return Ok(Vec::new()),
+            SameRate::Fixed(rate) => rate,
+            SameRate::HalfOfSlower => half_of_slower(results, &targets, transport),
+        };
+        println!(
+            "latency at the same rate over {}: {rate} requests/s",
+            transport.name()
+        );
+        write_script(out_dir, transport, Some(rate))?;
+        cases.push(SameRateCase {
+            transport,
+            rate,
+            ceiling: Vec::new(),
+            mock: Vec::new(),
+        });
+    }
+    let runs = run_rounds(options, &targets, &transports, out_dir, pinned, true)?;
+    for runs in runs {
+        let Some(case) = cases.iter_mut().find(|c| c.transport == runs[0].transport) else {
+            continue;
+        };
+        if runs[0].ceiling {
+            case.ceiling = runs;
+        } else {
+            case.mock = runs;
+        }
+    }
+    Ok(cases)
 }
 
-/// Runs every target over every transport `options.rounds` times, interleaved, with the paced
-/// wrk script when `paced`, and returns the runs of each case.
+/// Returns half the lowest requests/s of any round of `targets` over `transport`, at least 1.
+fn half_of_slower(results: &[Measurement], targets: &[&Target], transport: Transport) -> u64 {
+    let lowest = results
+        .iter()
+        .filter(|m| m.transport == transport && targets.iter().any(|t| t.name == m.target))
+        .map(|m| m.requests_per_sec_range.0)
+        .min_by(f64::total_cmp)
+        .unwrap_or(0.0);
+    ((lowest / 2.0) as u64).max(1)
+}
+
+/// Runs every target over every transport `options.rounds` times, interleaved, with the wrk
+/// script at a constant rate when `at_rate`, and returns the runs of each case.
 fn run_rounds(
     options: &Options,
     targets: &[&Target],
     transports: &[Transport],
     out_dir: &Path,
     pinned: bool,
-    paced: bool,
+    at_rate: bool,
 ) -> anyhow::Result<Vec<Vec<Measurement>>> {
-    let kind = if paced { "paced round" } else { "round" };
+    let kind = if at_rate { "same-rate round" } else { "round" };
     let mut runs: Vec<Vec<Measurement>> = Vec::new();
     for round in 1..=options.rounds {
         println!("{kind} {round} of {}", options.rounds);
         let mut case = 0;
         for &transport in transports {
             for target in targets {
-                let measurement = run_case(options, target, transport, out_dir, pinned, paced)
+                let measurement = run_case(options, target, transport, out_dir, pinned, at_rate)
                     .with_context(|| format!("{} over {}", target.name, transport.name()))?;
                 print_measurement(&measurement);
                 if round == 1 {
@@ -505,9 +593,10 @@ fn pinning_available() -> bool {
 }
 
 /// Writes the wrk script of a transport: the method, body and headers of every request, and a
-/// `done` hook that prints the results as one JSON line after `RESULT `. With `pace_ms`, each
-/// connection waits that long after a response before it sends its next request.
-fn write_script(out_dir: &Path, transport: Transport, pace_ms: Option<u64>) -> anyhow::Result<()> {
+/// `done` hook that prints the results as one JSON line after `RESULT `. With `rate`, the
+/// requests go out at that many a second, whatever the latency. The connections of one wrk
+/// thread share that schedule, so the script is for one thread.
+fn write_script(out_dir: &Path, transport: Transport, rate: Option<u64>) -> anyhow::Result<()> {
     let mut script = format!(
         r#"-- Written by `cargo xtask bench`: the {name} request of the benchmark.
 wrk.method = "POST"
@@ -528,22 +617,50 @@ end
         name = transport.name(),
         body = transport.body(),
     );
-    if let Some(pace_ms) = pace_ms {
-        let _ = write!(script, "\ndelay = function()\n  return {pace_ms}\nend\n");
+    if let Some(rate) = rate {
+        // wrk calls `delay` before each request of a connection and sends the request that many
+        // whole milliseconds later. Each call takes the next free slot of a schedule one
+        // interval apart, so the rate is kept while a connection is free at each slot. A slot
+        // already past moves to now, so that late requests do not go out in a burst.
+        let _ = write!(
+            script,
+            r#"
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct {{ long tv_sec; long tv_nsec; }} bench_timespec;
+int clock_gettime(int clock, bench_timespec *time);
+]]
+local CLOCK_MONOTONIC = 1
+local time = ffi.new("bench_timespec")
+local interval = 1 / {rate}
+local next_slot = 0
+
+delay = function()
+  ffi.C.clock_gettime(CLOCK_MONOTONIC, time)
+  local now = tonumber(time.tv_sec) + tonumber(time.tv_nsec) * 1e-9
+  if next_slot < now then
+    next_slot = now
+  end
+  local wait = next_slot - now
+  next_slot = next_slot + interval
+  return math.floor(wait * 1000)
+end
+"#
+        );
     }
-    let path = out_dir.join(transport.script_name(pace_ms.is_some()));
+    let path = out_dir.join(transport.script_name(rate.is_some()));
     fs::write(&path, script).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Runs one case on a fresh server: start-up, warm-up, the measured wrk run, and the checks.
-/// With `paced`, wrk runs the paced script.
+/// With `at_rate`, wrk runs the script at a constant rate.
 fn run_case(
     options: &Options,
     target: &Target,
     transport: Transport,
     out_dir: &Path,
     pinned: bool,
-    paced: bool,
+    at_rate: bool,
 ) -> anyhow::Result<Measurement> {
     let address = free_loopback_address()?;
     let log_path = out_dir.join("server.log");
@@ -551,7 +668,7 @@ fn run_case(
     let startup = server.wait_for_first_ok(transport)?;
 
     let url = format!("http://{address}{}", transport.path());
-    let script = out_dir.join(transport.script_name(paced));
+    let script = out_dir.join(transport.script_name(at_rate));
     if options.warmup > 0 {
         wrk(options, &script, &url, options.warmup, pinned)?;
     }
@@ -1085,59 +1202,62 @@ fn report(options: &Options, results: &[Measurement], pinned: bool) -> String {
     out
 }
 
-/// Writes the Markdown table of the paced runs: the latency of the ceiling and the mock at about
-/// the same request rate, and the p99 target. Returns an empty string without paced runs.
-fn paced_report(options: &Options, results: &[Measurement]) -> String {
+/// Writes the Markdown table of the runs at the same rate: the latency of the ceiling and the
+/// mock, and the p99 target judged on the median of the rounds' ratios. Returns an empty string
+/// without such runs.
+fn same_rate_report(options: &Options, cases: &[SameRateCase]) -> String {
     let mut out = String::new();
-    if results.is_empty() {
+    if cases.is_empty() {
         return out;
     }
     let _ = writeln!(
         out,
-        "\nAt the same request rate: {} connections, each waiting {} ms after a response\n",
-        options.connections, options.pace_ms
+        "\nAt the same constant request rate, {} connections, {} rounds \
+         (the run with the median p99, with the range of the rounds):\n",
+        options.connections, options.rounds
     );
-    let _ = writeln!(
-        out,
-        "(the run with the median p99 of {} rounds, with the range of the rounds)\n",
-        options.rounds
-    );
-    out.push_str(
-        "| target | transport | req/s | p50 | p99 | p99 range | p99 ratio | server CPU |\n",
-    );
+    out.push_str("| target | transport | rate | req/s | p50 | p99 | p99 range | server CPU |\n");
     out.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
-    for m in results {
-        let p99_ratio = ceiling_of(results, m.transport)
-            .map_or(f64::NAN, |c| m.p99.as_secs_f64() / c.p99.as_secs_f64());
-        let _ = writeln!(
-            out,
-            "| {} | {} | {:.0} | {} | {} | {}–{} | {p99_ratio:.2} | {:.0}% |",
-            m.target,
-            m.transport.name(),
-            m.requests_per_sec,
-            format_duration(m.p50),
-            format_duration(m.p99),
-            format_duration(m.p99_range.0),
-            format_duration(m.p99_range.1),
-            m.server_cpu_percent,
-        );
+    for case in cases {
+        for runs in [&case.ceiling, &case.mock] {
+            let m = median_p99_run(runs.clone());
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.0} | {} | {} | {}–{} | {:.0}% |",
+                m.target,
+                m.transport.name(),
+                case.rate,
+                m.requests_per_sec,
+                format_duration(m.p50),
+                format_duration(m.p99),
+                format_duration(m.p99_range.0),
+                format_duration(m.p99_range.1),
+                m.server_cpu_percent,
+            );
+        }
     }
     if options.smoke {
         return out;
     }
-    out.push_str("\n| target | mock | measured | verdict |\n|---|---|---:|---|\n");
-    for m in results.iter().filter(|m| m.assessed) {
-        let Some(ceiling) = ceiling_of(results, m.transport) else {
+    out.push_str("\n| target | p99 ratio of each round | median | verdict |\n|---|---|---:|---|\n");
+    for case in cases {
+        let ratios = case.p99_ratios();
+        if ratios.is_empty() {
             continue;
+        }
+        let median = ratios[ratios.len() / 2];
+        let verdict = match (case.rate_reached(), median <= 1.5) {
+            (false, _) => "not judged: a run fell below the rate",
+            (true, true) => "met",
+            (true, false) => "missed",
         };
-        let p99_ratio = m.p99.as_secs_f64() / ceiling.p99.as_secs_f64();
-        let verdict = if p99_ratio <= 1.5 { "met" } else { "missed" };
+        let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
         let _ = writeln!(
             out,
-            "| {} p99 ≤ 1.5 × ceiling at the same rate | {} {} | {p99_ratio:.2} | {verdict} |",
-            m.transport.name(),
-            m.target,
-            m.transport.name()
+            "| {} p99 ≤ 1.5 × ceiling at {} req/s | {} | {median:.2} | {verdict} |",
+            case.transport.name(),
+            case.rate,
+            each.join(", "),
         );
     }
     out
@@ -1169,6 +1289,87 @@ mod tests {
         assert_eq!(busy_percent(&before, &after, 0), 50.0);
         assert_eq!(busy_percent(&before, &after, 1), 100.0);
         assert!(busy_percent(&before, &after, 2).is_nan());
+    }
+
+    /// Returns a run of `target` over REST with the given requests/s and p99.
+    fn run(target: &'static str, requests_per_sec: f64, p99_us: u64) -> Measurement {
+        Measurement {
+            target,
+            transport: Transport::Rest,
+            ceiling: target == "ceiling",
+            assessed: target != "ceiling",
+            requests_per_sec,
+            p50: Duration::from_micros(p99_us / 2),
+            p99: Duration::from_micros(p99_us),
+            peak_rss_kib: 0,
+            startup: Duration::ZERO,
+            server_cpu_percent: 0.0,
+            server_core_busy_percent: 0.0,
+            load_core_busy_percent: 0.0,
+            requests: 0,
+            requests_per_sec_range: (requests_per_sec, requests_per_sec),
+            p99_range: (Duration::ZERO, Duration::ZERO),
+        }
+    }
+
+    /// Options of a run that assesses the targets.
+    fn full_options() -> Options {
+        Options {
+            smoke: false,
+            ..Options::smoke()
+        }
+    }
+
+    #[test]
+    fn same_rate_half_of_slowest_round() {
+        let all = targets();
+        let compared: Vec<&Target> = all
+            .iter()
+            .filter(|t| t.ceiling || t.is_default_mock())
+            .collect();
+        let mut ceiling = run("ceiling", 40_000.0, 100);
+        ceiling.requests_per_sec_range = (30_001.0, 50_000.0);
+        let mock = run("mock (log info, default)", 36_000.0, 100);
+        // The batched ceiling and the mock with another log filter are not compared.
+        let batched = run("ceiling --batch-writes", 10_000.0, 100);
+        let warn = run("mock (RUST_LOG=warn)", 12_000.0, 100);
+        let results = [ceiling, batched, mock, warn];
+        assert_eq!(half_of_slower(&results, &compared, Transport::Rest), 15_000);
+        assert_eq!(half_of_slower(&results, &compared, Transport::JsonRpc), 1);
+    }
+
+    #[test]
+    fn same_rate_ratios_pair_rounds() {
+        let case = SameRateCase {
+            transport: Transport::Rest,
+            rate: 10_000,
+            ceiling: vec![
+                run("ceiling", 10_000.0, 1000),
+                run("ceiling", 9_990.0, 4000),
+            ],
+            mock: vec![run("mock", 9_980.0, 1500), run("mock", 10_010.0, 2000)],
+        };
+        assert_eq!(case.p99_ratios(), [0.5, 1.5]);
+        assert!(case.rate_reached());
+        let report = same_rate_report(&full_options(), &[case]);
+        assert!(
+            report
+                .contains("| REST p99 ≤ 1.5 × ceiling at 10000 req/s | 0.50, 1.50 | 1.50 | met |"),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn same_rate_missed_not_judged() {
+        let case = SameRateCase {
+            transport: Transport::Rest,
+            rate: 10_000,
+            ceiling: vec![run("ceiling", 9_400.0, 1000)],
+            mock: vec![run("mock", 10_000.0, 1000)],
+        };
+        assert!(!case.rate_reached());
+        let report = same_rate_report(&full_options(), &[case]);
+        assert!(report.contains("not judged"), "{report}");
     }
 
     #[test]

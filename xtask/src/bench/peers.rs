@@ -45,7 +45,7 @@ pub(super) fn run(options: &Options, ours: &[Target]) -> anyhow::Result<()> {
         .collect();
     targets.extend(peer_targets());
 
-    let out_dir = prepare_output(options.pace_ms)?;
+    let out_dir = prepare_output()?;
     let pinned = pinning_available();
     let results = measure(options, &targets, &[Transport::Rest], &out_dir, pinned)?;
     let report = report(options, &results);
