@@ -56,6 +56,10 @@ pub struct Args {
     /// runs, and 0 skips them.
     #[arg(long, value_name = "REQUESTS_PER_SEC")]
     rate: Option<u64>,
+    /// Runs of each server at the same rate, interleaved. A p99 moves more between runs than a
+    /// throughput, so the target is judged on the median of these rounds.
+    #[arg(long, default_value_t = 5)]
+    rate_rounds: usize,
     /// Record a `perf` profile of the mock during each of its measured runs, in
     /// `target/bench/perf-*.data`.
     #[arg(long)]
@@ -96,6 +100,8 @@ pub struct Options {
     pub rounds: usize,
     /// Request rate of the latency runs, which load the ceiling and the mock at the same rate.
     pub rate: SameRate,
+    /// Runs of each server at the same rate, interleaved.
+    pub rate_rounds: usize,
     /// Record a `perf` profile of the mock during each of its measured runs.
     pub perf: bool,
     /// Skip the state micro-benchmarks.
@@ -118,6 +124,7 @@ impl Options {
             connections: 4,
             rounds: 1,
             rate: SameRate::HalfOfSlower,
+            rate_rounds: 1,
             perf: false,
             skip_state: false,
             instructions: None,
@@ -146,6 +153,7 @@ impl From<Args> for Options {
                 Some(0) => SameRate::Skip,
                 Some(rate) => SameRate::Fixed(rate),
             },
+            rate_rounds: args.rate_rounds.max(1),
             perf: args.perf,
             skip_state: args.skip_state,
             instructions: args.instructions.then_some(args.requests.max(1)),
@@ -332,7 +340,15 @@ fn measure(
         println!("warning: fewer than 2 cores; the server and wrk share the cores, unpinned");
     }
     let targets: Vec<&Target> = targets.iter().collect();
-    let runs = run_rounds(options, &targets, transports, out_dir, pinned, false)?;
+    let runs = run_rounds(
+        options,
+        &targets,
+        transports,
+        options.rounds,
+        out_dir,
+        pinned,
+        false,
+    )?;
     Ok(runs.into_iter().map(median_run).collect())
 }
 
@@ -410,7 +426,15 @@ fn measure_same_rate(
             mock: Vec::new(),
         });
     }
-    let runs = run_rounds(options, &targets, &transports, out_dir, pinned, true)?;
+    let runs = run_rounds(
+        options,
+        &targets,
+        &transports,
+        options.rate_rounds,
+        out_dir,
+        pinned,
+        true,
+    )?;
     for runs in runs {
         let Some(case) = cases.iter_mut().find(|c| c.transport == runs[0].transport) else {
             continue;
@@ -435,20 +459,21 @@ fn half_of_slower(results: &[Measurement], targets: &[&Target], transport: Trans
     ((lowest / 2.0) as u64).max(1)
 }
 
-/// Runs every target over every transport `options.rounds` times, interleaved, with the wrk
-/// script at a constant rate when `at_rate`, and returns the runs of each case.
+/// Runs every target over every transport `rounds` times, interleaved, with the wrk script at a
+/// constant rate when `at_rate`, and returns the runs of each case.
 fn run_rounds(
     options: &Options,
     targets: &[&Target],
     transports: &[Transport],
+    rounds: usize,
     out_dir: &Path,
     pinned: bool,
     at_rate: bool,
 ) -> anyhow::Result<Vec<Vec<Measurement>>> {
     let kind = if at_rate { "same-rate round" } else { "round" };
     let mut runs: Vec<Vec<Measurement>> = Vec::new();
-    for round in 1..=options.rounds {
-        println!("{kind} {round} of {}", options.rounds);
+    for round in 1..=rounds {
+        println!("{kind} {round} of {rounds}");
         let mut case = 0;
         for &transport in transports {
             for target in targets {
@@ -1123,8 +1148,11 @@ fn report(options: &Options, results: &[Measurement], pinned: bool) -> String {
     };
     let _ = writeln!(
         out,
-        "wrk 1 thread, {} connections, {} s warm-up, {} s measured, {} rounds; {pinning}\n",
-        options.connections, options.warmup, options.duration, options.rounds
+        "wrk 1 thread, {} connections, {} s warm-up, {} s measured, {}; {pinning}\n",
+        options.connections,
+        options.warmup,
+        options.duration,
+        rounds_text(options.rounds)
     );
     out.push_str(
         "| target | transport | req/s | req/s range | ratio | p50 | p99 | p99 ratio | peak RSS \
@@ -1212,9 +1240,10 @@ fn same_rate_report(options: &Options, cases: &[SameRateCase]) -> String {
     }
     let _ = writeln!(
         out,
-        "\nAt the same constant request rate, {} connections, {} rounds \
+        "\nAt the same constant request rate, {} connections, {} \
          (the run with the median p99, with the range of the rounds):\n",
-        options.connections, options.rounds
+        options.connections,
+        rounds_text(options.rate_rounds)
     );
     out.push_str("| target | transport | rate | req/s | p50 | p99 | p99 range | server CPU |\n");
     out.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
@@ -1261,6 +1290,14 @@ fn same_rate_report(options: &Options, cases: &[SameRateCase]) -> String {
         );
     }
     out
+}
+
+/// Returns "1 round" or "N rounds".
+fn rounds_text(rounds: usize) -> String {
+    match rounds {
+        1 => "1 round".to_string(),
+        _ => format!("{rounds} rounds"),
+    }
 }
 
 fn ceiling_of(results: &[Measurement], transport: Transport) -> Option<&Measurement> {
@@ -1357,6 +1394,7 @@ mod tests {
                 .contains("| REST p99 ≤ 1.5 × ceiling at 10000 req/s | 0.50, 1.50 | 1.50 | met |"),
             "{report}"
         );
+        assert!(report.contains("4 connections, 1 round ("), "{report}");
     }
 
     #[test]

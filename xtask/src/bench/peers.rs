@@ -16,7 +16,7 @@ use anyhow::{Context, bail};
 
 use super::{
     Measurement, Options, Target, Transport, format_duration, measure, pinning_available,
-    prepare_output,
+    prepare_output, rounds_text,
 };
 
 /// Directory of the npm project that pins the peers.
@@ -143,8 +143,11 @@ fn host_and_port(address: SocketAddr, host_flag: &str, port_flag: &str) -> [Stri
 /// Builds the Markdown table of the runs, with requests/s and p99 relative to the mock.
 fn report(options: &Options, results: &[Measurement]) -> String {
     let mut out = format!(
-        "REST only; wrk 1 thread, {} connections, {} s warm-up, {} s measured, {} rounds\n\n",
-        options.connections, options.warmup, options.duration, options.rounds
+        "REST only; wrk 1 thread, {} connections, {} s warm-up, {} s measured, {}\n\n",
+        options.connections,
+        options.warmup,
+        options.duration,
+        rounds_text(options.rounds)
     );
     out.push_str(
         "| server | req/s | req/s range | req/s vs mock | p50 | p99 | server CPU | peak RSS \
