@@ -128,10 +128,20 @@ pub async fn serve_with_cors(
             let _close_clock = close_clock;
             let mut connection = pin!(connection);
             let result = tokio::select! {
+                biased;
                 result = connection.as_mut() => result,
                 _ = closing.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
+                    // hyper closes an idle connection at once, so a request
+                    // already received would be lost. The yield lets the IO
+                    // driver report its bytes and the next poll reads them.
+                    tokio::select! {
+                        biased;
+                        result = connection.as_mut() => result,
+                        () = tokio::task::yield_now() => {
+                            connection.as_mut().graceful_shutdown();
+                            connection.await
+                        }
+                    }
                 }
             };
             if let Err(error) = result {
@@ -303,6 +313,19 @@ mod tests {
         String::from_utf8_lossy(&received).into_owned()
     }
 
+    /// Binds an ephemeral loopback port and builds the API on the default
+    /// state with the default key; returns the listener, its address and
+    /// the API.
+    async fn bind_default() -> (TcpListener, std::net::SocketAddr, Arc<MockApi>) {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind an ephemeral loopback port");
+        let address = listener.local_addr().expect("read the bound address");
+        let key = crate::DEFAULT_API_KEY.to_string();
+        let api = Arc::new(MockApi::new(ClusterState::default_state(), vec![key]));
+        (listener, address, api)
+    }
+
     /// Header read timeout of the servers that [`start_with_header_limit`]
     /// starts.
     const HEADER_LIMIT: Duration = Duration::from_millis(400);
@@ -310,12 +333,7 @@ mod tests {
     /// Starts a server whose header read timeout is [`HEADER_LIMIT`] and
     /// whose body read timeout is ten times longer; returns its address.
     async fn start_with_header_limit() -> std::net::SocketAddr {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind an ephemeral loopback port");
-        let address = listener.local_addr().expect("read the bound address");
-        let key = crate::DEFAULT_API_KEY.to_string();
-        let api = Arc::new(MockApi::new(ClusterState::default_state(), vec![key]));
+        let (listener, address, api) = bind_default().await;
         let limits = Limits {
             header_read_timeout: HEADER_LIMIT,
             body_read_timeout: HEADER_LIMIT * 10,
@@ -607,12 +625,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn half_closed_request_gets_response() {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind an ephemeral loopback port");
-        let address = listener.local_addr().expect("read the bound address");
-        let key = crate::DEFAULT_API_KEY.to_string();
-        let api = Arc::new(MockApi::new(ClusterState::default_state(), vec![key]));
+        let (listener, address, api) = bind_default().await;
         let server = tokio::spawn(async move {
             let shutdown = std::future::pending();
             serve_with(listener, api, Limits::default(), shutdown).await
@@ -638,5 +651,64 @@ mod tests {
                 "attempt {attempt}: {response:?}"
             );
         }
+    }
+
+    /// A request that reached an idle keep-alive connection before the
+    /// shutdown began gets its response, and then the connection closes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn request_received_before_shutdown_answered() {
+        const CONNECTIONS: usize = 40;
+        let (listener, address, api) = bind_default().await;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        let server = tokio::spawn(serve_with(listener, api, Limits::default(), shutdown));
+
+        let streams = tokio::task::spawn_blocking(move || {
+            let mut streams: Vec<TcpStream> = (0..CONNECTIONS).map(|_| connect(address)).collect();
+            for stream in &mut streams {
+                send_terminate(stream, Duration::ZERO);
+                read_response(stream);
+            }
+            // Every connection is idle; on loopback the next request is in
+            // the server's receive buffer once `write_all` returns.
+            for stream in &mut streams {
+                send_terminate(stream, Duration::ZERO);
+            }
+            streams
+        })
+        .await
+        .expect("the client thread finishes");
+        stop.send(())
+            .expect("the server waits for the shutdown signal");
+
+        let responses = tokio::task::spawn_blocking(move || {
+            let read = |mut stream: TcpStream| {
+                let mut received = Vec::new();
+                match stream.read_to_end(&mut received) {
+                    Ok(_) => String::from_utf8_lossy(&received).into_owned(),
+                    Err(error) => format!("{error}"),
+                }
+            };
+            streams.into_iter().map(read).collect::<Vec<String>>()
+        })
+        .await
+        .expect("the client thread finishes");
+        let stopped = server.await.expect("the server task finishes");
+        let stopped = stopped.expect("the server stops without an error");
+
+        let unanswered: Vec<&String> = responses
+            .iter()
+            .filter(|response| {
+                !response.starts_with("HTTP/1.1 200 ") || !response.ends_with("\r\n\r\n0")
+            })
+            .collect();
+        assert!(
+            unanswered.is_empty(),
+            "{} of {CONNECTIONS}: {unanswered:?}",
+            unanswered.len()
+        );
+        assert_eq!(stopped.dropped_connections, 0);
     }
 }
