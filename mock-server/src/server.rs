@@ -58,6 +58,12 @@ impl Default for Limits {
     }
 }
 
+/// Time that an open connection keeps serving after the shutdown signal
+/// before its graceful shutdown starts, so that a request sent just before
+/// the signal gets a response rather than a closed connection. A grace
+/// period under twice this long shortens it to half the grace period.
+pub const SHUTDOWN_LINGER: Duration = Duration::from_millis(100);
+
 /// Outcome of a server's shutdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stopped {
@@ -123,6 +129,9 @@ pub async fn serve_with_cors(
         let service = connection_service(app.clone(), peer, clock.clone());
         let connection = builder.serve_connection(connection_io(stream, peer, &clock), service);
         let mut closing = closing_receiver.clone();
+        // Half the grace period at most, so that idle connections close
+        // before the grace period ends.
+        let linger = SHUTDOWN_LINGER.min(limits.shutdown_timeout / 2);
         let close_clock = CloseOnDrop(clock.clone());
         let task = connections.spawn(async move {
             let _close_clock = close_clock;
@@ -132,12 +141,12 @@ pub async fn serve_with_cors(
                 result = connection.as_mut() => result,
                 _ = closing.changed() => {
                     // hyper closes an idle connection at once, so a request
-                    // already received would be lost. The yield lets the IO
-                    // driver report its bytes and the next poll reads them.
+                    // already on its way would be lost: the connection
+                    // serves for SHUTDOWN_LINGER more first.
                     tokio::select! {
                         biased;
                         result = connection.as_mut() => result,
-                        () = tokio::task::yield_now() => {
+                        () = tokio::time::sleep(linger) => {
                             connection.as_mut().graceful_shutdown();
                             connection.await
                         }
