@@ -40,7 +40,7 @@ pub struct Args {
     #[arg(long)]
     smoke: bool,
     /// Seconds of each measured wrk run.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     duration: u64,
     /// Seconds of unmeasured wrk load before each measured run.
     #[arg(long, default_value_t = 2)]
@@ -69,7 +69,7 @@ pub struct Args {
     skip_state: bool,
     /// Count the instructions per request of each server under callgrind instead of the wrk
     /// load; results in `target/bench/instructions.md`.
-    #[arg(long, conflicts_with_all = ["smoke", "perf"])]
+    #[arg(long, conflicts_with_all = ["smoke", "perf", "rate", "rate_rounds"])]
     instructions: bool,
     /// Requests of each counted run of `--instructions`, after 500 uncounted ones.
     #[arg(long, default_value_t = 5000, requires = "instructions")]
@@ -80,7 +80,7 @@ pub struct Args {
     cache_sim: bool,
     /// Compare the mock with Stoplight Prism, Mockoon and WireMock over REST, installed from
     /// `bench/peers` with npm; results in `target/bench/peers.md`.
-    #[arg(long, conflicts_with_all = ["smoke", "perf", "instructions"])]
+    #[arg(long, conflicts_with_all = ["smoke", "perf", "instructions", "rate", "rate_rounds"])]
     peers: bool,
 }
 
@@ -136,9 +136,15 @@ impl Options {
 
 impl From<Args> for Options {
     fn from(args: Args) -> Self {
+        let rate = match args.rate {
+            None => SameRate::HalfOfSlower,
+            Some(0) => SameRate::Skip,
+            Some(rate) => SameRate::Fixed(rate),
+        };
         if args.smoke {
             return Options {
                 skip_state: args.skip_state,
+                rate,
                 ..Options::smoke()
             };
         }
@@ -148,11 +154,7 @@ impl From<Args> for Options {
             warmup: args.warmup,
             connections: args.connections,
             rounds: args.rounds.max(1),
-            rate: match args.rate {
-                None => SameRate::HalfOfSlower,
-                Some(0) => SameRate::Skip,
-                Some(rate) => SameRate::Fixed(rate),
-            },
+            rate,
             rate_rounds: args.rate_rounds.max(1),
             perf: args.perf,
             skip_state: args.skip_state,
@@ -356,7 +358,7 @@ fn measure(
 #[derive(Debug)]
 struct SameRateCase {
     transport: Transport,
-    /// Requests per second that wrk sent to each server.
+    /// Requests per second that wrk was to send to each server.
     rate: u64,
     /// The ceiling's run in each round.
     ceiling: Vec<Measurement>,
@@ -365,31 +367,63 @@ struct SameRateCase {
 }
 
 impl SameRateCase {
-    /// Returns the mock's p99 over the ceiling's in each round, lowest first. A round runs the
+    /// Returns the mock's p99 over the ceiling's in each round, in round order. A round runs the
     /// two servers one after the other, so its ratio compares them under the same noise of a
     /// shared machine, which moves a tail percentile by half from minute to minute.
     fn p99_ratios(&self) -> Vec<f64> {
-        let mut ratios: Vec<f64> = self
-            .ceiling
+        self.ceiling
             .iter()
             .zip(&self.mock)
             .map(|(ceiling, mock)| mock.p99.as_secs_f64() / ceiling.p99.as_secs_f64())
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        ratios
+            .collect()
     }
 
-    /// Returns whether every run served at least [`REACHED_RATE_SHARE`] of the rate.
-    fn rate_reached(&self) -> bool {
-        self.ceiling
-            .iter()
-            .chain(&self.mock)
-            .all(|m| m.requests_per_sec >= REACHED_RATE_SHARE * self.rate as f64)
+    /// Returns why the runs cannot be judged: a run that served a rate more than
+    /// [`RATE_TOLERANCE`] away from the requested one, or too few requests for a p99.
+    fn not_judged_because(&self) -> Option<String> {
+        let runs = self.ceiling.iter().zip(&self.mock).enumerate();
+        for (index, (ceiling, mock)) in runs {
+            for run in [ceiling, mock] {
+                let share = run.requests_per_sec / self.rate as f64;
+                let round = index + 1;
+                if (share - 1.0).abs() > RATE_TOLERANCE {
+                    return Some(format!(
+                        "{} served {:.0} req/s in round {round}, more than {:.0}% off the rate",
+                        run.target,
+                        run.requests_per_sec,
+                        RATE_TOLERANCE * 100.0
+                    ));
+                }
+                if run.requests < MIN_P99_REQUESTS {
+                    return Some(format!(
+                        "{} served {} requests in round {round}, fewer than the \
+                         {MIN_P99_REQUESTS} that a p99 needs",
+                        run.target, run.requests
+                    ));
+                }
+            }
+        }
+        None
     }
 }
 
-/// Share of the requested rate that a server must serve for its run to count as at that rate.
-const REACHED_RATE_SHARE: f64 = 0.95;
+/// Largest share by which a run's rate may differ from the requested rate and still be judged.
+const RATE_TOLERANCE: f64 = 0.05;
+
+/// Minimum requests of a run whose p99 is judged: 1,000 leave 10 requests above the p99.
+const MIN_P99_REQUESTS: u64 = 1000;
+
+/// Returns the median of `values`, the mean of the middle two for an even count; NaN when empty.
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    match sorted.len() {
+        0 => f64::NAN,
+        len if len % 2 == 0 => (sorted[middle - 1] + sorted[middle]) / 2.0,
+        _ => sorted[middle],
+    }
+}
 
 /// Runs the ceiling and the mock with its defaults over every transport of `results` at the same
 /// constant request rate, each once per round, for their latency away from saturation. Returns
@@ -418,6 +452,13 @@ fn measure_same_rate(
             "latency at the same rate over {}: {rate} requests/s",
             transport.name()
         );
+        let lowest = lowest_rate(results, &targets, transport);
+        if rate as f64 > lowest {
+            println!(
+                "warning: {rate} requests/s is above the {lowest:.0} that the slower server \
+                 served saturated, so the runs may fall short of it and not be judged"
+            );
+        }
         write_script(out_dir, transport, Some(rate))?;
         cases.push(SameRateCase {
             transport,
@@ -448,15 +489,19 @@ fn measure_same_rate(
     Ok(cases)
 }
 
-/// Returns half the lowest requests/s of any round of `targets` over `transport`, at least 1.
-fn half_of_slower(results: &[Measurement], targets: &[&Target], transport: Transport) -> u64 {
-    let lowest = results
+/// Returns the lowest requests/s of any round of `targets` over `transport`, or 0 without one.
+fn lowest_rate(results: &[Measurement], targets: &[&Target], transport: Transport) -> f64 {
+    results
         .iter()
         .filter(|m| m.transport == transport && targets.iter().any(|t| t.name == m.target))
         .map(|m| m.requests_per_sec_range.0)
         .min_by(f64::total_cmp)
-        .unwrap_or(0.0);
-    ((lowest / 2.0) as u64).max(1)
+        .unwrap_or(0.0)
+}
+
+/// Returns half the lowest requests/s of any round of `targets` over `transport`, at least 1.
+fn half_of_slower(results: &[Measurement], targets: &[&Target], transport: Transport) -> u64 {
+    ((lowest_rate(results, targets, transport) / 2.0) as u64).max(1)
 }
 
 /// Runs every target over every transport `rounds` times, interleaved, with the wrk script at a
@@ -645,8 +690,10 @@ end
     if let Some(rate) = rate {
         // wrk calls `delay` before each request of a connection and sends the request that many
         // whole milliseconds later. Each call takes the next free slot of a schedule one
-        // interval apart, so the rate is kept while a connection is free at each slot. A slot
-        // already past moves to now, so that late requests do not go out in a burst.
+        // interval apart. wrk's timers round and fire late, so a connection often wakes just
+        // after its slot: slots up to `max_lag` old are still sent at once, which keeps the
+        // rate with few connections too. Older slots, missed in a stall, are dropped, so that
+        // they do not go out in one burst.
         let _ = write!(
             script,
             r#"
@@ -658,15 +705,16 @@ int clock_gettime(int clock, bench_timespec *time);
 local CLOCK_MONOTONIC = 1
 local time = ffi.new("bench_timespec")
 local interval = 1 / {rate}
+local max_lag = 0.005
 local next_slot = 0
 
 delay = function()
   ffi.C.clock_gettime(CLOCK_MONOTONIC, time)
   local now = tonumber(time.tv_sec) + tonumber(time.tv_nsec) * 1e-9
-  if next_slot < now then
-    next_slot = now
+  if next_slot < now - max_lag then
+    next_slot = now - max_lag
   end
-  local wait = next_slot - now
+  local wait = math.max(next_slot - now, 0)
   next_slot = next_slot + interval
   return math.floor(wait * 1000)
 end
@@ -1202,7 +1250,7 @@ fn report(options: &Options, results: &[Measurement], pinned: bool) -> String {
         let rows = [
             (name.to_string(), format!("{ratio:.2}"), ratio >= floor),
             (
-                format!("{} p99 ≤ 1.5 × ceiling", m.transport.name()),
+                format!("{} p99 ≤ 1.5 × ceiling, both saturated", m.transport.name()),
                 format!("{p99_ratio:.2}"),
                 p99_ratio <= 1.5,
             ),
@@ -1231,28 +1279,41 @@ fn report(options: &Options, results: &[Measurement], pinned: bool) -> String {
 }
 
 /// Writes the Markdown table of the runs at the same rate: the latency of the ceiling and the
-/// mock, and the p99 target judged on the median of the rounds' ratios. Returns an empty string
-/// without such runs.
+/// mock, and the p99 target judged on the median of the rounds' ratios. Says so when the runs
+/// were skipped.
 fn same_rate_report(options: &Options, cases: &[SameRateCase]) -> String {
     let mut out = String::new();
+    if options.rate == SameRate::Skip {
+        out.push_str("\nThe latency runs at the same rate were skipped (`--rate 0`).\n");
+        return out;
+    }
+    let cases: Vec<&SameRateCase> = cases
+        .iter()
+        .filter(|case| !case.ceiling.is_empty() && !case.mock.is_empty())
+        .collect();
     if cases.is_empty() {
         return out;
     }
     let _ = writeln!(
         out,
         "\nAt the same constant request rate, {} connections, {} \
-         (the run with the median p99, with the range of the rounds):\n",
+         (the run with the median p99, with the ranges of the rounds):\n",
         options.connections,
         rounds_text(options.rate_rounds)
     );
-    out.push_str("| target | transport | rate | req/s | p50 | p99 | p99 range | server CPU |\n");
-    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
-    for case in cases {
+    out.push_str(
+        "| target | transport | rate | req/s | req/s range | p50 | p99 | p99 range | server CPU |\n",
+    );
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    for case in &cases {
         for runs in [&case.ceiling, &case.mock] {
+            let served = runs.iter().map(|m| m.requests_per_sec);
+            let lowest = served.clone().fold(f64::INFINITY, f64::min);
+            let highest = served.fold(0.0, f64::max);
             let m = median_p99_run(runs.clone());
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.0} | {} | {} | {}–{} | {:.0}% |",
+                "| {} | {} | {} | {:.0} | {lowest:.0}–{highest:.0} | {} | {} | {}–{} | {:.0}% |",
                 m.target,
                 m.transport.name(),
                 case.rate,
@@ -1268,22 +1329,21 @@ fn same_rate_report(options: &Options, cases: &[SameRateCase]) -> String {
     if options.smoke {
         return out;
     }
-    out.push_str("\n| target | p99 ratio of each round | median | verdict |\n|---|---|---:|---|\n");
-    for case in cases {
+    out.push_str(
+        "\n| target | p99 ratio of each round, in order | median | verdict |\n|---|---|---:|---|\n",
+    );
+    for case in &cases {
         let ratios = case.p99_ratios();
-        if ratios.is_empty() {
-            continue;
-        }
-        let median = ratios[ratios.len() / 2];
-        let verdict = match (case.rate_reached(), median <= 1.5) {
-            (false, _) => "not judged: a run fell below the rate",
-            (true, true) => "met",
-            (true, false) => "missed",
+        let median = median(&ratios);
+        let verdict = match case.not_judged_because() {
+            Some(reason) => format!("not judged: {reason}"),
+            None if median <= 1.5 => "met".to_string(),
+            None => "missed".to_string(),
         };
         let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
         let _ = writeln!(
             out,
-            "| {} p99 ≤ 1.5 × ceiling at {} req/s | {} | {median:.2} | {verdict} |",
+            "| {} p99 ≤ 1.5 × ceiling at the same rate, {} req/s | {} | {median:.2} | {verdict} |",
             case.transport.name(),
             case.rate,
             each.join(", "),
@@ -1343,7 +1403,7 @@ mod tests {
             server_cpu_percent: 0.0,
             server_core_busy_percent: 0.0,
             load_core_busy_percent: 0.0,
-            requests: 0,
+            requests: (requests_per_sec * 10.0) as u64,
             requests_per_sec_range: (requests_per_sec, requests_per_sec),
             p99_range: (Duration::ZERO, Duration::ZERO),
         }
@@ -1386,28 +1446,67 @@ mod tests {
             ],
             mock: vec![run("mock", 9_980.0, 1500), run("mock", 10_010.0, 2000)],
         };
-        assert_eq!(case.p99_ratios(), [0.5, 1.5]);
-        assert!(case.rate_reached());
+        assert_eq!(case.p99_ratios(), [1.5, 0.5]);
+        assert_eq!(case.not_judged_because(), None);
         let report = same_rate_report(&full_options(), &[case]);
-        assert!(
-            report
-                .contains("| REST p99 ≤ 1.5 × ceiling at 10000 req/s | 0.50, 1.50 | 1.50 | met |"),
-            "{report}"
-        );
+        let row =
+            "| REST p99 ≤ 1.5 × ceiling at the same rate, 10000 req/s | 1.50, 0.50 | 1.00 | met |";
+        assert!(report.contains(row), "{report}");
         assert!(report.contains("4 connections, 1 round ("), "{report}");
     }
 
     #[test]
-    fn same_rate_missed_not_judged() {
+    fn median_of_even_count_averages() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[1.6, 1.0]), 1.3);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn same_rate_off_rate_not_judged() {
         let case = SameRateCase {
             transport: Transport::Rest,
             rate: 10_000,
             ceiling: vec![run("ceiling", 9_400.0, 1000)],
             mock: vec![run("mock", 10_000.0, 1000)],
         };
-        assert!(!case.rate_reached());
+        let reason = case.not_judged_because().unwrap_or_default();
+        assert!(
+            reason.starts_with("ceiling served 9400 req/s in round 1"),
+            "{reason}"
+        );
         let report = same_rate_report(&full_options(), &[case]);
-        assert!(report.contains("not judged"), "{report}");
+        assert!(
+            report.contains(&format!("| not judged: {reason} |")),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn same_rate_few_requests_not_judged() {
+        let mut mock = run("mock", 100.0, 1000);
+        mock.requests = 999;
+        let case = SameRateCase {
+            transport: Transport::Rest,
+            rate: 100,
+            ceiling: vec![run("ceiling", 100.0, 1000)],
+            mock: vec![mock],
+        };
+        let reason = case.not_judged_because().unwrap_or_default();
+        assert!(
+            reason.starts_with("mock served 999 requests in round 1"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn skipped_same_rate_runs_reported() {
+        let options = Options {
+            rate: SameRate::Skip,
+            ..full_options()
+        };
+        let report = same_rate_report(&options, &[]);
+        assert!(report.contains("skipped (`--rate 0`)"), "{report}");
     }
 
     #[test]
