@@ -109,6 +109,9 @@ pub async fn serve_with_cors(
     let (closing, closing_receiver) = watch::channel(());
     let mut connections = JoinSet::new();
     let mut shutdown = pin!(shutdown);
+    // Half the grace period at most, so that idle connections close before
+    // the grace period ends.
+    let linger = SHUTDOWN_LINGER.min(limits.shutdown_timeout / 2);
 
     loop {
         let (stream, peer) = tokio::select! {
@@ -129,9 +132,6 @@ pub async fn serve_with_cors(
         let service = connection_service(app.clone(), peer, clock.clone());
         let connection = builder.serve_connection(connection_io(stream, peer, &clock), service);
         let mut closing = closing_receiver.clone();
-        // Half the grace period at most, so that idle connections close
-        // before the grace period ends.
-        let linger = SHUTDOWN_LINGER.min(limits.shutdown_timeout / 2);
         let close_clock = CloseOnDrop(clock.clone());
         let task = connections.spawn(async move {
             let _close_clock = close_clock;
@@ -141,8 +141,8 @@ pub async fn serve_with_cors(
                 result = connection.as_mut() => result,
                 _ = closing.changed() => {
                     // hyper closes an idle connection at once, so a request
-                    // already on its way would be lost: the connection
-                    // serves for SHUTDOWN_LINGER more first.
+                    // already on its way would be lost. The connection
+                    // first serves for `linger` more.
                     tokio::select! {
                         biased;
                         result = connection.as_mut() => result,
@@ -323,7 +323,7 @@ mod tests {
     }
 
     /// Binds an ephemeral loopback port and builds the API on the default
-    /// state with the default key; returns the listener, its address and
+    /// state with the default key. Returns the listener, its address and
     /// the API.
     async fn bind_default() -> (TcpListener, std::net::SocketAddr, Arc<MockApi>) {
         let listener = TcpListener::bind("127.0.0.1:0")
@@ -680,8 +680,8 @@ mod tests {
                 send_terminate(stream, Duration::ZERO);
                 read_response(stream);
             }
-            // Every connection is idle; on loopback the next request is in
-            // the server's receive buffer once `write_all` returns.
+            // Every connection is idle now. The next requests are sent
+            // before the shutdown, so they reach the server within its linger.
             for stream in &mut streams {
                 send_terminate(stream, Duration::ZERO);
             }
